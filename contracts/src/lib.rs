@@ -1,0 +1,33 @@
+//! # andon-contracts
+//!
+//! The integration contract between a middleware under test and andon's simulated
+//! ERP, MES, QMS and WMS, as Rust types and as a validator over the contract files
+//! (`contracts/schemas`, `contracts/openapi`, `contracts/asyncapi`).
+//!
+//! Layout:
+//! * [`ids`] — identifier newtypes (plant, material, batch, order…), checked on the way in.
+//! * [`quantity`] — quantities with a unit, held as exact thousandths.
+//! * [`objects`] — canonical business objects (material, production order, stock, lots).
+//! * [`events`] — the event catalog and the CloudEvents envelope.
+//! * [`api`] — request and response bodies of the simulators' REST APIs.
+//! * [`problem`] — RFC 9457 problem details.
+//! * [`mod@validate`] — JSON Schema (2020-12) validation with JSON-pointer violations, over the
+//!   contract files embedded at build time (it also serves the schemas, OpenAPI and AsyncAPI texts).
+
+pub mod api;
+pub mod events;
+pub mod ids;
+pub mod objects;
+pub mod problem;
+pub mod quantity;
+pub mod validate;
+
+pub use events::{CloudEvent, EventData, EventKind, SourceRef, System};
+pub use ids::{
+    BatchId, IdError, MaterialId, MovementTypeCode, OperationId, OrderId, PlantId, StorageLocation,
+    Unit,
+};
+pub use objects::{Material, OrderStatus, ProductionOrder, StockRow, StockType};
+pub use problem::{FieldError, Problem};
+pub use quantity::Quantity;
+pub use validate::{Violation, Violations, validate};

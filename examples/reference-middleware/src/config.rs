@@ -1,0 +1,220 @@
+//! Configuration through the wiring contract: arguments or environment (`PORT`, `ERP_URL`,
+//! `MES_URL`, `QMS_URL`, `WMS_URL`, `DATA_DIR`, `CLIENT_ID`, `CLIENT_SECRET`, `DEFECTS`),
+//! plus tuning knobs with production defaults that tests shorten.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use andon_contracts::System;
+
+use crate::defects::{Defect, Defects};
+
+/// Command-line arguments; each falls back to the environment variable it names.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Port to listen on (0: an ephemeral port, printed as `listening on http://…`).
+    #[arg(long, env = "PORT", default_value_t = 0)]
+    pub port: u16,
+    /// Address to listen on (`0.0.0.0` in a container).
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Base URL of the ERP simulator.
+    #[arg(long, env = "ERP_URL")]
+    pub erp_url: Option<String>,
+    /// Base URL of the MES simulator.
+    #[arg(long, env = "MES_URL")]
+    pub mes_url: Option<String>,
+    /// Base URL of the QMS simulator.
+    #[arg(long, env = "QMS_URL")]
+    pub qms_url: Option<String>,
+    /// Base URL of the WMS simulator.
+    #[arg(long, env = "WMS_URL")]
+    pub wms_url: Option<String>,
+    /// Directory of the SQLite store (`DATA_DIR/middleware.db`).
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// OAuth 2.0 client id; with `CLIENT_SECRET`, tokens are fetched per system.
+    #[arg(long, env = "CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// OAuth 2.0 client secret.
+    #[arg(long, env = "CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// A defect to switch on (repeatable, or a comma-separated list; `DEFECTS=a,b`; empty:
+    /// none). See `--list-defects`.
+    #[arg(long = "defect", env = "DEFECTS", value_name = "NAME")]
+    pub defects: Vec<Defects>,
+    /// Time allowed for one call to a simulator.
+    #[arg(long, env = "CLIENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub client_timeout: Duration,
+    /// First retry backoff (doubles per attempt, full jitter).
+    #[arg(long, env = "BACKOFF_BASE", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub backoff_base: Duration,
+    /// Longest retry backoff.
+    #[arg(long, env = "BACKOFF_MAX", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub backoff_max: Duration,
+    /// How long a lot event waits for its predecessor before it goes ahead.
+    #[arg(long, env = "LOT_WAIT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub lot_wait: Duration,
+    /// Concurrent calls per target system.
+    #[arg(long, env = "WORKERS", default_value_t = 8)]
+    pub workers: usize,
+}
+
+/// Everything the middleware needs to run. Defaults (see [`Config::new`]): listen on
+/// 127.0.0.1 port 0, no simulator URLs, no credentials, no defects, 5 s client timeout,
+/// backoff from 100 ms doubling to 10 s, lot events wait 10 s for a predecessor, 8
+/// concurrent calls per target, `late-hold` delays holds by 120 s.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Base URL per simulator (a system without one is never called).
+    pub targets: BTreeMap<System, String>,
+    /// Directory of the SQLite store.
+    pub data_dir: PathBuf,
+    /// Client credentials, when the simulators require tokens.
+    pub credentials: Option<Credentials>,
+    /// Defects switched on.
+    pub defects: Defects,
+    /// Time allowed for one call.
+    pub client_timeout: Duration,
+    /// First backoff.
+    pub backoff_base: Duration,
+    /// Longest backoff.
+    pub backoff_max: Duration,
+    /// Longest wait of a lot event for its predecessor.
+    pub lot_wait: Duration,
+    /// Concurrent calls per target.
+    pub workers: usize,
+    /// How long `late-hold` holds back hold commands.
+    pub late_hold_delay: Duration,
+    /// Longest sleep of an idle delivery worker between looks at the outbox.
+    pub idle_poll: Duration,
+}
+
+/// OAuth 2.0 client credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+}
+
+impl Config {
+    /// A configuration with the documented defaults and the store in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            targets: BTreeMap::new(),
+            data_dir: data_dir.into(),
+            credentials: None,
+            defects: Defects::none(),
+            client_timeout: Duration::from_secs(5),
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+            lot_wait: Duration::from_secs(10),
+            workers: 8,
+            late_hold_delay: Duration::from_secs(120),
+            idle_poll: Duration::from_secs(1),
+        }
+    }
+
+    /// Sets the base URL of `system`.
+    pub fn target(mut self, system: System, url: impl Into<String>) -> Self {
+        self.targets
+            .insert(system, url.into().trim_end_matches('/').to_string());
+        self
+    }
+
+    /// Switches a defect on.
+    pub fn defect(mut self, defect: Defect) -> Self {
+        self.defects.insert(defect);
+        self
+    }
+
+    /// The SQLite file.
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join("middleware.db")
+    }
+}
+
+impl From<Args> for Config {
+    fn from(a: Args) -> Self {
+        let mut c = Config::new(a.data_dir);
+        c.listen = SocketAddr::new(a.host, a.port);
+        for (system, url) in [
+            (System::Erp, a.erp_url),
+            (System::Mes, a.mes_url),
+            (System::Qms, a.qms_url),
+            (System::Wms, a.wms_url),
+        ] {
+            if let Some(u) = url.filter(|u| !u.trim().is_empty()) {
+                c = c.target(system, u);
+            }
+        }
+        c.credentials = match (a.client_id, a.client_secret) {
+            (Some(client_id), Some(client_secret)) => Some(Credentials {
+                client_id,
+                client_secret,
+            }),
+            _ => None,
+        };
+        c.defects = a.defects.iter().flat_map(Defects::iter).collect();
+        c.client_timeout = a.client_timeout;
+        c.backoff_base = a.backoff_base;
+        c.backoff_max = a.backoff_max.max(a.backoff_base);
+        c.lot_wait = a.lot_wait;
+        c.workers = a.workers.max(1);
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn arguments_fill_the_config() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--port",
+            "8080",
+            "--erp-url",
+            "http://erp:1/",
+            "--data-dir",
+            "/tmp/d",
+            "--defect",
+            "wrong-uom",
+            "--defect",
+            "late-hold,no-dedup",
+            "--client-timeout",
+            "250ms",
+        ])
+        .unwrap();
+        let c = Config::from(cli.args);
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.targets[&System::Erp], "http://erp:1");
+        assert!(!c.targets.contains_key(&System::Mes));
+        assert_eq!(c.database(), PathBuf::from("/tmp/d/middleware.db"));
+        assert!(c.defects.has(Defect::WrongUom) && c.defects.has(Defect::NoDedup));
+        assert_eq!(c.client_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn an_unknown_defect_is_a_usage_error_and_an_empty_list_is_none() {
+        assert!(Cli::try_parse_from(["x", "--defect", "meteor"]).is_err());
+        let c = Config::from(Cli::try_parse_from(["x", "--defect", ""]).unwrap().args);
+        assert!(c.defects.is_empty());
+    }
+}

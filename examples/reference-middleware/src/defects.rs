@@ -1,0 +1,239 @@
+//! The named defects: each imitates a real broken integration, so that andon can prove that
+//! its features catch what they claim to catch.
+//!
+//! The correct path asks [`Defects::has`] at a few marked points (search for `DEFECT:`);
+//! nothing else in the crate knows that defects exist. With the empty set the middleware is
+//! the correct one.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// One switchable defect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Defect {
+    /// Never sends `Idempotency-Key`.
+    NoIdempotencyKey,
+    /// Processes duplicate events again.
+    NoDedup,
+    /// Gives up after one failed attempt.
+    DropOn5xx,
+    /// Keeps the outbox in memory: the queue is lost on restart.
+    MemoryOutbox,
+    /// Answers 2xx before storing the event.
+    AckBeforePersist,
+    /// Holds never reach the WMS.
+    NoHoldToWms,
+    /// Holds propagate only after a delay far beyond any SLA.
+    LateHold,
+    /// Retries at once when throttled.
+    IgnoreRetryAfter,
+    /// Applies lot status changes in arrival order.
+    ReorderStatus,
+    /// Drops business rejections without dead-lettering them.
+    SwallowRejections,
+    /// Breaks the trace.
+    NoTraceparent,
+    /// Posts quantities in the entry unit labelled as the base unit.
+    WrongUom,
+}
+
+impl Defect {
+    /// Every defect, in a fixed order.
+    pub const ALL: [Defect; 12] = [
+        Defect::NoIdempotencyKey,
+        Defect::NoDedup,
+        Defect::DropOn5xx,
+        Defect::MemoryOutbox,
+        Defect::AckBeforePersist,
+        Defect::NoHoldToWms,
+        Defect::LateHold,
+        Defect::IgnoreRetryAfter,
+        Defect::ReorderStatus,
+        Defect::SwallowRejections,
+        Defect::NoTraceparent,
+        Defect::WrongUom,
+    ];
+
+    /// The name used on the command line (`no-idempotency-key`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoIdempotencyKey => "no-idempotency-key",
+            Self::NoDedup => "no-dedup",
+            Self::DropOn5xx => "drop-on-5xx",
+            Self::MemoryOutbox => "memory-outbox",
+            Self::AckBeforePersist => "ack-before-persist",
+            Self::NoHoldToWms => "no-hold-to-wms",
+            Self::LateHold => "late-hold",
+            Self::IgnoreRetryAfter => "ignore-retry-after",
+            Self::ReorderStatus => "reorder-status",
+            Self::SwallowRejections => "swallow-rejections",
+            Self::NoTraceparent => "no-traceparent",
+            Self::WrongUom => "wrong-uom",
+        }
+    }
+
+    /// The real-world bug it imitates, in one line.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::NoIdempotencyKey => {
+                "never sends Idempotency-Key: a retry after a lost answer posts the goods movement twice"
+            }
+            Self::NoDedup => {
+                "processes a redelivered event again under a new message id: duplicates become double postings"
+            }
+            Self::DropOn5xx => {
+                "gives up after one failed attempt (5xx, timeout, reset): postings vanish during ERP maintenance"
+            }
+            Self::MemoryOutbox => {
+                "keeps the outbound queue in memory: everything not yet delivered is lost on restart"
+            }
+            Self::AckBeforePersist => {
+                "answers 2xx before the event is stored (write-behind): a crash right after the ack loses it"
+            }
+            Self::NoHoldToWms => {
+                "quality holds are never sent to the WMS: held lots keep being picked and shipped"
+            }
+            Self::LateHold => {
+                "hold commands sit in a slow batch queue for 120 s: holds arrive long after any SLA"
+            }
+            Self::IgnoreRetryAfter => {
+                "retries at once on 429/503 instead of waiting for Retry-After: hammers a throttled ERP"
+            }
+            Self::ReorderStatus => {
+                "applies lot status changes in arrival order: a late hold overwrites a newer release"
+            }
+            Self::SwallowRejections => {
+                "drops business rejections (422) without a dead letter: postings into a closed period vanish"
+            }
+            Self::NoTraceparent => {
+                "does not propagate traceparent: the trace breaks at the middleware"
+            }
+            Self::WrongUom => {
+                "posts the entry-unit value labelled with the base unit: 500 G consumed becomes 500 KG"
+            }
+        }
+    }
+}
+
+/// What `--list-defects` prints: one `name — description` line per defect.
+///
+/// ```
+/// let text = andon_reference_middleware::defects::listing();
+/// assert_eq!(text.lines().count(), 12);
+/// assert!(text.starts_with("no-idempotency-key — "));
+/// ```
+pub fn listing() -> String {
+    Defect::ALL
+        .iter()
+        .map(|d| format!("{} — {}\n", d.name(), d.description()))
+        .collect()
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A defect name that is not known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown defect {0:?}: expected one of {known}", known = Defect::ALL.map(Defect::name).join(", "))]
+pub struct UnknownDefect(pub String);
+
+impl FromStr for Defect {
+    type Err = UnknownDefect;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Defect::ALL
+            .into_iter()
+            .find(|d| d.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownDefect(s.to_string()))
+    }
+}
+
+/// The defects switched on for a run (empty: the correct middleware).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defects(BTreeSet<Defect>);
+
+impl Defects {
+    /// No defect: the correct middleware.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Whether `defect` is switched on.
+    pub fn has(&self, defect: Defect) -> bool {
+        self.0.contains(&defect)
+    }
+
+    /// Switches `defect` on.
+    pub fn insert(&mut self, defect: Defect) {
+        self.0.insert(defect);
+    }
+
+    /// Whether no defect is on.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The defects switched on.
+    pub fn iter(&self) -> impl Iterator<Item = Defect> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Parses a comma-separated list (`DEFECTS=a,b`); blanks are ignored.
+    pub fn parse_list(list: &str) -> Result<Self, UnknownDefect> {
+        list.split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(Defect::from_str)
+            .collect()
+    }
+}
+
+impl FromStr for Defects {
+    type Err = UnknownDefect;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_list(s)
+    }
+}
+
+impl FromIterator<Defect> for Defects {
+    fn from_iter<I: IntoIterator<Item = Defect>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl fmt::Display for Defects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Defect::name).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_defect_round_trips_through_its_name() {
+        for d in Defect::ALL {
+            assert_eq!(d.name().parse::<Defect>(), Ok(d));
+            assert!(!d.description().is_empty());
+        }
+        let names: BTreeSet<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
+        assert_eq!(names.len(), 12);
+    }
+
+    #[test]
+    fn lists_parse_and_unknown_names_are_refused() {
+        let d = Defects::parse_list("wrong-uom, no-dedup,,").unwrap();
+        assert!(d.has(Defect::WrongUom) && d.has(Defect::NoDedup));
+        assert!(!d.has(Defect::LateHold));
+        assert_eq!(d.to_string(), "no-dedup,wrong-uom");
+        let err = Defects::parse_list("meteor").unwrap_err().to_string();
+        assert!(err.contains("meteor") && err.contains("late-hold"), "{err}");
+    }
+}

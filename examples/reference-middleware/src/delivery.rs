@@ -1,0 +1,924 @@
+//! Delivery of the outbox: one dispatcher per target system with a bounded pool of
+//! concurrent calls; commands of one aggregate keep their outbox order.
+//!
+//! Outcomes (DESIGN.md, *Delivery*): 2xx → done; 5xx, timeout, connection error, reset,
+//! 409 `idempotency-in-flight` → retry with exponential backoff and full jitter, for as
+//! long as the run lasts; 429 / 503 with `Retry-After` → the whole target pauses until
+//! then; 401 → a new token, then retry; 422 and other 4xx → dead letter. Look-ups needed
+//! to build a body (material master, stock) follow the same rules. A body, once built, is
+//! stored with its row, so every retry sends the same payload under the same
+//! `Idempotency-Key` and an ambiguous outcome (`commit_then_reset`) is settled by the
+//! simulator's replay.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use andon_contracts::api::{StockList, TokenResponse};
+use andon_contracts::{Material, MaterialId, PlantId, System};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::config::{Config, Credentials};
+use crate::defects::{Defect, Defects};
+use crate::flows::{self, Body, Command, LotRef, Verb};
+use crate::store::{self, DeadLetterInput, Finish, OutboxRow, Prepared, Store, now_ms};
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Delivered (or already done).
+    Done,
+    /// Nothing to send (recorded when the body was built).
+    Skipped,
+    /// Try again, after `after` when the target said so.
+    Retry {
+        /// `Retry-After`, when given.
+        after: Option<Duration>,
+        /// The target throttles (429 / 503): pause it.
+        throttled: bool,
+        /// What went wrong.
+        error: String,
+    },
+    /// The token was refused: fetch a new one, then retry.
+    Reauthenticate,
+    /// A business rejection: dead letter, never retried.
+    Reject {
+        /// HTTP status.
+        status: u16,
+        /// Problem code (or `http-<status>`).
+        reason: String,
+        /// The problem document.
+        problem: Option<Value>,
+        /// The refused call.
+        call: String,
+    },
+    /// Given up without a dead letter (only defects do this).
+    Dropped(String),
+}
+
+/// An answer from a simulator.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status.
+    pub status: u16,
+    /// `Retry-After`.
+    pub retry_after: Option<Duration>,
+    /// The body as JSON, when it is JSON.
+    pub json: Option<Value>,
+}
+
+impl Answer {
+    fn code(&self) -> Option<&str> {
+        self.json.as_ref()?.get("code")?.as_str()
+    }
+}
+
+/// Classifies an answer. `done_on` is a problem code that means "already done".
+pub fn classify(answer: &Answer, done_on: Option<&str>, call: &str) -> Step {
+    let status = answer.status;
+    let retry = |throttled: bool| Step::Retry {
+        after: answer.retry_after,
+        throttled,
+        error: format!("{status} {}", answer.code().unwrap_or("")),
+    };
+    match status {
+        200..=299 => Step::Done,
+        409 if done_on.is_some() && answer.code() == done_on => Step::Done,
+        409 if answer.code() == Some("idempotency-in-flight") => retry(false),
+        401 => Step::Reauthenticate,
+        429 | 503 => retry(true),
+        408 | 500..=599 => retry(false),
+        _ => Step::Reject {
+            status,
+            reason: answer
+                .code()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("http-{status}")),
+            problem: answer.json.clone(),
+            call: call.to_string(),
+        },
+    }
+}
+
+/// Exponential backoff with full jitter: uniform in `[0, min(base · 2^(attempt−1), max)]`.
+pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.clamp(1, 20).saturating_sub(1));
+    let cap = exp.min(max).as_millis().max(1) as u64;
+    Duration::from_millis(rand::random_range(0..=cap))
+}
+
+/// Parses `Retry-After`: delay-seconds or an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+/// DEFECT: drop-on-5xx, ignore-retry-after, swallow-rejections — the only place where
+/// defects bend an outcome.
+fn distort(step: Step, defects: &Defects) -> Step {
+    match step {
+        Step::Retry { error, .. } if defects.has(Defect::DropOn5xx) => {
+            Step::Dropped(format!("gave up after one failed attempt: {error}"))
+        }
+        Step::Retry {
+            throttled: true,
+            error,
+            ..
+        } if defects.has(Defect::IgnoreRetryAfter) => Step::Retry {
+            after: Some(Duration::ZERO),
+            throttled: false,
+            error,
+        },
+        Step::Reject { reason, .. } if defects.has(Defect::SwallowRejections) => {
+            Step::Dropped(format!("rejection swallowed: {reason}"))
+        }
+        other => other,
+    }
+}
+
+/// One target system: its base URL, token and pause.
+pub struct Target {
+    system: System,
+    base: String,
+    token: tokio::sync::Mutex<Option<(String, Instant)>>,
+    paused_until: Mutex<Option<Instant>>,
+    wake: Notify,
+}
+
+impl Target {
+    fn paused_for(&self) -> Option<Duration> {
+        let until = (*self.paused_until.lock().unwrap_or_else(|e| e.into_inner()))?;
+        let now = Instant::now();
+        (until > now).then(|| until - now)
+    }
+
+    fn pause(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut p = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if p.is_none_or(|old| old < until) {
+            *p = Some(until);
+        }
+        tracing::info!(target_system = %self.system, pause_ms = d.as_millis() as u64, "target throttled: pausing");
+    }
+}
+
+/// Settings of delivery.
+#[derive(Debug, Clone)]
+struct Settings {
+    timeout: Duration,
+    backoff_base: Duration,
+    backoff_max: Duration,
+    workers: usize,
+    idle_poll: Duration,
+    credentials: Option<Credentials>,
+    defects: Defects,
+}
+
+/// The delivery side of the middleware.
+pub struct Delivery {
+    store: Store,
+    http: reqwest::Client,
+    settings: Settings,
+    targets: BTreeMap<System, Arc<Target>>,
+    materials: Mutex<HashMap<MaterialId, Material>>,
+}
+
+impl Delivery {
+    /// Delivery to the targets of `config`.
+    pub fn new(store: Store, config: &Config) -> Result<Arc<Self>, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(config.workers.max(1) * 2)
+            .connect_timeout(config.client_timeout)
+            .build()?;
+        let targets = config
+            .targets
+            .iter()
+            .map(|(system, base)| {
+                (
+                    *system,
+                    Arc::new(Target {
+                        system: *system,
+                        base: base.clone(),
+                        token: tokio::sync::Mutex::new(None),
+                        paused_until: Mutex::new(None),
+                        wake: Notify::new(),
+                    }),
+                )
+            })
+            .collect();
+        Ok(Arc::new(Self {
+            store,
+            http,
+            settings: Settings {
+                timeout: config.client_timeout,
+                backoff_base: config.backoff_base,
+                backoff_max: config.backoff_max.max(config.backoff_base),
+                workers: config.workers.max(1),
+                idle_poll: config.idle_poll,
+                credentials: config.credentials.clone(),
+                defects: config.defects.clone(),
+            },
+            targets,
+            materials: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Starts one dispatcher per target; they stop when `stop` turns true.
+    pub fn start(
+        self: &Arc<Self>,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        self.targets
+            .values()
+            .map(|t| {
+                let me = self.clone();
+                let t = t.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move { me.dispatch(t, stop).await })
+            })
+            .collect()
+    }
+
+    /// Wakes the dispatchers of `targets` (new commands).
+    pub fn wake(&self, targets: &BTreeSet<System>) {
+        for s in targets {
+            if let Some(t) = self.targets.get(s) {
+                t.wake.notify_one();
+            }
+        }
+    }
+
+    /// Refreshes the cached material master (from `material.changed`).
+    pub fn material_changed(&self, material: &Material) {
+        self.materials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(material.material.clone(), material.clone());
+    }
+
+    async fn dispatch(self: Arc<Self>, target: Arc<Target>, mut stop: watch::Receiver<bool>) {
+        let mut tasks: JoinSet<String> = JoinSet::new();
+        let mut inflight: HashSet<String> = HashSet::new();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            while let Some(done) = tasks.try_join_next() {
+                if let Ok(aggregate) = done {
+                    inflight.remove(&aggregate);
+                }
+            }
+            if tasks.is_empty() {
+                // A task that panicked leaves its aggregate behind: forget it.
+                inflight.clear();
+            }
+            let mut sleep = self.settings.idle_poll;
+            if let Some(pause) = target.paused_for() {
+                sleep = pause;
+            } else {
+                let free = self.settings.workers.saturating_sub(tasks.len());
+                if free > 0 {
+                    let system = target.system;
+                    let limit = free + inflight.len();
+                    match self
+                        .store
+                        .call(move |c, _| store::claimable(c, system, now_ms(), limit))
+                        .await
+                    {
+                        Ok(rows) => {
+                            let fresh: Vec<OutboxRow> = rows
+                                .into_iter()
+                                .filter(|r| !inflight.contains(&r.aggregate))
+                                .take(free)
+                                .collect();
+                            if !fresh.is_empty() {
+                                for row in fresh {
+                                    inflight.insert(row.aggregate.clone());
+                                    let me = self.clone();
+                                    let t = target.clone();
+                                    tasks.spawn(async move {
+                                        let aggregate = row.aggregate.clone();
+                                        me.deliver(&t, row).await;
+                                        aggregate
+                                    });
+                                }
+                                continue;
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "reading the outbox failed"),
+                    }
+                }
+                let system = target.system;
+                if let Ok(Some(due)) = self
+                    .store
+                    .call(move |c, _| store::next_due(c, system, now_ms()))
+                    .await
+                {
+                    let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
+                    sleep = sleep.min(wait.max(Duration::from_millis(5)));
+                }
+            }
+            tokio::select! {
+                () = target.wake.notified() => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok(aggregate) = done {
+                        inflight.remove(&aggregate);
+                    }
+                }
+                () = tokio::time::sleep(sleep) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // In-flight calls are abandoned: their rows stay pending and are retried with the
+        // same key at the next start.
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+
+    #[tracing::instrument(skip_all, fields(target_system = %target.system, row = row.id, key = %row.key))]
+    async fn deliver(&self, target: &Target, row: OutboxRow) {
+        let step = self.attempt(target, &row).await;
+        let step = distort(step, &self.settings.defects);
+        self.settle(target, &row, step).await;
+    }
+
+    async fn attempt(&self, target: &Target, row: &OutboxRow) -> Step {
+        let traceparent = self.traceparent(&row.trace_id);
+        let body = match &row.request {
+            Some(b) => b.clone(),
+            None => match self.build(row, &traceparent).await {
+                Ok(Some(b)) => b,
+                Ok(None) => return Step::Skipped,
+                Err(step) => return step,
+            },
+        };
+        let c = &row.command;
+        match self
+            .send(
+                target,
+                c.verb,
+                &c.path,
+                &[],
+                Some(&body),
+                Some(&row.key),
+                traceparent.as_deref(),
+            )
+            .await
+        {
+            Ok(answer) => classify(&answer, c.done_on.as_deref(), &c.call()),
+            Err(step) => step,
+        }
+    }
+
+    async fn settle(&self, target: &Target, row: &OutboxRow, step: Step) {
+        let finish = match step {
+            Step::Skipped => return,
+            Step::Done => Finish::Done,
+            Step::Dropped(why) => {
+                tracing::warn!(why, "command dropped");
+                Finish::Dropped(why)
+            }
+            Step::Retry {
+                after,
+                throttled,
+                error,
+            } => {
+                let wait = after.unwrap_or_else(|| {
+                    backoff(
+                        row.attempts + 1,
+                        self.settings.backoff_base,
+                        self.settings.backoff_max,
+                    )
+                });
+                if throttled && after.is_some() {
+                    target.pause(wait);
+                }
+                tracing::debug!(error, wait_ms = wait.as_millis() as u64, "retrying");
+                Finish::Retry {
+                    not_before: now_ms() + wait.as_millis() as i64,
+                    error,
+                }
+            }
+            Step::Reauthenticate => {
+                // A fresh token is fetched on the next attempt; back off only when tokens
+                // keep being refused.
+                let wait = if row.attempts < 3 {
+                    Duration::ZERO
+                } else {
+                    backoff(
+                        row.attempts,
+                        self.settings.backoff_base,
+                        self.settings.backoff_max,
+                    )
+                };
+                Finish::Retry {
+                    not_before: now_ms() + wait.as_millis() as i64,
+                    error: "401 unauthorized".into(),
+                }
+            }
+            Step::Reject {
+                status,
+                reason,
+                problem,
+                call,
+            } => {
+                tracing::warn!(status, reason, call, "business rejection: dead letter");
+                Finish::Dead(DeadLetterInput {
+                    target: row.target.as_str().into(),
+                    call,
+                    status: Some(status),
+                    reason,
+                    problem,
+                })
+            }
+        };
+        let r = row.clone();
+        if let Err(e) = self
+            .store
+            .call(move |c, _| store::finish(c, &r, finish))
+            .await
+        {
+            tracing::error!(error = %e, "recording a delivery failed; the command stays pending");
+        }
+    }
+
+    /// Builds the body of a command that needs a look-up, and stores it.
+    async fn build(
+        &self,
+        row: &OutboxRow,
+        traceparent: &Option<String>,
+    ) -> Result<Option<Value>, Step> {
+        let prepared = match &row.command.body {
+            Body::Ready { json } => Prepared::Body(Some(json.clone())),
+            Body::Consumption { request } => match request.items.first() {
+                None => Prepared::Body(None),
+                Some(item) => {
+                    let m = self
+                        .material(&item.plant, &item.material, traceparent)
+                        .await?;
+                    Prepared::Body(Some(flows::consumption_request(
+                        request,
+                        &m,
+                        &self.settings.defects,
+                    )))
+                }
+            },
+            Body::InspectionLot { request } => {
+                let m = self
+                    .material(&request.plant, &request.material, traceparent)
+                    .await?;
+                Prepared::Body(flows::inspection_request(request, &m))
+            }
+            Body::HoldBlock {
+                lot,
+                stock,
+                fixed,
+                posting_date,
+                refs,
+            } => {
+                let rows = match fixed {
+                    Some(_) => Vec::new(),
+                    None => self.stock(stock, traceparent).await?,
+                };
+                Prepared::Block {
+                    lot: lot.clone(),
+                    moved: flows::hold_block_request(
+                        stock,
+                        fixed.as_ref(),
+                        &rows,
+                        *posting_date,
+                        refs,
+                    ),
+                }
+            }
+            Body::HoldUnblock { lot, .. } => Prepared::Unblock {
+                lot: lot.clone(),
+                build: unblock_body,
+            },
+        };
+        let id = row.id;
+        let command = row.command.clone();
+        self.store
+            .call(move |c, _| store::prepare(c, id, &command, prepared))
+            .await
+            .map_err(|e| Step::Retry {
+                after: None,
+                throttled: false,
+                error: format!("storing the request failed: {e}"),
+            })
+    }
+
+    fn traceparent(&self, trace_id: &str) -> Option<String> {
+        // DEFECT: no-traceparent — the trace is not continued.
+        if self.settings.defects.has(Defect::NoTraceparent) {
+            return None;
+        }
+        let trace = if trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            trace_id.to_string()
+        } else {
+            format!("{:032x}", rand::random::<u128>().max(1))
+        };
+        Some(format!(
+            "00-{trace}-{:016x}-01",
+            rand::random::<u64>().max(1)
+        ))
+    }
+
+    /// The material master as the ERP has it for `plant` (cached).
+    async fn material(
+        &self,
+        plant: &PlantId,
+        material: &MaterialId,
+        traceparent: &Option<String>,
+    ) -> Result<Material, Step> {
+        if let Some(m) = self
+            .materials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(material)
+            .filter(|m| m.plants.is_empty() || m.plants.contains(plant))
+        {
+            return Ok(m.clone());
+        }
+        let path = format!("/api/v1/materials/{}", flows::seg(material.as_str()));
+        let json = self
+            .lookup(&path, &[("plant", plant.as_str())], traceparent)
+            .await?;
+        let m: Material = serde_json::from_value(json).map_err(|e| Step::Retry {
+            after: None,
+            throttled: false,
+            error: format!("unreadable material master: {e}"),
+        })?;
+        self.material_changed(&m);
+        Ok(m)
+    }
+
+    async fn stock(
+        &self,
+        lot: &LotRef,
+        traceparent: &Option<String>,
+    ) -> Result<Vec<andon_contracts::StockRow>, Step> {
+        let json = self
+            .lookup(
+                "/api/v1/stock",
+                &[
+                    ("plant", lot.plant.as_str()),
+                    ("material", lot.material.as_str()),
+                    ("batch", lot.batch.as_str()),
+                ],
+                traceparent,
+            )
+            .await?;
+        let list: StockList = serde_json::from_value(json).map_err(|e| Step::Retry {
+            after: None,
+            throttled: false,
+            error: format!("unreadable stock list: {e}"),
+        })?;
+        Ok(list.stock)
+    }
+
+    /// A `GET` on the ERP, with the delivery rules.
+    async fn lookup(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        traceparent: &Option<String>,
+    ) -> Result<Value, Step> {
+        let erp = self.targets.get(&System::Erp).ok_or_else(|| Step::Retry {
+            after: None,
+            throttled: false,
+            error: "no ERP_URL to look up master data".into(),
+        })?;
+        if let Some(p) = erp.paused_for() {
+            return Err(Step::Retry {
+                after: Some(p),
+                throttled: false,
+                error: "ERP paused".into(),
+            });
+        }
+        let answer = self
+            .send(
+                erp,
+                Verb::Get,
+                path,
+                query,
+                None,
+                None,
+                traceparent.as_deref(),
+            )
+            .await?;
+        match classify(&answer, None, &format!("GET {path}")) {
+            Step::Done => answer.json.ok_or_else(|| Step::Retry {
+                after: None,
+                throttled: false,
+                error: format!("GET {path}: no JSON body"),
+            }),
+            Step::Retry {
+                after,
+                throttled,
+                error,
+            } => {
+                if throttled && let Some(a) = after {
+                    erp.pause(a);
+                }
+                Err(Step::Retry {
+                    after,
+                    throttled: false,
+                    error,
+                })
+            }
+            other => Err(other),
+        }
+    }
+
+    /// One HTTP call; transport failures come back as `Err(Step::Retry)`.
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        target: &Target,
+        verb: Verb,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        key: Option<&str>,
+        traceparent: Option<&str>,
+    ) -> Result<Answer, Step> {
+        let token = self.token(target).await?;
+        let url = format!("{}{}", target.base, path);
+        let mut req = match verb {
+            Verb::Get => self.http.get(&url),
+            Verb::Post => self.http.post(&url),
+            Verb::Put => self.http.put(&url),
+        }
+        .timeout(self.settings.timeout);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(b).unwrap_or_default());
+        }
+        // DEFECT: no-idempotency-key — keys are never sent.
+        if let Some(k) = key.filter(|_| !self.settings.defects.has(Defect::NoIdempotencyKey)) {
+            req = req.header("idempotency-key", k);
+        }
+        if let Some(tp) = traceparent {
+            req = req.header("traceparent", tp);
+        }
+        if let Some(t) = &token {
+            req = req.header(AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let resp = req.send().await.map_err(|e| Step::Retry {
+            after: None,
+            throttled: false,
+            error: transport_error(&e),
+        })?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let bytes = resp.bytes().await.map_err(|e| Step::Retry {
+            after: None,
+            throttled: false,
+            error: transport_error(&e),
+        })?;
+        if status == 401
+            && let Some(t) = &token
+        {
+            let mut cached = target.token.lock().await;
+            if cached.as_ref().is_some_and(|(c, _)| c == t) {
+                *cached = None;
+            }
+        }
+        Ok(Answer {
+            status,
+            retry_after,
+            json: serde_json::from_slice(&bytes).ok(),
+        })
+    }
+
+    /// The bearer token for `target`, fetched when missing or about to expire.
+    async fn token(&self, target: &Target) -> Result<Option<String>, Step> {
+        let Some(creds) = &self.settings.credentials else {
+            return Ok(None);
+        };
+        let mut cached = target.token.lock().await;
+        if let Some((t, expires)) = &*cached
+            && *expires > Instant::now()
+        {
+            return Ok(Some(t.clone()));
+        }
+        let retry = |error: String| Step::Retry {
+            after: None,
+            throttled: false,
+            error,
+        };
+        let resp = self
+            .http
+            .post(format!("{}/oauth/token", target.base))
+            .timeout(self.settings.timeout)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", creds.client_id.as_str()),
+                ("client_secret", creds.client_secret.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| retry(format!("token: {}", transport_error(&e))))?;
+        if !resp.status().is_success() {
+            return Err(retry(format!("token request answered {}", resp.status())));
+        }
+        let t: TokenResponse = resp
+            .json()
+            .await
+            .map_err(|e| retry(format!("token answer unreadable: {e}")))?;
+        // Refresh a little before the token expires.
+        let life = Duration::from_secs(t.expires_in).saturating_sub(Duration::from_secs(30));
+        *cached = Some((
+            t.access_token.clone(),
+            Instant::now() + life.max(Duration::from_secs(1)),
+        ));
+        tracing::info!(target_system = %target.system, "fetched an access token");
+        Ok(Some(t.access_token))
+    }
+}
+
+fn unblock_body(blocked: &flows::Blocked, command: &Command) -> Option<Value> {
+    match &command.body {
+        Body::HoldUnblock {
+            stock,
+            posting_date,
+            refs,
+            ..
+        } => flows::hold_unblock_request(stock, blocked, *posting_date, refs),
+        _ => None,
+    }
+}
+
+fn transport_error(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn answer(status: u16, code: Option<&str>, retry_after: Option<u64>) -> Answer {
+        Answer {
+            status,
+            retry_after: retry_after.map(Duration::from_secs),
+            json: code.map(|c| json!({"code": c, "status": status})),
+        }
+    }
+
+    #[test]
+    fn outcomes_follow_the_delivery_rules() {
+        let c = "POST /x";
+        assert_eq!(classify(&answer(201, None, None), None, c), Step::Done);
+        assert_eq!(
+            classify(
+                &answer(409, Some("work-order-exists"), None),
+                Some("work-order-exists"),
+                c
+            ),
+            Step::Done
+        );
+        assert!(matches!(
+            classify(&answer(409, Some("idempotency-in-flight"), None), None, c),
+            Step::Retry {
+                throttled: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(503, None, Some(2)), None, c),
+            Step::Retry {
+                throttled: true,
+                after: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(429, None, Some(1)), None, c),
+            Step::Retry {
+                throttled: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(500, None, None), None, c),
+            Step::Retry {
+                throttled: false,
+                after: None,
+                ..
+            }
+        ));
+        assert_eq!(
+            classify(&answer(401, Some("unauthorized"), None), None, c),
+            Step::Reauthenticate
+        );
+        match classify(&answer(422, Some("period-closed"), None), None, c) {
+            Step::Reject {
+                status: 422,
+                reason,
+                call,
+                ..
+            } => assert_eq!((reason.as_str(), call.as_str()), ("period-closed", c)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            classify(&answer(409, Some("work-order-exists"), None), None, c),
+            Step::Reject { .. }
+        ));
+        assert!(
+            matches!(classify(&answer(404, None, None), None, c), Step::Reject { ref reason, .. } if reason == "http-404")
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap_with_full_jitter() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_secs(10);
+        for attempt in 1..30 {
+            let cap = base.saturating_mul(1 << (attempt - 1).min(20)).min(max);
+            let d = backoff(attempt, base, max);
+            assert!(d <= cap, "attempt {attempt}: {d:?} > {cap:?}");
+        }
+        let draws: BTreeSet<u128> = (0..50).map(|_| backoff(8, base, max).as_millis()).collect();
+        assert!(draws.len() > 10, "jitter spreads the retries: {draws:?}");
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        assert_eq!(parse_retry_after(" 5 "), Some(Duration::from_secs(5)));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        let d = parse_retry_after(&later).unwrap();
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn defects_bend_outcomes_only_when_switched_on() {
+        let retry = Step::Retry {
+            after: Some(Duration::from_secs(3)),
+            throttled: true,
+            error: "429".into(),
+        };
+        let reject = Step::Reject {
+            status: 422,
+            reason: "period-closed".into(),
+            problem: None,
+            call: "x".into(),
+        };
+        let none = Defects::none();
+        assert_eq!(distort(retry.clone(), &none), retry);
+        assert_eq!(distort(reject.clone(), &none), reject);
+        let d: Defects = [Defect::IgnoreRetryAfter].into_iter().collect();
+        assert!(matches!(
+            distort(retry.clone(), &d),
+            Step::Retry {
+                after: Some(Duration::ZERO),
+                throttled: false,
+                ..
+            }
+        ));
+        let d: Defects = [Defect::DropOn5xx].into_iter().collect();
+        assert!(matches!(distort(retry, &d), Step::Dropped(_)));
+        let d: Defects = [Defect::SwallowRejections].into_iter().collect();
+        assert!(matches!(distort(reject, &d), Step::Dropped(_)));
+    }
+}

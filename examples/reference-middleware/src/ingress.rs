@@ -1,0 +1,419 @@
+//! The HTTP face of the middleware: `POST /events/{erp,mes,qms,wms}` (CloudEvents,
+//! structured mode), `GET /health`, `GET /dead-letters` (the `dead_letters` capability)
+//! and `GET /stats`.
+//!
+//! An event is answered 202 only after it and the commands it implies are committed; a
+//! redelivery of a stored event answers 200 with no second effect; an invalid event
+//! answers 400 problem+json and is listed as a dead letter (`rejected-at-ingress`), so a
+//! poison message never vanishes silently.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use andon_contracts::{CloudEvent, EventData, FieldError, Problem, System};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::delivery::Delivery;
+use crate::store::{self, DeadLetterInput, Store, now_ms};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Store,
+    /// Delivery (to wake workers and refresh caches).
+    pub delivery: Arc<Delivery>,
+    /// True while the delivery workers run.
+    pub ready: Arc<AtomicBool>,
+    /// DEFECT: ack-before-persist — events acknowledged but not yet stored.
+    pub write_behind: Option<Arc<WriteBehind>>,
+}
+
+/// An answer with an RFC 9457 problem body.
+pub fn problem(
+    status: u16,
+    code: &str,
+    title: &str,
+    detail: impl Into<String>,
+    errors: Vec<FieldError>,
+) -> Response {
+    let p = Problem::new(status, code, title, detail).with_errors(errors);
+    let mut r = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        Json(&p),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+/// Why an event was refused at the door.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    status: u16,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    source: Option<String>,
+    id: Option<String>,
+    type_: Option<String>,
+}
+
+impl Refusal {
+    fn new(status: u16, code: &'static str, title: &'static str, detail: String) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail,
+            errors: Vec::new(),
+            source: None,
+            id: None,
+            type_: None,
+        }
+    }
+
+    fn about(mut self, json: &Value) -> Self {
+        let s = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
+        self.source = s("source");
+        self.id = s("id");
+        self.type_ = s("type");
+        self
+    }
+
+    fn problem_json(&self) -> Value {
+        serde_json::to_value(
+            Problem::new(self.status, self.code, self.title, self.detail.clone())
+                .with_errors(self.errors.clone()),
+        )
+        .unwrap_or(Value::Null)
+    }
+}
+
+/// Checks an event offered on the ingress of `system`: content type, JSON, the CloudEvents
+/// envelope and its data against the contract, and that `system` emits its type.
+pub fn accept(
+    system: System,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(CloudEvent, EventData), Box<Refusal>> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/cloudevents+json");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/cloudevents+json" && essence != "application/json" {
+        return Err(Box::new(Refusal::new(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("Events are application/cloudevents+json (structured mode), got {ct:?}"),
+        )));
+    }
+    let json: Value = serde_json::from_slice(body).map_err(|e| {
+        Box::new(Refusal::new(
+            400,
+            "invalid-event",
+            "Invalid event",
+            format!(
+                "Malformed JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        ))
+    })?;
+    if let Err(v) = andon_contracts::validate("cloudevent", &json) {
+        let mut r = Refusal::new(
+            400,
+            "invalid-event",
+            "Invalid event",
+            format!("The event breaks the contract: {v}"),
+        )
+        .about(&json);
+        r.errors =
+            v.0.into_iter()
+                .map(|x| FieldError {
+                    pointer: x.pointer,
+                    message: x.message,
+                })
+                .collect();
+        return Err(Box::new(r));
+    }
+    let event: CloudEvent = serde_json::from_value(json.clone()).map_err(|e| {
+        Refusal::new(
+            400,
+            "invalid-event",
+            "Invalid event",
+            format!("The event cannot be read: {e}"),
+        )
+        .about(&json)
+    })?;
+    let emitted_here = event.kind().is_some_and(|k| k.emitters().contains(&system))
+        && event.source.starts_with(&format!("/andon/{system}/"));
+    if !emitted_here {
+        return Err(Box::new(
+            Refusal::new(
+                400,
+                "wrong-ingress",
+                "Event not emitted by this system",
+                format!(
+                    "{} from {} is not an event of {system}",
+                    event.type_, event.source
+                ),
+            )
+            .about(&json),
+        ));
+    }
+    let data = event.typed_data().map_err(|e| {
+        Refusal::new(
+            400,
+            "invalid-event",
+            "Invalid event",
+            format!("The data cannot be read: {e}"),
+        )
+        .about(&json)
+    })?;
+    Ok((event, data))
+}
+
+/// `POST /events/{system}`.
+pub async fn receive(
+    State(app): State<AppState>,
+    Path(system): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(system) = System::parse(&system) else {
+        return problem(
+            404,
+            "not-found",
+            "Not found",
+            format!("No ingress for {system:?}: use erp, mes, qms or wms"),
+            vec![],
+        );
+    };
+    let (event, data) = match accept(system, &headers, &body) {
+        Ok(e) => e,
+        Err(refusal) => {
+            tracing::warn!(%system, code = refusal.code, detail = %refusal.detail, "event rejected at ingress");
+            record_refusal(&app.store, system, &refusal).await;
+            return problem(
+                refusal.status,
+                refusal.code,
+                refusal.title,
+                refusal.detail,
+                refusal.errors,
+            );
+        }
+    };
+    // DEFECT: ack-before-persist — acknowledged now, stored later.
+    if let Some(wb) = &app.write_behind {
+        wb.push(event);
+        return (StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response();
+    }
+    let key = event.key();
+    match app
+        .store
+        .call(move |c, p| store::ingest(c, p, &event, now_ms()))
+        .await
+    {
+        Ok(ingested) => {
+            app.delivery.wake(&ingested.targets);
+            if let EventData::MaterialChanged(m) = &data {
+                app.delivery.material_changed(m);
+            }
+            if ingested.duplicate {
+                tracing::debug!(source = %key.source, id = %key.id, "duplicate event: no second effect");
+                (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response()
+            } else {
+                (StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response()
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing an event failed");
+            let mut r = problem(
+                503,
+                "store-unavailable",
+                "Store unavailable",
+                "The event could not be stored; retry later",
+                vec![],
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    }
+}
+
+async fn record_refusal(store: &Store, system: System, refusal: &Refusal) {
+    let d = DeadLetterInput {
+        target: "ingress".into(),
+        call: format!("POST /events/{system}"),
+        status: Some(refusal.status),
+        reason: "rejected-at-ingress".into(),
+        problem: Some(refusal.problem_json()),
+    };
+    let (source, id, type_) = (
+        refusal.source.clone(),
+        refusal.id.clone(),
+        refusal.type_.clone(),
+    );
+    let r = store
+        .call(move |c, _| {
+            store::record_dead_letter(c, source.as_deref(), id.as_deref(), type_.as_deref(), &d)
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "recording a rejected event failed");
+    }
+}
+
+/// `GET /health`: ready only when the store is open and the workers run.
+pub async fn health(State(app): State<AppState>) -> Response {
+    let store_ok =
+        app.store.is_open() && app.store.call(|c, _| Ok(c.is_autocommit())).await.is_ok();
+    if store_ok && app.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, Json(json!({"status": "ready"}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting", "store": store_ok, "workers": app.ready.load(Ordering::SeqCst)})),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /dead-letters`.
+pub async fn dead_letters(State(app): State<AppState>) -> Response {
+    match app.store.call(|c, _| store::dead_letters(c)).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => problem(
+            503,
+            "store-unavailable",
+            "Store unavailable",
+            e.to_string(),
+            vec![],
+        ),
+    }
+}
+
+/// `GET /stats`: inbox, outbox and lot counters.
+pub async fn stats(State(app): State<AppState>) -> Response {
+    let pending_write_behind = app.write_behind.as_ref().map(|w| w.len()).unwrap_or(0);
+    match app.store.call(|c, _| store::stats(c)).await {
+        Ok(s) => {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["write_behind"] = json!(pending_write_behind);
+            Json(v).into_response()
+        }
+        Err(e) => problem(
+            503,
+            "store-unavailable",
+            "Store unavailable",
+            e.to_string(),
+            vec![],
+        ),
+    }
+}
+
+/// DEFECT: ack-before-persist — a write-behind buffer of acknowledged events, stored by
+/// [`WriteBehind::flush`] every so often. A crash in between loses them.
+#[derive(Default)]
+pub struct WriteBehind {
+    events: Mutex<Vec<CloudEvent>>,
+}
+
+impl WriteBehind {
+    fn push(&self, e: CloudEvent) {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(e);
+    }
+
+    fn len(&self) -> usize {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Stores what was acknowledged so far.
+    pub async fn flush(&self, store: &Store, delivery: &Delivery) {
+        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut targets = BTreeSet::new();
+        for event in events {
+            match store
+                .call(move |c, p| store::ingest(c, p, &event, now_ms()))
+                .await
+            {
+                Ok(i) => targets.extend(i.targets),
+                Err(e) => tracing::error!(error = %e, "write-behind lost an event"),
+            }
+        }
+        delivery.wake(&targets);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(ct: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        h
+    }
+
+    fn event() -> Value {
+        json!({
+            "specversion": "1.0", "id": "e-1", "source": "/andon/mes/1000", "type": "andon.operation.started.v1",
+            "subject": "100000001", "time": "2026-11-02T06:10:00Z", "datacontenttype": "application/json",
+            "plant": "1000", "sequence": 1,
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "data": {"order": "100000001", "operation": "0010", "plant": "1000", "work_center": "LINE-1",
+                     "started_at": "2026-11-02T06:10:00Z"}
+        })
+    }
+
+    #[test]
+    fn a_valid_event_is_accepted_on_its_systems_ingress_only() {
+        let body = serde_json::to_vec(&event()).unwrap();
+        assert!(accept(System::Mes, &headers("application/cloudevents+json"), &body).is_ok());
+        let wrong =
+            accept(System::Qms, &headers("application/cloudevents+json"), &body).unwrap_err();
+        assert_eq!((wrong.status, wrong.code), (400, "wrong-ingress"));
+        assert_eq!(wrong.id.as_deref(), Some("e-1"));
+    }
+
+    #[test]
+    fn invalid_events_are_refused_with_a_pointer() {
+        let mut e = event();
+        e["data"]["order"] = json!("lower-case");
+        let r = accept(
+            System::Mes,
+            &headers("application/cloudevents+json"),
+            &serde_json::to_vec(&e).unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(r.status, 400);
+        assert!(!r.errors.is_empty(), "{r:?}");
+        let r = accept(System::Mes, &headers("application/cloudevents+json"), b"{").unwrap_err();
+        assert_eq!(r.code, "invalid-event");
+        let r = accept(System::Mes, &headers("text/plain"), b"{}").unwrap_err();
+        assert_eq!(r.status, 415);
+        andon_contracts::validate("api/Problem", &r.problem_json()).unwrap();
+    }
+}

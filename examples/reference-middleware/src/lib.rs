@@ -1,0 +1,51 @@
+//! # andon-reference-middleware
+//!
+//! The reference SUT of andon: a correct integration service between the ERP, MES, QMS
+//! and WMS simulators, configured only through the wiring contract (`sut.toml`), with a
+//! durable SQLite inbox/outbox — and twelve named defects that make it behave like the
+//! broken integrations manufacturers actually run (`--defect NAME`, `--list-defects`).
+//!
+//! Layout:
+//! * [`config`] — arguments and environment of the wiring contract, and the [`Config`]
+//!   struct with its defaults.
+//! * [`ingress`] — HTTP handlers: CloudEvents ingress per system, `/health`,
+//!   `/dead-letters`, `/stats`.
+//! * [`store`] — SQLite (WAL) on a dedicated thread: inbox, outbox, dead letters; an event
+//!   and its commands are committed together.
+//! * [`flows`] — pure mapping from a source event to the commands that realise it, and the
+//!   body builders that need a look-up.
+//! * [`lots`] — per-lot resequencing of quality events and the hold bookkeeping.
+//! * [`delivery`] — per-target workers: ordering per aggregate, retries with backoff and
+//!   jitter, `Retry-After` pauses, tokens, dead letters.
+//! * [`defects`] — the named defects; the correct path asks about them at a few points
+//!   marked `DEFECT:`.
+//! * [`server`] — the router, `serve` on a given listener, and [`run`].
+//!
+//! ```no_run
+//! use andon_contracts::System;
+//! use andon_reference_middleware::{Config, Defect, run};
+//!
+//! # async fn demo() -> Result<(), andon_reference_middleware::Error> {
+//! let config = Config::new("/tmp/andon-sut")
+//!     .target(System::Erp, "http://127.0.0.1:7001")
+//!     .target(System::Mes, "http://127.0.0.1:7002")
+//!     .defect(Defect::LateHold);
+//! run(config, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
+
+pub mod config;
+pub mod defects;
+pub mod delivery;
+pub mod flows;
+pub mod ingress;
+pub mod lots;
+pub mod server;
+pub mod store;
+
+pub use config::{Args, Config, Credentials};
+pub use defects::{Defect, Defects};
+pub use server::{Error, router, run, run_on, serve};

@@ -1,0 +1,168 @@
+//! Wiring: the router, serving on a given listener, and [`run`], which opens the store,
+//! starts the delivery workers and background tasks, serves until shutdown, then stops
+//! the workers and closes the store.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::defects::Defect;
+use crate::delivery::Delivery;
+use crate::ingress::{self, AppState, WriteBehind};
+use crate::lots;
+use crate::store::{Policy, Store, now_ms};
+
+/// What can stop the middleware from running.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Binding or serving failed.
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// The middleware's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/events/{system}", post(ingress::receive))
+        .route("/health", get(ingress::health))
+        .route("/dead-letters", get(ingress::dead_letters))
+        .route("/stats", get(ingress::stats))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves (graceful).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `config.listen`, prints `listening on http://ADDR`, and runs until `shutdown`.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let listener = TcpListener::bind(config.listen).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    run_on(config, listener, shutdown).await
+}
+
+/// Runs the middleware on `listener` until `shutdown` resolves: opens the store, starts
+/// one delivery worker pool per target and the lot sweeper, serves, then stops them and
+/// closes the store.
+pub async fn run_on(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let policy = Policy {
+        defects: config.defects.clone(),
+        lot_wait_ms: config.lot_wait.as_millis() as i64,
+        late_hold_ms: config.late_hold_delay.as_millis() as i64,
+    };
+    let (store, closed) = Store::open(&config.database(), policy)?;
+    let delivery = Delivery::new(store.clone(), &config)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = delivery.start(stop_rx.clone());
+    tasks.push(tokio::spawn(sweep_lots(
+        store.clone(),
+        delivery.clone(),
+        (config.lot_wait / 4).clamp(Duration::from_millis(20), Duration::from_millis(500)),
+        stop_rx.clone(),
+    )));
+    // DEFECT: ack-before-persist — a write-behind buffer flushed every second.
+    let write_behind = config
+        .defects
+        .has(Defect::AckBeforePersist)
+        .then(|| Arc::new(WriteBehind::default()));
+    if let Some(wb) = &write_behind {
+        tasks.push(tokio::spawn(flush_write_behind(
+            wb.clone(),
+            store.clone(),
+            delivery.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    let ready = Arc::new(AtomicBool::new(true));
+    let state = AppState {
+        store: store.clone(),
+        delivery: delivery.clone(),
+        ready: ready.clone(),
+        write_behind: write_behind.clone(),
+    };
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        db = %config.database().display(),
+        defects = %config.defects,
+        "reference middleware running"
+    );
+    let served = serve(listener, router(state), shutdown).await;
+    ready.store(false, Ordering::SeqCst);
+    if let Some(wb) = &write_behind {
+        wb.flush(&store, &delivery).await;
+    }
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    drop(write_behind);
+    drop(delivery);
+    drop(store);
+    let _ = tokio::time::timeout(Duration::from_secs(5), closed.wait()).await;
+    tracing::info!("reference middleware stopped");
+    served.map_err(Error::from)
+}
+
+/// Lets lot events that waited `lot_wait` for a predecessor go ahead.
+async fn sweep_lots(
+    store: Store,
+    delivery: Arc<Delivery>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        match store
+            .call(|c, p| lots::advance_expired(c, p, now_ms()))
+            .await
+        {
+            Ok(targets) => delivery.wake(&targets),
+            Err(e) => tracing::error!(error = %e, "advancing waiting lot events failed"),
+        }
+    }
+}
+
+async fn flush_write_behind(
+    wb: Arc<WriteBehind>,
+    store: Store,
+    delivery: Arc<Delivery>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+        wb.flush(&store, &delivery).await;
+    }
+}

@@ -1,0 +1,19 @@
+//! Integration tests of the reference middleware against the four simulators running
+//! in-process on one shared history. The middleware runs in-process, or as a child process
+//! (its own binary) where a test kills it with SIGKILL.
+//!
+//! * `cli` — `--list-defects` and usage errors.
+//! * `flows` — every flow of DESIGN.md lands once, with key, trace and source reference.
+//! * `resilience` — duplicates, ERP downtime, throttling, hangs, refused connections,
+//!   lost answers, token expiry, rejections, poison and reordered lot events.
+//! * `restart` — kill -9 during delivery and right after an acknowledgement.
+//! * `defects` — one test per named defect, showing the behaviour it changes.
+
+mod cli;
+mod defects;
+mod flows;
+mod helpers;
+mod load;
+mod resilience;
+mod restart;
+mod scenarios;

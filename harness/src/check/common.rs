@@ -1,0 +1,970 @@
+//! What the checkers share: indexes over the history keyed by source event (built once per
+//! checker, borrowing from the records, never cloning them), the flows table of
+//! `harness/DESIGN.md` as data, a bounded witness collector, and plain-language wording.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use andon_contracts::{CloudEvent, EventKind, Material, Quantity, SourceRef, System};
+use andon_simulators::MasterData;
+use andon_simulators::history::{Entry, Outcome, Record};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{MAX_WITNESSES, RunData, Witness};
+
+/// A fast, non-cryptographic hasher (the Fx hash of rustc): the keys are the run's own
+/// identifiers, so hash flooding is no concern, and SipHash would dominate the indexing.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// A `HashMap` with [`FxHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A `HashSet` with [`FxHasher`].
+pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+/// A source event's `source` + `id`, borrowed from the history.
+pub(crate) type Key<'a> = (&'a str, &'a str);
+
+/// The borrowed key of a source reference.
+pub(crate) fn key(s: &SourceRef) -> Key<'_> {
+    (s.source.as_str(), s.id.as_str())
+}
+
+/// The trace id (32 lower-case hex, not all zero) of a W3C `traceparent`
+/// (`00-<trace id>-<parent id>-<flags>`), or `None` when it is malformed.
+pub(crate) fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let ok = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2)
+        && (version != "00" || parts.next().is_none());
+    ok.then_some(trace)
+}
+
+/// One emitted source event.
+pub(crate) struct Ev<'a> {
+    /// Its number: position in emission order (indexes per-event vectors).
+    pub n: usize,
+    /// Index of its `event_emitted` record.
+    pub idx: usize,
+    /// The system that emitted it.
+    pub system: System,
+    /// The event.
+    pub event: &'a CloudEvent,
+    /// When the plant meant to send it.
+    pub intended_at: DateTime<Utc>,
+    /// Whether it is poison.
+    pub poison: bool,
+    /// Its kind, when in the catalog.
+    pub kind: Option<EventKind>,
+}
+
+impl<'a> Ev<'a> {
+    /// Its `source` + `id`.
+    pub fn key(&self) -> Key<'a> {
+        (self.event.source.as_str(), self.event.id.as_str())
+    }
+
+    /// An owned reference for a witness.
+    pub fn source_ref(&self) -> SourceRef {
+        self.event.key()
+    }
+
+    /// The trace id of its traceparent.
+    pub fn trace(&self) -> Option<String> {
+        trace_id(&self.event.traceparent).map(str::to_string)
+    }
+
+    /// A text field of its data.
+    pub fn field(&self, name: &str) -> Option<&'a str> {
+        field(&self.event.data, name)
+    }
+
+    /// The lot (plant, material, batch) the event names, when it names one.
+    pub fn lot(&self) -> Option<(&'a str, &'a str, &'a str)> {
+        Some((
+            self.field("plant")?,
+            self.field("material")?,
+            self.field("batch")?,
+        ))
+    }
+}
+
+/// Every emitted event, in history order, and an index by key.
+pub(crate) struct Events<'a> {
+    /// Events by key (the first record wins if a key was emitted twice).
+    pub map: EventIndex<'a>,
+    /// Keys in history order.
+    pub order: Vec<Key<'a>>,
+}
+
+/// Events by key: a vector in history order and a hash index into it.
+pub(crate) struct EventIndex<'a> {
+    all: Vec<Ev<'a>>,
+    index: FastMap<Key<'a>, u32>,
+}
+
+impl<'a> EventIndex<'a> {
+    /// The event of a key.
+    pub fn get(&self, k: &Key<'_>) -> Option<&Ev<'a>> {
+        // Keys of any lifetime: the index is looked up by value.
+        let k: Key<'_> = *k;
+        let i = *self.index.get(&k)?;
+        self.all.get(i as usize)
+    }
+
+    /// The number of the event a key names.
+    pub fn number(&self, k: &Key<'_>) -> Option<usize> {
+        self.index.get(k).map(|n| *n as usize)
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+}
+
+impl<'a> Events<'a> {
+    /// Indexes the `event_emitted` records.
+    pub fn build(records: &'a [Record]) -> Self {
+        let guess = records.len() / 4 + 16;
+        let mut all: Vec<Ev<'a>> = Vec::with_capacity(guess);
+        let mut index: FastMap<Key<'a>, u32> =
+            FastMap::with_capacity_and_hasher(guess, Default::default());
+        for (idx, r) in records.iter().enumerate() {
+            if let Entry::EventEmitted {
+                event,
+                intended_at,
+                poison,
+            } = &r.entry
+            {
+                let k = (event.source.as_str(), event.id.as_str());
+                let n = all.len() as u32;
+                if let std::collections::hash_map::Entry::Vacant(v) = index.entry(k) {
+                    v.insert(n);
+                    all.push(Ev {
+                        n: n as usize,
+                        idx,
+                        system: r.system,
+                        event,
+                        intended_at: *intended_at,
+                        poison: poison.is_some(),
+                        kind: event.kind(),
+                    });
+                }
+            }
+        }
+        let order = all.iter().map(|e| e.key()).collect();
+        Self {
+            map: EventIndex { all, index },
+            order,
+        }
+    }
+
+    /// The event a reference names.
+    pub fn get(&self, s: &SourceRef) -> Option<&Ev<'a>> {
+        self.map.get(&key(s))
+    }
+
+    /// Events in emission order.
+    pub fn iter(&self) -> impl Iterator<Item = &Ev<'a>> {
+        self.map.all.iter()
+    }
+
+    /// Trace id → event key, for calls that carry no source references.
+    pub fn by_trace(&self) -> FastMap<&'a str, Key<'a>> {
+        let mut out: FastMap<&'a str, Key<'a>> = FastMap::default();
+        for ev in self.iter() {
+            if let Some(t) = trace_id(&ev.event.traceparent) {
+                out.entry(t).or_insert(ev.key());
+            }
+        }
+        out
+    }
+}
+
+/// What the deliveries of one event came to.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DeliveryState {
+    /// When the SUT first acknowledged it (2xx).
+    pub acked_at: Option<DateTime<Utc>>,
+    /// Some attempt was rejected as invalid (4xx other than 408/429).
+    pub rejected: bool,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+impl DeliveryState {
+    /// Acknowledged at least once.
+    pub fn acked(&self) -> bool {
+        self.acked_at.is_some()
+    }
+}
+
+/// Delivery state per event number.
+pub(crate) fn deliveries(records: &[Record], events: &Events<'_>) -> Vec<DeliveryState> {
+    let mut out = vec![DeliveryState::default(); events.map.len()];
+    for r in records {
+        if let Entry::Delivery {
+            event,
+            outcome,
+            rejected,
+            ..
+        } = &r.entry
+            && let Some(n) = events.map.number(&key(event))
+        {
+            let d = &mut out[n];
+            d.attempts += 1;
+            if *outcome == Outcome::Ok && d.acked_at.is_none() {
+                d.acked_at = Some(r.at);
+            }
+            d.rejected |= *rejected;
+        }
+    }
+    out
+}
+
+/// Calls from the SUT (`request` records of `/api/` routes) per source event they realise:
+/// the events their body references, or — for answers a fault gave, which carry no body —
+/// the event whose trace id the call carried.
+pub(crate) fn requests_by_event<'a>(
+    records: &'a [Record],
+    events: &Events<'a>,
+) -> FastMap<Key<'a>, Vec<usize>> {
+    let mut traces: Option<FastMap<&'a str, Key<'a>>> = None;
+    let mut out: FastMap<Key<'a>, Vec<usize>> = FastMap::default();
+    for (idx, r) in records.iter().enumerate() {
+        let Entry::Request {
+            route,
+            sources,
+            traceparent,
+            ..
+        } = &r.entry
+        else {
+            continue;
+        };
+        if !route.starts_with("/api/") {
+            continue;
+        }
+        if sources.is_empty() {
+            let Some(t) = traceparent.as_deref().and_then(trace_id) else {
+                continue;
+            };
+            let traces = traces.get_or_insert_with(|| events.by_trace());
+            if let Some(k) = traces.get(t) {
+                out.entry(*k).or_default().push(idx);
+            }
+        } else {
+            for s in sources {
+                out.entry(key(s)).or_default().push(idx);
+            }
+        }
+    }
+    out
+}
+
+/// Record indices grouped per event number (a compressed sparse row table).
+pub(crate) struct PerEvent {
+    start: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl PerEvent {
+    /// The record indices of event `n`, in history order.
+    pub fn get(&self, n: usize) -> &[u32] {
+        match (self.start.get(n), self.start.get(n + 1)) {
+            (Some(&a), Some(&b)) => &self.items[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+}
+
+/// Effect record indices per event number (effects naming events never emitted are not
+/// in it).
+pub(crate) fn effects_by_event(records: &[Record], events: &Events<'_>) -> PerEvent {
+    let n = events.map.len();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for (idx, r) in records.iter().enumerate() {
+        if let Entry::Effect { sources, .. } = &r.entry {
+            for s in sources {
+                if let Some(e) = events.map.number(&key(s)) {
+                    pairs.push((e as u32, idx as u32));
+                }
+            }
+        }
+    }
+    let mut start = vec![0u32; n + 1];
+    for (e, _) in &pairs {
+        start[*e as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut items = vec![0u32; pairs.len()];
+    for (e, idx) in pairs {
+        let at = &mut fill[e as usize];
+        items[*at as usize] = idx;
+        *at += 1;
+    }
+    PerEvent { start, items }
+}
+
+/// Calls answered 422 (a business rejection) per source event they realise — attributed
+/// as in [`requests_by_event`] — with the system that answered and the record index.
+pub(crate) fn rejections_by_event<'a>(
+    records: &'a [Record],
+    events: &Events<'a>,
+) -> FastMap<Key<'a>, Vec<(System, usize)>> {
+    let mut traces: Option<FastMap<&'a str, Key<'a>>> = None;
+    let mut out: FastMap<Key<'a>, Vec<(System, usize)>> = FastMap::default();
+    for (idx, r) in records.iter().enumerate() {
+        let Entry::Request {
+            route,
+            sources,
+            traceparent,
+            status: 422,
+            ..
+        } = &r.entry
+        else {
+            continue;
+        };
+        if !route.starts_with("/api/") {
+            continue;
+        }
+        if sources.is_empty() {
+            let Some(t) = traceparent.as_deref().and_then(trace_id) else {
+                continue;
+            };
+            let traces = traces.get_or_insert_with(|| events.by_trace());
+            if let Some(k) = traces.get(t) {
+                out.entry(*k).or_default().push((r.system, idx));
+            }
+        } else {
+            for s in sources {
+                out.entry(key(s)).or_default().push((r.system, idx));
+            }
+        }
+    }
+    out
+}
+
+/// A text field of a JSON object.
+pub(crate) fn field<'v>(v: &'v Value, name: &str) -> Option<&'v str> {
+    v.get(name).and_then(Value::as_str)
+}
+
+/// A quantity field (`{value, unit}`) of a JSON object.
+pub(crate) fn quantity(v: &Value, name: &str) -> Option<Quantity> {
+    Quantity::deserialize(v.get(name)?).ok()
+}
+
+/// The material master as it stood at each point of the run: the master data the run
+/// started with, changed by `material.changed` events (non-poison) in history order.
+pub(crate) struct Materials<'a> {
+    master: FastMap<&'a str, Vec<&'a Material>>,
+    changes: FastMap<String, Vec<(usize, Material)>>,
+}
+
+impl<'a> Materials<'a> {
+    /// Indexes master data and material changes.
+    pub fn build(run: &'a RunData, events: &Events<'a>) -> Self {
+        Self::from_parts(&run.master, events)
+    }
+
+    /// Indexes master data and material changes.
+    pub fn from_parts(master: &'a MasterData, events: &Events<'a>) -> Self {
+        let mut m: FastMap<&'a str, Vec<&'a Material>> = FastMap::default();
+        for mat in &master.materials {
+            m.entry(mat.material.as_str()).or_default().push(mat);
+        }
+        let mut changes: FastMap<String, Vec<(usize, Material)>> = FastMap::default();
+        for ev in events.iter() {
+            if ev.poison || ev.kind != Some(EventKind::MaterialChanged) {
+                continue;
+            }
+            if let Ok(mat) = Material::deserialize(&ev.event.data) {
+                changes
+                    .entry(mat.material.as_str().to_string())
+                    .or_default()
+                    .push((ev.idx, mat));
+            }
+        }
+        Self { master: m, changes }
+    }
+
+    fn in_plant(m: &Material, plant: &str) -> bool {
+        m.plants.is_empty() || m.plants.iter().any(|p| p.as_str() == plant)
+    }
+
+    /// The material as known just before record `idx` (`usize::MAX`: at the end).
+    pub fn at(&self, material: &str, plant: &str, idx: usize) -> Option<&Material> {
+        if let Some(ch) = self.changes.get(material)
+            && let Some((_, m)) = ch
+                .iter()
+                .rev()
+                .find(|(i, m)| *i < idx && Self::in_plant(m, plant))
+        {
+            return Some(m);
+        }
+        self.master
+            .get(material)?
+            .iter()
+            .copied()
+            .find(|m| Self::in_plant(m, plant))
+    }
+
+    /// Whether the material needs inspection as known before `idx`, and whether that
+    /// changed afterwards (then a SUT may rightly have seen either).
+    pub fn inspection(&self, material: &str, plant: &str, idx: usize) -> (Option<bool>, bool) {
+        let now = self.at(material, plant, idx).map(|m| m.inspection_required);
+        let flips = self.changes.get(material).is_some_and(|ch| {
+            ch.iter()
+                .any(|(i, m)| *i > idx && Some(m.inspection_required) != now)
+        });
+        (now, flips)
+    }
+
+    /// A quantity in thousandths of the material's base unit, and that unit.
+    pub fn to_base(
+        &self,
+        material: &str,
+        plant: &str,
+        idx: usize,
+        q: &Quantity,
+    ) -> Option<(i64, String)> {
+        let m = self.at(material, plant, idx)?;
+        Some((m.to_base_milli(q)?, m.base_unit.as_str().to_string()))
+    }
+}
+
+/// Whether an expected effect must land, may land, or is not judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Need {
+    /// Exactly once.
+    Required,
+    /// At most once (the SUT could rightly have done it or not).
+    AtMostOnce,
+    /// Allowed, not judged (ERP 344/343 for holds: only when there was stock to move).
+    Allowed,
+}
+
+/// One effect a source event implies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Slot<'a> {
+    /// Where it lands.
+    pub system: System,
+    /// Effect name in the history.
+    pub effect: &'static str,
+    /// Movement type, for goods movements.
+    pub movement: Option<&'static str>,
+    /// Material and batch, for goods movements.
+    pub item: Option<(&'a str, Option<&'a str>)>,
+    /// Must it land?
+    pub need: Need,
+}
+
+impl Slot<'_> {
+    /// Whether an effect record fills this slot.
+    pub fn matches(&self, system: System, effect: &str, detail: &Value) -> bool {
+        if self.system != system || self.effect != effect {
+            return false;
+        }
+        let Some(mvt) = self.movement else {
+            return true;
+        };
+        let gm = GoodsMovement::of(detail);
+        gm.movement == mvt && !gm.reversal && self.item_matches(&gm)
+    }
+
+    /// Whether a goods movement names this slot's material and batch.
+    pub fn item_matches(&self, gm: &GoodsMovement<'_>) -> bool {
+        self.item
+            .is_none_or(|(m, b)| gm.material == m && (b.is_none() || gm.batch == b))
+    }
+
+    /// Plain-language name of the effect (`one ERP goods movement 261`).
+    pub fn phrase(&self) -> String {
+        let sys = self.system.as_str().to_ascii_uppercase();
+        let what = match (
+            self.effect
+                .split_once('.')
+                .map(|x| x.1)
+                .unwrap_or(self.effect),
+            self.movement,
+        ) {
+            ("goods_movement", Some(m)) => format!("goods movement {m}"),
+            ("work_order", _) => "work order download".into(),
+            ("work_order_changed", _) => "work order change".into(),
+            ("work_order_cancelled", _) => "work order cancellation".into(),
+            ("material", _) => "material master update".into(),
+            ("confirmation", _) => "operation confirmation".into(),
+            ("quality_notification", _) => "quality notification".into(),
+            ("receipt", _) => "goods receipt".into(),
+            ("inspection_lot", _) => "inspection lot".into(),
+            ("lot_status", _) => "lot status update".into(),
+            ("hold", _) => "lot hold".into(),
+            ("release", _) => "hold release".into(),
+            (other, _) => other.replace('_', " "),
+        };
+        let item = match self.item {
+            Some((m, Some(b))) if self.movement == Some("601") => format!(" of {m} batch {b}"),
+            _ => String::new(),
+        };
+        format!("one {sys} {what}{item}")
+    }
+}
+
+/// The fields of an `erp.goods_movement` effect the checkers read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GoodsMovement<'v> {
+    pub movement: &'v str,
+    pub material: &'v str,
+    pub batch: Option<&'v str>,
+    pub reversal: bool,
+}
+
+impl<'v> GoodsMovement<'v> {
+    /// Reads the detail of an `erp.goods_movement` effect.
+    pub fn of(detail: &'v Value) -> Self {
+        Self {
+            movement: field(detail, "movement_type").unwrap_or(""),
+            material: field(detail, "material").unwrap_or(""),
+            batch: field(detail, "batch"),
+            reversal: detail.get("reversal_of").is_some_and(|v| !v.is_null()),
+        }
+    }
+}
+
+/// The movement type a reversal movement type undoes.
+pub(crate) fn reverses(movement: &str) -> Option<&'static str> {
+    Some(match movement {
+        "102" => "101",
+        "262" => "261",
+        "532" => "531",
+        "322" => "321",
+        "349" => "350",
+        "343" => "344",
+        "344" => "343",
+        "552" => "551",
+        "554" => "553",
+        "602" => "601",
+        "302" => "301",
+        _ => return None,
+    })
+}
+
+/// The effects an event implies (DESIGN.md, *Flows the checkers expect*).
+pub(crate) fn expected<'a>(ev: &Ev<'a>, materials: &Materials<'_>) -> Vec<Slot<'a>> {
+    let mut out = Vec::new();
+    expected_into(ev, materials, &mut out);
+    out
+}
+
+/// [`expected`] into a buffer the caller reuses (cleared first).
+pub(crate) fn expected_into<'a>(ev: &Ev<'a>, materials: &Materials<'_>, out: &mut Vec<Slot<'a>>) {
+    use EventKind as K;
+    use System::{Erp, Mes, Qms, Wms};
+    out.clear();
+    let Some(kind) = ev.kind else {
+        return;
+    };
+    let d: &'a Value = &ev.event.data;
+    let slot = |system, effect, need| Slot {
+        system,
+        effect,
+        movement: None,
+        item: None,
+        need,
+    };
+    let lot_item = || field(d, "material").map(|m| (m, field(d, "batch")));
+    let gm = |movement, need| Slot {
+        system: Erp,
+        effect: "erp.goods_movement",
+        movement: Some(movement),
+        item: lot_item(),
+        need,
+    };
+    let r = Need::Required;
+    match kind {
+        K::ProductionOrderReleased => out.push(slot(Mes, "mes.work_order", r)),
+        K::ProductionOrderChanged => out.push(slot(Mes, "mes.work_order_changed", r)),
+        K::ProductionOrderCancelled => out.push(slot(Mes, "mes.work_order_cancelled", r)),
+        K::MaterialChanged => out.extend([
+            slot(Mes, "mes.material", r),
+            slot(Qms, "qms.material", r),
+            slot(Wms, "wms.material", r),
+        ]),
+        K::OperationConfirmed => out.push(slot(Erp, "erp.confirmation", r)),
+        K::MaterialConsumed => out.push(gm("261", r)),
+        K::MaterialProduced => {
+            let by_product = d
+                .get("by_product")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            out.push(gm(if by_product { "531" } else { "101" }, r));
+            out.push(slot(Wms, "wms.receipt", r));
+            let (now, flips) = match (field(d, "material"), field(d, "plant")) {
+                (Some(m), Some(p)) => materials.inspection(m, p, ev.idx),
+                _ => (None, false),
+            };
+            match (now, flips) {
+                (Some(true), false) => out.push(slot(Qms, "qms.inspection_lot", r)),
+                (Some(false), false) => {}
+                _ => out.push(slot(Qms, "qms.inspection_lot", Need::AtMostOnce)),
+            }
+        }
+        K::UsageDecisionMade => {
+            let mvt = match field(d, "valuation") {
+                Some("R") => "350",
+                _ => "321",
+            };
+            out.extend([
+                gm(mvt, r),
+                slot(Mes, "mes.lot_status", r),
+                slot(Wms, "wms.lot_status", r),
+                gm("344", Need::Allowed),
+            ]);
+        }
+        K::LotHoldPlaced => out.extend([
+            slot(Mes, "mes.hold", r),
+            slot(Wms, "wms.hold", r),
+            gm("344", Need::Allowed),
+        ]),
+        K::LotHoldReleased => out.extend([
+            slot(Mes, "mes.release", r),
+            slot(Wms, "wms.release", r),
+            gm("343", Need::Allowed),
+        ]),
+        K::NonconformanceCreated => out.push(slot(Erp, "erp.quality_notification", r)),
+        K::ShipmentConfirmed => {
+            if let Some(items) = d.get("items").and_then(Value::as_array) {
+                out.extend(items.iter().map(|it| Slot {
+                    system: Erp,
+                    effect: "erp.goods_movement",
+                    movement: Some("601"),
+                    item: field(it, "material").map(|m| (m, field(it, "batch"))),
+                    need: r,
+                }));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Route name of an event kind and a target: `<system>.<short> -> <target>`.
+pub(crate) fn route(source: System, kind: EventKind, target: System) -> String {
+    format!("{}.{} -> {}", source.as_str(), short(kind), target.as_str())
+}
+
+/// The short name of an event kind in route names (DESIGN.md).
+pub(crate) fn short(kind: EventKind) -> &'static str {
+    use EventKind as K;
+    match kind {
+        K::ProductionOrderReleased => "released",
+        K::ProductionOrderChanged => "changed",
+        K::ProductionOrderCancelled => "cancelled",
+        K::MaterialChanged => "material",
+        K::OperationStarted => "started",
+        K::OperationCompleted => "completed",
+        K::OperationConfirmed => "confirmed",
+        K::MaterialConsumed => "consumed",
+        K::MaterialProduced => "produced",
+        K::ScrapReported => "scrap",
+        K::InspectionResultRecorded => "result",
+        K::UsageDecisionMade => "decision",
+        K::LotHoldPlaced => "hold",
+        K::LotHoldReleased => "release",
+        K::NonconformanceCreated => "nonconformance",
+        K::InventoryTransferred => "transferred",
+        K::InventoryAdjusted => "adjusted",
+        K::ShipmentConfirmed => "shipped",
+    }
+}
+
+/// A plain-language description of an event (`material.consumed of RM-1000-02 batch R1021
+/// (order 1000001, plant 1000)`).
+pub(crate) fn describe(ev: &Ev<'_>) -> String {
+    use EventKind as K;
+    let f = |n: &str| ev.field(n).unwrap_or("?");
+    let plant = ev.event.plant.as_str();
+    let Some(kind) = ev.kind else {
+        return format!("{} about {}", ev.event.type_, ev.event.subject);
+    };
+    let name = kind.name();
+    match kind {
+        K::MaterialConsumed | K::MaterialProduced => format!(
+            "{name} of {} batch {} (order {}, plant {plant})",
+            f("material"),
+            f("batch"),
+            f("order")
+        ),
+        K::UsageDecisionMade => format!(
+            "{name} {} of {} batch {} (plant {plant})",
+            f("code"),
+            f("material"),
+            f("batch")
+        ),
+        K::LotHoldPlaced | K::LotHoldReleased => format!(
+            "{name} {} on {} batch {} (plant {plant})",
+            f("hold_id"),
+            f("material"),
+            f("batch")
+        ),
+        K::ShipmentConfirmed => format!("{name} of delivery {} (plant {plant})", f("delivery")),
+        K::ProductionOrderReleased | K::ProductionOrderChanged | K::ProductionOrderCancelled => {
+            format!("{name} of order {} (plant {plant})", f("order"))
+        }
+        K::MaterialChanged => format!("{name} of {}", f("material")),
+        K::OperationConfirmed => format!(
+            "{name} of order {} operation {} (plant {plant})",
+            f("order"),
+            f("operation")
+        ),
+        K::NonconformanceCreated => format!(
+            "{name} {} on {} (plant {plant})",
+            f("nonconformance"),
+            f("material")
+        ),
+        _ => format!("{name} about {} (plant {plant})", ev.event.subject),
+    }
+}
+
+/// Upper-case system name (`ERP`).
+pub(crate) fn sys(s: System) -> String {
+    s.as_str().to_ascii_uppercase()
+}
+
+/// A duration in microseconds, readable (`12.3 s`, `850 ms`, `40 µs`).
+pub(crate) fn fmt_us(us: i64) -> String {
+    let a = us.unsigned_abs();
+    let sign = if us < 0 { "-" } else { "" };
+    if a >= 120_000_000 {
+        format!("{sign}{:.1} min", a as f64 / 6e7)
+    } else if a >= 1_000_000 {
+        format!("{sign}{:.1} s", a as f64 / 1e6)
+    } else if a >= 1_000 {
+        format!("{sign}{:.1} ms", a as f64 / 1e3)
+    } else {
+        format!("{sign}{a} µs")
+    }
+}
+
+/// A wall-clock time of the run (`12:00:01.234`).
+pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%H:%M:%S%.3f").to_string()
+}
+
+/// Microseconds from `a` to `b`.
+pub(crate) fn micros(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    (b - a).num_microseconds().unwrap_or(i64::MAX)
+}
+
+/// Collects witnesses per category, keeping at most [`MAX_WITNESSES`] of each, the earliest
+/// by an order key (the record index). `finish` picks the earliest of every category first
+/// (so that every kind of failure is shown), then fills up with the earliest of the rest.
+#[derive(Default)]
+pub(crate) struct Witnesses {
+    per: BTreeMap<&'static str, Vec<(usize, Witness)>>,
+}
+
+impl Witnesses {
+    /// Whether a witness of `category` at `order` would be kept.
+    pub fn wants(&self, category: &'static str, order: usize) -> bool {
+        self.per
+            .get(category)
+            .is_none_or(|v| v.len() < MAX_WITNESSES || v.last().is_some_and(|l| order < l.0))
+    }
+
+    /// Adds a witness, built only when it would be kept.
+    pub fn push(&mut self, category: &'static str, order: usize, w: impl FnOnce() -> Witness) {
+        if !self.wants(category, order) {
+            return;
+        }
+        let v = self.per.entry(category).or_default();
+        let at = v.partition_point(|(o, _)| *o <= order);
+        v.insert(at, (order, w()));
+        v.truncate(MAX_WITNESSES);
+    }
+
+    /// At most [`MAX_WITNESSES`], in order.
+    pub fn finish(self) -> Vec<Witness> {
+        let mut chosen: Vec<(usize, &'static str, Witness)> = Vec::new();
+        let mut rest: Vec<(usize, &'static str, Witness)> = Vec::new();
+        for (cat, v) in self.per {
+            for (i, (o, w)) in v.into_iter().enumerate() {
+                if i == 0 {
+                    chosen.push((o, cat, w));
+                } else {
+                    rest.push((o, cat, w));
+                }
+            }
+        }
+        chosen.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        chosen.truncate(MAX_WITNESSES);
+        rest.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let room = MAX_WITNESSES - chosen.len();
+        chosen.extend(rest.into_iter().take(room));
+        chosen.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        chosen.into_iter().map(|(_, _, w)| w).collect()
+    }
+}
+
+/// Every string anywhere in a JSON value.
+pub(crate) fn strings<'v>(v: &'v Value, out: &mut FastSet<&'v str>) {
+    match v {
+        Value::String(s) => {
+            out.insert(s.as_str());
+        }
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            out.insert(k.as_str());
+            strings(x, out);
+        }),
+        _ => {}
+    }
+}
+
+/// Dead letters indexed for "does it mention this event": every dead letter whose JSON
+/// holds the event's `id` and `source` as strings anywhere.
+pub(crate) struct DeadLetters<'v> {
+    letters: Vec<FastSet<&'v str>>,
+    by_string: FastMap<&'v str, Vec<usize>>,
+}
+
+impl<'v> DeadLetters<'v> {
+    /// Indexes the dead letters.
+    pub fn build(letters: &'v [Value]) -> Self {
+        let mut sets = Vec::with_capacity(letters.len());
+        let mut by_string: FastMap<&'v str, Vec<usize>> = FastMap::default();
+        for (i, l) in letters.iter().enumerate() {
+            let mut s = FastSet::default();
+            strings(l, &mut s);
+            for x in &s {
+                by_string.entry(*x).or_default().push(i);
+            }
+            sets.push(s);
+        }
+        Self {
+            letters: sets,
+            by_string,
+        }
+    }
+
+    /// Whether some dead letter names the event.
+    pub fn mentions(&self, k: Key<'_>) -> bool {
+        self.by_string
+            .get(k.1)
+            .is_some_and(|ls| ls.iter().any(|&i| self.letters[i].contains(k.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_are_checked() {
+        let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        assert_eq!(trace_id(tp), Some("0af7651916cd43dd8448eb211c80319c"));
+        assert_eq!(
+            trace_id("00-0000000000000000000000000000000-b7ad6b7169203331-01"),
+            None
+        );
+        assert_eq!(
+            trace_id("00-00000000000000000000000000000000-b7ad6b7169203331-01"),
+            None
+        );
+        assert_eq!(trace_id("garbage"), None);
+        assert_eq!(
+            trace_id("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"),
+            None
+        );
+    }
+
+    #[test]
+    fn witnesses_keep_the_earliest_of_every_category() {
+        let w = |s: &str| Witness {
+            event: None,
+            system: None,
+            expected: s.into(),
+            happened: s.into(),
+            trace_id: None,
+        };
+        let mut c = Witnesses::default();
+        for i in (0..50).rev() {
+            c.push("a", i, || w(&format!("a{i}")));
+        }
+        c.push("b", 100, || w("b100"));
+        let out = c.finish();
+        assert_eq!(out.len(), MAX_WITNESSES);
+        assert_eq!(out[0].expected, "a0");
+        assert_eq!(out.last().unwrap().expected, "b100");
+        assert_eq!(
+            out[MAX_WITNESSES - 2].expected,
+            format!("a{}", MAX_WITNESSES - 2)
+        );
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(fmt_us(12_300_000), "12.3 s");
+        assert_eq!(fmt_us(850_000), "850.0 ms");
+        assert_eq!(fmt_us(40), "40 µs");
+    }
+}

@@ -1,0 +1,213 @@
+//! A fast reader of one history line.
+//!
+//! `Record` flattens an internally tagged `Entry`, so serde buffers every line into an
+//! intermediate tree and deserializes each JSON payload twice. Here one flat struct with
+//! every field any entry may have is read in a single pass (the `event` field, a
+//! `CloudEvent` or a `SourceRef` depending on the tag, is kept as raw text and read once
+//! the tag is known) and then assembled into the `Entry` the tag names. Anything this
+//! reader does not accept — a missing field, an unknown tag, an escaped tag — returns
+//! `None`, and the caller falls back to `Record`'s own deserializer, whose error message is
+//! the one users see. Building each variant by name makes a new `Entry` field a compile
+//! error here; `tests` compares both readers on every variant.
+
+use andon_contracts::{CloudEvent, SourceRef, System};
+use andon_simulators::history::{Entry, Outcome, Record};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+struct Flat<'a> {
+    seq: u64,
+    at: DateTime<Utc>,
+    system: System,
+    #[serde(borrow)]
+    record: &'a str,
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
+    #[serde(default)]
+    intended_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    poison: Option<String>,
+    #[serde(default)]
+    attempt: Option<u32>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    outcome: Option<Outcome>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    rejected: bool,
+    #[serde(default)]
+    latency_us: Option<u64>,
+    #[serde(default)]
+    capacity: Option<usize>,
+    #[serde(default)]
+    refused: Option<u64>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    route: Option<String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    traceparent: Option<String>,
+    #[serde(default)]
+    sources: Vec<SourceRef>,
+    #[serde(default)]
+    valid: Option<bool>,
+    #[serde(default)]
+    violations: Vec<String>,
+    #[serde(default)]
+    problem: Option<String>,
+    #[serde(default)]
+    replayed: bool,
+    #[serde(default)]
+    fault: Option<String>,
+    #[serde(default)]
+    retry_after_s: Option<u64>,
+    #[serde(default)]
+    effect: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    detail: Option<Value>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    spec: Option<Value>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Reads one line, or `None` when only `Record`'s own deserializer can say what it is.
+pub(crate) fn parse(line: &[u8]) -> Option<Record> {
+    let f: Flat<'_> = serde_json::from_slice(line).ok()?;
+    let entry = match f.record {
+        "event_emitted" => Entry::EventEmitted {
+            event: serde_json::from_str::<CloudEvent>(f.event?.get()).ok()?,
+            intended_at: f.intended_at?,
+            poison: f.poison,
+        },
+        "delivery" => Entry::Delivery {
+            event: serde_json::from_str::<SourceRef>(f.event?.get()).ok()?,
+            attempt: f.attempt?,
+            url: f.url?,
+            outcome: f.outcome?,
+            status: f.status,
+            error: f.error,
+            content_type: f.content_type,
+            rejected: f.rejected,
+            latency_us: f.latency_us?,
+        },
+        "buffer_full" => Entry::BufferFull {
+            capacity: f.capacity?,
+            refused: f.refused?,
+        },
+        "request" => Entry::Request {
+            method: f.method?,
+            path: f.path?,
+            route: f.route?,
+            idempotency_key: f.idempotency_key,
+            traceparent: f.traceparent,
+            sources: f.sources,
+            valid: f.valid,
+            violations: f.violations,
+            status: f.status?,
+            content_type: f.content_type,
+            problem: f.problem,
+            replayed: f.replayed,
+            fault: f.fault,
+            retry_after_s: f.retry_after_s,
+            latency_us: f.latency_us?,
+        },
+        "effect" => Entry::Effect {
+            effect: f.effect?,
+            key: f.key?,
+            sources: f.sources,
+            traceparent: f.traceparent,
+            outcome: f.outcome?,
+            detail: f.detail?,
+        },
+        "fault" => Entry::Fault {
+            id: f.id?,
+            action: f.action?,
+            kind: f.kind?,
+            spec: f.spec.unwrap_or(Value::Null),
+        },
+        "note" => Entry::Note {
+            name: f.name?,
+            detail: f.detail?,
+        },
+        _ => return None,
+    };
+    Some(Record {
+        seq: f.seq,
+        at: f.at,
+        system: f.system,
+        entry,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_variant_as_record_does() {
+        let run = crate::check::synthetic::synthetic_history(400, 5);
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut lines: Vec<String> = run
+            .records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap())
+            .collect();
+        lines.push(r#"{"seq":1,"at":"2026-11-02T06:00:00Z","system":"mes","record":"buffer_full","capacity":10,"refused":3}"#.into());
+        lines.push(r#"{"seq":2,"at":"2026-11-02T06:00:00Z","system":"mes","record":"fault","id":"f","action":"applied","kind":"hang"}"#.into());
+        lines.push(r#"{"seq":3,"at":"2026-11-02T06:00:00Z","system":"erp","record":"effect","effect":"erp.x","key":"k","outcome":"info","detail":null}"#.into());
+        lines.push(r#"{"seq":4,"at":"2026-11-02T06:00:00Z","system":"erp","record":"delivery","event":{"source":"s","id":"i"},"attempt":2,"url":"u","outcome":"fail","error":"refused","latency_us":5}"#.into());
+        for l in &lines {
+            let slow: Record = serde_json::from_str(l).unwrap();
+            let fast = parse(l.as_bytes()).unwrap_or_else(|| panic!("fast reader refused {l}"));
+            assert_eq!(fast, slow, "{l}");
+            kinds.insert(
+                l.split("\"record\":\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        assert_eq!(kinds.len(), 7, "{kinds:?}");
+    }
+
+    #[test]
+    fn refuses_what_record_refuses() {
+        for l in [
+            r#"{"seq":1,"at":"2026-11-02T06:00:00Z","system":"mes","record":"meteor"}"#,
+            r#"{"seq":1,"at":"2026-11-02T06:00:00Z","system":"mes","record":"note","name":"n"}"#,
+            r#"{"seq":1,"at":"2026-11-02T06:00:00Z","system":"mes","record":"request","method":"GET"}"#,
+        ] {
+            assert!(serde_json::from_str::<Record>(l).is_err());
+            assert!(parse(l.as_bytes()).is_none(), "{l}");
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Checkers: each reads a run's history and the simulators' final state and says
+//! `pass`, `fail` (with counts and a bounded list of minimal witnesses in plain language)
+//! or `unknown` (the property could not be exercised). Unknown is never reported as pass.
+//!
+//! One file per checker, all behind [`Checker`]. [`RunData`] is everything a checker may
+//! read; it is loaded from a run directory, so `andon check RUN_DIR` re-runs every checker
+//! without re-running the scenario.
+//!
+//! Layout: [`exactly_once`], [`reconciliation`], [`sla`], [`contract`], [`safety`] and
+//! [`ordering`] — one checker each, its semantics documented at the top of its file;
+//! `common` — indexes over the history keyed by source event, the flows table as data,
+//! the witness collector and wording; [`rundir`] — reading and writing a run directory
+//! (`history_line` is its fast reader of one history line); [`synthetic`] — a fabricated
+//! consistent run of any size for tests and benchmarks. [`all`] and [`run_all`] pick and
+//! run the checkers a scenario's [`Expect`] turns on.
+
+pub mod contract;
+pub mod exactly_once;
+mod history_line;
+pub mod ordering;
+pub mod reconciliation;
+pub mod rundir;
+pub mod safety;
+pub mod sla;
+pub mod synthetic;
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use andon_contracts::{SourceRef, System};
+use andon_simulators::MasterData;
+use andon_simulators::faults::Dur;
+use andon_simulators::history::Record;
+use serde::{Deserialize, Serialize};
+
+pub use rundir::LoadError;
+
+/// Most witnesses a verdict lists.
+pub const MAX_WITNESSES: usize = 20;
+
+/// The outcome of one checker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The property held and was exercised.
+    Pass,
+    /// The property was violated.
+    Fail,
+    /// The property could not be exercised; `reason` says why.
+    Unknown,
+}
+
+/// A minimal counter-example, in plain language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Witness {
+    /// The source event it is about.
+    pub event: Option<SourceRef>,
+    /// The system where it should have landed (or where it happened).
+    pub system: Option<System>,
+    /// What was expected.
+    pub expected: String,
+    /// What happened.
+    pub happened: String,
+    /// W3C trace id (32 hex) to find it in the SUT's logs.
+    pub trace_id: Option<String>,
+}
+
+/// What one checker concluded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Checker name (`exactly_once`, `reconciliation`, `sla`, `contract`, `safety`, `ordering`).
+    pub checker: String,
+    /// Pass, fail or unknown.
+    pub status: Status,
+    /// Counts (`events`, `lost`, `duplicated`, …).
+    pub counts: BTreeMap<String, u64>,
+    /// At most [`MAX_WITNESSES`] witnesses.
+    pub witnesses: Vec<Witness>,
+    /// Why unknown, or a one-line summary.
+    pub reason: Option<String>,
+    /// Checker-specific details (SLA percentiles per route and phase, …).
+    pub details: serde_json::Value,
+}
+
+/// An SLA budget for one route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaBudget {
+    /// Route, such as `qms.hold -> wms`.
+    pub route: String,
+    /// Budget for the median.
+    #[serde(default)]
+    pub p50: Option<Dur>,
+    /// Budget for the 95th percentile.
+    #[serde(default)]
+    pub p95: Option<Dur>,
+    /// Budget for the 99th percentile.
+    #[serde(default)]
+    pub p99: Option<Dur>,
+    /// Budget for the maximum.
+    #[serde(default)]
+    pub max: Option<Dur>,
+    /// The phase the budget holds for (default: all samples, whatever the phase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+}
+
+/// When a latency sample was taken, relative to the faults of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// No fault in force when the event was meant to be sent.
+    Steady,
+    /// Some fault applied and not yet cleared when the event was meant to be sent.
+    DuringFault,
+    /// After a fault healed, until every event emitted before the heal had its effects.
+    Recovery,
+}
+
+impl Phase {
+    /// Every phase, in report order.
+    pub const ALL: [Phase; 3] = [Phase::Steady, Phase::DuringFault, Phase::Recovery];
+
+    /// The name in reports (`steady`, `during_fault`, `recovery`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Steady => "steady",
+            Self::DuringFault => "during_fault",
+            Self::Recovery => "recovery",
+        }
+    }
+}
+
+/// What to reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reconcile {
+    /// ERP stock per plant/material/batch/stock type against the plant's true activity.
+    Inventory,
+    /// Lot status agreement across ERP, WMS, MES and QMS.
+    LotStatus,
+}
+
+/// Safety settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyExpect {
+    /// Time a hold may take to reach the WMS and MES before a pick or consumption of the
+    /// lot counts as unsafe (default 60 s, DOMAIN.md's design default).
+    #[serde(default = "hold_grace")]
+    pub hold_grace: Dur,
+}
+
+fn hold_grace() -> Dur {
+    Dur(Duration::from_secs(60))
+}
+
+impl Default for SafetyExpect {
+    fn default() -> Self {
+        Self {
+            hold_grace: hold_grace(),
+        }
+    }
+}
+
+/// A scenario's expectations: which checkers run and with which budgets.
+/// Defaults: every checker on, reconcile inventory and lot status, no SLA budgets
+/// (latencies are still reported).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Run the exactly-once checker.
+    #[serde(default = "yes")]
+    pub exactly_once: bool,
+    /// What the reconciliation checker compares (empty: skip it).
+    #[serde(default = "both")]
+    pub reconcile: Vec<Reconcile>,
+    /// Run the contract checker.
+    #[serde(default = "yes")]
+    pub contract: bool,
+    /// Safety settings (`false` in YAML is not allowed; omit to use defaults).
+    #[serde(default)]
+    pub safety: SafetyExpect,
+    /// Run the ordering checker.
+    #[serde(default = "yes")]
+    pub ordering: bool,
+    /// SLA budgets per route.
+    #[serde(default)]
+    pub sla: Vec<SlaBudget>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn both() -> Vec<Reconcile> {
+    vec![Reconcile::Inventory, Reconcile::LotStatus]
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Self {
+            exactly_once: true,
+            reconcile: both(),
+            contract: true,
+            safety: SafetyExpect::default(),
+            ordering: true,
+            sla: Vec::new(),
+        }
+    }
+}
+
+/// Everything a checker may read about a finished run.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    /// The history, in file order.
+    pub records: Vec<Record>,
+    /// Final `GET /_andon/state` of each simulator.
+    pub snapshots: BTreeMap<System, serde_json::Value>,
+    /// Master data the run started with.
+    pub master: MasterData,
+    /// The scenario's expectations.
+    pub expect: Expect,
+    /// The SUT's dead letters at the end; `None` when it lacks the capability.
+    pub dead_letters: Option<Vec<serde_json::Value>>,
+}
+
+/// One property checked over a run.
+pub trait Checker: Send + Sync {
+    /// Name in reports (`exactly_once`).
+    fn name(&self) -> &'static str;
+    /// Judges the run.
+    fn check(&self, run: &RunData) -> Verdict;
+}
+
+impl Verdict {
+    /// A verdict of `checker` with `status` and nothing else yet.
+    pub fn new(checker: &str, status: Status) -> Self {
+        Self {
+            checker: checker.to_string(),
+            status,
+            counts: BTreeMap::new(),
+            witnesses: Vec::new(),
+            reason: None,
+            details: serde_json::Value::Null,
+        }
+    }
+
+    /// An unknown verdict of `checker`, saying why.
+    pub fn unknown(checker: &str, reason: impl Into<String>) -> Self {
+        Self {
+            reason: Some(reason.into()),
+            ..Self::new(checker, Status::Unknown)
+        }
+    }
+
+    /// A count by name (0 when absent).
+    pub fn count(&self, name: &str) -> u64 {
+        self.counts.get(name).copied().unwrap_or(0)
+    }
+}
+
+/// The checkers `expect` turns on, in report order. SLA and safety always run (latencies
+/// are reported even without budgets; safety cannot be switched off).
+pub fn all(expect: &Expect) -> Vec<Box<dyn Checker>> {
+    let mut out: Vec<Box<dyn Checker>> = Vec::new();
+    if expect.exactly_once {
+        out.push(Box::new(exactly_once::ExactlyOnce));
+    }
+    if !expect.reconcile.is_empty() {
+        out.push(Box::new(reconciliation::Reconciliation));
+    }
+    out.push(Box::new(sla::Sla));
+    if expect.contract {
+        out.push(Box::new(contract::Contract));
+    }
+    out.push(Box::new(safety::Safety));
+    if expect.ordering {
+        out.push(Box::new(ordering::Ordering));
+    }
+    out
+}
+
+/// Runs every checker `run.expect` turns on (two at a time) and returns their verdicts in
+/// report order.
+pub fn run_all(run: &RunData) -> Vec<Verdict> {
+    let checkers = all(&run.expect);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 2);
+    if threads == 1 {
+        return checkers.iter().map(|c| c.check(run)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<Verdict>> = vec![None; checkers.len()];
+    let results = std::sync::Mutex::new(&mut out);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(c) = checkers.get(i) else { break };
+                    let v = c.check(run);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(v);
+                }
+            });
+        }
+    });
+    out.into_iter()
+        .zip(&checkers)
+        .map(|(v, c)| v.unwrap_or_else(|| Verdict::unknown(c.name(), "the checker did not finish")))
+        .collect()
+}

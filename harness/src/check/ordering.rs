@@ -1,0 +1,234 @@
+//! Ordering: per-lot changes are applied in order; no stale overwrite (a release undone by
+//! a late hold, an acceptance undone by an older status).
+//!
+//! The MES and WMS simulators apply every lot change they are told (as real systems do) and
+//! mark it `stale` in the effect when its source sequence is lower than one already
+//! applied to the lot. A stale `hold`, `release` or `lot_status` effect that changed the
+//! lot — its availability, disposition or holds differ from what the previous effect on
+//! that lot at that system left — is a stale overwrite: fail, with a witness naming the
+//! lot, the sequence applied and the newer one it overwrote, and the call's trace id. A
+//! stale change that changed nothing is harmless and only counted.
+//!
+//! Exercised when some lot had at least two changes applied at one system and the order
+//! was put to the test: a `reorder` or `duplicate` fault fired, or some lot's events
+//! reached the SUT out of sequence order (from the delivery attempts). Otherwise unknown —
+//! unless an overwrite was found, which fails whatever caused it.
+
+use std::collections::BTreeMap;
+
+use andon_contracts::{EventKind, System};
+use andon_simulators::history::{Entry, Outcome};
+use serde_json::Value;
+
+use super::common::{self, Events, FastMap, Witnesses, describe, sys};
+use super::{Checker, RunData, Status, Verdict, Witness};
+
+/// The ordering checker.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ordering;
+
+const NAME: &str = "ordering";
+
+impl Checker for Ordering {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn check(&self, run: &RunData) -> Verdict {
+        check(run)
+    }
+}
+
+#[derive(Clone, PartialEq)]
+struct State<'v> {
+    status: Option<&'v str>,
+    available: Option<bool>,
+    holds: Vec<&'v str>,
+}
+
+impl<'v> State<'v> {
+    fn of(detail: &'v Value) -> Self {
+        Self {
+            status: common::field(detail, "status"),
+            available: detail.get("available").and_then(Value::as_bool),
+            holds: detail
+                .get("holds")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{}, {}, holds [{}]",
+            match self.available {
+                Some(true) => "available",
+                Some(false) => "not available",
+                None => "availability unknown",
+            },
+            self.status.unwrap_or("?").replace('_', " "),
+            self.holds.join(", ")
+        )
+    }
+}
+
+fn check(run: &RunData) -> Verdict {
+    let records = &run.records;
+    let events = Events::build(records);
+    let mut last: FastMap<(System, &str), State<'_>> = FastMap::default();
+    let mut changes: FastMap<(System, &str), u64> = FastMap::default();
+    let mut w = Witnesses::default();
+    let (mut applied, mut stale, mut overwrites) = (0u64, 0u64, 0u64);
+    let mut fired: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut out_of_order = 0u64;
+    let mut highest: FastMap<(&str, &str), u64> = FastMap::default();
+    for (i, r) in records.iter().enumerate() {
+        match &r.entry {
+            Entry::Fault { action, kind, .. }
+                if action == "fired" && (kind == "reorder" || kind == "duplicate") =>
+            {
+                *fired.entry(kind.as_str()).or_default() += 1;
+            }
+            Entry::Delivery {
+                event,
+                status,
+                outcome,
+                ..
+            } if status.is_some() || *outcome == Outcome::Info => {
+                let Some(ev) = events.get(event) else {
+                    continue;
+                };
+                if !matches!(
+                    ev.kind,
+                    Some(
+                        EventKind::UsageDecisionMade
+                            | EventKind::LotHoldPlaced
+                            | EventKind::LotHoldReleased
+                            | EventKind::InspectionResultRecorded
+                    )
+                ) {
+                    continue;
+                }
+                let h = highest
+                    .entry((ev.event.source.as_str(), ev.event.subject.as_str()))
+                    .or_insert(0);
+                if ev.event.sequence < *h {
+                    out_of_order += 1;
+                }
+                *h = (*h).max(ev.event.sequence);
+            }
+            Entry::Effect {
+                effect,
+                key,
+                sources,
+                traceparent,
+                detail,
+                ..
+            } => {
+                let Some((s, what)) = effect.split_once('.') else {
+                    continue;
+                };
+                if !matches!(s, "mes" | "wms") || !matches!(what, "hold" | "release" | "lot_status")
+                {
+                    continue;
+                }
+                applied += 1;
+                let lot = (r.system, key.as_str());
+                *changes.entry(lot).or_default() += 1;
+                let now = State::of(detail);
+                let before = last.insert(lot, now.clone());
+                if !detail
+                    .get("stale")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                {
+                    continue;
+                }
+                stale += 1;
+                let Some(before) = before else { continue };
+                if before == now {
+                    continue;
+                }
+                overwrites += 1;
+                let seq = detail.get("sequence").and_then(Value::as_u64).unwrap_or(0);
+                let prev = detail
+                    .get("previous_sequence")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                let ev = sources.first().and_then(|s| events.get(s));
+                let mut parts = key.splitn(3, '/');
+                let (p, m, b) = (
+                    parts.next().unwrap_or("?"),
+                    parts.next().unwrap_or("?"),
+                    parts.next().unwrap_or("?"),
+                );
+                w.push("stale_overwrite", i, || Witness {
+                    event: sources.first().cloned(),
+                    system: Some(r.system),
+                    expected: format!(
+                        "changes to lot {m} batch {b} in plant {p} at {} applied in sequence order: nothing older than sequence {prev} after it",
+                        sys(r.system)
+                    ),
+                    happened: format!(
+                        "a stale {} with sequence {seq} was applied after sequence {prev}{} and changed the lot from {} to {}",
+                        what.replace('_', " "),
+                        ev.map(|e| format!(" ({})", describe(e))).unwrap_or_default(),
+                        before.text(),
+                        now.text()
+                    ),
+                    trace_id: traceparent
+                        .as_deref()
+                        .and_then(common::trace_id)
+                        .map(str::to_string)
+                        .or_else(|| ev.and_then(|e| e.trace())),
+                });
+            }
+            _ => {}
+        }
+    }
+    let busy_lots = changes.values().filter(|n| **n >= 2).count() as u64;
+    let fired_n: u64 = fired.values().sum();
+    let tested = fired_n > 0 || out_of_order > 0;
+    let (status, reason) = if overwrites > 0 {
+        (
+            Status::Fail,
+            format!("{overwrites} stale overwrites of lot status ({stale} stale changes applied)"),
+        )
+    } else if busy_lots == 0 {
+        (
+            Status::Unknown,
+            "no lot had two status changes applied at one system".to_string(),
+        )
+    } else if !tested {
+        (
+            Status::Unknown,
+            "order was never put to the test: no reorder or duplicate fault fired and no lot's events reached the SUT out of order".to_string(),
+        )
+    } else {
+        (
+            Status::Pass,
+            format!(
+                "{applied} lot changes on {busy_lots} lots with several changes, no stale overwrite ({out_of_order} out-of-order deliveries, {fired_n} reorder/duplicate faults fired)"
+            ),
+        )
+    };
+    let mut v = Verdict::new(NAME, status);
+    v.reason = Some(reason);
+    for (k, n) in [
+        ("lot_changes", applied),
+        ("lots_with_several_changes", busy_lots),
+        ("stale_changes", stale),
+        ("stale_overwrites", overwrites),
+        ("out_of_order_deliveries", out_of_order),
+        ("reorder_fired", fired.get("reorder").copied().unwrap_or(0)),
+        (
+            "duplicate_fired",
+            fired.get("duplicate").copied().unwrap_or(0),
+        ),
+    ] {
+        v.counts.insert(k.to_string(), n);
+    }
+    v.witnesses = w.finish();
+    v
+}

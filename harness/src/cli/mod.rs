@@ -1,0 +1,86 @@
+//! The `andon` command line: the clap definitions, the exit codes and the dispatch.
+//!
+//! Each subcommand has its own file here holding its clap `Args` and a `run` that turns
+//! them into the library's options, calls the library and prints the outcome. Adding a
+//! subcommand is a variant of [`Command`], a file, and an arm in [`run`].
+//!
+//! Exit codes, for every subcommand: [`EXIT_OK`] (0), [`EXIT_FAILURE`] (1: a runtime
+//! failure, or for checking commands a failed check), [`EXIT_USAGE`] (2: bad arguments or
+//! configuration; clap's own errors exit 2 as well).
+
+pub mod serve;
+
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+/// Success.
+pub const EXIT_OK: u8 = 0;
+/// A runtime failure.
+pub const EXIT_FAILURE: u8 = 1;
+/// A usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// `andon`: contract testing and plant simulation for manufacturing integration.
+#[derive(Debug, Parser)]
+#[command(
+    name = "andon",
+    version,
+    about = "Contract testing and plant simulation for manufacturing integration",
+    long_about = "andon surrounds a middleware under test with stateful simulators of ERP, MES, \
+                  QMS and WMS, and judges from what they recorded whether the integration \
+                  contracts held.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// More log output on stderr (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Standalone simulators (and OpenAPI example stubs) for onboarding a plant adapter.
+    Serve(serve::ServeArgs),
+}
+
+impl Cli {
+    /// The log filter the flags ask for (`RUST_LOG` takes precedence in `main`).
+    pub fn log_filter(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "warn",
+            (false, 0) => "info,hyper=warn,reqwest=warn,wiremock=warn",
+            (false, 1) => "debug,hyper=info,reqwest=info,wiremock=info",
+            (false, _) => "trace",
+        }
+    }
+}
+
+/// Runs the parsed command line; the exit code follows the conventions above.
+pub fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("andon: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+        }
+    });
+    // Delivery tasks of the simulators may still wait on timers: do not wait for them.
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}

@@ -1,0 +1,205 @@
+//! Runtimes host the four simulators for a run. In-process (the embedded default): each
+//! simulator is a task on a 127.0.0.1 ephemeral port, all appending to one history.
+
+use std::collections::BTreeMap;
+
+use andon_contracts::System;
+use andon_simulators::core::ConfigPatch;
+use andon_simulators::faults::FaultSpec;
+use andon_simulators::history::Record;
+use andon_simulators::{History, MasterData, SimConfig, Simulator};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Errors of a runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A listener could not be bound.
+    #[error("could not bind a port for the {system} simulator: {source}")]
+    Bind {
+        /// Which simulator.
+        system: System,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A fault was refused by the simulator.
+    #[error("the {system} simulator refused fault {kind}: {reason}")]
+    Fault {
+        /// Which simulator.
+        system: System,
+        /// Fault kind.
+        kind: String,
+        /// Why.
+        reason: String,
+    },
+    /// An option was refused.
+    #[error("option for {system} refused: {reason}")]
+    Option {
+        /// Which simulator.
+        system: System,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Per-system settings of a run.
+#[derive(Debug, Clone, Default)]
+pub struct SystemSettings {
+    /// Settings at start.
+    pub config: SimConfig,
+    /// Run-time switches applied right after start (idempotency, auth, periods).
+    pub patch: ConfigPatch,
+}
+
+/// The four simulators of a run, in this process.
+pub struct InProcess {
+    sims: BTreeMap<System, Simulator>,
+    urls: BTreeMap<System, String>,
+    history: History,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl InProcess {
+    /// Starts every simulator on 127.0.0.1:0 with one shared history.
+    pub async fn start(
+        master: &MasterData,
+        settings: &BTreeMap<System, SystemSettings>,
+    ) -> Result<Self, RuntimeError> {
+        let history = History::new();
+        let (shutdown, _) = watch::channel(false);
+        let mut sims = BTreeMap::new();
+        let mut urls = BTreeMap::new();
+        let mut tasks = JoinSet::new();
+        for system in System::ALL {
+            let s = settings.get(&system).cloned().unwrap_or_default();
+            let sim = Simulator::new(system, s.config, master.clone(), history.clone());
+            apply_patch(&sim, &s.patch)
+                .map_err(|reason| RuntimeError::Option { system, reason })?;
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|source| RuntimeError::Bind { system, source })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|source| RuntimeError::Bind { system, source })?;
+            urls.insert(system, format!("http://{addr}"));
+            let mut rx = shutdown.subscribe();
+            let served = sim.clone();
+            tasks.spawn(async move {
+                let stop = async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                };
+                if let Err(e) = served.serve(listener, stop).await {
+                    tracing::error!(%system, error = %e, "simulator stopped serving");
+                }
+            });
+            sims.insert(system, sim);
+        }
+        Ok(Self {
+            sims,
+            urls,
+            history,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Base URL of a simulator (`http://127.0.0.1:PORT`).
+    pub fn url(&self, system: System) -> &str {
+        self.urls
+            .get(&system)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The simulator of `system`.
+    pub fn sim(&self, system: System) -> &Simulator {
+        &self.sims[&system]
+    }
+
+    /// The shared history.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Sets where a simulator delivers its events.
+    pub fn set_ingress(&self, system: System, url: Option<String>) {
+        self.sims[&system].core.emitter.set_ingress(url);
+    }
+
+    /// Applies a fault; returns its id.
+    pub fn apply_fault(&self, system: System, spec: FaultSpec) -> Result<String, RuntimeError> {
+        let kind = spec.kind.name().to_string();
+        self.sims[&system]
+            .core
+            .faults
+            .apply(spec)
+            .map_err(|reason| RuntimeError::Fault {
+                system,
+                kind,
+                reason,
+            })
+    }
+
+    /// Generates `n` steps of plant activity on `system`; returns the events emitted.
+    pub fn step(&self, system: System, n: usize) -> usize {
+        self.sims[&system].behaviour.step(n)
+    }
+
+    /// Final state snapshots of every simulator.
+    pub fn snapshots(&self) -> BTreeMap<System, serde_json::Value> {
+        self.sims
+            .iter()
+            .map(|(s, sim)| (*s, sim.behaviour.snapshot()))
+            .collect()
+    }
+
+    /// Events waiting in the emitters' buffers, over all simulators.
+    pub fn pending(&self) -> usize {
+        self.sims
+            .values()
+            .map(|s| s.core.emitter.stats().pending)
+            .sum()
+    }
+
+    /// A copy of the history.
+    pub fn records(&self) -> Vec<Record> {
+        self.history.snapshot()
+    }
+
+    /// Stops every simulator.
+    pub async fn stop(mut self) {
+        self.shutdown.send_replace(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Applies run-time switches to a simulator.
+fn apply_patch(sim: &Simulator, patch: &ConfigPatch) -> Result<(), String> {
+    if let Some(periods) = &patch.open_periods {
+        if let Some(bad) = periods
+            .iter()
+            .find(|p| andon_simulators::masterdata::parse_period(p).is_none())
+        {
+            return Err(format!("open period {bad:?} must be YYYY/MM"));
+        }
+        sim.core
+            .master
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .open_periods = periods.clone();
+    }
+    if let Ok(mut c) = sim.core.config.write() {
+        if let Some(i) = patch.idempotency {
+            c.idempotency = i;
+        }
+        if let Some(t) = patch.over_confirmation_tolerance_pct {
+            c.over_confirmation_tolerance_pct = t;
+        }
+    }
+    if let Some(a) = patch.auth {
+        sim.core.auth.set_enabled(a);
+    }
+    Ok(())
+}

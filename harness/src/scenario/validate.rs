@@ -1,0 +1,498 @@
+//! Checks that serde cannot make: the timeline fits in the run, phases are ordered, SUT
+//! faults do not overlap, every fault can act where it is aimed, options apply to their
+//! system, SLA routes are well formed. Each problem points at the node it is about.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use andon_contracts::{PlantId, System};
+use andon_simulators::MasterData;
+use andon_simulators::faults::{Dur, FaultKind};
+
+use super::Scenario;
+use super::loader::Ctx;
+use super::model::{FaultAction, Shape, Target};
+use super::yaml::Seg;
+
+/// Shows a duration as the scenario files write it (`15s`, `1m 30s`, `250ms`).
+pub(super) fn show(d: Duration) -> String {
+    match serde_json::to_value(Dur(d)) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{}s", d.as_secs_f64()),
+    }
+}
+
+fn system_name(s: System) -> &'static str {
+    s.as_str()
+}
+
+/// Runs every check; `fault_index[k]` is the entry of `faults:` that became
+/// `scenario.faults[k]`. `master` is the loaded `data` file, when there is one.
+pub(super) fn check(
+    ctx: &mut Ctx,
+    s: &Scenario,
+    fault_index: &[usize],
+    master: Option<&MasterData>,
+) {
+    basics(ctx, s);
+    plants(ctx, s);
+    load(ctx, s);
+    mix(ctx, s);
+    options(ctx, s);
+    faults(ctx, s, fault_index, master);
+    sla(ctx, s);
+}
+
+fn basics(ctx: &mut Ctx, s: &Scenario) {
+    let slug = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if s.name.is_empty() || !s.name.chars().all(slug) {
+        ctx.at(
+            ypath!["name"],
+            format!(
+                "name {:?} must be a non-empty slug of letters, digits, '-', '_' or '.' (it names the run directory)",
+                s.name
+            ),
+        );
+    }
+    if s.duration.0.is_zero() {
+        ctx.at(
+            ypath!["duration"],
+            "duration must be longer than 0s: it is how long the load runs (wall time)",
+        );
+    }
+    if !(s.time_scale.is_finite() && s.time_scale > 0.0) {
+        ctx.at(
+            ypath!["time_scale"],
+            format!(
+                "time_scale {} must be a number above 0 (business time runs that many times faster than wall time)",
+                s.time_scale
+            ),
+        );
+    }
+}
+
+fn plants(ctx: &mut Ctx, s: &Scenario) {
+    match (s.plants.is_empty(), &s.data) {
+        (true, None) => ctx.at(
+            ypath!["plants"],
+            "give `plants` (master data generated from the seed), such as `plants: [{ id: \"1000\", lines: 3, materials: 20, profile: discrete }]`, or `data` (a master data file)",
+        ),
+        (false, Some(_)) => ctx.at(
+            ypath![Seg::KeyName("data".into())],
+            "give either `plants` (generated master data) or `data` (a master data file), not both",
+        ),
+        _ => {}
+    }
+    let mut seen: BTreeMap<&PlantId, usize> = BTreeMap::new();
+    for (i, p) in s.plants.iter().enumerate() {
+        if let Some(first) = seen.insert(&p.id, i) {
+            let line = ctx.line_of(ypath!["plants", first, "id"]);
+            ctx.at(
+                ypath!["plants", i, "id"],
+                format!(
+                    "plant {:?} is listed twice (first on line {line})",
+                    p.id.as_str()
+                ),
+            );
+        }
+        if !(1..=50).contains(&p.lines) {
+            ctx.at(
+                ypath!["plants", i, "lines"],
+                format!("lines {} must be between 1 and 50", p.lines),
+            );
+        }
+        if !(1..=2000).contains(&p.materials) {
+            ctx.at(
+                ypath!["plants", i, "materials"],
+                format!("materials {} must be between 1 and 2000", p.materials),
+            );
+        }
+    }
+}
+
+fn load(ctx: &mut Ctx, s: &Scenario) {
+    if s.load.is_empty() {
+        ctx.at(
+            ypath!["load"],
+            "at least one load phase is needed, such as `load: [{ at: 0s, rate: 50/s }]`",
+        );
+        return;
+    }
+    let end = s.duration.0;
+    let mut prev: Option<(Duration, Option<Duration>)> = None;
+    for (i, p) in s.load.iter().enumerate() {
+        let at = p.at.0;
+        if p.rate.0.is_nan() || p.rate.0 <= 0.0 {
+            ctx.at(
+                ypath!["load", i, "rate"],
+                format!(
+                    "rate {} must be above 0 steps per second, such as \"50/s\"",
+                    p.rate
+                ),
+            );
+        }
+        if at >= end && !end.is_zero() {
+            ctx.at(
+                ypath!["load", i, "at"],
+                format!(
+                    "load phase starts at {}, when the load has ended (duration {})",
+                    show(at),
+                    show(end)
+                ),
+            );
+        }
+        if let Some((prev_at, prev_for)) = prev {
+            if at <= prev_at {
+                ctx.at(
+                    ypath!["load", i, "at"],
+                    format!(
+                        "load phases must be in time order: this one starts at {}, the one before at {}",
+                        show(at),
+                        show(prev_at)
+                    ),
+                );
+            } else if let Some(f) = prev_for
+                && prev_at + f > at
+            {
+                ctx.at(
+                    ypath!["load", i, "at"],
+                    format!(
+                        "load phase starts at {} while the one before still runs until {} (its `for`)",
+                        show(at),
+                        show(prev_at + f)
+                    ),
+                );
+            }
+        }
+        match p.for_ {
+            Some(f) if f.0.is_zero() => {
+                ctx.at(ypath!["load", i, "for"], "`for` must be longer than 0s")
+            }
+            Some(f) if at + f.0 > end && at < end => ctx.at(
+                ypath!["load", i, "for"],
+                format!(
+                    "load phase lasts until {}, past the end of the load at {} (duration)",
+                    show(at + f.0),
+                    show(end)
+                ),
+            ),
+            None if p.shape != Shape::Constant => {
+                let what = match p.shape {
+                    Shape::Ramp => "how long the ramp takes",
+                    _ => "the spike lasts its first 20 %",
+                };
+                ctx.at(
+                    ypath!["load", i, "shape"],
+                    format!(
+                        "shape {} needs `for` ({what})",
+                        if p.shape == Shape::Ramp {
+                            "ramp"
+                        } else {
+                            "spike"
+                        }
+                    ),
+                );
+            }
+            _ => {}
+        }
+        prev = Some((at, p.for_.map(|f| f.0)));
+    }
+}
+
+fn mix(ctx: &mut Ctx, s: &Scenario) {
+    let Some(m) = s.mix else { return };
+    let shares = [
+        ("erp", m.erp),
+        ("mes", m.mes),
+        ("qms", m.qms),
+        ("wms", m.wms),
+    ];
+    let mut bad = false;
+    for (name, v) in shares {
+        if !(v.is_finite() && v >= 0.0) {
+            ctx.at(
+                ypath!["mix", name],
+                format!("share {v} must be a number of at least 0"),
+            );
+            bad = true;
+        }
+    }
+    if !bad && shares.iter().map(|(_, v)| v).sum::<f64>() <= 0.0 {
+        ctx.at(
+            ypath!["mix"],
+            "at least one share of the mix must be above 0",
+        );
+    }
+}
+
+fn options(ctx: &mut Ctx, s: &Scenario) {
+    for system in System::ALL {
+        let o = s.options.of(system);
+        let sys = system_name(system);
+        if system != System::Erp {
+            for (set, key) in [
+                (o.open_periods.is_some(), "open_periods"),
+                (
+                    o.over_confirmation_tolerance_pct.is_some(),
+                    "over_confirmation_tolerance_pct",
+                ),
+            ] {
+                if set {
+                    ctx.at(
+                        ypath!["options", sys, Seg::KeyName(key.into())],
+                        format!(
+                            "{key} applies to erp only: the ERP is the system of record for it"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(periods) = &o.open_periods {
+            if periods.is_empty() {
+                ctx.at(
+                    ypath!["options", sys, "open_periods"],
+                    "open_periods needs at least one period such as \"2026/11\" (to close a period mid-run, use a `reject` fault with code period-closed)",
+                );
+            }
+            for (j, p) in periods.iter().enumerate() {
+                if andon_simulators::masterdata::parse_period(p).is_none() {
+                    ctx.at(
+                        ypath!["options", sys, "open_periods", j],
+                        format!("open period {p:?} must be YYYY/MM, such as \"2026/11\""),
+                    );
+                }
+            }
+        }
+        if o.buffer_capacity == Some(0) {
+            ctx.at(
+                ypath!["options", sys, "buffer_capacity"],
+                "buffer_capacity must be at least 1 event",
+            );
+        }
+        if let Some(a) = &o.activity {
+            for (key, v) in [
+                ("accept_rate", a.accept_rate),
+                ("hold_rate", a.hold_rate),
+                ("ship_rate", a.ship_rate),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    ctx.at(
+                        ypath!["options", sys, "activity", key],
+                        format!("{key} {v} must be between 0 and 1"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn faults(ctx: &mut Ctx, s: &Scenario, index: &[usize], master: Option<&MasterData>) {
+    let end = s.duration.0;
+    let run_end = end + s.settle.0;
+    let plants: BTreeSet<PlantId> = match master {
+        Some(md) => md.plant_ids(),
+        None => s.plants.iter().map(|p| p.id.clone()).collect(),
+    };
+    let mut ids: BTreeMap<(Target, &str), usize> = BTreeMap::new();
+    let mut sut: Vec<(Duration, Duration, usize, &'static str)> = Vec::new();
+    for (f, &i) in s.faults.iter().zip(index) {
+        let at = f.at.0;
+        let kind = f.spec.kind_name();
+        if at >= end {
+            ctx.at(
+                ypath!["faults", i, "at"],
+                format!(
+                    "{kind} starts at {}, when the load has ended (duration {}): it would act on nothing",
+                    show(at),
+                    show(end)
+                ),
+            );
+            continue;
+        }
+        if let Some(d) = f.spec.duration() {
+            if d.0.is_zero() {
+                ctx.at(ypath!["faults", i, "for"], "`for` must be longer than 0s");
+            } else if at + d.0 > run_end {
+                ctx.at(
+                    ypath!["faults", i, "for"],
+                    format!(
+                        "fault ends after the run: {kind} at {} for {} ends at {}, past duration {} + settle {} = {}",
+                        show(at),
+                        show(d.0),
+                        show(at + d.0),
+                        show(end),
+                        show(s.settle.0),
+                        show(run_end)
+                    ),
+                );
+            }
+        }
+        match &f.spec {
+            FaultAction::Sut(sf) => {
+                sut.push((at, f.ends_at(end), i, sf.kind.name()));
+            }
+            FaultAction::Simulator(spec) => {
+                let system = f.target.system().unwrap_or(System::Erp);
+                let sys = system_name(system);
+                if spec.kind == FaultKind::TokenExpiry && s.options.of(system).auth != Some(true) {
+                    ctx.at(
+                        ypath!["faults", i, "kind"],
+                        format!(
+                            "token_expiry on {sys} needs authentication, which is off for {sys}: add `options: {{ {sys}: {{ auth: true }} }}`"
+                        ),
+                    );
+                }
+                let emitter = spec.kind.is_emitter_fault();
+                for (key, set) in [
+                    ("path", spec.path.is_some()),
+                    ("method", spec.method.is_some()),
+                ] {
+                    if emitter && set {
+                        ctx.at(
+                            ypath!["faults", i, Seg::KeyName(key.into())],
+                            format!(
+                                "`{key}` narrows API faults only; {kind} acts on the events {sys} emits (narrow it with `plant`)"
+                            ),
+                        );
+                    }
+                }
+                if let Some(p) = &spec.plant {
+                    if !emitter {
+                        ctx.at(
+                            ypath!["faults", i, Seg::KeyName("plant".into())],
+                            format!(
+                                "`plant` narrows emitter faults only; {kind} acts on the calls {sys} answers (narrow it with `path` or `method`)"
+                            ),
+                        );
+                    } else if !plants.is_empty() && !plants.contains(p) {
+                        let known: Vec<&str> = plants.iter().map(PlantId::as_str).collect();
+                        ctx.at(
+                            ypath!["faults", i, "plant"],
+                            format!(
+                                "plant {:?} is not a plant of this scenario, expected one of {}",
+                                p.as_str(),
+                                known.join(", ")
+                            ),
+                        );
+                    }
+                }
+                if let Some(p) = &spec.path
+                    && !p.starts_with('/')
+                {
+                    ctx.at(
+                        ypath!["faults", i, "path"],
+                        format!(
+                            "path {p:?} must start with '/', such as \"/api/v1/material-documents\""
+                        ),
+                    );
+                }
+                if let Some(m) = &spec.method
+                    && !["GET", "POST", "PUT", "PATCH", "DELETE"]
+                        .iter()
+                        .any(|x| x.eq_ignore_ascii_case(m))
+                {
+                    ctx.at(
+                        ypath!["faults", i, "method"],
+                        format!("method {m:?} must be one of GET, POST, PUT, PATCH, DELETE"),
+                    );
+                }
+                if let Some(id) = &spec.id
+                    && let Some(first) = ids.insert((f.target, id.as_str()), i)
+                {
+                    let line = ctx.line_of(ypath!["faults", first, "id"]);
+                    ctx.at(
+                        ypath!["faults", i, "id"],
+                        format!("fault id {id:?} on {sys} is used twice (first on line {line})"),
+                    );
+                }
+            }
+        }
+    }
+    sut.sort();
+    for pair in sut.windows(2) {
+        let ((a_at, a_end, a_i, a_kind), (b_at, _, b_i, b_kind)) = (pair[0], pair[1]);
+        if b_at <= a_end {
+            let line = ctx.line_of(ypath!["faults", a_i]);
+            let span = if a_end > a_at {
+                format!("from {} to {}", show(a_at), show(a_end))
+            } else {
+                format!("at {}", show(a_at))
+            };
+            ctx.at(
+                ypath!["faults", b_i, "at"],
+                format!(
+                    "sut faults overlap: {b_kind} at {} falls on {a_kind} {span} (line {line}); the SUT takes one fault at a time",
+                    show(b_at)
+                ),
+            );
+        }
+    }
+}
+
+/// Whether `route` reads `<system>.<event> -> <system>`.
+pub(super) fn route_ok(route: &str) -> bool {
+    let Some((from, to)) = route.split_once(" -> ") else {
+        return false;
+    };
+    let Some((sys, word)) = from.split_once('.') else {
+        return false;
+    };
+    System::parse(sys).is_some()
+        && System::parse(to).is_some()
+        && !word.is_empty()
+        && word.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+}
+
+fn sla(ctx: &mut Ctx, s: &Scenario) {
+    let mut seen = BTreeMap::new();
+    for (i, b) in s.expect.sla.iter().enumerate() {
+        if !route_ok(&b.route) {
+            ctx.at(
+                ypath!["expect", "sla", i, "route"],
+                format!(
+                    "route {:?} is malformed, expected `<system>.<event> -> <system>` with systems erp, mes, qms, wms, such as \"qms.hold -> wms\"",
+                    b.route
+                ),
+            );
+        }
+        let budgets = [
+            ("p50", b.p50),
+            ("p95", b.p95),
+            ("p99", b.p99),
+            ("max", b.max),
+        ];
+        if budgets.iter().all(|(_, v)| v.is_none()) {
+            ctx.at(
+                ypath!["expect", "sla", i],
+                "an SLA needs at least one budget: p50, p95, p99 or max",
+            );
+        }
+        let mut lower: Option<(&str, Dur)> = None;
+        for (name, v) in budgets {
+            let Some(v) = v else { continue };
+            if let Some((lname, l)) = lower
+                && v < l
+            {
+                ctx.at(
+                    ypath!["expect", "sla", i, name],
+                    format!(
+                        "{name} budget {} is below the {lname} budget {}",
+                        show(v.0),
+                        show(l.0)
+                    ),
+                );
+            }
+            lower = Some((name, v));
+        }
+        if let Some(first) = seen.insert((b.route.clone(), b.phase), i) {
+            let line = ctx.line_of(ypath!["expect", "sla", first]);
+            ctx.at(
+                ypath!["expect", "sla", i, "route"],
+                format!(
+                    "route {:?} has budgets twice (first on line {line})",
+                    b.route
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,162 @@
+use andon::check::contract::Contract;
+use andon::check::{Checker, Status};
+use andon_contracts::System::{Erp, Mes};
+use andon_simulators::history::Entry;
+
+use crate::helpers::*;
+
+fn event(h: &mut H) -> Ev {
+    h.acked(
+        Mes,
+        "material.consumed",
+        "1000001",
+        consumed("1000001", "RM-1", "R1", q(2.0, "KG")),
+    )
+}
+
+#[test]
+fn calls_that_keep_the_contract_pass() {
+    let mut h = H::new();
+    let ev = event(&mut h);
+    h.gm(&ev, "261", "RM-1", "R1", 2.0, "KG");
+    // Look-ups carry no body, no key: fine.
+    h.request(Erp, "GET", "/api/v1/stock", &[], 200, None, None, None);
+    let v = Contract.check(&h.run());
+    assert_status(&v, Status::Pass);
+    assert_eq!(v.count("calls"), 2);
+}
+
+#[test]
+fn every_category_of_breach_is_counted_and_witnessed() {
+    let mut h = H::new();
+    let ev = event(&mut h);
+    let good_tp = format!("00-{}-00000000000000aa-01", ev.trace);
+    let route = "/api/v1/material-documents";
+    h.request(Erp, "POST", route, &[&ev], 201, None, None, Some(&good_tp));
+    h.request(Erp, "POST", route, &[&ev], 201, None, Some("k2"), None);
+    h.request(
+        Erp,
+        "POST",
+        route,
+        &[&ev],
+        201,
+        None,
+        Some("k3"),
+        Some("00-11111111111111111111111111111111-00000000000000aa-01"),
+    );
+    h.request(
+        Erp,
+        "POST",
+        route,
+        &[&ev],
+        201,
+        None,
+        Some("k4"),
+        Some("not-a-traceparent"),
+    );
+    h.request(
+        Erp,
+        "POST",
+        route,
+        &[],
+        201,
+        None,
+        Some("k5"),
+        Some(&good_tp),
+    );
+    let ghost = Ev {
+        r: andon_contracts::SourceRef {
+            source: "/andon/mes/1000".into(),
+            id: "never".into(),
+        },
+        ..ev.clone()
+    };
+    h.request(
+        Erp,
+        "POST",
+        route,
+        &[&ghost],
+        201,
+        None,
+        Some("k6"),
+        Some(&good_tp),
+    );
+    let i = h.request(
+        Erp,
+        "POST",
+        route,
+        &[&ev],
+        400,
+        Some("invalid"),
+        Some("k7"),
+        Some(&good_tp),
+    );
+    if let Entry::Request {
+        valid, violations, ..
+    } = &mut h.records[i].entry
+    {
+        *valid = Some(false);
+        violations.push("/items/0/quantity: must be an object".into());
+    }
+    // An answer a fault gave is not the SUT's doing.
+    let f = h.request(
+        Erp,
+        "POST",
+        route,
+        &[],
+        503,
+        Some("service-unavailable"),
+        None,
+        None,
+    );
+    if let Entry::Request { fault, .. } = &mut h.records[f].entry {
+        *fault = Some("unavailable".into());
+    }
+    // The SUT answering a delivery with a plain-text error.
+    let other = h.emit(
+        Mes,
+        "material.consumed",
+        "1000002",
+        consumed("1000002", "RM-1", "R1", q(1.0, "KG")),
+    );
+    h.deliver(&other, 500);
+    if let Entry::Delivery { content_type, .. } = &mut h.records.last_mut().unwrap().entry {
+        *content_type = Some("text/plain".into());
+    }
+    let v = Contract.check(&h.run());
+    assert_status(&v, Status::Fail);
+    assert_eq!(v.count("calls"), 7);
+    for (cat, n) in [
+        ("missing_idempotency_key", 1),
+        ("missing_traceparent", 1),
+        ("broken_traceparent", 2),
+        ("missing_sources", 1),
+        ("unknown_sources", 1),
+        ("schema_violations", 1),
+        ("non_problem_errors", 1),
+    ] {
+        assert_eq!(v.count(cat), n, "{cat}: {:?}", v.counts);
+    }
+    assert_eq!(v.witnesses.len(), 8);
+    let w = v
+        .witnesses
+        .iter()
+        .find(|w| w.expected.starts_with("an Idempotency-Key"))
+        .unwrap();
+    assert_eq!(w.event.as_ref(), Some(&ev.r));
+    assert_eq!(w.trace_id.as_deref(), Some(ev.trace.as_str()));
+    assert!(
+        w.happened
+            .contains("POST /api/v1/material-documents to ERP"),
+        "{}",
+        w.happened
+    );
+}
+
+#[test]
+fn no_call_is_unknown() {
+    let mut h = H::new();
+    event(&mut h);
+    let v = Contract.check(&h.run());
+    assert_status(&v, Status::Unknown);
+}

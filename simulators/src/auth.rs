@@ -1,0 +1,277 @@
+//! Optional OAuth 2.0 client-credentials authentication with plant-scoped bearer tokens.
+//! Off by default. When on, `/api/v1` calls need `Authorization: Bearer …`:
+//! missing or expired → 401 with `WWW-Authenticate: Bearer`; another plant → 403 `plant-scope`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use andon_contracts::PlantId;
+use andon_contracts::api::TokenResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::problem::ApiError;
+
+/// Authentication settings of a simulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether tokens are required (default false).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Client id → secret (default: `andon` / `andon-secret`).
+    #[serde(default = "default_clients")]
+    pub clients: HashMap<String, String>,
+    /// Token lifetime in seconds (default 3600).
+    #[serde(default = "default_ttl")]
+    pub ttl_secs: u64,
+}
+
+fn default_clients() -> HashMap<String, String> {
+    HashMap::from([("andon".to_string(), "andon-secret".to_string())])
+}
+
+fn default_ttl() -> u64 {
+    3600
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            clients: default_clients(),
+            ttl_secs: default_ttl(),
+        }
+    }
+}
+
+/// The plants a request's token is good for (all plants when authentication is off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Authentication is off.
+    Any,
+    /// These plants.
+    Plants(BTreeSet<PlantId>),
+}
+
+impl Scope {
+    /// 403 `plant-scope` unless the token covers `plant`.
+    pub fn check(&self, plant: &PlantId) -> Result<(), ApiError> {
+        match self {
+            Scope::Any => Ok(()),
+            Scope::Plants(p) if p.contains(plant) => Ok(()),
+            Scope::Plants(_) => Err(ApiError::plant_scope(plant.as_str())),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    plants: BTreeSet<PlantId>,
+    issued: DateTime<Utc>,
+    expires: DateTime<Utc>,
+}
+
+/// Issues and checks tokens.
+#[derive(Clone)]
+pub struct Auth {
+    config: Arc<Mutex<AuthConfig>>,
+    tokens: Arc<Mutex<HashMap<String, Token>>>,
+}
+
+impl Auth {
+    /// Authentication with these settings.
+    pub fn new(config: AuthConfig) -> Self {
+        Self {
+            config: Arc::new(Mutex::new(config)),
+            tokens: Arc::default(),
+        }
+    }
+
+    /// Whether tokens are required.
+    pub fn enabled(&self) -> bool {
+        self.config.lock().map(|c| c.enabled).unwrap_or(false)
+    }
+
+    /// Switches authentication on or off at run time.
+    pub fn set_enabled(&self, on: bool) {
+        if let Ok(mut c) = self.config.lock() {
+            c.enabled = on;
+        }
+    }
+
+    /// `POST /oauth/token` with form fields.
+    pub fn issue(
+        &self,
+        form: &HashMap<String, String>,
+        known_plants: &BTreeSet<PlantId>,
+    ) -> Result<TokenResponse, ApiError> {
+        let bad =
+            |detail: &str| ApiError::new(400, "invalid-request", "Invalid token request", detail);
+        if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+            return Err(bad("grant_type must be client_credentials"));
+        }
+        let (id, secret) = match (form.get("client_id"), form.get("client_secret")) {
+            (Some(i), Some(s)) => (i, s),
+            _ => return Err(bad("client_id and client_secret are required")),
+        };
+        let cfg = self.config.lock().map(|c| c.clone()).unwrap_or_default();
+        if cfg.clients.get(id) != Some(secret) {
+            return Err(ApiError::new(
+                401,
+                "invalid-client",
+                "Invalid client",
+                "Client authentication failed",
+            ));
+        }
+        let plants: BTreeSet<PlantId> = match form.get("scope") {
+            None => known_plants.clone(),
+            Some(s) => {
+                let mut out = BTreeSet::new();
+                for part in s.split_whitespace() {
+                    let p = part
+                        .strip_prefix("plant:")
+                        .and_then(|p| PlantId::parse(p).ok())
+                        .ok_or_else(|| {
+                            bad(&format!("scope {part:?} must be plant:<4 characters>"))
+                        })?;
+                    if !known_plants.contains(&p) {
+                        return Err(bad(&format!(
+                            "scope {part:?} names a plant that is not defined"
+                        )));
+                    }
+                    out.insert(p);
+                }
+                out
+            }
+        };
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let now = Utc::now();
+        let scope = plants
+            .iter()
+            .map(|p| format!("plant:{p}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Ok(mut t) = self.tokens.lock() {
+            t.insert(
+                token.clone(),
+                Token {
+                    plants,
+                    issued: now,
+                    expires: now + Duration::from_secs(cfg.ttl_secs),
+                },
+            );
+        }
+        Ok(TokenResponse {
+            access_token: token,
+            token_type: "Bearer".into(),
+            expires_in: cfg.ttl_secs,
+            scope,
+        })
+    }
+
+    /// Checks an `Authorization` header. `valid_after`: tokens issued before are expired.
+    pub fn check(
+        &self,
+        header: Option<&str>,
+        valid_after: Option<DateTime<Utc>>,
+    ) -> Result<Scope, ApiError> {
+        if !self.enabled() {
+            return Ok(Scope::Any);
+        }
+        let unauthorized = |d: &str| ApiError::new(401, "unauthorized", "Unauthorized", d);
+        let token = header
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| unauthorized("A bearer token is required"))?;
+        let tokens = self
+            .tokens
+            .lock()
+            .map_err(|_| unauthorized("token store unavailable"))?;
+        let t = tokens
+            .get(token.trim())
+            .ok_or_else(|| unauthorized("Unknown access token"))?;
+        let now = Utc::now();
+        if t.expires <= now || valid_after.is_some_and(|v| t.issued < v) {
+            return Err(unauthorized("The access token has expired"));
+        }
+        Ok(Scope::Plants(t.plants.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(scope: Option<&str>) -> HashMap<String, String> {
+        let mut f = HashMap::from([
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            ("client_id".to_string(), "andon".to_string()),
+            ("client_secret".to_string(), "andon-secret".to_string()),
+        ]);
+        if let Some(s) = scope {
+            f.insert("scope".into(), s.into());
+        }
+        f
+    }
+
+    fn plants() -> BTreeSet<PlantId> {
+        ["1000", "2000"]
+            .iter()
+            .map(|p| PlantId::parse(*p).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn off_by_default_allows_everything() {
+        let a = Auth::new(AuthConfig::default());
+        assert_eq!(a.check(None, None).unwrap(), Scope::Any);
+    }
+
+    #[test]
+    fn token_is_scoped_to_plants() {
+        let a = Auth::new(AuthConfig {
+            enabled: true,
+            ..Default::default()
+        });
+        let t = a.issue(&form(Some("plant:1000")), &plants()).unwrap();
+        let scope = a
+            .check(Some(&format!("Bearer {}", t.access_token)), None)
+            .unwrap();
+        assert!(scope.check(&PlantId::parse("1000").unwrap()).is_ok());
+        let err = scope.check(&PlantId::parse("2000").unwrap()).unwrap_err();
+        assert_eq!((err.status(), err.code()), (403, "plant-scope"));
+    }
+
+    #[test]
+    fn missing_wrong_and_expired_tokens_are_401() {
+        let a = Auth::new(AuthConfig {
+            enabled: true,
+            ..Default::default()
+        });
+        assert_eq!(a.check(None, None).unwrap_err().status(), 401);
+        assert_eq!(
+            a.check(Some("Bearer nope"), None).unwrap_err().status(),
+            401
+        );
+        let t = a.issue(&form(None), &plants()).unwrap();
+        let h = format!("Bearer {}", t.access_token);
+        assert!(a.check(Some(&h), None).is_ok());
+        let later = Utc::now() + Duration::from_secs(1);
+        assert_eq!(a.check(Some(&h), Some(later)).unwrap_err().status(), 401);
+    }
+
+    #[test]
+    fn wrong_secret_is_refused() {
+        let a = Auth::new(AuthConfig {
+            enabled: true,
+            ..Default::default()
+        });
+        let mut f = form(None);
+        f.insert("client_secret".into(), "guess".into());
+        assert_eq!(a.issue(&f, &plants()).unwrap_err().status(), 401);
+    }
+}

@@ -1,0 +1,638 @@
+//! At-least-once delivery of CloudEvents to the SUT's ingress, as a plant's outbound
+//! queue does it: per-aggregate lanes (events of one aggregate go out in order), retry with
+//! exponential backoff and jitter on 5xx, 408, 429 and timeouts (honouring `Retry-After`),
+//! 4xx taken as rejection, and a bounded store-and-forward buffer while the SUT cannot be
+//! reached. Emitter faults (`duplicate`, `reorder`, `partition`, `clock_skew`) act here.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use andon_contracts::{CloudEvent, EventKind, PlantId, SourceRef, System};
+use chrono::{DateTime, Utc};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::faults::{Dur, FaultKind, Faults};
+use crate::history::{Entry, History, Outcome};
+
+/// Delivery settings. Defaults: 10 000 events buffered, 4 lanes, 5 s timeout,
+/// backoff from 100 ms doubling to 5 s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmitterConfig {
+    /// Ingress URL of the SUT for this system's events (none: buffer until set).
+    #[serde(default)]
+    pub ingress: Option<String>,
+    /// Bound of the store-and-forward buffer.
+    #[serde(default = "capacity")]
+    pub capacity: usize,
+    /// Parallel delivery lanes (events of one aggregate always share a lane).
+    #[serde(default = "lanes")]
+    pub lanes: usize,
+    /// Time allowed for one delivery.
+    #[serde(default = "timeout")]
+    pub timeout: Dur,
+    /// First backoff.
+    #[serde(default = "backoff_base")]
+    pub backoff_base: Dur,
+    /// Longest backoff.
+    #[serde(default = "backoff_max")]
+    pub backoff_max: Dur,
+}
+
+fn capacity() -> usize {
+    10_000
+}
+fn lanes() -> usize {
+    4
+}
+fn timeout() -> Dur {
+    Dur(Duration::from_secs(5))
+}
+fn backoff_base() -> Dur {
+    Dur(Duration::from_millis(100))
+}
+fn backoff_max() -> Dur {
+    Dur(Duration::from_secs(5))
+}
+
+impl Default for EmitterConfig {
+    fn default() -> Self {
+        Self {
+            ingress: None,
+            capacity: capacity(),
+            lanes: lanes(),
+            timeout: timeout(),
+            backoff_base: backoff_base(),
+            backoff_max: backoff_max(),
+        }
+    }
+}
+
+/// The buffer is full: the event was not accepted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the outbound buffer of {capacity} events is full")]
+pub struct BufferFull {
+    /// The bound.
+    pub capacity: usize,
+}
+
+/// Counters of the emitter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmitterStats {
+    /// Events waiting or being delivered.
+    pub pending: usize,
+    /// Events generated.
+    pub emitted: u64,
+    /// Events acknowledged with 2xx.
+    pub delivered: u64,
+    /// Events rejected with 4xx.
+    pub rejected: u64,
+    /// Delivery attempts made.
+    pub attempts: u64,
+    /// Events refused because the buffer was full.
+    pub refused: u64,
+    /// The buffer bound.
+    pub capacity: usize,
+    /// Deepest the buffer has been.
+    pub max_depth: usize,
+}
+
+#[derive(Clone)]
+struct Queued {
+    event: CloudEvent,
+    attempt: u32,
+    /// A re-send injected by the `duplicate` fault (never duplicated again).
+    duplicate: bool,
+    /// How many later events of its aggregate have overtaken it (`reorder`).
+    overtaken: usize,
+}
+
+impl Queued {
+    fn new(event: CloudEvent) -> Self {
+        Self {
+            event,
+            attempt: 0,
+            duplicate: false,
+            overtaken: 0,
+        }
+    }
+}
+
+struct Lanes {
+    queues: Vec<VecDeque<Queued>>,
+    sequences: HashMap<(String, String), u64>,
+    /// Ids and trace contexts: depends on the seed and the events emitted only.
+    rng: ChaCha8Rng,
+    /// Backoff jitter: kept apart so that retries do not shift the ids that follow.
+    jitter: ChaCha8Rng,
+}
+
+/// The outbound queue of one simulator.
+#[derive(Clone)]
+pub struct Emitter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    system: System,
+    history: History,
+    faults: Faults,
+    clock: Clock,
+    config: Mutex<EmitterConfig>,
+    ingress: watch::Sender<Option<String>>,
+    lanes: Mutex<Lanes>,
+    wake: Vec<Arc<Notify>>,
+    client: reqwest::Client,
+    pending: AtomicUsize,
+    emitted: AtomicU64,
+    delivered: AtomicU64,
+    rejected: AtomicU64,
+    attempts: AtomicU64,
+    refused: AtomicU64,
+    max_depth: AtomicUsize,
+    full_episode: Mutex<bool>,
+    idle: Notify,
+}
+
+/// Builds a W3C traceparent from random bytes.
+pub fn traceparent(rng: &mut impl Rng) -> String {
+    let mut t = [0u8; 16];
+    let mut s = [0u8; 8];
+    rng.fill_bytes(&mut t);
+    rng.fill_bytes(&mut s);
+    t[0] |= 1;
+    s[0] |= 1;
+    format!("00-{}-{}-01", hex(&t), hex(&s))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Emitter {
+    /// An emitter for `system`; delivery tasks start at once.
+    pub fn start(
+        system: System,
+        history: History,
+        faults: Faults,
+        clock: Clock,
+        config: EmitterConfig,
+        seed: u64,
+    ) -> Self {
+        let lanes = config.lanes.max(1);
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(lanes)
+            .build()
+            .unwrap_or_default();
+        let inner = Arc::new(Inner {
+            system,
+            history,
+            faults,
+            clock,
+            ingress: watch::channel(config.ingress.clone()).0,
+            config: Mutex::new(config),
+            lanes: Mutex::new(Lanes {
+                queues: (0..lanes).map(|_| VecDeque::new()).collect(),
+                sequences: HashMap::new(),
+                rng: ChaCha8Rng::seed_from_u64(seed ^ 0xE517_0000 ^ ((system as u64) << 8)),
+                jitter: ChaCha8Rng::seed_from_u64(seed ^ 0x0117_7E20 ^ ((system as u64) << 8)),
+            }),
+            wake: (0..lanes).map(|_| Arc::new(Notify::new())).collect(),
+            client,
+            pending: AtomicUsize::new(0),
+            emitted: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            attempts: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            max_depth: AtomicUsize::new(0),
+            full_episode: Mutex::new(false),
+            idle: Notify::new(),
+        });
+        for lane in 0..lanes {
+            let inner = Arc::downgrade(&inner);
+            tokio::spawn(async move { lane_loop(inner, lane).await });
+        }
+        Self { inner }
+    }
+
+    /// Sets (or unsets) the ingress URL.
+    pub fn set_ingress(&self, url: Option<String>) {
+        if let Ok(mut c) = self.inner.config.lock() {
+            c.ingress = url.clone();
+        }
+        self.inner.ingress.send_replace(url);
+        for w in &self.inner.wake {
+            w.notify_one();
+        }
+    }
+
+    /// The ingress URL.
+    pub fn ingress(&self) -> Option<String> {
+        self.inner.ingress.borrow().clone()
+    }
+
+    /// Whether the buffer has room.
+    pub fn has_room(&self) -> bool {
+        self.inner.pending.load(Ordering::SeqCst) < self.capacity()
+    }
+
+    fn capacity(&self) -> usize {
+        self.inner
+            .config
+            .lock()
+            .map(|c| c.capacity)
+            .unwrap_or(capacity())
+    }
+
+    /// Generates an event and queues it for delivery. `intended_at` is when the plant meant
+    /// to send it; `poison` says why the payload is poison, if it is.
+    pub fn emit(
+        &self,
+        kind: EventKind,
+        plant: &PlantId,
+        subject: &str,
+        data: serde_json::Value,
+        intended_at: DateTime<Utc>,
+        poison: Option<String>,
+    ) -> Result<SourceRef, BufferFull> {
+        let cap = self.capacity();
+        // Take a place in the buffer atomically: concurrent emits never overfill it.
+        let reserved = self
+            .inner
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
+                (p < cap).then_some(p + 1)
+            });
+        let Ok(before) = reserved else {
+            self.inner.refused.fetch_add(1, Ordering::Relaxed);
+            let mut episode = self
+                .inner
+                .full_episode
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !*episode {
+                *episode = true;
+                self.inner.history.append(
+                    self.inner.system,
+                    Entry::BufferFull {
+                        capacity: cap,
+                        refused: self.inner.refused.load(Ordering::Relaxed),
+                    },
+                );
+            }
+            return Err(BufferFull { capacity: cap });
+        };
+        self.inner
+            .max_depth
+            .fetch_max(before + 1, Ordering::Relaxed);
+        let source = format!("/andon/{}/{}", self.inner.system, plant);
+        let mut time = self.inner.clock.now();
+        if let Some(FaultKind::ClockSkew { offset_secs }) = self.inner.faults.decide_emitter(
+            "clock_skew",
+            plant,
+            serde_json::json!({ "subject": subject }),
+        ) {
+            time += chrono::Duration::seconds(offset_secs);
+        }
+        let (event, lane) = {
+            let mut l = self.inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            let seq = l
+                .sequences
+                .entry((source.clone(), subject.to_string()))
+                .or_insert(0);
+            *seq += 1;
+            let sequence = *seq;
+            let mut idb = [0u8; 16];
+            l.rng.fill_bytes(&mut idb);
+            let id = uuid::Builder::from_random_bytes(idb)
+                .into_uuid()
+                .to_string();
+            let tp = traceparent(&mut l.rng);
+            let event = CloudEvent {
+                specversion: "1.0".into(),
+                id,
+                source,
+                type_: kind.type_name(),
+                subject: subject.to_string(),
+                time,
+                datacontenttype: "application/json".into(),
+                plant: plant.clone(),
+                sequence,
+                traceparent: tp,
+                data,
+            };
+            let lane = lane_of(subject, l.queues.len());
+            (event, lane)
+        };
+        self.inner.history.append(
+            self.inner.system,
+            Entry::EventEmitted {
+                event: event.clone(),
+                intended_at,
+                poison,
+            },
+        );
+        self.inner.emitted.fetch_add(1, Ordering::Relaxed);
+        let key = event.key();
+        self.push(lane, Queued::new(event));
+        Ok(key)
+    }
+
+    /// Queues an event not counted in `pending` yet.
+    fn enqueue(&self, lane: usize, q: Queued) {
+        let depth = self.inner.pending.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.max_depth.fetch_max(depth, Ordering::Relaxed);
+        self.push(lane, q);
+    }
+
+    /// Queues an event already counted in `pending`.
+    fn push(&self, lane: usize, q: Queued) {
+        self.inner
+            .lanes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .queues[lane]
+            .push_back(q);
+        self.inner.wake[lane].notify_one();
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EmitterStats {
+        let i = &self.inner;
+        EmitterStats {
+            pending: i.pending.load(Ordering::SeqCst),
+            emitted: i.emitted.load(Ordering::Relaxed),
+            delivered: i.delivered.load(Ordering::Relaxed),
+            rejected: i.rejected.load(Ordering::Relaxed),
+            attempts: i.attempts.load(Ordering::Relaxed),
+            refused: i.refused.load(Ordering::Relaxed),
+            capacity: self.capacity(),
+            max_depth: i.max_depth.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits until nothing is pending.
+    pub async fn drained(&self) {
+        loop {
+            let idle = self.inner.idle.notified();
+            if self.inner.pending.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+fn lane_of(subject: &str, lanes: usize) -> usize {
+    let mut h = DefaultHasher::new();
+    subject.hash(&mut h);
+    (h.finish() as usize) % lanes.max(1)
+}
+
+enum Attempt {
+    Delivered,
+    Rejected,
+    Retry(Option<Duration>),
+}
+
+async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
+    let mut faults_changed = match weak.upgrade() {
+        Some(i) => i.faults.changes(),
+        None => return,
+    };
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let ingress = inner.ingress.borrow().clone();
+        // Without an ingress the events stay queued (taking one would lose it).
+        let next = match ingress {
+            Some(_) => {
+                let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
+                pick(&inner, &mut l, lane)
+            }
+            None => None,
+        };
+        let (Some(url), Some(mut item)) = (ingress, next) else {
+            // Nothing to send, no ingress, or partitioned: wait for a change.
+            let wake = inner.wake[lane].clone();
+            let mut ingress_rx = inner.ingress.subscribe();
+            drop(inner);
+            tokio::select! {
+                () = wake.notified() => {}
+                _ = ingress_rx.changed() => {}
+                _ = faults_changed.changed() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            continue;
+        };
+        item.attempt += 1;
+        match attempt(&inner, &url, &item).await {
+            Attempt::Delivered => {
+                inner.delivered.fetch_add(1, Ordering::Relaxed);
+                let dup = !item.duplicate
+                    && inner
+                        .faults
+                        .decide_emitter(
+                            "duplicate",
+                            &item.event.plant,
+                            serde_json::json!({ "event": item.event.key() }),
+                        )
+                        .is_some();
+                if dup {
+                    // Re-sent later, as after a lost acknowledgement; queued before this
+                    // one is finished so that the emitter never looks drained in between.
+                    Emitter {
+                        inner: inner.clone(),
+                    }
+                    .enqueue(
+                        lane,
+                        Queued {
+                            duplicate: true,
+                            ..Queued::new(item.event)
+                        },
+                    );
+                }
+                finish(&inner, lane);
+            }
+            Attempt::Rejected => {
+                inner.rejected.fetch_add(1, Ordering::Relaxed);
+                finish(&inner, lane);
+            }
+            Attempt::Retry(after) => {
+                let (base, max) = inner
+                    .config
+                    .lock()
+                    .map(|c| (c.backoff_base.0, c.backoff_max.0))
+                    .unwrap_or((backoff_base().0, backoff_max().0));
+                let exp = base.saturating_mul(1u32 << item.attempt.min(16).saturating_sub(1));
+                let cap = exp.min(max);
+                let jitter = {
+                    let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
+                    l.jitter.random_range(0.5..=1.0)
+                };
+                let wait = after
+                    .map(|a| a.min(Duration::from_secs(60)))
+                    .unwrap_or_else(|| cap.mul_f64(jitter));
+                // Back at the head of its lane: order within the aggregate is kept.
+                inner.lanes.lock().unwrap_or_else(|e| e.into_inner()).queues[lane].push_front(item);
+                drop(inner);
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Takes the next event of the lane whose plant is not partitioned (a partition holds back
+/// only its own plant's aggregates; an aggregate never spans plants, so its order is kept).
+/// Under a `reorder` fault, a later event of the same aggregate may overtake it, as long as
+/// no event is overtaken by more than `window` later ones.
+fn pick(inner: &Inner, l: &mut Lanes, lane: usize) -> Option<Queued> {
+    let queue = &mut l.queues[lane];
+    let mut partitioned: Vec<(PlantId, bool)> = Vec::new();
+    let head = queue.iter().position(|q| {
+        let plant = &q.event.plant;
+        let cut = match partitioned.iter().find(|(p, _)| p == plant) {
+            Some((_, cut)) => *cut,
+            None => {
+                let cut = inner.faults.in_force("partition", Some(plant)).is_some();
+                partitioned.push((plant.clone(), cut));
+                cut
+            }
+        };
+        !cut
+    })?;
+    let first = &queue[head];
+    if first.attempt == 0
+        && let Some(FaultKind::Reorder { window }) =
+            inner.faults.in_force("reorder", Some(&first.event.plant))
+        && first.overtaken < window
+    {
+        let plant = first.event.plant.clone();
+        let (source, subject) = (first.event.source.clone(), first.event.subject.clone());
+        let same = |q: &Queued| q.event.source == source && q.event.subject == subject;
+        let later = queue
+            .iter()
+            .enumerate()
+            .skip(head + 1)
+            .filter(|(_, q)| same(q) && q.attempt == 0)
+            .take(window - first.overtaken)
+            .map(|(i, _)| i)
+            .last();
+        if let Some(i) = later
+            && inner
+                .faults
+                .decide_emitter("reorder", &plant, serde_json::json!({ "subject": subject }))
+                .is_some()
+        {
+            for q in queue.range_mut(head..i).filter(|q| same(q)) {
+                q.overtaken += 1;
+            }
+            return queue.remove(i);
+        }
+    }
+    queue.remove(head)
+}
+
+fn finish(inner: &Inner, _lane: usize) {
+    let left = inner.pending.fetch_sub(1, Ordering::SeqCst) - 1;
+    if left == 0 {
+        inner.idle.notify_waiters();
+    }
+    if left
+        < inner
+            .config
+            .lock()
+            .map(|c| c.capacity)
+            .unwrap_or(capacity())
+    {
+        *inner.full_episode.lock().unwrap_or_else(|e| e.into_inner()) = false;
+    }
+}
+
+async fn attempt(inner: &Inner, url: &str, item: &Queued) -> Attempt {
+    inner.attempts.fetch_add(1, Ordering::Relaxed);
+    let timeout = inner
+        .config
+        .lock()
+        .map(|c| c.timeout.0)
+        .unwrap_or(timeout().0);
+    let started = std::time::Instant::now();
+    let body = serde_json::to_vec(&item.event).unwrap_or_default();
+    let result = inner
+        .client
+        .post(url)
+        .header("content-type", "application/cloudevents+json")
+        .header("traceparent", &item.event.traceparent)
+        .timeout(timeout)
+        .body(body)
+        .send()
+        .await;
+    let latency_us = started.elapsed().as_micros() as u64;
+    let mut content_type = None;
+    let (outcome, status, error, rejected, next) = match result {
+        Ok(resp) => {
+            let s = resp.status().as_u16();
+            content_type = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            match s {
+                200..=299 => (Outcome::Ok, Some(s), None, false, Attempt::Delivered),
+                408 | 429 | 500..=599 => (
+                    Outcome::Fail,
+                    Some(s),
+                    None,
+                    false,
+                    Attempt::Retry(retry_after),
+                ),
+                _ => (Outcome::Fail, Some(s), None, true, Attempt::Rejected),
+            }
+        }
+        Err(e) if e.is_timeout() => (
+            Outcome::Info,
+            None,
+            Some(format!("timed out after {timeout:?}")),
+            false,
+            Attempt::Retry(None),
+        ),
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            (Outcome::Fail, None, Some(msg), false, Attempt::Retry(None))
+        }
+    };
+    inner.history.append(
+        inner.system,
+        Entry::Delivery {
+            event: item.event.key(),
+            attempt: item.attempt,
+            url: url.to_string(),
+            outcome,
+            status,
+            error,
+            content_type,
+            rejected,
+            latency_us,
+        },
+    );
+    next
+}

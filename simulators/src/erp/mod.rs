@@ -1,0 +1,577 @@
+//! The ERP simulator (SAP S/4HANA-like): production orders, stock, material documents,
+//! confirmations and quality notifications; it releases orders on its own (the seeded
+//! plant activity) and emits `production_order.*` and `material.changed` events.
+
+pub mod state;
+
+use std::sync::{Arc, Mutex};
+
+use andon_contracts::api::{
+    ConfirmationRequest, GoodsMovementRequest, ProductionOrderList, QualityNotificationRequest,
+    ReversalRequest, StockList,
+};
+use andon_contracts::events::{EventKind, OrderCancelled, OrderChanged};
+use andon_contracts::objects::{OrderComponent, OrderStatus, ProductionOrder};
+use andon_contracts::{
+    BatchId, MaterialId, OrderId, PlantId, Quantity, SourceRef, StorageLocation,
+};
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+
+use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
+use crate::problem::ApiError;
+pub use state::{ErpState, Rules, StockKey};
+
+/// The ERP simulator.
+pub struct Erp {
+    /// Shared parts.
+    pub core: Core,
+    /// Business state (one lock: postings on one material and batch are serialised).
+    pub state: Mutex<ErpState>,
+    generator: Mutex<Generator>,
+}
+
+struct Generator {
+    rng: ChaCha8Rng,
+    next_order: u64,
+    plant_cursor: usize,
+}
+
+impl Erp {
+    /// An ERP over `core`, with the master data's initial stock.
+    pub fn new(core: Core) -> Arc<Self> {
+        let state = ErpState::new(&core.master());
+        let seed = core.config().seed;
+        Arc::new(Self {
+            core,
+            state: Mutex::new(state),
+            generator: Mutex::new(Generator {
+                rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0E52_0000),
+                next_order: 1_000_001,
+                plant_cursor: 0,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ErpState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn rules(&self) -> Rules {
+        Rules {
+            tolerance_pct: self.core.config().over_confirmation_tolerance_pct,
+        }
+    }
+
+    /// Releases one generated production order and emits `production_order.released`.
+    fn release_next(&self, g: &mut Generator) -> Option<SourceRef> {
+        let md = self.core.master().clone();
+        if md.plants.is_empty() {
+            return None;
+        }
+        let plant = md.plants[g.plant_cursor % md.plants.len()].clone();
+        g.plant_cursor += 1;
+        let boms: Vec<_> = md.boms.iter().filter(|b| b.plant == plant.plant).collect();
+        if boms.is_empty() {
+            return None;
+        }
+        let bom = boms[g.rng.random_range(0..boms.len())];
+        let mat = md.material_in(&bom.material, &plant.plant)?;
+        let planned = match plant.profile {
+            crate::masterdata::Profile::Discrete => g.rng.random_range(5..=50) * 10_000,
+            crate::masterdata::Profile::Batch => g.rng.random_range(5..=50) * 100_000,
+        };
+        let components = bom
+            .components
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let cm = md.material_in(&c.material, &plant.plant)?;
+                let per = cm.to_base_milli(&c.quantity)?;
+                let qty = per as i128 * planned as i128 / bom.base_quantity.milli.max(1) as i128;
+                Some(OrderComponent {
+                    reservation_item: format!("{:04}", i + 1),
+                    material: c.material.clone(),
+                    quantity: Quantity::from_milli(qty as i64, cm.base_unit.clone()),
+                    storage_location: plant.storage_locations[0].clone(),
+                })
+            })
+            .collect();
+        let operations = md
+            .routings
+            .iter()
+            .find(|r| r.material == bom.material && r.plant == plant.plant)
+            .map(|r| r.operations.clone())
+            .unwrap_or_default();
+        let order_id = OrderId::parse(g.next_order.to_string()).ok()?;
+        g.next_order += 1;
+        let today = self.core.clock.today();
+        let order = ProductionOrder {
+            order: order_id.clone(),
+            order_type: "PP01".into(),
+            plant: plant.plant.clone(),
+            material: bom.material.clone(),
+            planned_quantity: Quantity::from_milli(planned, mat.base_unit.clone()),
+            storage_location: plant.storage_locations[0].clone(),
+            status: OrderStatus::Released,
+            production_hold: false,
+            basic_start: today,
+            basic_finish: today + chrono::Days::new(1),
+            operations,
+            components,
+            confirmed_yield: None,
+            confirmed_scrap: None,
+        };
+        self.lock().release_order(order.clone());
+        self.core
+            .emitter
+            .emit(
+                EventKind::ProductionOrderReleased,
+                &plant.plant,
+                order_id.as_str(),
+                serde_json::to_value(&order).ok()?,
+                chrono::Utc::now(),
+                None,
+            )
+            .ok()
+    }
+
+    fn change_some_order(&self, g: &mut Generator) -> Option<SourceRef> {
+        let (order, cancel) = {
+            let st = self.lock();
+            let open: Vec<_> = st
+                .orders
+                .values()
+                .filter(|r| r.order.status == OrderStatus::Released && !r.has_postings)
+                .collect();
+            if open.is_empty() {
+                return None;
+            }
+            let r = open[g.rng.random_range(0..open.len())];
+            (r.order.clone(), g.rng.random_bool(0.3))
+        };
+        let plant = order.plant.clone();
+        if cancel {
+            if let Some(r) = self.lock().orders.get_mut(&order.order) {
+                r.order.status = OrderStatus::Cancelled;
+            }
+            let data = OrderCancelled {
+                order: order.order.clone(),
+                plant: plant.clone(),
+                reason: "Customer order withdrawn".into(),
+            };
+            return self
+                .core
+                .emitter
+                .emit(
+                    EventKind::ProductionOrderCancelled,
+                    &plant,
+                    order.order.as_str(),
+                    serde_json::to_value(data).ok()?,
+                    chrono::Utc::now(),
+                    None,
+                )
+                .ok();
+        }
+        let mut changed = order.clone();
+        let extra = changed.planned_quantity.milli / 10;
+        changed.planned_quantity.milli += extra;
+        for c in &mut changed.components {
+            c.quantity.milli += c.quantity.milli / 10;
+        }
+        if let Some(r) = self.lock().orders.get_mut(&order.order) {
+            r.order = changed.clone();
+        }
+        let data = OrderChanged {
+            order: changed,
+            change_reason: "Planned quantity increased".into(),
+        };
+        self.core
+            .emitter
+            .emit(
+                EventKind::ProductionOrderChanged,
+                &plant,
+                order.order.as_str(),
+                serde_json::to_value(data).ok()?,
+                chrono::Utc::now(),
+                None,
+            )
+            .ok()
+    }
+
+    fn change_some_material(&self, g: &mut Generator) -> Option<SourceRef> {
+        let (plant, mat) = {
+            let mut md = self.core.master.write().unwrap_or_else(|e| e.into_inner());
+            if md.materials.is_empty() {
+                return None;
+            }
+            let i = g.rng.random_range(0..md.materials.len());
+            let m = &mut md.materials[i];
+            m.description = format!(
+                "{} (rev {})",
+                m.description.split(" (rev").next().unwrap_or(""),
+                g.rng.random_range(2..99)
+            );
+            let plant = m
+                .plants
+                .first()
+                .cloned()
+                .or_else(|| md.plants.first().map(|p| p.plant.clone()))?;
+            (plant, md.materials[i].clone())
+        };
+        self.core
+            .emitter
+            .emit(
+                EventKind::MaterialChanged,
+                &plant,
+                mat.material.as_str(),
+                serde_json::to_value(&mat).ok()?,
+                chrono::Utc::now(),
+                None,
+            )
+            .ok()
+    }
+}
+
+impl Behaviour for Erp {
+    fn snapshot(&self) -> serde_json::Value {
+        let st = self.lock();
+        let md = self.core.master();
+        serde_json::json!({
+            "system": "erp",
+            "stock": st.stock_rows(&md, None, None, None, None),
+            "orders": st.orders.values().map(|r| {
+                let mut o = r.order.clone();
+                o.confirmed_yield = Some(Quantity::from_milli(r.confirmed_yield.values().max().copied().unwrap_or(0), o.planned_quantity.unit.clone()));
+                o.confirmed_scrap = Some(Quantity::from_milli(r.confirmed_scrap.values().sum(), o.planned_quantity.unit.clone()));
+                o
+            }).collect::<Vec<_>>(),
+            "documents": st.documents.values().collect::<Vec<_>>(),
+            "confirmations": st.confirmations,
+            "notifications": st.notifications,
+            "open_periods": md.open_periods,
+        })
+    }
+
+    fn step(&self, count: usize) -> usize {
+        let mut g = self.generator.lock().unwrap_or_else(|e| e.into_inner());
+        let mut emitted = 0;
+        for _ in 0..count {
+            if !self.core.emitter.has_room() {
+                break;
+            }
+            let roll: f64 = g.rng.random();
+            let r = if roll < 0.05 {
+                self.change_some_material(&mut g)
+            } else if roll < 0.08 {
+                self.change_some_order(&mut g)
+            } else {
+                None
+            };
+            let r = r.or_else(|| self.release_next(&mut g));
+            if r.is_some() {
+                emitted += 1;
+            }
+        }
+        emitted
+    }
+
+    fn request_schema(&self, method: &Method, route: &str) -> Option<&'static str> {
+        match (method.as_str(), route) {
+            ("POST", "/api/v1/confirmations") => Some("api/ConfirmationRequest"),
+            ("POST", "/api/v1/material-documents") => Some("api/GoodsMovementRequest"),
+            ("POST", "/api/v1/material-documents/{year}/{number}/reversal") => {
+                Some("api/ReversalRequest")
+            }
+            ("POST", "/api/v1/quality-notifications") => Some("api/QualityNotificationRequest"),
+            _ => None,
+        }
+    }
+
+    fn emit_event(&self, req: EmitRequest) -> Result<SourceRef, ApiError> {
+        self.core.emit_checked(req)
+    }
+}
+
+/// The ERP's router: its API behind the shared middleware, plus the admin API.
+pub fn router(erp: Arc<Erp>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/confirmations", post(confirm))
+        .route("/api/v1/material-documents", post(post_movement))
+        .route(
+            "/api/v1/material-documents/{year}/{number}",
+            get(get_document),
+        )
+        .route(
+            "/api/v1/material-documents/{year}/{number}/reversal",
+            post(reverse),
+        )
+        .route("/api/v1/quality-notifications", post(notify))
+        .route("/api/v1/stock", get(stock))
+        .route("/api/v1/production-orders", get(list_orders))
+        .route("/api/v1/production-orders/{order}", get(get_order))
+        .route("/api/v1/materials/{material}", get(get_material))
+        .with_state(erp.clone());
+    assemble(erp.core.clone(), erp, api)
+}
+
+async fn confirm(
+    State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
+    JsonBody(req): JsonBody<ConfirmationRequest>,
+) -> Result<Response, ApiError> {
+    ctx.scope.check(&req.plant)?;
+    let conf = {
+        let md = erp.core.master();
+        erp.lock().confirm(&md, erp.rules(), &req)?
+    };
+    erp.core.effect(
+        &ctx,
+        "erp.confirmation",
+        format!("{}/{}", req.order, req.operation),
+        req.refs.all(),
+        serde_json::to_value(&conf).unwrap_or_default(),
+    );
+    Ok((StatusCode::CREATED, Json(conf)).into_response())
+}
+
+async fn post_movement(
+    State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
+    JsonBody(req): JsonBody<GoodsMovementRequest>,
+) -> Result<Response, ApiError> {
+    for it in &req.items {
+        ctx.scope.check(&it.plant)?;
+    }
+    let doc = {
+        let md = erp.core.master();
+        erp.lock().post_goods_movement(&md, &req)?
+    };
+    record_document(&erp, &ctx, &doc, &req.refs);
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+fn record_document(
+    erp: &Erp,
+    ctx: &Ctx,
+    doc: &andon_contracts::api::MaterialDocument,
+    refs: &andon_contracts::api::SourceRefs,
+) {
+    for it in &doc.items {
+        let p = &it.posted;
+        erp.core.effect(
+            ctx,
+            "erp.goods_movement",
+            format!(
+                "{}:{}:{}:{}",
+                p.movement_type,
+                p.plant,
+                p.material,
+                p.batch.as_ref().map(|b| b.as_str()).unwrap_or("-")
+            ),
+            refs.all(),
+            serde_json::json!({
+                "material_document": doc.material_document,
+                "year": doc.year,
+                "item": it.item,
+                "movement_type": p.movement_type,
+                "plant": p.plant,
+                "storage_location": p.storage_location,
+                "material": p.material,
+                "batch": p.batch,
+                "order": p.order,
+                "quantity": p.quantity,
+                "quantity_base": it.quantity_base,
+                "stock_type": it.stock_type,
+                "receiving_plant": p.receiving_plant,
+                "reversal_of": p.reversal_of,
+            }),
+        );
+    }
+}
+
+/// The `{year}/{number}` of a material document path; a year that is not a number is a
+/// 400 problem rather than axum's plain-text rejection.
+fn document_path(
+    path: Result<Path<(i32, String)>, axum::extract::rejection::PathRejection>,
+) -> Result<(i32, String), ApiError> {
+    path.map(|Path(p)| p)
+        .map_err(|e| ApiError::invalid(e.body_text(), vec![]))
+}
+
+async fn reverse(
+    State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
+    path: Result<Path<(i32, String)>, axum::extract::rejection::PathRejection>,
+    JsonBody(req): JsonBody<ReversalRequest>,
+) -> Result<Response, ApiError> {
+    let (year, number) = document_path(path)?;
+    let doc = {
+        let md = erp.core.master();
+        let mut st = erp.lock();
+        if let Some(d) = st.documents.get(&(year, number.clone())) {
+            for it in &d.items {
+                ctx.scope.check(&it.posted.plant)?;
+            }
+        }
+        st.reverse_document(&md, year, &number, req.posting_date, req.refs.clone())?
+    };
+    record_document(&erp, &ctx, &doc, &req.refs);
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+async fn notify(
+    State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
+    JsonBody(req): JsonBody<QualityNotificationRequest>,
+) -> Result<Response, ApiError> {
+    ctx.scope.check(&req.plant)?;
+    let n = {
+        let md = erp.core.master();
+        erp.lock().notify(&md, &req)?
+    };
+    erp.core.effect(
+        &ctx,
+        "erp.quality_notification",
+        req.nonconformance.clone(),
+        req.refs.all(),
+        serde_json::to_value(&n).unwrap_or_default(),
+    );
+    Ok((StatusCode::CREATED, Json(n)).into_response())
+}
+
+async fn get_document(
+    State(erp): State<Arc<Erp>>,
+    path: Result<Path<(i32, String)>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, ApiError> {
+    let (year, number) = document_path(path)?;
+    let st = erp.lock();
+    let d = st.documents.get(&(year, number.clone())).ok_or_else(|| {
+        ApiError::not_found(format!("Material document {number} {year} does not exist"))
+    })?;
+    Ok(Json(d).into_response())
+}
+
+/// Query of `GET /api/v1/stock`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockQuery {
+    plant: Option<String>,
+    material: Option<String>,
+    batch: Option<String>,
+    storage_location: Option<String>,
+}
+
+fn parse_opt<T>(
+    v: Option<String>,
+    f: impl Fn(String) -> Result<T, andon_contracts::IdError>,
+) -> Result<Option<T>, ApiError> {
+    v.map(f)
+        .transpose()
+        .map_err(|e| ApiError::invalid(e.to_string(), vec![]))
+}
+
+async fn stock(
+    State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
+    q: Result<Query<StockQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text(), vec![]))?;
+    let plant = parse_opt(q.plant, PlantId::parse)?;
+    if let Some(p) = &plant {
+        ctx.scope.check(p)?;
+    }
+    let material = parse_opt(q.material, MaterialId::parse)?;
+    let batch = parse_opt(q.batch, BatchId::parse)?;
+    let sloc = parse_opt(q.storage_location, StorageLocation::parse)?;
+    let md = erp.core.master();
+    let mut rows = erp.lock().stock_rows(
+        &md,
+        plant.as_ref(),
+        material.as_ref(),
+        batch.as_ref(),
+        sloc.as_ref(),
+    );
+    rows.retain(|r| ctx.scope.check(&r.plant).is_ok());
+    Ok(Json(StockList { stock: rows }).into_response())
+}
+
+/// Query of `GET /api/v1/production-orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    plant: Option<String>,
+    status: Option<OrderStatus>,
+}
+
+async fn list_orders(
+    State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
+    q: Result<Query<OrderQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text(), vec![]))?;
+    let plant = parse_opt(q.plant, PlantId::parse)?;
+    let orders = erp
+        .lock()
+        .orders
+        .values()
+        .filter(|r| plant.as_ref().is_none_or(|p| &r.order.plant == p))
+        .filter(|r| q.status.is_none_or(|s| r.order.status == s))
+        .filter(|r| ctx.scope.check(&r.order.plant).is_ok())
+        .map(|r| r.order.clone())
+        .collect();
+    Ok(Json(ProductionOrderList { orders }).into_response())
+}
+
+async fn get_order(
+    State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
+    Path(order): Path<String>,
+) -> Result<Response, ApiError> {
+    let st = erp.lock();
+    let r = OrderId::parse(order.clone())
+        .ok()
+        .and_then(|o| st.orders.get(&o))
+        .ok_or_else(|| ApiError::not_found(format!("Order {order} does not exist")))?;
+    ctx.scope.check(&r.order.plant)?;
+    Ok(Json(&r.order).into_response())
+}
+
+/// Query of `GET /api/v1/materials/{material}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialQuery {
+    plant: Option<String>,
+}
+
+async fn get_material(
+    State(erp): State<Arc<Erp>>,
+    Path(material): Path<String>,
+    q: Result<Query<MaterialQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text(), vec![]))?;
+    let md = erp.core.master();
+    let plant = parse_opt(q.plant, PlantId::parse)?;
+    let m = md
+        .materials
+        .iter()
+        .find(|m| {
+            m.material.as_str() == material
+                && plant
+                    .as_ref()
+                    .is_none_or(|p| m.plants.is_empty() || m.plants.contains(p))
+        })
+        .ok_or_else(|| match &plant {
+            Some(p) => {
+                ApiError::not_found(format!("Material {material} not maintained in plant {p}"))
+            }
+            None => ApiError::not_found(format!("Material {material} does not exist")),
+        })?;
+    Ok(Json(m).into_response())
+}

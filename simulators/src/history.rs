@@ -1,0 +1,294 @@
+//! The history: an append-only journal of everything a simulator sent, received,
+//! committed and suffered. The harness writes it as JSON Lines; checkers read it.
+
+use std::sync::{Arc, Mutex};
+
+use andon_contracts::{CloudEvent, SourceRef, System};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+/// Outcome of an attempt or effect: `ok`, `fail`, or `info` (indeterminate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// It happened.
+    Ok,
+    /// It did not happen.
+    Fail,
+    /// Indeterminate: it may have happened (for example the answer was lost).
+    Info,
+}
+
+/// One record of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Order of appending within the journal that wrote it.
+    pub seq: u64,
+    /// Wall-clock time of the record.
+    pub at: DateTime<Utc>,
+    /// The system that wrote it.
+    pub system: System,
+    /// What happened.
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// What a record says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Entry {
+    /// A source event was generated, to be sent at `intended_at`.
+    EventEmitted {
+        /// The event as generated.
+        event: CloudEvent,
+        /// When the plant meant to send it (latency is measured from here).
+        intended_at: DateTime<Utc>,
+        /// Why the event is poison (schema-invalid or unknown master data), if it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        poison: Option<String>,
+    },
+    /// One attempt to deliver an event to the SUT's ingress.
+    Delivery {
+        /// The event's `source` + `id`.
+        event: SourceRef,
+        /// Attempt number, 1-based.
+        attempt: u32,
+        /// Ingress URL.
+        url: String,
+        /// `ok` (2xx), `fail` (will retry or gave up), `info` (timeout: the SUT may have it).
+        outcome: Outcome,
+        /// HTTP status, when there was an answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// Error text, when there was no answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Content type of the SUT's answer (error answers should be problem+json).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        /// Whether the event was rejected as invalid (4xx): it will not be retried.
+        #[serde(default, skip_serializing_if = "is_false")]
+        rejected: bool,
+        /// Round-trip time of the attempt in microseconds.
+        latency_us: u64,
+    },
+    /// The emitter's store-and-forward buffer hit its bound.
+    BufferFull {
+        /// The bound.
+        capacity: usize,
+        /// Events that could not be generated or accepted while full.
+        refused: u64,
+    },
+    /// A request received from the SUT.
+    Request {
+        /// HTTP method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// Route template (`/api/v1/material-documents`).
+        route: String,
+        /// `Idempotency-Key` header.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idempotency_key: Option<String>,
+        /// `traceparent` header.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        traceparent: Option<String>,
+        /// Source events the body references.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sources: Vec<SourceRef>,
+        /// Whether the body validated against the contract (`None`: no body expected).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        valid: Option<bool>,
+        /// Contract violations (JSON pointer: message).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        violations: Vec<String>,
+        /// Response status.
+        status: u16,
+        /// Response content type.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        /// The problem code of an error answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<String>,
+        /// Whether the answer was an idempotent replay.
+        #[serde(default, skip_serializing_if = "is_false")]
+        replayed: bool,
+        /// The fault that answered instead of the system, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fault: Option<String>,
+        /// `Retry-After` of the answer, in seconds (429 and 503).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_s: Option<u64>,
+        /// Time to answer in microseconds.
+        latency_us: u64,
+    },
+    /// A business effect committed in the simulator's state.
+    Effect {
+        /// Effect name (`erp.goods_movement`, `wms.hold`, …).
+        effect: String,
+        /// Business key the effect is about (`261:100000001:B000123`).
+        key: String,
+        /// Source events it realises, as the SUT declared them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sources: Vec<SourceRef>,
+        /// The traceparent of the request that caused it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        traceparent: Option<String>,
+        /// `ok`, or `info` when the SUT never saw the answer (commit then reset).
+        outcome: Outcome,
+        /// Details (document number, quantities, status…).
+        detail: serde_json::Value,
+    },
+    /// A fault was applied or cleared.
+    Fault {
+        /// Fault id.
+        id: String,
+        /// `applied`, `cleared`, or `fired` (it changed an answer or a delivery).
+        action: String,
+        /// Fault kind (`unavailable`, `duplicate`, …).
+        kind: String,
+        /// The fault's parameters.
+        #[serde(default)]
+        spec: serde_json::Value,
+    },
+    /// A note from the simulator (state changes worth knowing: lot picked while held, …).
+    Note {
+        /// Note name (`wms.pick_of_held_lot`).
+        name: String,
+        /// Details.
+        detail: serde_json::Value,
+    },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A cloneable handle on an append-only journal.
+#[derive(Clone, Default)]
+pub struct History {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    records: Mutex<Vec<Record>>,
+    changed: Notify,
+}
+
+impl History {
+    /// An empty journal.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends an entry written by `system`; returns its sequence number.
+    pub fn append(&self, system: System, entry: Entry) -> u64 {
+        let seq = {
+            let mut records = self.inner.records.lock().unwrap_or_else(|e| e.into_inner());
+            let seq = records.len() as u64 + 1;
+            records.push(Record {
+                seq,
+                at: Utc::now(),
+                system,
+                entry,
+            });
+            seq
+        };
+        self.inner.changed.notify_waiters();
+        seq
+    }
+
+    /// Number of records so far.
+    pub fn len(&self) -> usize {
+        self.inner
+            .records
+            .lock()
+            .map(|r| r.len())
+            .unwrap_or_default()
+    }
+
+    /// Whether the journal is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records with `seq > after`, at most `limit`.
+    pub fn since(&self, after: u64, limit: usize) -> Vec<Record> {
+        let records = self.inner.records.lock().unwrap_or_else(|e| e.into_inner());
+        records
+            .iter()
+            .skip(after as usize)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// A copy of every record.
+    pub fn snapshot(&self) -> Vec<Record> {
+        self.since(0, usize::MAX)
+    }
+
+    /// Runs `f` over the records without copying them.
+    pub fn with_records<R>(&self, f: impl FnOnce(&[Record]) -> R) -> R {
+        let records = self.inner.records.lock().unwrap_or_else(|e| e.into_inner());
+        f(&records)
+    }
+
+    /// Waits until a record is appended.
+    pub async fn changed(&self) {
+        self.inner.changed.notified().await;
+    }
+
+    /// Writes every record as JSON Lines.
+    pub fn write_jsonl(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
+        let records = self.inner.records.lock().unwrap_or_else(|e| e.into_inner());
+        for r in records.iter() {
+            serde_json::to_writer(&mut out, r)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_in_order_and_reads_since() {
+        let h = History::new();
+        for i in 0..5 {
+            h.append(
+                System::Erp,
+                Entry::Note {
+                    name: format!("n{i}"),
+                    detail: serde_json::Value::Null,
+                },
+            );
+        }
+        let tail = h.since(3, 10);
+        assert_eq!(tail.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 5]);
+    }
+
+    #[test]
+    fn jsonl_round_trips() {
+        let h = History::new();
+        h.append(
+            System::Wms,
+            Entry::Fault {
+                id: "f1".into(),
+                action: "applied".into(),
+                kind: "hang".into(),
+                spec: serde_json::json!({"kind": "hang"}),
+            },
+        );
+        let mut buf = Vec::new();
+        h.write_jsonl(&mut buf).unwrap();
+        let line = String::from_utf8(buf).unwrap();
+        let back: Record = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(back, h.snapshot()[0]);
+        assert!(line.contains("\"record\":\"fault\""));
+    }
+}

@@ -1,0 +1,7 @@
+//! Behaviour of the MES, QMS and WMS simulators and of the seeded plant activity.
+
+mod activity;
+mod helpers;
+mod mes;
+mod qms;
+mod wms;
