@@ -222,7 +222,12 @@ impl Core {
 
     /// A copy of the settings.
     pub fn config(&self) -> SimConfig {
-        self.config.read().map(|c| c.clone()).unwrap_or_default()
+        self.with_config(SimConfig::clone)
+    }
+
+    /// Reads the settings without copying them (the request path asks for one field).
+    pub fn with_config<R>(&self, f: impl FnOnce(&SimConfig) -> R) -> R {
+        f(&self.config.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Reads the master data.
@@ -638,7 +643,7 @@ async fn record_mw(State(s): State<Shared>, req: Request, next: Next) -> Respons
     let traceparent = header_str(&req, "traceparent");
     let answer_lost = req.extensions().get::<AnswerLost>().is_some();
     let schema = s.behaviour.request_schema(&method, &route);
-    let limit = s.core.config().body_limit;
+    let limit = s.core.with_config(|c| c.body_limit);
 
     let mut sources = Vec::new();
     let mut valid = None;
@@ -696,7 +701,7 @@ async fn record_mw(State(s): State<Shared>, req: Request, next: Next) -> Respons
                 }],
             )
         })?;
-        if let Ok(refs) = serde_json::from_value::<SourceRefsOnly>(json.clone()) {
+        if let Ok(refs) = SourceRefsOnly::deserialize(&json) {
             sources = refs.refs.all();
         }
         if let Err(v) = andon_contracts::validate(kind, &json) {
@@ -786,7 +791,7 @@ async fn idempotency_mw(State(s): State<Shared>, req: Request, next: Next) -> Re
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
     let key = header_str(&req, IDEMPOTENCY_KEY);
-    let (true, Some(key), true) = (changing, key, s.core.config().idempotency) else {
+    let (true, Some(key), true) = (changing, key, s.core.with_config(|c| c.idempotency)) else {
         return next.run(req).await;
     };
     if req.uri().path().starts_with("/oauth/") {

@@ -48,4 +48,4 @@ pub mod store;
 
 pub use config::{Args, Config, Credentials};
 pub use defects::{Defect, Defects};
-pub use server::{Error, router, run, run_on, serve};
+pub use server::{Error, router, run, run_on, serve, shutdown_signal};

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use andon_reference_middleware::{Args, Config, defects, run};
+use andon_reference_middleware::{Args, Config, defects, run, shutdown_signal};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -36,27 +36,5 @@ async fn main() -> ExitCode {
             eprintln!("andon-reference-middleware: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

@@ -8,6 +8,7 @@
 //! failure, or for checking commands a failed check), [`EXIT_USAGE`] (2: bad arguments or
 //! configuration; clap's own errors exit 2 as well).
 
+pub mod reference_sut;
 pub mod serve;
 
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ pub struct Cli {
 pub enum Command {
     /// Standalone simulators (and OpenAPI example stubs) for onboarding a plant adapter.
     Serve(serve::ServeArgs),
+    /// The bundled reference middleware (a correct SUT with switchable named defects).
+    ReferenceSut(reference_sut::ReferenceSutArgs),
 }
 
 impl Cli {
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::ReferenceSut(args) => reference_sut::run(args).await,
         }
     });
     // Delivery tasks of the simulators may still wait on timers: do not wait for them.

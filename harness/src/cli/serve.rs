@@ -305,6 +305,7 @@ mod tests {
         all.extend_from_slice(args);
         Cli::try_parse_from(all).map(|c| match c.command {
             Command::Serve(a) => a,
+            other => panic!("parsed as another command: {other:?}"),
         })
     }
 

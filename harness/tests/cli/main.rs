@@ -258,3 +258,26 @@ fn usage_errors_exit_2_and_version_exits_0() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("andon "));
 }
+
+#[test]
+fn reference_sut_lists_its_twelve_defects() {
+    let out = Command::new(ANDON)
+        .args(["reference-sut", "--list-defects"])
+        .output()
+        .expect("andon runs");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(text.lines().count(), 12, "{text}");
+    assert!(text.contains("ack-before-persist — "), "{text}");
+}
+
+#[test]
+fn reference_sut_with_an_unknown_defect_is_a_usage_error() {
+    let out = Command::new(ANDON)
+        .args(["reference-sut", "--defect", "meteor"])
+        .env_remove("DEFECTS")
+        .output()
+        .expect("andon runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown defect \"meteor\""));
+}

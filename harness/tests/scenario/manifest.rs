@@ -76,7 +76,11 @@ fn the_reference_manifest_parses_and_resolves() {
         .resolve(&Placeholders::new(urls(), Some(40001), &run))
         .unwrap();
     let start = sut.start.unwrap();
-    assert_eq!(start.command, ["andon", "reference-sut", "--port", "40001"]);
+    let andon = std::env::current_exe().unwrap().display().to_string();
+    assert_eq!(
+        start.command,
+        [andon.as_str(), "reference-sut", "--port", "40001"]
+    );
     assert_eq!(start.env["DATA_DIR"], format!("{}/sut", run.display()));
     assert_eq!(
         sut.ingress[&System::Mes],

@@ -65,7 +65,7 @@ impl Erp {
 
     fn rules(&self) -> Rules {
         Rules {
-            tolerance_pct: self.core.config().over_confirmation_tolerance_pct,
+            tolerance_pct: self.core.with_config(|c| c.over_confirmation_tolerance_pct),
         }
     }
 
