@@ -319,6 +319,12 @@ pub async fn stats(State(app): State<AppState>) -> Response {
         Ok(s) => {
             let mut v = serde_json::to_value(s).unwrap_or_default();
             v["write_behind"] = json!(pending_write_behind);
+            // The harness's `backlog` capability: all work still owed.
+            let owed: u64 = ["pending", "waiting_lot_events", "write_behind"]
+                .iter()
+                .filter_map(|k| v[*k].as_u64())
+                .sum();
+            v["backlog"] = json!(owed);
             Json(v).into_response()
         }
         Err(e) => problem(

@@ -9,6 +9,7 @@
 //! configuration; clap's own errors exit 2 as well).
 
 pub mod reference_sut;
+pub mod run;
 pub mod serve;
 
 use std::process::ExitCode;
@@ -50,6 +51,12 @@ pub struct Cli {
 pub enum Command {
     /// Standalone simulators (and OpenAPI example stubs) for onboarding a plant adapter.
     Serve(serve::ServeArgs),
+    /// Run one scenario against a SUT and judge it (exit 0 pass, 1 fail, 2 error).
+    Run(run::RunArgs),
+    /// Re-run every checker on a recorded run directory, without re-running.
+    Check(run::CheckArgs),
+    /// Re-drive the source traffic of a recorded run (same scenario, seed and master data).
+    Replay(run::ReplayArgs),
     /// The bundled reference middleware (a correct SUT with switchable named defects).
     ReferenceSut(reference_sut::ReferenceSutArgs),
 }
@@ -81,6 +88,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Check(args) => run::check(args).await,
+            Command::Replay(args) => run::replay(args).await,
             Command::ReferenceSut(args) => reference_sut::run(args).await,
         }
     });

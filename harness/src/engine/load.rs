@@ -9,29 +9,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
-/// Shares of the steps per system.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Mix {
-    /// ERP (order releases, master-data changes).
-    pub erp: f64,
-    /// MES (execution).
-    pub mes: f64,
-    /// QMS (results, decisions, holds).
-    pub qms: f64,
-    /// WMS (picks, shipments, moves).
-    pub wms: f64,
-}
-
-impl Default for Mix {
-    fn default() -> Self {
-        Self {
-            erp: 0.1,
-            mes: 0.6,
-            qms: 0.15,
-            wms: 0.15,
-        }
-    }
-}
+pub use crate::scenario::Mix;
 
 impl Mix {
     /// Draws a system.

@@ -19,6 +19,7 @@
 //!
 //! [capabilities]
 //! dead_letters = "{sut.url}/dead-letters"
+//! backlog = "{sut.url}/stats"
 //! ```
 //!
 //! Placeholders: `{erp.url}`, `{mes.url}`, `{qms.url}`, `{wms.url}` (simulator base URLs),
@@ -190,6 +191,8 @@ struct RawIngress {
 struct RawCapabilities {
     #[serde(default)]
     dead_letters: Option<Spanned<String>>,
+    #[serde(default)]
+    backlog: Option<Spanned<String>>,
 }
 
 /// How andon starts the SUT.
@@ -214,6 +217,9 @@ pub struct StartSpec {
 pub struct Capabilities {
     /// `GET` this for the SUT's dead letters.
     pub dead_letters: Option<Template>,
+    /// `GET` this for the work the SUT still owes: a JSON object whose `backlog` field is
+    /// a number (calls not yet delivered, events waiting). Settling then also waits for 0.
+    pub backlog: Option<Template>,
 }
 
 /// A parsed `sut.toml`.
@@ -312,6 +318,8 @@ pub struct ResolvedSut {
     pub ingress: BTreeMap<System, String>,
     /// Dead-letter URL, when the SUT has the capability.
     pub dead_letters: Option<String>,
+    /// Backlog URL, when the SUT has the capability.
+    pub backlog: Option<String>,
     /// The port the SUT listens on, when andon starts it.
     pub port: Option<u16>,
 }
@@ -430,6 +438,7 @@ impl SutManifest {
             ingress,
             capabilities: Capabilities {
                 dead_letters: raw.capabilities.dead_letters.map(Template::from),
+                backlog: raw.capabilities.backlog.map(Template::from),
             },
             text: text.to_string(),
             file: file.to_string(),
@@ -450,6 +459,7 @@ impl SutManifest {
         }
         out.extend(self.ingress.values().map(|t| (t, true)));
         out.extend(self.capabilities.dead_letters.iter().map(|t| (t, true)));
+        out.extend(self.capabilities.backlog.iter().map(|t| (t, true)));
         out
     }
 
@@ -565,6 +575,7 @@ impl SutManifest {
                 .as_ref()
                 .map(&fill)
                 .transpose()?,
+            backlog: self.capabilities.backlog.as_ref().map(&fill).transpose()?,
             port: if self.start.is_some() {
                 ph.sut_port
             } else {

@@ -1,0 +1,168 @@
+//! `andon run`, `andon check` and `andon replay`: arguments, and the summary they print.
+//!
+//! Standard output: one line per checker (`CHECKER  STATUS  summary`), up to three
+//! witnesses under each failing one, then the run directory and `PASS`, `FAIL` or
+//! `ERROR: why`. Exit codes: 0 every checker passed (unknown is not a failure, and is
+//! shown as such), 1 a checker failed, 2 a usage or configuration error, or a SUT that
+//! never became ready.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use crate::check::Status;
+use crate::engine::run::{self, RunError, RunOptions};
+use crate::report::Exit;
+
+/// Arguments of `andon run`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  andon run scenarios/baseline-single-plant.yaml
+  andon run scenarios/cloud-erp-downtime.yaml --sut my-bridge/sut.toml --report-dir out/erp-down
+  andon run scenarios/hold-races-picking.yaml --defect late-hold")]
+pub struct RunArgs {
+    /// The scenario (YAML).
+    #[arg(value_name = "SCENARIO.yaml")]
+    pub scenario: PathBuf,
+    /// The SUT manifest (default: the bundled reference middleware).
+    #[arg(long, value_name = "sut.toml")]
+    pub sut: Option<PathBuf>,
+    /// A defect of the bundled reference middleware to switch on (repeatable; see
+    /// `andon reference-sut --list-defects`).
+    #[arg(long = "defect", value_name = "NAME")]
+    pub defects: Vec<String>,
+    /// The run directory (default: runs/<scenario>-<UTC time>).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// Arguments of `andon check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A run directory written by `andon run`.
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+}
+
+/// Arguments of `andon replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A run directory written by `andon run`.
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// The SUT to re-drive the traffic against (default: the one the run used).
+    #[arg(long, value_name = "sut.toml")]
+    pub sut: Option<PathBuf>,
+    /// The new run directory (default: RUN_DIR/replay-<UTC time>).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// `andon run`.
+pub async fn run(args: RunArgs) -> u8 {
+    let mut opts = RunOptions::new(args.scenario);
+    opts.sut = args.sut;
+    opts.defects = args.defects;
+    opts.report_dir = args.report_dir;
+    conclude("run", run::run(&opts).await)
+}
+
+/// `andon check`.
+pub async fn check(args: CheckArgs) -> u8 {
+    let dir = args.run_dir;
+    let out = tokio::task::spawn_blocking(move || run::recheck(&dir)).await;
+    match out {
+        Ok(r) => conclude("check", r),
+        Err(e) => {
+            eprintln!("andon check: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// `andon replay`.
+pub async fn replay(args: ReplayArgs) -> u8 {
+    match run::replay_options(&args.run_dir, args.sut, args.report_dir) {
+        Ok(opts) => conclude("replay", run::run(&opts).await),
+        Err(e) => conclude("replay", Err(e)),
+    }
+}
+
+/// Prints the outcome and turns it into the exit code.
+fn conclude(command: &str, outcome: Result<run::RunOutcome, RunError>) -> u8 {
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("andon {command}: {e}");
+            return if e.is_usage() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            };
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = print_summary(&mut out, &outcome);
+    let _ = out.flush();
+    match &outcome.report.exit {
+        Exit::Pass => EXIT_OK,
+        Exit::Fail => EXIT_FAILURE,
+        Exit::Error(_) => EXIT_USAGE,
+    }
+}
+
+/// The summary of a run, as `andon run` prints it.
+pub fn print_summary(out: &mut impl Write, outcome: &run::RunOutcome) -> std::io::Result<()> {
+    let r = &outcome.report;
+    writeln!(
+        out,
+        "scenario {}  seed {}  sut {}  {:.1}s",
+        r.scenario,
+        r.seed,
+        r.sut,
+        r.duration_secs()
+    )?;
+    for v in &r.verdicts {
+        let status = match v.status {
+            Status::Pass => "pass",
+            Status::Fail => "FAIL",
+            Status::Unknown => "unknown",
+        };
+        let summary = v.reason.clone().unwrap_or_else(|| {
+            v.counts
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        writeln!(out, "  {:<16} {:<8} {summary}", v.checker, status)?;
+        if v.status == Status::Fail {
+            for w in v.witnesses.iter().take(3) {
+                let event = w
+                    .event
+                    .as_ref()
+                    .map(|e| format!("{} {}: ", e.source, e.id))
+                    .unwrap_or_default();
+                let trace = w
+                    .trace_id
+                    .as_ref()
+                    .map(|t| format!(" (trace {t})"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "      {event}expected {}; {}{trace}",
+                    w.expected, w.happened
+                )?;
+            }
+        }
+    }
+    writeln!(out, "run directory: {}", outcome.dir.display())?;
+    match &r.exit {
+        Exit::Pass => writeln!(out, "PASS"),
+        Exit::Fail => writeln!(out, "FAIL"),
+        Exit::Error(why) => writeln!(out, "ERROR: {why}"),
+    }
+}

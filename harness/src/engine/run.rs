@@ -1,0 +1,755 @@
+//! One run of a scenario against a SUT, in-process: scenario → simulators → SUT → load
+//! with the fault timeline → settling → run directory → checkers → reports.
+//!
+//! ```text
+//! load scenario + manifest ─ refuse before anything starts (exit 2)
+//! start the four simulators (127.0.0.1:0, one history), options applied
+//! start the SUT (placeholders filled), wait for ready, point the emitters at its ingress
+//! drive the load (open model); the fault timeline fires on the same clock:
+//!   simulator faults through their registries, SUT faults through the driver
+//! settle: quiet history, empty emitter buffers, and a 0 backlog when the SUT reports one
+//! collect snapshots and dead letters, write the run directory, check, report
+//! ```
+//!
+//! The run directory ([`RunDir`]) holds everything [`crate::check::RunData::load`] needs,
+//! plus `scenario.yaml` (as written), `run.json` ([`RunMeta`] and what the engine did),
+//! `sut.toml` and `sut.log`, so `andon check` re-judges and `andon replay` re-drives it.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use andon_contracts::System;
+use andon_simulators::MasterData;
+use andon_simulators::faults::FaultSpec;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::load::{self, LoadStats};
+use super::runtime::{InProcess, RuntimeError, SystemSettings};
+use super::settle::{Settled, settle};
+use crate::check::{self, LoadError, RunData, Status, Verdict};
+use crate::report::{self, Exit, ReportError, RunMeta, RunReport, SutAction};
+use crate::scenario::{Scenario, ScenarioError, SutFault, SutFaultKind};
+use crate::sut::{ManifestError, Placeholders, SutDriver, SutError, SutManifest, free_port};
+
+/// The bundled reference middleware's manifest (started as `{andon} reference-sut`).
+pub const REFERENCE_MANIFEST: &str =
+    include_str!("../../../examples/reference-middleware/sut.toml");
+/// How messages name the bundled manifest.
+pub const REFERENCE_MANIFEST_NAME: &str = "examples/reference-middleware/sut.toml (bundled)";
+
+/// The scenario as written, in the run directory.
+pub const SCENARIO_FILE: &str = "scenario.yaml";
+/// What the engine recorded about the run ([`RunRecord`]).
+pub const RUN_FILE: &str = "run.json";
+/// The SUT manifest as written.
+pub const MANIFEST_FILE: &str = "sut.toml";
+
+/// History records without a change, and no backlog, for this long: the run has settled.
+const QUIET_WITH_BACKLOG: Duration = Duration::from_secs(1);
+/// The same without a backlog capability: longer than the reference middleware's longest
+/// retry backoff is not knowable for any SUT, so this is a compromise (documented).
+const QUIET_WITHOUT_BACKLOG: Duration = Duration::from_secs(5);
+
+/// Why a run could not be carried out. Every variant is a configuration error (exit 2)
+/// except [`RunError::Runtime`] and [`RunError::Io`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario was refused.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The master data could not be read.
+    #[error("{0}")]
+    MasterData(String),
+    /// The manifest was refused.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// `--defect` names something the reference middleware does not have, or is given
+    /// with another SUT.
+    #[error("{0}")]
+    Defect(String),
+    /// A recorded run directory is missing something.
+    #[error(transparent)]
+    RunDir(#[from] LoadError),
+    /// The simulators could not start.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// Writing the run directory failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Writing the reports failed.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+impl RunError {
+    /// Whether the user can fix it in their files or arguments (exit 2).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, Self::Runtime(_) | Self::Io { .. } | Self::Report(_))
+    }
+}
+
+/// What to run. Built with [`RunOptions::new`]; defaults: the bundled reference
+/// middleware, a run directory `runs/<scenario>-<UTC time>`, progress on a terminal.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The SUT manifest (`None`: the bundled reference middleware).
+    pub sut: Option<PathBuf>,
+    /// Defects of the bundled reference middleware to switch on.
+    pub defects: Vec<String>,
+    /// Where the run directory goes (`None`: `runs/<scenario>-<time>`).
+    pub report_dir: Option<PathBuf>,
+    /// Master data to use instead of the scenario's (replay uses the recorded one).
+    pub master: Option<PathBuf>,
+    /// Draw a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+    /// The program `{andon}` names (default: the running binary).
+    pub andon: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// Runs `scenario` against the reference middleware, with the defaults above.
+    pub fn new(scenario: impl Into<PathBuf>) -> Self {
+        Self {
+            scenario: scenario.into(),
+            sut: None,
+            defects: Vec::new(),
+            report_dir: None,
+            master: None,
+            progress: true,
+            andon: None,
+        }
+    }
+}
+
+/// What the engine recorded about a run, besides the history (`run.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Scenario, seed, versions, times, exit, SUT actions.
+    pub meta: RunMeta,
+    /// The scenario file the run was made from.
+    pub scenario_file: String,
+    /// The manifest file (`None`: the bundled reference middleware).
+    pub manifest_file: Option<String>,
+    /// Defects of the reference middleware switched on.
+    #[serde(default)]
+    pub defects: Vec<String>,
+    /// What the load driver did.
+    pub load: LoadStats,
+    /// How settling ended.
+    pub settled: Option<Settled>,
+    /// Faults of the timeline that could not be applied, with why.
+    #[serde(default)]
+    pub fault_errors: Vec<String>,
+}
+
+/// A finished run: where it is and what it concluded.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// What the reporters rendered.
+    pub report: RunReport,
+    /// The files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// A run directory's paths.
+#[derive(Debug, Clone)]
+pub struct RunDir(pub PathBuf);
+
+impl RunDir {
+    /// A file of the run directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> Result<(), RunError> {
+        let path = self.file(name);
+        std::fs::write(&path, bytes).map_err(|source| RunError::Io { path, source })
+    }
+}
+
+/// The manifest of `opts`: the user's, or the bundled one.
+fn manifest_of(opts: &RunOptions) -> Result<SutManifest, RunError> {
+    match &opts.sut {
+        Some(p) => {
+            if !opts.defects.is_empty() {
+                return Err(RunError::Defect(
+                    "--defect switches defects of the bundled reference middleware; it cannot \
+                     be combined with --sut"
+                        .into(),
+                ));
+            }
+            Ok(SutManifest::load(p)?)
+        }
+        None => {
+            for d in &opts.defects {
+                d.parse::<andon_reference_middleware::Defect>()
+                    .map_err(|e| RunError::Defect(e.to_string()))?;
+            }
+            Ok(SutManifest::parse(
+                REFERENCE_MANIFEST,
+                REFERENCE_MANIFEST_NAME,
+            )?)
+        }
+    }
+}
+
+/// Runs the scenario of `opts` and writes its run directory and reports.
+///
+/// Configuration errors (the scenario, the manifest, the master data) are returned
+/// before anything starts. A SUT that never becomes ready or dies is not an `Err`: the
+/// run directory is written with [`Exit::Error`] and the tail of the SUT's log.
+pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let text = std::fs::read_to_string(&opts.scenario).map_err(|source| {
+        RunError::Scenario(ScenarioError::Io {
+            file: opts.scenario.display().to_string(),
+            source,
+        })
+    })?;
+    let scenario = Scenario::load(&opts.scenario)?;
+    let base = opts.scenario.parent().unwrap_or(Path::new("."));
+    let master = match &opts.master {
+        Some(m) => MasterData::load(m),
+        None => scenario.master_data(base),
+    }
+    .map_err(|e| RunError::MasterData(e.to_string()))?;
+    let manifest = manifest_of(opts)?;
+
+    let dir = RunDir(opts.report_dir.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!(
+            "{}-{}",
+            scenario.name,
+            Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    }));
+    std::fs::create_dir_all(&dir.0).map_err(|source| RunError::Io {
+        path: dir.0.clone(),
+        source,
+    })?;
+    dir.write(SCENARIO_FILE, &text)?;
+    dir.write(MANIFEST_FILE, &manifest.text)?;
+
+    let mut record = RunRecord {
+        meta: RunMeta {
+            scenario: scenario.name.clone(),
+            seed: scenario.seed,
+            andon_version: env!("CARGO_PKG_VERSION").to_string(),
+            sut: manifest.name.clone(),
+            started: Utc::now(),
+            ended: Utc::now(),
+            exit: Exit::Pass,
+            sut_actions: Vec::new(),
+        },
+        scenario_file: opts.scenario.display().to_string(),
+        manifest_file: opts.sut.as_ref().map(|p| p.display().to_string()),
+        defects: opts.defects.clone(),
+        load: LoadStats::default(),
+        settled: None,
+        fault_errors: Vec::new(),
+    };
+
+    let settings: BTreeMap<System, SystemSettings> = System::ALL
+        .into_iter()
+        .map(|s| {
+            (
+                s,
+                SystemSettings {
+                    config: scenario.sim_config(s),
+                    patch: scenario.config_patch(s),
+                },
+            )
+        })
+        .collect();
+    let rt = InProcess::start(&master, &settings).await?;
+    let urls = System::ALL
+        .into_iter()
+        .map(|s| (s, rt.url(s).to_string()))
+        .collect();
+    let port = if manifest.is_managed() {
+        Some(free_port().map_err(|source| RunError::Io {
+            path: "127.0.0.1:0".into(),
+            source,
+        })?)
+    } else {
+        None
+    };
+    let mut ph = Placeholders::new(urls, port, &dir.0);
+    if let Some(a) = &opts.andon {
+        ph.andon = a.clone();
+    }
+    let mut sut = match manifest.resolve(&ph) {
+        Ok(s) => s,
+        Err(e) => {
+            rt.stop().await;
+            return Err(e.into());
+        }
+    };
+    if let Some(start) = sut.start.as_mut().filter(|_| !opts.defects.is_empty()) {
+        start
+            .env
+            .insert("DEFECTS".to_string(), opts.defects.join(","));
+    }
+
+    let mut driver = match SutDriver::new(sut.clone(), &dir.0) {
+        Ok(d) => d,
+        Err(e) => {
+            rt.stop().await;
+            return finish_error(&dir, record, &master, &scenario, e.to_string()).await;
+        }
+    };
+    record.meta.started = Utc::now();
+    if let Err(e) = driver.start().await {
+        rt.stop().await;
+        return finish_error(&dir, record, &master, &scenario, e.to_string()).await;
+    }
+    for (system, url) in &sut.ingress {
+        rt.set_ingress(*system, Some(url.clone()));
+    }
+
+    let rt = Arc::new(rt);
+    let bar = Progress::new(opts.progress, &scenario);
+    let t0 = Instant::now();
+
+    // SUT faults run on their own task: the driver's start waits for readiness.
+    let sut_faults: Vec<(Duration, SutFault)> =
+        scenario.sut_faults().map(|(at, f)| (at.0, f)).collect();
+    let sut_task = tokio::spawn(drive_sut_faults(driver, sut_faults, t0));
+
+    // Simulator faults and bursts ride on the load driver's clock.
+    let mut sim_faults: Vec<(Duration, System, FaultSpec)> = scenario
+        .simulator_faults()
+        .map(|(at, s, spec)| (at.0, s, spec.clone()))
+        .collect();
+    sim_faults.sort_by_key(|(at, _, _)| *at);
+    let mut sim_faults = sim_faults.into_iter().peekable();
+    let mut fault_errors = Vec::new();
+    let now = std::cell::Cell::new(Duration::ZERO);
+    let mut carry: BTreeMap<System, f64> = BTreeMap::new();
+    let emitted = AtomicU64::new(0);
+    record.load = load::drive(
+        scenario.duration.0,
+        scenario.seed,
+        scenario.mix(),
+        |t| scenario.rate_at(t),
+        |system| {
+            let owed = carry.entry(system).or_insert(0.0);
+            *owed += scenario.burst_factor(system, now.get());
+            let n = owed.floor();
+            *owed -= n;
+            let out = rt.step(system, n as usize);
+            emitted.fetch_add(out as u64, Ordering::Relaxed);
+            out
+        },
+        |t| {
+            now.set(t);
+            while let Some((at, system, spec)) = sim_faults.next_if(|(at, _, _)| *at <= t) {
+                if let Err(e) = rt.apply_fault(system, spec) {
+                    tracing::warn!(error = %e, "fault not applied");
+                    fault_errors.push(format!("at {}: {e}", humantime_ms(at)));
+                }
+            }
+            bar.tick(t, emitted.load(Ordering::Relaxed));
+        },
+    )
+    .await;
+    // Faults timed after the last tick (at the very end of the load).
+    for (at, system, spec) in sim_faults {
+        if let Err(e) = rt.apply_fault(system, spec) {
+            fault_errors.push(format!("at {}: {e}", humantime_ms(at)));
+        }
+    }
+    record.fault_errors = fault_errors;
+
+    // The SUT faults end within the run; wait for them (and the driver) before settling.
+    let (mut driver, actions, sut_failure) = match sut_task.await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(RunError::Io {
+                path: dir.0.clone(),
+                source: std::io::Error::other(format!("the SUT fault task failed: {e}")),
+            });
+        }
+    };
+    record.meta.sut_actions = actions;
+    bar.settling();
+
+    let backlog = BacklogProbe::new(sut.backlog.clone());
+    let quiet = if backlog.is_some() {
+        QUIET_WITH_BACKLOG
+    } else {
+        QUIET_WITHOUT_BACKLOG
+    };
+    let settle_limit = scenario.settle.0;
+    let settled = settle_with_backlog(&rt, &backlog, settle_limit, quiet).await;
+    record.settled = Some(settled);
+
+    let dead_letters = match &sut.dead_letters {
+        Some(url) => fetch_dead_letters(url).await,
+        None => None,
+    };
+    let snapshots = rt.snapshots();
+    let records = rt.records();
+    let _ = driver.stop().await;
+    drop(driver);
+    bar.finish();
+    if let Ok(rt) = Arc::try_unwrap(rt) {
+        rt.stop().await;
+    }
+    record.meta.ended = Utc::now();
+
+    let data = RunData {
+        records,
+        snapshots,
+        master,
+        expect: scenario.expect.clone(),
+        dead_letters,
+    };
+    let verdicts = check::run_all(&data);
+    record.meta.exit = match sut_failure {
+        Some(why) => Exit::Error(why),
+        None => exit_of(&verdicts),
+    };
+    finish(&dir, record, &data, verdicts)
+}
+
+/// The exit of a set of verdicts: fail when any failed.
+pub fn exit_of(verdicts: &[Verdict]) -> Exit {
+    if verdicts.iter().any(|v| v.status == Status::Fail) {
+        Exit::Fail
+    } else {
+        Exit::Pass
+    }
+}
+
+/// Writes the run directory and the reports.
+fn finish(
+    dir: &RunDir,
+    record: RunRecord,
+    data: &RunData,
+    verdicts: Vec<Verdict>,
+) -> Result<RunOutcome, RunError> {
+    data.save(&dir.0)?;
+    let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+    dir.write(RUN_FILE, json)?;
+    let report = RunReport::from_run(record.meta, data, verdicts);
+    let files = report::write_all(&dir.0, &report)?;
+    Ok(RunOutcome {
+        dir: dir.0.clone(),
+        report,
+        files,
+    })
+}
+
+/// A run that could not get going (the SUT never became ready): its directory, with the
+/// reason as the exit and no verdicts.
+async fn finish_error(
+    dir: &RunDir,
+    mut record: RunRecord,
+    master: &MasterData,
+    scenario: &Scenario,
+    why: String,
+) -> Result<RunOutcome, RunError> {
+    record.meta.ended = Utc::now();
+    record.meta.exit = Exit::Error(why);
+    let data = RunData {
+        records: Vec::new(),
+        snapshots: BTreeMap::new(),
+        master: master.clone(),
+        expect: scenario.expect.clone(),
+        dead_letters: None,
+    };
+    finish(dir, record, &data, Vec::new())
+}
+
+/// Re-runs every checker on a recorded run directory and renders the reports again.
+pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
+    let data = RunData::load(dir)?;
+    let run_file = dir.join(RUN_FILE);
+    let mut record: RunRecord = match std::fs::read(&run_file) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            RunError::RunDir(LoadError::Json {
+                file: run_file.clone(),
+                message: e.to_string(),
+            })
+        })?,
+        Err(source) => {
+            return Err(RunError::RunDir(LoadError::Io {
+                file: run_file,
+                source,
+            }));
+        }
+    };
+    let verdicts = check::run_all(&data);
+    if !matches!(record.meta.exit, Exit::Error(_)) {
+        record.meta.exit = exit_of(&verdicts);
+    }
+    let report = RunReport::from_run(record.meta, &data, verdicts);
+    let files = report::write_all(dir, &report)?;
+    Ok(RunOutcome {
+        dir: dir.to_path_buf(),
+        report,
+        files,
+    })
+}
+
+/// The options that re-drive a recorded run: its scenario as written, its seed and
+/// master data, against `sut` (default: the SUT it ran against, when that was the
+/// bundled middleware with the same defects), into `report_dir` (default
+/// `RUN_DIR/replay-<time>`).
+pub fn replay_options(
+    run_dir: &Path,
+    sut: Option<PathBuf>,
+    report_dir: Option<PathBuf>,
+) -> Result<RunOptions, RunError> {
+    let run_file = run_dir.join(RUN_FILE);
+    let record: RunRecord = std::fs::read(&run_file)
+        .map_err(|source| {
+            RunError::RunDir(LoadError::Io {
+                file: run_file.clone(),
+                source,
+            })
+        })
+        .and_then(|b| {
+            serde_json::from_slice(&b).map_err(|e| {
+                RunError::RunDir(LoadError::Json {
+                    file: run_file.clone(),
+                    message: e.to_string(),
+                })
+            })
+        })?;
+    let scenario = run_dir.join(SCENARIO_FILE);
+    let sut = sut.or_else(|| {
+        record
+            .manifest_file
+            .as_ref()
+            .map(|_| run_dir.join(MANIFEST_FILE))
+    });
+    let defects = if sut.is_none() {
+        record.defects.clone()
+    } else {
+        Vec::new()
+    };
+    Ok(RunOptions {
+        scenario,
+        sut,
+        defects,
+        report_dir: Some(report_dir.unwrap_or_else(|| {
+            run_dir.join(format!("replay-{}", Utc::now().format("%Y%m%dT%H%M%SZ")))
+        })),
+        master: Some(run_dir.join(check::rundir::MASTER)),
+        progress: true,
+        andon: None,
+    })
+}
+
+/// Applies the SUT faults at their times; returns the driver, what was done, and why the
+/// SUT failed if it did (it did not come back).
+async fn drive_sut_faults(
+    mut driver: SutDriver,
+    faults: Vec<(Duration, SutFault)>,
+    t0: Instant,
+) -> (SutDriver, Vec<SutAction>, Option<String>) {
+    let mut actions = Vec::new();
+    for (at, fault) in faults {
+        tokio::time::sleep_until(t0 + at).await;
+        let started = Utc::now();
+        let kind = fault.kind.name().to_string();
+        let result = match fault.kind {
+            SutFaultKind::Restart => driver.restart().await,
+            SutFaultKind::Kill => driver.kill_and_restart().await,
+            SutFaultKind::Pause => match driver.pause().await {
+                Ok(()) => {
+                    let d = fault.duration.map(|d| d.0).unwrap_or_default();
+                    tokio::time::sleep(d).await;
+                    driver.resume().await
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let ended = Utc::now();
+        match result {
+            Ok(()) => actions.push(SutAction {
+                kind,
+                at: started,
+                until: Some(ended),
+                note: Some(format!(
+                    "back after {}",
+                    humantime_ms((ended - started).to_std().unwrap_or_default())
+                )),
+            }),
+            Err(SutError::NotApplicable { action }) => actions.push(SutAction {
+                kind,
+                at: started,
+                until: None,
+                note: Some(format!(
+                    "not applicable: andon does not start the SUT ({action})"
+                )),
+            }),
+            Err(e) => {
+                let why = format!("{kind} at {}: {e}", humantime_ms(at));
+                actions.push(SutAction {
+                    kind,
+                    at: started,
+                    until: None,
+                    note: Some(why.clone()),
+                });
+                return (driver, actions, Some(why));
+            }
+        }
+    }
+    (driver, actions, None)
+}
+
+/// Settles on the history, the emitters and, when the SUT reports one, its backlog.
+async fn settle_with_backlog(
+    rt: &InProcess,
+    backlog: &Option<BacklogProbe>,
+    limit: Duration,
+    quiet: Duration,
+) -> Settled {
+    let latest = Arc::new(AtomicU64::new(0));
+    // The backlog is fetched on its own task (settle's probes are synchronous).
+    let poller = backlog.clone().map(|probe| {
+        let latest = latest.clone();
+        tokio::spawn(async move {
+            loop {
+                latest.store(probe.fetch().await, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    });
+    if let Some(probe) = backlog {
+        latest.store(probe.fetch().await, Ordering::Relaxed);
+    }
+    let out = settle(
+        limit,
+        quiet,
+        || rt.history().len(),
+        || rt.pending() + latest.load(Ordering::Relaxed) as usize,
+    )
+    .await;
+    if let Some(p) = poller {
+        p.abort();
+    }
+    out
+}
+
+/// Reads the SUT's `backlog` capability.
+#[derive(Debug, Clone)]
+struct BacklogProbe {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl BacklogProbe {
+    fn new(url: Option<String>) -> Option<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .ok()?;
+        url.map(|url| Self { url, client })
+    }
+
+    /// The backlog; an unreadable answer counts as 1 (not settled yet).
+    async fn fetch(&self) -> u64 {
+        let Ok(resp) = self.client.get(&self.url).send().await else {
+            return 1;
+        };
+        match resp.json::<serde_json::Value>().await {
+            Ok(v) => v["backlog"].as_u64().unwrap_or(1),
+            Err(_) => 1,
+        }
+    }
+}
+
+/// The SUT's dead letters, or `None` (with a warning) when they cannot be read.
+async fn fetch_dead_letters(url: &str) -> Option<Vec<serde_json::Value>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok()?;
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => match r.json::<Vec<serde_json::Value>>().await {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(url, error = %e, "dead letters are not a JSON array");
+                None
+            }
+        },
+        Ok(r) => {
+            tracing::warn!(url, status = %r.status(), "dead letters could not be read");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(url, error = %e, "dead letters could not be read");
+            None
+        }
+    }
+}
+
+/// `1.25s`, `300ms`.
+fn humantime_ms(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms >= 1000 && ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else if ms >= 1000 {
+        format!("{:.2}s", d.as_secs_f64())
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// A progress bar over the run's wall time, on stderr when it is a terminal.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(wanted: bool, scenario: &Scenario) -> Self {
+        let on = wanted && std::io::stderr().is_terminal();
+        let bar = on.then(|| {
+            let b = indicatif::ProgressBar::new(scenario.duration.0.as_secs().max(1));
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len}s {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_prefix(scenario.name.clone());
+            b
+        });
+        Self { bar }
+    }
+
+    fn tick(&self, t: Duration, emitted: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(t.as_secs());
+            b.set_message(format!("{emitted} events"));
+        }
+    }
+
+    fn settling(&self) {
+        if let Some(b) = &self.bar {
+            b.set_message("settling");
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
