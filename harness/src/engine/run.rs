@@ -73,6 +73,12 @@ pub enum RunError {
     /// with another SUT.
     #[error("{0}")]
     Defect(String),
+    /// The report directory holds files that are not an earlier run's.
+    #[error(
+        "{0}: the report directory is not empty and is not an andon run directory (no run.json); \
+         choose another --report-dir or empty it"
+    )]
+    ReportDir(PathBuf),
     /// A recorded run directory is missing something.
     #[error(transparent)]
     RunDir(#[from] LoadError),
@@ -176,6 +182,30 @@ impl RunDir {
         self.0.join(name)
     }
 
+    /// Makes the directory empty and ready. A run starts from nothing: the SUT keeps its
+    /// state under `{run.dir}`, and the same seed gives the same event ids, so a store left
+    /// from an earlier run would take every event for a duplicate. A directory of an
+    /// earlier run (it has `run.json`) is replaced; any other non-empty one is refused.
+    pub fn prepare(&self) -> Result<(), RunError> {
+        let io = |source| RunError::Io {
+            path: self.0.clone(),
+            source,
+        };
+        match std::fs::read_dir(&self.0) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    if !self.file(RUN_FILE).exists() {
+                        return Err(RunError::ReportDir(self.0.clone()));
+                    }
+                    std::fs::remove_dir_all(&self.0).map_err(io)?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        std::fs::create_dir_all(&self.0).map_err(io)
+    }
+
     fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> Result<(), RunError> {
         let path = self.file(name);
         std::fs::write(&path, bytes).map_err(|source| RunError::Io { path, source })
@@ -236,10 +266,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             Utc::now().format("%Y%m%dT%H%M%SZ")
         ))
     }));
-    std::fs::create_dir_all(&dir.0).map_err(|source| RunError::Io {
-        path: dir.0.clone(),
-        source,
-    })?;
+    dir.prepare()?;
     dir.write(SCENARIO_FILE, &text)?;
     dir.write(MANIFEST_FILE, &manifest.text)?;
 
@@ -261,6 +288,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         settled: None,
         fault_errors: Vec::new(),
     };
+    // Written now so that an interrupted run still leaves a run directory (and records its
+    // seed); rewritten at the end.
+    dir.write(
+        RUN_FILE,
+        serde_json::to_vec_pretty(&record).unwrap_or_default(),
+    )?;
 
     let settings: BTreeMap<System, SystemSettings> = System::ALL
         .into_iter()
@@ -701,16 +734,9 @@ async fn fetch_dead_letters(url: &str) -> Option<Vec<serde_json::Value>> {
     }
 }
 
-/// `1.25s`, `300ms`.
+/// `1s 250ms`, `300ms` (whole milliseconds).
 fn humantime_ms(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms >= 1000 && ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else if ms >= 1000 {
-        format!("{:.2}s", d.as_secs_f64())
-    } else {
-        format!("{ms}ms")
-    }
+    humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
 }
 
 /// A progress bar over the run's wall time, on stderr when it is a terminal.

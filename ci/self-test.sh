@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The checkers' self-test: every scenario of scenarios/ against the reference middleware
+# (must pass), and every named defect of the reference middleware against every scenario
+# (each defect must fail at least one). Prints the matrix (defect × scenario → verdict, with
+# the checkers that failed) as Markdown, for the README.
+#
+#   ci/self-test.sh                 the matrix, once (12 × 13 runs; ~20 min on two cores)
+#   REPEAT=3 DEFECTS=none ci/self-test.sh   every scenario three times against the reference
+#
+# Knobs: JOBS (6 runs at a time), REPEAT (1), DEFECTS ("all", "none" or a list), OUT
+# (ci/bench/self-test.md), ANDON (target/release/andon, built when missing).
+# The test suite runs the diagonal of this matrix (harness/tests/selftest); this script is
+# the whole of it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-6}
+REPEAT=${REPEAT:-1}
+OUT=${OUT:-ci/bench/self-test.md}
+WORK=${WORK:-target/self-test}
+if [ -z "${ANDON:-}" ]; then
+    cargo build --release --locked -p andon --bin andon >&2
+    ANDON=target/release/andon
+fi
+command -v python3 >/dev/null || { echo "self-test: python3 is needed to read verdicts" >&2; exit 2; }
+
+scenarios=$(ls scenarios/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')
+case "${DEFECTS:-all}" in
+    all) defects="none $("$ANDON" reference-sut --list-defects | awk '{print $1}')" ;;
+    none) defects="none" ;;
+    *) defects="none $DEFECTS" ;;
+esac
+rm -rf "$WORK"; mkdir -p "$WORK"
+jobs_file=$WORK/jobs
+: > "$jobs_file"
+for r in $(seq 1 "$REPEAT"); do
+    for d in $defects; do
+        for s in $scenarios; do echo "$d $s $r" >> "$jobs_file"; done
+    done
+done
+echo "self-test: $(wc -l < "$jobs_file") runs, $JOBS at a time" >&2
+export ANDON WORK
+xargs -P "$JOBS" -L 1 sh -c '
+    d=$0; s=$1; r=$2; dir=$WORK/$d/$s/$r
+    mkdir -p "$(dirname "$dir")"
+    if [ "$d" = none ]; then set --; else set -- --defect "$d"; fi
+    "$ANDON" -q run "scenarios/$s.yaml" "$@" --report-dir "$dir" > "$dir.out" 2>&1
+    echo "$? $d $s $r" >&2
+' < "$jobs_file"
+
+python3 - "$WORK" "$REPEAT" "$OUT" $defects -- $scenarios <<'PY'
+import json, os, sys
+work, repeat, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rest = sys.argv[4:]
+cut = rest.index("--")
+defects, scenarios = rest[:cut], rest[cut + 1:]
+def cell(d, s):
+    seen = []
+    for r in range(1, repeat + 1):
+        try:
+            v = json.load(open(f"{work}/{d}/{s}/{r}/verdict.json"))
+        except Exception:
+            seen.append("error")
+            continue
+        if v["exit"] == "error":
+            seen.append("error")
+            continue
+        failed = [x["checker"] for x in v["verdicts"] if x["status"] == "fail"]
+        seen.append("FAIL " + ",".join(failed) if failed else "pass")
+    return seen
+bad = []
+lines = ["| defect | " + " | ".join(scenarios) + " |",
+         "|---|" + "---|" * len(scenarios)]
+for d in defects:
+    row = []
+    caught = False
+    for s in scenarios:
+        seen = cell(d, s)
+        if len(set(seen)) > 1:
+            bad.append(f"flaky: {d} × {s}: {seen}")
+        text = seen[0] if len(set(seen)) == 1 else "FLAKY " + "/".join(seen)
+        if d == "none" and text != "pass":
+            bad.append(f"the reference middleware does not pass {s}: {text}")
+        caught = caught or text.startswith("FAIL")
+        row.append(text)
+    if d != "none" and not caught:
+        bad.append(f"defect {d} is caught by no scenario")
+    lines.append(f"| {'(correct)' if d == 'none' else d} | " + " | ".join(row) + " |")
+table = "\n".join(lines)
+os.makedirs(os.path.dirname(out), exist_ok=True)
+with open(out, "w") as f:
+    f.write(f"# Self-test matrix\n\nWritten by `ci/self-test.sh` ({repeat} run(s) per cell). "
+            "`pass`: every checker passed or was unknown; `FAIL x,y`: those checkers failed.\n\n")
+    f.write(table + "\n")
+    if bad:
+        f.write("\nProblems:\n\n" + "\n".join(f"* {b}" for b in bad) + "\n")
+print(table)
+for b in bad:
+    print("self-test:", b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
