@@ -1,14 +1,18 @@
 //! # andon
 //!
 //! The harness and the `andon` command: it starts the simulators of ERP, MES, QMS and WMS
-//! around a middleware under test, and (in the next milestones) drives scenarios, faults
-//! and checkers over what they recorded.
+//! around a middleware under test, drives scenarios with their fault timelines, and judges
+//! what the simulators recorded: scenario → runtime → history → checkers → reporters.
 //!
 //! Layout:
 //! * [`cli`] — the command line: one clap definition per subcommand (`cli/serve.rs`, …),
 //!   the exit codes, and the dispatch `main` calls. Parsing only; the work is elsewhere.
 //! * [`serve`] — `andon serve`: the chosen simulators and OpenAPI example stubs, standalone,
 //!   sharing one history, until a shutdown signal.
+//! * [`engine`] — the in-process runtime, the open-model load driver, settling, and the
+//!   run itself (`andon run`, `check`, `replay`) writing the run directory.
+//! * [`check`] — the `Checker` trait, `RunData` (a run directory read back) and one module
+//!   per checker.
 //! * [`bench`] — the two servers `ci/bench-erp.sh` loads: the ERP simulator set up for
 //!   endless goods movements, and a trivial handler of the same request.
 //! * [`report`] — the `Reporter` trait and the run directory's `verdict.json`, `junit.xml`

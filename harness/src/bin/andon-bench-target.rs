@@ -2,7 +2,8 @@
 //! (see `andon::bench`) until Ctrl-C or SIGTERM.
 //!
 //! Prints `listening http://ADDR` on stdout once bound; `--print-body` prints the request
-//! body the benchmark posts and exits.
+//! body the benchmark posts and exits; `--synthetic-run DIR` writes the fabricated run
+//! `ci/bench-check.sh` checks.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -26,6 +27,13 @@ struct Args {
     /// Print the request body and exit.
     #[arg(long)]
     print_body: bool,
+    /// Write a fabricated, consistent run directory of `--records` history records here
+    /// (for `ci/bench-check.sh`) and exit.
+    #[arg(long, value_name = "DIR")]
+    synthetic_run: Option<std::path::PathBuf>,
+    /// Records of the synthetic run.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
 }
 
 /// mimalloc: the simulators keep every record they write, and glibc's per-thread arenas
@@ -43,6 +51,15 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    if let Some(dir) = &args.synthetic_run {
+        return match andon::check::synthetic::synthetic_history(args.records, 1).save(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("andon-bench-target: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.print_body {
         println!("{}", bench::request_body());
         return ExitCode::SUCCESS;
