@@ -9,6 +9,11 @@
 //! lot, the sequence applied and the newer one it overwrote, and the call's trace id. A
 //! stale change that changed nothing is harmless and only counted.
 //!
+//! A hold release that reached the MES or WMS before the hold it releases (the call was
+//! answered `hold-not-found`, while the QMS had placed that hold with a lower sequence) is
+//! the other face of applying in arrival order: the hold, applied after, then stays in
+//! force for good. That fails too (`release_before_hold`).
+//!
 //! Exercised when some lot had at least two changes applied at one system and the order
 //! was put to the test: a `reorder` or `duplicate` fault fired, or some lot's events
 //! reached the SUT out of sequence order (from the delivery attempts). Otherwise unknown —
@@ -83,8 +88,61 @@ fn check(run: &RunData) -> Verdict {
     let mut fired: BTreeMap<&str, u64> = BTreeMap::new();
     let mut out_of_order = 0u64;
     let mut highest: FastMap<(&str, &str), u64> = FastMap::default();
+    // (QMS source, hold id) → sequence of the `lot.hold_placed` that placed it.
+    let placed: FastMap<(&str, &str), u64> = events
+        .iter()
+        .filter(|e| e.kind == Some(EventKind::LotHoldPlaced))
+        .filter_map(|e| {
+            let id = e.event.data.get("hold_id")?.as_str()?;
+            Some(((e.event.source.as_str(), id), e.event.sequence))
+        })
+        .collect();
+    let mut early_releases = 0u64;
     for (i, r) in records.iter().enumerate() {
         match &r.entry {
+            Entry::Request {
+                problem: Some(problem),
+                sources,
+                traceparent,
+                path,
+                ..
+            } if problem == "hold-not-found" && matches!(r.system, System::Mes | System::Wms) => {
+                let Some(ev) = sources.first().and_then(|s| events.get(s)) else {
+                    continue;
+                };
+                if ev.kind != Some(EventKind::LotHoldReleased) {
+                    continue;
+                }
+                let Some(hold) = ev.event.data.get("hold_id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Some(placed_seq) = placed.get(&(ev.event.source.as_str(), hold)) else {
+                    continue;
+                };
+                if *placed_seq >= ev.event.sequence {
+                    continue;
+                }
+                early_releases += 1;
+                w.push("release_before_hold", i, || Witness {
+                    event: Some(ev.source_ref()),
+                    system: Some(r.system),
+                    expected: format!(
+                        "hold {hold} placed (sequence {placed_seq}) before its release (sequence {}) at {}",
+                        ev.event.sequence,
+                        sys(r.system)
+                    ),
+                    happened: format!(
+                        "the release reached {} first ({path} answered hold-not-found): {}",
+                        sys(r.system),
+                        describe(ev)
+                    ),
+                    trace_id: traceparent
+                        .as_deref()
+                        .and_then(common::trace_id)
+                        .map(str::to_string)
+                        .or_else(|| ev.trace()),
+                });
+            }
             Entry::Fault { action, kind, .. }
                 if action == "fired" && (kind == "reorder" || kind == "duplicate") =>
             {
@@ -190,10 +248,13 @@ fn check(run: &RunData) -> Verdict {
     let busy_lots = changes.values().filter(|n| **n >= 2).count() as u64;
     let fired_n: u64 = fired.values().sum();
     let tested = fired_n > 0 || out_of_order > 0;
-    let (status, reason) = if overwrites > 0 {
+    let (status, reason) = if overwrites > 0 || early_releases > 0 {
         (
             Status::Fail,
-            format!("{overwrites} stale overwrites of lot status ({stale} stale changes applied)"),
+            format!(
+                "{overwrites} stale overwrites of lot status ({stale} stale changes applied), \
+                 {early_releases} hold releases applied before their hold"
+            ),
         )
     } else if busy_lots == 0 {
         (
@@ -220,6 +281,7 @@ fn check(run: &RunData) -> Verdict {
         ("lots_with_several_changes", busy_lots),
         ("stale_changes", stale),
         ("stale_overwrites", overwrites),
+        ("release_before_hold", early_releases),
         ("out_of_order_deliveries", out_of_order),
         ("reorder_fired", fired.get("reorder").copied().unwrap_or(0)),
         (

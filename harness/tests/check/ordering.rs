@@ -165,3 +165,64 @@ fn fewer_than_two_changes_is_unknown() {
     assert_status(&v, Status::Unknown);
     assert!(v.reason.as_deref().unwrap().contains("two status changes"));
 }
+
+#[test]
+fn a_release_that_reaches_the_wms_before_its_hold_fails() {
+    let mut h = H::new();
+    let placed = h.emit(Qms, "lot.hold_placed", "FG-2/P1", hold("H1", "FG-2", "P1"));
+    let released = h.emit(
+        Qms,
+        "lot.hold_released",
+        "FG-2/P1",
+        release("H1", "FG-2", "P1"),
+    );
+    h.deliver(&released, 202);
+    h.deliver(&placed, 202);
+    h.rejected(
+        Wms,
+        "/api/v1/lots/1000/FG-2/P1/holds/H1/release",
+        &released,
+        "hold-not-found",
+    );
+    h.lot_effect(
+        Wms,
+        "hold",
+        ("FG-2", "P1"),
+        &placed,
+        1,
+        0,
+        "unrestricted",
+        &["H1"],
+    );
+    let v = Ordering.check(&h.run());
+    assert_status(&v, Status::Fail);
+    assert_eq!(v.count("release_before_hold"), 1);
+    let w = &v.witnesses[0];
+    assert_eq!(w.event.as_ref(), Some(&released.r));
+    assert!(
+        w.happened.contains("answered hold-not-found"),
+        "{}",
+        w.happened
+    );
+}
+
+#[test]
+fn a_release_of_a_hold_never_placed_is_not_an_ordering_fault() {
+    let mut h = H::new();
+    let released = h.emit(
+        Qms,
+        "lot.hold_released",
+        "FG-2/P1",
+        release("H9", "FG-2", "P1"),
+    );
+    h.deliver(&released, 202);
+    h.rejected(
+        Wms,
+        "/api/v1/lots/1000/FG-2/P1/holds/H9/release",
+        &released,
+        "hold-not-found",
+    );
+    let v = Ordering.check(&h.run());
+    assert_eq!(v.count("release_before_hold"), 0);
+    assert_ne!(v.status, Status::Fail, "{v:?}");
+}

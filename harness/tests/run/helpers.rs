@@ -84,3 +84,15 @@ pub fn emitted(run_dir: &Path) -> Vec<String> {
         .map(|r| format!("{} {}", r["event"]["source"], r["event"]["id"]))
         .collect()
 }
+
+/// `andon run SCENARIO --report-dir RUN EXTRA…`.
+pub fn run_into(scenario: &Path, run: &Path, extra: &[&str]) -> (Output, String, String) {
+    let mut args = vec![
+        "run",
+        scenario.to_str().expect("utf-8 path"),
+        "--report-dir",
+        run.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    andon(&args)
+}

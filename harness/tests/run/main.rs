@@ -3,19 +3,14 @@
 
 mod helpers;
 
-use helpers::{andon, emitted, history_len, scenario, scratch, status_of};
+use helpers::{andon, emitted, history_len, run_into, scenario, scratch, status_of};
 
 #[test]
 fn a_correct_middleware_passes_and_the_run_directory_is_complete() {
     let dir = scratch("pass");
     let sc = scenario(&dir, "short-baseline", 4, &[]);
     let run = dir.join("out");
-    let (out, stdout, stderr) = andon(&[
-        "run",
-        sc.to_str().unwrap(),
-        "--report-dir",
-        run.to_str().unwrap(),
-    ]);
+    let (out, stdout, stderr) = run_into(&sc, &run, &[]);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.lines().last() == Some("PASS"), "{stdout}");
     for f in [
@@ -45,12 +40,7 @@ fn check_rejudges_a_recorded_run_without_running_it() {
     let dir = scratch("check");
     let sc = scenario(&dir, "short-check", 3, &[]);
     let run = dir.join("out");
-    let (out, stdout, _) = andon(&[
-        "run",
-        sc.to_str().unwrap(),
-        "--report-dir",
-        run.to_str().unwrap(),
-    ]);
+    let (out, stdout, _) = run_into(&sc, &run, &[]);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let before = std::fs::read_to_string(run.join("verdict.json")).unwrap();
     std::fs::remove_file(run.join("junit.xml")).unwrap();
@@ -78,14 +68,7 @@ fn a_defect_is_caught_and_the_run_exits_1() {
     let dir = scratch("defect");
     let sc = scenario(&dir, "short-defect", 3, &[]);
     let run = dir.join("out");
-    let (out, stdout, stderr) = andon(&[
-        "run",
-        sc.to_str().unwrap(),
-        "--defect",
-        "no-idempotency-key",
-        "--report-dir",
-        run.to_str().unwrap(),
-    ]);
+    let (out, stdout, stderr) = run_into(&sc, &run, &["--defect", "no-idempotency-key"]);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert_eq!(status_of(&run, "contract"), "fail");
     assert!(stdout.contains("contract         FAIL"), "{stdout}");
@@ -97,12 +80,7 @@ fn replay_redrives_the_same_source_traffic() {
     let dir = scratch("replay");
     let sc = scenario(&dir, "short-replay", 3, &[]);
     let run = dir.join("out");
-    let (out, stdout, _) = andon(&[
-        "run",
-        sc.to_str().unwrap(),
-        "--report-dir",
-        run.to_str().unwrap(),
-    ]);
+    let (out, stdout, _) = run_into(&sc, &run, &[]);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let again = dir.join("again");
     let (out, stdout, stderr) = andon(&[
@@ -135,12 +113,7 @@ fn a_sut_fault_kills_the_middleware_and_nothing_acknowledged_is_lost() {
         &["  - { at: 2s, target: sut, kind: kill }"],
     );
     let run = dir.join("out");
-    let (out, stdout, stderr) = andon(&[
-        "run",
-        sc.to_str().unwrap(),
-        "--report-dir",
-        run.to_str().unwrap(),
-    ]);
+    let (out, stdout, stderr) = run_into(&sc, &run, &[]);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
@@ -163,12 +136,7 @@ fn a_bad_scenario_is_refused_before_anything_starts() {
     )
     .unwrap();
     let run = dir.join("out");
-    let (out, _, stderr) = andon(&[
-        "run",
-        sc.to_str().unwrap(),
-        "--report-dir",
-        run.to_str().unwrap(),
-    ]);
+    let (out, _, stderr) = run_into(&sc, &run, &[]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("bad.yaml:7:"), "file and line: {stderr}");
     assert!(stderr.contains("meteor"), "{stderr}");
@@ -188,14 +156,7 @@ fn a_sut_that_never_gets_ready_is_an_error_with_its_log() {
     )
     .unwrap();
     let run = dir.join("out");
-    let (out, stdout, stderr) = andon(&[
-        "run",
-        sc.to_str().unwrap(),
-        "--sut",
-        manifest.to_str().unwrap(),
-        "--report-dir",
-        run.to_str().unwrap(),
-    ]);
+    let (out, stdout, stderr) = run_into(&sc, &run, &["--sut", manifest.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(stdout.contains("ERROR: "), "{stdout}");
     assert!(
@@ -212,12 +173,7 @@ fn a_report_dir_with_other_files_is_refused() {
     let run = dir.join("out");
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("thesis.txt"), "precious").unwrap();
-    let (out, _, stderr) = andon(&[
-        "run",
-        sc.to_str().unwrap(),
-        "--report-dir",
-        run.to_str().unwrap(),
-    ]);
+    let (out, _, stderr) = run_into(&sc, &run, &[]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not an andon run directory"), "{stderr}");
     assert_eq!(
