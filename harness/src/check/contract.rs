@@ -11,7 +11,10 @@
 //!   not counted again for a body already counted as a schema violation),
 //!   `unknown_sources` (a reference to an event never emitted);
 //! * `non_problem_errors`: a delivery answered with status ≥ 400 whose content type is not
-//!   `application/problem+json`.
+//!   `application/problem+json`;
+//! * `retry_after_ignored`: a call to a system that had answered 429 or 503 with
+//!   `Retry-After` less than that long before (the call started more than 100 ms after that
+//!   answer — calls already in flight are not counted — and before 90 % of the wait).
 //!
 //! Fail on any; unknown when the SUT made no call and answered no delivery with an error;
 //! pass otherwise.
@@ -30,7 +33,7 @@ pub struct Contract;
 
 const NAME: &str = "contract";
 
-const CATEGORIES: [&str; 8] = [
+const CATEGORIES: [&str; 9] = [
     "schema_violations",
     "missing_idempotency_key",
     "missing_traceparent",
@@ -38,8 +41,12 @@ const CATEGORIES: [&str; 8] = [
     "missing_sources",
     "unknown_sources",
     "non_problem_errors",
+    "retry_after_ignored",
     "calls",
 ];
+
+/// Calls that started this soon after a `Retry-After` answer were in flight, or raced it.
+const RETRY_AFTER_GRACE_MS: i64 = 100;
 
 impl Checker for Contract {
     fn name(&self) -> &'static str {
@@ -69,6 +76,15 @@ fn check(run: &RunData) -> Verdict {
     > = common::FastMap::default();
     let mut w = Witnesses::default();
     let mut error_answers = 0u64;
+    // Per system: when its last Retry-After answer came, and until when the SUT must wait.
+    let mut hold_off: common::FastMap<
+        andon_contracts::System,
+        (
+            chrono::DateTime<chrono::Utc>,
+            chrono::DateTime<chrono::Utc>,
+            u64,
+        ),
+    > = common::FastMap::default();
     for (i, r) in records.iter().enumerate() {
         match &r.entry {
             Entry::Request {
@@ -80,10 +96,45 @@ fn check(run: &RunData) -> Verdict {
                 valid,
                 violations,
                 fault,
+                status,
+                retry_after_s,
+                latency_us,
                 ..
             } => {
                 if !route.starts_with("/api/") {
                     continue;
+                }
+                let started = r.at - chrono::Duration::microseconds(*latency_us as i64);
+                if let Some((answered, until, secs)) = hold_off.get(&r.system).copied()
+                    && started > answered + chrono::Duration::milliseconds(RETRY_AFTER_GRACE_MS)
+                    && started < until
+                {
+                    *counts.entry("retry_after_ignored").or_default() += 1;
+                    let after_ms = (started - answered).num_milliseconds();
+                    w.push("retry_after_ignored", i, || Witness {
+                        event: sources.first().cloned(),
+                        system: Some(r.system),
+                        expected: format!(
+                            "no call to {} for {secs} s after its Retry-After answer at {}",
+                            sys(r.system),
+                            fmt_time(answered)
+                        ),
+                        happened: format!(
+                            "{method} {route} was sent {after_ms} ms after it (answered {status})"
+                        ),
+                        trace_id: traceparent
+                            .as_deref()
+                            .and_then(common::trace_id)
+                            .map(str::to_string),
+                    });
+                }
+                if matches!(status, 429 | 503)
+                    && let Some(secs) = *retry_after_s
+                    && secs > 0
+                {
+                    let until = r.at + chrono::Duration::milliseconds(secs as i64 * 900);
+                    let entry = hold_off.entry(r.system).or_insert((r.at, until, secs));
+                    *entry = (r.at, until.max(entry.1), secs);
                 }
                 if fault.as_deref().is_some_and(|f| f != "commit_then_reset") {
                     continue;

@@ -160,3 +160,62 @@ fn no_call_is_unknown() {
     let v = Contract.check(&h.run());
     assert_status(&v, Status::Unknown);
 }
+
+/// A 429 with `Retry-After: 2` from the ERP, answered at 1 s.
+fn throttled_at_one_second(h: &mut H, ev: &Ev) {
+    h.at(1_000);
+    h.push(
+        Erp,
+        Entry::Request {
+            method: "POST".into(),
+            path: "/api/v1/material-documents".into(),
+            route: "/api/v1/material-documents".into(),
+            idempotency_key: Some("k".into()),
+            traceparent: Some(format!("00-{}-00000000000000aa-01", ev.trace)),
+            sources: Vec::new(),
+            valid: None,
+            violations: Vec::new(),
+            status: 429,
+            content_type: Some("application/problem+json".into()),
+            problem: Some("too-many-requests".into()),
+            replayed: false,
+            fault: Some("throttle".into()),
+            retry_after_s: Some(2),
+            latency_us: 300,
+        },
+    );
+}
+
+#[test]
+fn a_call_inside_the_retry_after_wait_fails() {
+    let mut h = H::new();
+    let ev = event(&mut h);
+    throttled_at_one_second(&mut h, &ev);
+    h.at(1_400);
+    h.ok_request(Erp, "POST", "/api/v1/material-documents", &ev);
+    let v = Contract.check(&h.run());
+    assert_status(&v, Status::Fail);
+    assert_eq!(v.count("retry_after_ignored"), 1);
+    assert!(
+        v.witnesses[0]
+            .expected
+            .contains("for 2 s after its Retry-After"),
+        "{:?}",
+        v.witnesses[0]
+    );
+}
+
+#[test]
+fn calls_in_flight_at_the_429_and_calls_after_the_wait_keep_the_contract() {
+    let mut h = H::new();
+    let ev = event(&mut h);
+    throttled_at_one_second(&mut h, &ev);
+    // Answered 50 ms after the 429, sent before it (900 µs of latency): in flight.
+    h.at(1_050);
+    h.ok_request(Erp, "POST", "/api/v1/material-documents", &ev);
+    h.at(3_100);
+    h.ok_request(Erp, "POST", "/api/v1/material-documents", &ev);
+    let v = Contract.check(&h.run());
+    assert_eq!(v.count("retry_after_ignored"), 0, "{v:?}");
+    assert_status(&v, Status::Pass);
+}

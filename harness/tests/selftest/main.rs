@@ -22,7 +22,7 @@ const CATCHES: &[(&str, &str, &str)] = &[
     ("ack-before-persist", "sut-killed-mid-burst", "exactly_once"),
     ("no-hold-to-wms", "hold-races-picking", "exactly_once"),
     ("late-hold", "hold-races-picking", "sla"),
-    ("ignore-retry-after", "erp-throttling", "exactly_once"),
+    ("ignore-retry-after", "erp-throttling", "contract"),
     (
         "reorder-status",
         "mes-duplicate-reorder-storm",
