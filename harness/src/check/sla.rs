@@ -11,8 +11,11 @@
 //!   `recovery` (after a fault was cleared, until every event emitted before the heal had
 //!   all its effects — that span is the fault's `time_to_drain`).
 //! * Each budget of `expect.sla` is compared with its route's samples, all phases together
-//!   unless the budget names a `phase`. A budget over the limit fails, with witnesses
-//!   naming the slowest events; a budget whose route (and phase) has no sample is unknown.
+//!   unless the budget names a `phase`. An acknowledged event whose required effect never
+//!   landed counts for its budget with a lower bound, the time from its intended send to
+//!   the end of the history (a hold that reaches the WMS after the run is no faster than
+//!   that; a call the target rejected with 422 gives no bound). A budget over the limit fails, with witnesses naming the slowest events; a
+//!   budget whose route (and phase) has no sample and no such event is unknown.
 //! * No budget: pass, reporting the latencies only — unknown when there was no sample at
 //!   all. Events that never got an effect are the exactly-once checker's business; they
 //!   are counted here per route as `no_effect` for information.
@@ -75,6 +78,8 @@ struct Sample<'a> {
 struct RouteData<'a> {
     samples: Vec<Sample<'a>>,
     no_effect: u64,
+    /// Events without the effect by the end: latency at least `us` (`effect_at` = the end).
+    censored: Vec<Sample<'a>>,
 }
 
 fn hist() -> Histogram<u64> {
@@ -130,6 +135,9 @@ fn intervals(run: &RunData) -> Vec<Interval> {
 fn check(run: &RunData) -> Verdict {
     let records = &run.records;
     let events = Events::build(records);
+    let history_end = records.last().map(|r| r.at);
+    // A business rejection (422) is not a slow effect: no lower bound for it.
+    let rejections = common::rejections_by_event(records, &events);
     let materials = Materials::build(run, &events);
     let dels = common::deliveries(records, &events);
 
@@ -228,10 +236,20 @@ fn check(run: &RunData) -> Verdict {
         if dels[ev.n].acked() {
             for s in common::expected(ev, &materials) {
                 if s.need == Need::Required && f.is_none_or(|f| f[idx(s.system)].is_none()) {
-                    by_route
-                        .entry((ev.system, kind, s.system))
-                        .or_default()
-                        .no_effect += 1;
+                    let rd = by_route.entry((ev.system, kind, s.system)).or_default();
+                    rd.no_effect += 1;
+                    let rejected = rejections
+                        .get(&ev.key())
+                        .is_some_and(|r| r.iter().any(|(sys, _)| *sys == s.system));
+                    if let Some(end) = history_end.filter(|_| !rejected) {
+                        rd.censored.push(Sample {
+                            us: micros(ev.intended_at, end).max(0) as u64,
+                            phase,
+                            event: ev.key(),
+                            order: ev.idx,
+                            effect_at: end,
+                        });
+                    }
                 }
             }
         }
@@ -277,11 +295,24 @@ fn check(run: &RunData) -> Verdict {
             .phase
             .map(|p| format!(" ({})", p.as_str()))
             .unwrap_or_default();
-        let h = hists
-            .get(b.route.as_str())
-            .map(|h| &h[slot])
-            .filter(|h| !h.is_empty());
-        let Some(h) = h else {
+        // The samples, and a lower bound for each event still without its effect.
+        let censored: Vec<&Sample> = routes
+            .get(&b.route)
+            .map(|rd| {
+                rd.censored
+                    .iter()
+                    .filter(|s| b.phase.is_none_or(|p| p == s.phase))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let judged = hists.get(b.route.as_str()).map(|h| {
+            let mut h = h[slot].clone();
+            for s in &censored {
+                h.saturating_record(s.us);
+            }
+            h
+        });
+        let Some(h) = judged.as_ref().filter(|h| !h.is_empty()) else {
             unknown += 1;
             unknown_reasons.push(format!("no sample on route {:?}{phase_text}", b.route));
             budget_details.push(json!({ "route": b.route, "phase": b.phase, "status": "unknown", "reason": "no sample" }));
@@ -311,6 +342,7 @@ fn check(run: &RunData) -> Verdict {
             .samples
             .iter()
             .filter(|s| b.phase.is_none_or(|p| p == s.phase))
+            .chain(censored.iter().copied())
             .collect();
         slow.sort_by(|a, b| b.us.cmp(&a.us).then(a.order.cmp(&b.order)));
         let summary = over.join(", ");
@@ -328,11 +360,14 @@ fn check(run: &RunData) -> Verdict {
                     budget_text(b)
                 ),
                 happened: format!(
-                    "{summary} over {} events; {} took {} (intended at {}, first effect at {} at {}, {})",
+                    "{summary} over {} events ({} without an effect by the end); {} took {}{} (intended at {}, {} at {} at {}, {})",
                     h.len(),
+                    censored.len(),
                     describe(ev),
+                    if censored.iter().any(|c| c.event == s.event) { "at least " } else { "" },
                     fmt_us(s.us as i64),
                     fmt_time(ev.intended_at),
+                    if censored.iter().any(|c| c.event == s.event) { "still no effect" } else { "first effect" },
                     target.map(sys).unwrap_or_default(),
                     fmt_time(s.effect_at),
                     s.phase.as_str().replace('_', " ")

@@ -155,7 +155,8 @@ impl Gen {
         let traceparent = format!("00-{}-{}-01", src.1, self.hex(8));
         let idem = self.hex(16);
         if system == System::Erp && self.erp_down {
-            // The fault answers first; the SUT retries after Retry-After.
+            // The fault answers first (without Retry-After here, so that the fabricated SUT
+            // may retry at once and the clock need not stop); the retry lands.
             self.push(
                 system,
                 Entry::Request {
@@ -172,7 +173,7 @@ impl Gen {
                     problem: Some("service-unavailable".into()),
                     replayed: false,
                     fault: Some("unavailable".into()),
-                    retry_after_s: Some(1),
+                    retry_after_s: None,
                     latency_us: 50,
                 },
             );

@@ -138,3 +138,43 @@ fn no_samples_and_no_budgets_is_unknown() {
     let h = H::new();
     assert_status(&Sla.check(&h.run()), Status::Unknown);
 }
+
+#[test]
+fn an_effect_that_never_landed_counts_as_at_least_the_rest_of_the_run() {
+    let mut h = H::new();
+    for i in 0..3 {
+        consumption(&mut h, 1000 + i, i64::from(i) * 1000, 200);
+    }
+    // A hold acknowledged at 5 s that never reaches the WMS; the history ends at 40 s.
+    h.at(5_000)
+        .acked(Qms, "lot.hold_placed", "FG-2/P1", hold("H1", "FG-2", "P1"));
+    h.at(40_000).note(Erp, "end", serde_json::json!({}));
+    h.expect.sla = vec![budget("qms.hold -> wms", 5_000, None)];
+    let v = Sla.check(&h.run());
+    assert_status(&v, Status::Fail);
+    let w = &v.witnesses[0];
+    assert!(
+        w.happened.contains("took at least 35.0 s"),
+        "{}",
+        w.happened
+    );
+    assert!(w.happened.contains("still no effect"), "{}", w.happened);
+}
+
+#[test]
+fn a_rejected_call_is_no_slow_effect() {
+    let mut h = H::new();
+    consumption(&mut h, 1000, 0, 200);
+    let ev = h.at(1_000).acked(
+        Mes,
+        "material.consumed",
+        "1001",
+        consumed("1001", "RM-1", "R1", q(1.0, "KG")),
+    );
+    h.at(1_100)
+        .rejected(Erp, "/api/v1/material-documents", &ev, "stock-deficit");
+    h.at(60_000).note(Erp, "end", serde_json::json!({}));
+    h.expect.sla = vec![budget("mes.consumed -> erp", 5_000, None)];
+    let v = Sla.check(&h.run());
+    assert_status(&v, Status::Pass);
+}
