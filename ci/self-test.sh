@@ -5,9 +5,9 @@
 # the checkers that failed) as Markdown, for the README.
 #
 #   ci/self-test.sh                 the matrix, once (12 × 13 runs; ~20 min on two cores)
-#   REPEAT=3 DEFECTS=none ci/self-test.sh   every scenario three times against the reference
+#   REPEAT=3 SELFTEST_DEFECTS=none ci/self-test.sh   every scenario three times against the reference
 #
-# Knobs: JOBS (6 runs at a time), REPEAT (1), DEFECTS ("all", "none" or a list), OUT
+# Knobs: JOBS (6 runs at a time), REPEAT (1), SELFTEST_DEFECTS ("all", "none" or a list), OUT
 # (ci/bench/self-test.md), ANDON (target/release/andon, built when missing).
 # The test suite runs the diagonal of this matrix (harness/tests/selftest); this script is
 # the whole of it.
@@ -24,10 +24,10 @@ fi
 command -v python3 >/dev/null || { echo "self-test: python3 is needed to read verdicts" >&2; exit 2; }
 
 scenarios=$(ls scenarios/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')
-case "${DEFECTS:-all}" in
+case "${SELFTEST_DEFECTS:-all}" in
     all) defects="none $("$ANDON" reference-sut --list-defects | awk '{print $1}')" ;;
     none) defects="none" ;;
-    *) defects="none $DEFECTS" ;;
+    *) defects="none $SELFTEST_DEFECTS" ;;
 esac
 rm -rf "$WORK"; mkdir -p "$WORK"
 jobs_file=$WORK/jobs

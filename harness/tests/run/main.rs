@@ -90,17 +90,25 @@ fn replay_redrives_the_same_source_traffic() {
         again.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let (a, b) = (emitted(&run), emitted(&again));
-    assert!(!a.is_empty());
-    // The same seed gives the same events with the same ids; how far the plant got in
-    // the wall time may differ by a step or two at the end.
-    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    // The seed fixes what each system generates on its own: the ERP's releases and
+    // changes come out identical, with the same ids, in the same order. (What the MES,
+    // QMS and WMS do next depends on what the SUT delivered to them, and when.)
+    let erp = |events: Vec<String>| -> Vec<String> {
+        events
+            .into_iter()
+            .filter(|e| e.contains("/andon/erp/"))
+            .collect()
+    };
+    let (a, b) = (erp(emitted(&run)), erp(emitted(&again)));
+    assert!(a.len() >= 3, "{a:?}");
+    let n = a.len().min(b.len());
     assert!(
-        common * 10 >= a.len().min(b.len()) * 9,
-        "{common} of {} / {} events in the same order with the same ids",
+        n + 1 >= a.len().max(b.len()),
+        "{} / {} ERP events",
         a.len(),
         b.len()
     );
+    assert_eq!(a[..n], b[..n], "the same ERP events with the same ids");
 }
 
 #[test]
