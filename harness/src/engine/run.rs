@@ -508,24 +508,30 @@ async fn finish_error(
     finish(dir, record, &data, Vec::new())
 }
 
+/// The `run.json` of a run directory; `None` when there is none.
+fn read_record(dir: &Path) -> Result<Option<RunRecord>, RunError> {
+    let file = dir.join(RUN_FILE);
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(RunError::RunDir(LoadError::Io { file, source })),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        RunError::RunDir(LoadError::Json {
+            file,
+            message: e.to_string(),
+        })
+    })
+}
+
 /// Re-runs every checker on a recorded run directory and renders the reports again.
 pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
     let data = RunData::load(dir)?;
-    let run_file = dir.join(RUN_FILE);
-    let mut meta = match std::fs::read(&run_file) {
-        Ok(bytes) => {
-            serde_json::from_slice::<RunRecord>(&bytes)
-                .map_err(|e| {
-                    RunError::RunDir(LoadError::Json {
-                        file: run_file.clone(),
-                        message: e.to_string(),
-                    })
-                })?
-                .meta
-        }
+    let mut meta = match read_record(dir)? {
+        Some(record) => record.meta,
         // A history from elsewhere (merged from shards, or written by a test): judge it
         // with what the history itself says.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => RunMeta {
+        None => RunMeta {
             scenario: dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -538,12 +544,6 @@ pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
             exit: Exit::Pass,
             sut_actions: Vec::new(),
         },
-        Err(source) => {
-            return Err(RunError::RunDir(LoadError::Io {
-                file: run_file,
-                source,
-            }));
-        }
     };
     let verdicts = check::run_all(&data);
     if !matches!(meta.exit, Exit::Error(_)) {
@@ -567,22 +567,12 @@ pub fn replay_options(
     sut: Option<PathBuf>,
     report_dir: Option<PathBuf>,
 ) -> Result<RunOptions, RunError> {
-    let run_file = run_dir.join(RUN_FILE);
-    let record: RunRecord = std::fs::read(&run_file)
-        .map_err(|source| {
-            RunError::RunDir(LoadError::Io {
-                file: run_file.clone(),
-                source,
-            })
+    let record = read_record(run_dir)?.ok_or_else(|| {
+        RunError::RunDir(LoadError::Io {
+            file: run_dir.join(RUN_FILE),
+            source: std::io::ErrorKind::NotFound.into(),
         })
-        .and_then(|b| {
-            serde_json::from_slice(&b).map_err(|e| {
-                RunError::RunDir(LoadError::Json {
-                    file: run_file.clone(),
-                    message: e.to_string(),
-                })
-            })
-        })?;
+    })?;
     let scenario = run_dir.join(SCENARIO_FILE);
     let sut = sut.or_else(|| {
         record
