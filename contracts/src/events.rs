@@ -148,7 +148,7 @@ pub struct CloudEvent {
     /// Extension: W3C trace context.
     pub traceparent: String,
     /// The event payload.
-    pub data: serde_json::Value,
+    pub data: crate::Json,
 }
 
 impl CloudEvent {
@@ -170,7 +170,7 @@ impl CloudEvent {
         let kind = self
             .kind()
             .ok_or_else(|| format!("unknown event type {:?}", self.type_))?;
-        EventData::decode(kind, &self.data).map_err(|e| e.to_string())
+        EventData::decode_text(kind, self.data.text()).map_err(|e| e.to_string())
     }
 }
 
@@ -541,8 +541,12 @@ pub enum EventData {
 impl EventData {
     /// Decodes the `data` of an event of `kind`.
     pub fn decode(kind: EventKind, v: &serde_json::Value) -> Result<Self, serde_json::Error> {
-        use serde_json::from_value as f;
-        let v = v.clone();
+        Self::decode_text(kind, &v.to_string())
+    }
+
+    /// Decodes the `data` of an event of `kind` from its JSON text.
+    pub fn decode_text(kind: EventKind, v: &str) -> Result<Self, serde_json::Error> {
+        use serde_json::from_str as f;
         Ok(match kind {
             EventKind::ProductionOrderReleased => Self::OrderReleased(f(v)?),
             EventKind::ProductionOrderChanged => Self::OrderChanged(f(v)?),

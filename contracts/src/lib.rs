@@ -9,6 +9,7 @@
 //! * [`quantity`] — quantities with a unit, held as exact thousandths.
 //! * [`objects`] — canonical business objects (material, production order, stock, lots).
 //! * [`events`] — the event catalog and the CloudEvents envelope.
+//! * [`json`] — a JSON value kept as its text (event payloads, effect details).
 //! * [`api`] — request and response bodies of the simulators' REST APIs.
 //! * [`problem`] — RFC 9457 problem details.
 //! * [`mod@validate`] — JSON Schema (2020-12) validation with JSON-pointer violations, over the
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod events;
 pub mod ids;
+pub mod json;
 pub mod objects;
 pub mod problem;
 pub mod quantity;
@@ -27,6 +29,7 @@ pub use ids::{
     BatchId, IdError, MaterialId, MovementTypeCode, OperationId, OrderId, PlantId, StorageLocation,
     Unit,
 };
+pub use json::{Json, JsonRef};
 pub use objects::{Material, OrderStatus, ProductionOrder, StockRow, StockType};
 pub use problem::{FieldError, Problem};
 pub use quantity::Quantity;

@@ -256,7 +256,7 @@ impl Core {
                 } else {
                     Outcome::Ok
                 },
-                detail,
+                detail: detail.into(),
             },
         );
     }
@@ -311,7 +311,7 @@ impl Core {
             self.system,
             Entry::Note {
                 name: name.into(),
-                detail,
+                detail: detail.into(),
             },
         );
     }

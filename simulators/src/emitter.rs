@@ -328,7 +328,7 @@ impl Emitter {
                 plant: plant.clone(),
                 sequence,
                 traceparent: tp,
-                data,
+                data: data.into(),
             };
             let lane = lane_of(subject, l.queues.len());
             (event, lane)

@@ -395,7 +395,7 @@ impl Faults {
                 id: id.clone(),
                 action: "applied".into(),
                 kind: spec.kind.name().into(),
-                spec: serde_json::to_value(&spec).unwrap_or_default(),
+                spec: andon_contracts::Json::new(&spec),
             },
         );
         self.refresh();
@@ -448,7 +448,7 @@ impl Faults {
                 id: f.id.clone(),
                 action: "cleared".into(),
                 kind: f.spec.kind.name().into(),
-                spec: serde_json::json!({ "fired": f.fired }),
+                spec: serde_json::json!({ "fired": f.fired }).into(),
             },
         );
     }
@@ -499,7 +499,7 @@ impl Faults {
                 id: id.to_string(),
                 action: "fired".into(),
                 kind: kind.to_string(),
-                spec: detail,
+                spec: detail.into(),
             },
         );
     }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use andon_contracts::{CloudEvent, SourceRef, System};
+use andon_contracts::{CloudEvent, Json, SourceRef, System};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -138,7 +138,7 @@ pub enum Entry {
         /// `ok`, or `info` when the SUT never saw the answer (commit then reset).
         outcome: Outcome,
         /// Details (document number, quantities, status…).
-        detail: serde_json::Value,
+        detail: Json,
     },
     /// A fault was applied or cleared.
     Fault {
@@ -150,14 +150,14 @@ pub enum Entry {
         kind: String,
         /// The fault's parameters.
         #[serde(default)]
-        spec: serde_json::Value,
+        spec: Json,
     },
     /// A note from the simulator (state changes worth knowing: lot picked while held, …).
     Note {
         /// Note name (`wms.pick_of_held_lot`).
         name: String,
         /// Details.
-        detail: serde_json::Value,
+        detail: Json,
     },
 }
 
@@ -264,7 +264,7 @@ mod tests {
                 System::Erp,
                 Entry::Note {
                     name: format!("n{i}"),
-                    detail: serde_json::Value::Null,
+                    detail: Json::null(),
                 },
             );
         }
@@ -281,7 +281,7 @@ mod tests {
                 id: "f1".into(),
                 action: "applied".into(),
                 kind: "hang".into(),
-                spec: serde_json::json!({"kind": "hang"}),
+                spec: serde_json::json!({"kind": "hang"}).into(),
             },
         );
         let mut buf = Vec::new();

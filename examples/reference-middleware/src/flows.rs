@@ -784,7 +784,7 @@ mod tests {
             plant: PlantId::parse("1000").unwrap(),
             sequence: 3,
             traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
-            data,
+            data: data.into(),
         };
         let d = e.typed_data().unwrap();
         (e, d)

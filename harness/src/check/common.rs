@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use andon_contracts::{CloudEvent, EventKind, Material, Quantity, SourceRef, System};
+use andon_contracts::{
+    CloudEvent, EventKind, Json, JsonRef, Material, Quantity, SourceRef, System,
+};
 use andon_simulators::MasterData;
 use andon_simulators::history::{Entry, Outcome, Record};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{MAX_WITNESSES, RunData, Witness};
@@ -132,7 +133,7 @@ impl<'a> Ev<'a> {
 
     /// A text field of its data.
     pub fn field(&self, name: &str) -> Option<&'a str> {
-        field(&self.event.data, name)
+        field(self.event.data.as_ref(), name)
     }
 
     /// The lot (plant, material, batch) the event names, when it names one.
@@ -405,13 +406,13 @@ pub(crate) fn rejections_by_event<'a>(
 }
 
 /// A text field of a JSON object.
-pub(crate) fn field<'v>(v: &'v Value, name: &str) -> Option<&'v str> {
-    v.get(name).and_then(Value::as_str)
+pub(crate) fn field<'v>(v: impl Into<JsonRef<'v>>, name: &str) -> Option<&'v str> {
+    v.into().str(name)
 }
 
 /// A quantity field (`{value, unit}`) of a JSON object.
-pub(crate) fn quantity(v: &Value, name: &str) -> Option<Quantity> {
-    Quantity::deserialize(v.get(name)?).ok()
+pub(crate) fn quantity<'v>(v: impl Into<JsonRef<'v>>, name: &str) -> Option<Quantity> {
+    v.into().get(name)?.decode().ok()
 }
 
 /// The material master as it stood at each point of the run: the master data the run
@@ -438,7 +439,7 @@ impl<'a> Materials<'a> {
             if ev.poison || ev.kind != Some(EventKind::MaterialChanged) {
                 continue;
             }
-            if let Ok(mat) = Material::deserialize(&ev.event.data) {
+            if let Ok(mat) = ev.event.data.decode::<Material>() {
                 changes
                     .entry(mat.material.as_str().to_string())
                     .or_default()
@@ -521,7 +522,7 @@ pub(crate) struct Slot<'a> {
 
 impl Slot<'_> {
     /// Whether an effect record fills this slot.
-    pub fn matches(&self, system: System, effect: &str, detail: &Value) -> bool {
+    pub fn matches(&self, system: System, effect: &str, detail: &Json) -> bool {
         if self.system != system || self.effect != effect {
             return false;
         }
@@ -581,12 +582,16 @@ pub(crate) struct GoodsMovement<'v> {
 
 impl<'v> GoodsMovement<'v> {
     /// Reads the detail of an `erp.goods_movement` effect.
-    pub fn of(detail: &'v Value) -> Self {
+    pub fn of(detail: &'v Json) -> Self {
+        let [movement, material, batch, reversal] =
+            detail
+                .as_ref()
+                .pick(["movement_type", "material", "batch", "reversal_of"]);
         Self {
-            movement: field(detail, "movement_type").unwrap_or(""),
-            material: field(detail, "material").unwrap_or(""),
-            batch: field(detail, "batch"),
-            reversal: detail.get("reversal_of").is_some_and(|v| !v.is_null()),
+            movement: movement.and_then(JsonRef::as_str).unwrap_or(""),
+            material: material.and_then(JsonRef::as_str).unwrap_or(""),
+            batch: batch.and_then(JsonRef::as_str),
+            reversal: reversal.is_some_and(|v| !v.is_null()),
         }
     }
 }
@@ -624,7 +629,7 @@ pub(crate) fn expected_into<'a>(ev: &Ev<'a>, materials: &Materials<'_>, out: &mu
     let Some(kind) = ev.kind else {
         return;
     };
-    let d: &'a Value = &ev.event.data;
+    let d: JsonRef<'a> = ev.event.data.as_ref();
     let slot = |system, effect, need| Slot {
         system,
         effect,
@@ -655,7 +660,7 @@ pub(crate) fn expected_into<'a>(ev: &Ev<'a>, materials: &Materials<'_>, out: &mu
         K::MaterialProduced => {
             let by_product = d
                 .get("by_product")
-                .and_then(Value::as_bool)
+                .and_then(JsonRef::as_bool)
                 .unwrap_or(false);
             out.push(gm(if by_product { "531" } else { "101" }, r));
             out.push(slot(Wms, "wms.receipt", r));
@@ -693,8 +698,8 @@ pub(crate) fn expected_into<'a>(ev: &Ev<'a>, materials: &Materials<'_>, out: &mu
         ]),
         K::NonconformanceCreated => out.push(slot(Erp, "erp.quality_notification", r)),
         K::ShipmentConfirmed => {
-            if let Some(items) = d.get("items").and_then(Value::as_array) {
-                out.extend(items.iter().map(|it| Slot {
+            if let Some(items) = d.get("items").and_then(JsonRef::items) {
+                out.extend(items.into_iter().map(|it| Slot {
                     system: Erp,
                     effect: "erp.goods_movement",
                     movement: Some("601"),

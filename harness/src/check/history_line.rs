@@ -10,15 +10,52 @@
 //! the one users see. Building each variant by name makes a new `Entry` field a compile
 //! error here; `tests` compares both readers on every variant.
 
-use andon_contracts::{CloudEvent, SourceRef, System};
+use andon_contracts::{CloudEvent, Json, PlantId, SourceRef, System};
 use andon_simulators::history::{Entry, Outcome, Record};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
 use serde_json::value::RawValue;
 
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
+/// A field that is present, even as `null` (which `Option` would read as absent).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
+}
+
+/// A `CloudEvent` whose `data` is kept as the text it is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlatEvent<'a> {
+    specversion: String,
+    id: String,
+    source: String,
+    #[serde(rename = "type")]
+    type_: String,
+    subject: String,
+    time: DateTime<Utc>,
+    datacontenttype: String,
+    plant: PlantId,
+    sequence: u64,
+    traceparent: String,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+impl FlatEvent<'_> {
+    fn into_event(self) -> CloudEvent {
+        CloudEvent {
+            specversion: self.specversion,
+            id: self.id,
+            source: self.source,
+            type_: self.type_,
+            subject: self.subject,
+            time: self.time,
+            datacontenttype: self.datacontenttype,
+            plant: self.plant,
+            sequence: self.sequence,
+            traceparent: self.traceparent,
+            data: Json::from_raw(self.data),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -82,16 +119,16 @@ struct Flat<'a> {
     effect: Option<String>,
     #[serde(default)]
     key: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    detail: Option<Value>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    detail: Option<&'a RawValue>,
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
     action: Option<String>,
     #[serde(default)]
     kind: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    spec: Option<Value>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    spec: Option<&'a RawValue>,
     #[serde(default)]
     name: Option<String>,
 }
@@ -101,7 +138,9 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
     let f: Flat<'_> = serde_json::from_slice(line).ok()?;
     let entry = match f.record {
         "event_emitted" => Entry::EventEmitted {
-            event: serde_json::from_str::<CloudEvent>(f.event?.get()).ok()?,
+            event: serde_json::from_str::<FlatEvent<'_>>(f.event?.get())
+                .ok()?
+                .into_event(),
             intended_at: f.intended_at?,
             poison: f.poison,
         },
@@ -143,17 +182,17 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
             sources: f.sources,
             traceparent: f.traceparent,
             outcome: f.outcome?,
-            detail: f.detail?,
+            detail: Json::from_raw(f.detail?),
         },
         "fault" => Entry::Fault {
             id: f.id?,
             action: f.action?,
             kind: f.kind?,
-            spec: f.spec.unwrap_or(Value::Null),
+            spec: f.spec.map_or_else(Json::null, Json::from_raw),
         },
         "note" => Entry::Note {
             name: f.name?,
-            detail: f.detail?,
+            detail: Json::from_raw(f.detail?),
         },
         _ => return None,
     };

@@ -24,7 +24,7 @@ pub mod safety;
 pub mod sla;
 pub mod synthetic;
 
-mod common;
+pub(crate) mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -21,9 +21,8 @@
 
 use std::collections::BTreeMap;
 
-use andon_contracts::{EventKind, System};
+use andon_contracts::{EventKind, Json, JsonRef, System};
 use andon_simulators::history::{Entry, Outcome};
-use serde_json::Value;
 
 use super::common::{self, Events, FastMap, Witnesses, describe, sys};
 use super::{Checker, RunData, Status, Verdict, Witness};
@@ -52,14 +51,14 @@ struct State<'v> {
 }
 
 impl<'v> State<'v> {
-    fn of(detail: &'v Value) -> Self {
+    fn of(detail: &'v Json) -> Self {
+        let [status, available, holds] = detail.as_ref().pick(["status", "available", "holds"]);
         Self {
-            status: common::field(detail, "status"),
-            available: detail.get("available").and_then(Value::as_bool),
-            holds: detail
-                .get("holds")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
+            status: status.and_then(JsonRef::as_str),
+            available: available.and_then(JsonRef::as_bool),
+            holds: holds
+                .and_then(JsonRef::items)
+                .map(|a| a.into_iter().filter_map(JsonRef::as_str).collect())
                 .unwrap_or_default(),
         }
     }
@@ -93,7 +92,7 @@ fn check(run: &RunData) -> Verdict {
         .iter()
         .filter(|e| e.kind == Some(EventKind::LotHoldPlaced))
         .filter_map(|e| {
-            let id = e.event.data.get("hold_id")?.as_str()?;
+            let id = e.event.data.str("hold_id")?;
             Some(((e.event.source.as_str(), id), e.event.sequence))
         })
         .collect();
@@ -113,7 +112,7 @@ fn check(run: &RunData) -> Verdict {
                 if ev.kind != Some(EventKind::LotHoldReleased) {
                     continue;
                 }
-                let Some(hold) = ev.event.data.get("hold_id").and_then(Value::as_str) else {
+                let Some(hold) = ev.event.data.str("hold_id") else {
                     continue;
                 };
                 let Some(placed_seq) = placed.get(&(ev.event.source.as_str(), hold)) else {
@@ -198,7 +197,7 @@ fn check(run: &RunData) -> Verdict {
                 let before = last.insert(lot, now.clone());
                 if !detail
                     .get("stale")
-                    .and_then(Value::as_bool)
+                    .and_then(JsonRef::as_bool)
                     .unwrap_or(false)
                 {
                     continue;
@@ -209,11 +208,10 @@ fn check(run: &RunData) -> Verdict {
                     continue;
                 }
                 overwrites += 1;
-                let seq = detail.get("sequence").and_then(Value::as_u64).unwrap_or(0);
-                let prev = detail
-                    .get("previous_sequence")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
+                let [seq, prev] = detail
+                    .as_ref()
+                    .pick(["sequence", "previous_sequence"])
+                    .map(|v| v.and_then(JsonRef::as_u64).unwrap_or(0));
                 let ev = sources.first().and_then(|s| events.get(s));
                 let mut parts = key.splitn(3, '/');
                 let (p, m, b) = (

@@ -125,7 +125,7 @@ fn stock_key<'a>(
 
 fn deltas<'a>(ev: &Ev<'a>, materials: &Materials<'_>) -> Option<Vec<(StockKey<'a>, i64)>> {
     use EventKind as K;
-    let d: &'a serde_json::Value = &ev.event.data;
+    let d: andon_contracts::JsonRef<'a> = ev.event.data.as_ref();
     let f = |n: &str| common::field(d, n);
     let base = |material: &str, plant: &str, q: Option<andon_contracts::Quantity>| {
         q.and_then(|q| materials.to_base(material, plant, ev.idx, &q).map(|x| x.0))
@@ -165,7 +165,7 @@ fn deltas<'a>(ev: &Ev<'a>, materials: &Materials<'_>) -> Option<Vec<(StockKey<'a
         K::ShipmentConfirmed => {
             let p = f("plant")?;
             let mut out = Vec::new();
-            for it in d.get("items")?.as_array()? {
+            for it in d.get("items")?.items()? {
                 let (s, m) = (
                     common::field(it, "storage_location")?,
                     common::field(it, "material")?,

@@ -156,7 +156,7 @@ fn check(run: &RunData) -> Verdict {
             DateTime<Utc>,
             System,
             Option<&Ev<'_>>,
-            Option<&serde_json::Value>,
+            Option<&andon_contracts::Json>,
         ) = match &r.entry {
             Entry::EventEmitted {
                 event,

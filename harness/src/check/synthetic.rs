@@ -110,7 +110,7 @@ impl Gen {
             plant: PlantId::parse("1000").expect("valid literal"),
             sequence,
             traceparent: format!("00-{trace}-{span}-01"),
-            data,
+            data: data.into(),
         };
         let intended_at = self.now;
         self.push(
@@ -207,7 +207,7 @@ impl Gen {
                 sources: vec![src.0.clone()],
                 traceparent: Some(traceparent),
                 outcome: Outcome::Ok,
-                detail,
+                detail: detail.into(),
             },
         );
     }
@@ -407,7 +407,7 @@ pub fn synthetic_history(n: usize, seed: u64) -> RunData {
                     id: "erp-unavailable-1".into(),
                     action: "applied".into(),
                     kind: "unavailable".into(),
-                    spec: json!({ "kind": "unavailable", "retry_after": "1s" }),
+                    spec: json!({ "kind": "unavailable", "retry_after": "1s" }).into(),
                 },
             );
             g.erp_down = true;
@@ -419,7 +419,7 @@ pub fn synthetic_history(n: usize, seed: u64) -> RunData {
                     id: "erp-unavailable-1".into(),
                     action: "cleared".into(),
                     kind: "unavailable".into(),
-                    spec: json!({ "fired": 1 }),
+                    spec: json!({ "fired": 1 }).into(),
                 },
             );
             g.erp_down = false;
@@ -600,7 +600,7 @@ pub fn synthetic_history(n: usize, seed: u64) -> RunData {
                 Entry::Note {
                     name: "wms.pick".into(),
                     detail: json!({ "delivery": delivery, "plant": "1000", "material": fg, "batch": batch,
-                                    "quantity": { "value": 3.0, "unit": fg_unit }, "holds": [] }),
+                                    "quantity": { "value": 3.0, "unit": fg_unit }, "holds": [] }).into(),
                 },
             );
             if let Some(l) = g.wms_lots.get_mut(&lot) {
@@ -630,7 +630,7 @@ pub fn synthetic_history(n: usize, seed: u64) -> RunData {
             System::Wms,
             Entry::Note {
                 name: "synthetic.padding".into(),
-                detail: Value::Null,
+                detail: andon_contracts::Json::null(),
             },
         );
     }

@@ -550,6 +550,9 @@ pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
         meta.exit = exit_of(&verdicts);
     }
     let report = RunReport::from_run(meta, &data, verdicts);
+    // Freeing a million records takes a noticeable part of a second: let it happen off the
+    // caller's path (a CLI exits before it is done, which is as good).
+    std::thread::spawn(move || drop(data));
     let files = report::write_all(dir, &report)?;
     Ok(RunOutcome {
         dir: dir.to_path_buf(),

@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use andon_contracts::{SourceRef, System};
+use andon_contracts::System;
 use andon_simulators::history::{Entry, Outcome, Record};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::check::common::FastMap;
 use crate::check::{RunData, SlaBudget, Status, Verdict};
 
 use super::latency::LatencySummary;
@@ -238,7 +239,7 @@ fn fault_spans(records: &[Record]) -> Vec<FaultSpan> {
         match action.as_str() {
             "applied" => {
                 span.applied_at = r.at;
-                span.params = params(spec);
+                span.params = params(&spec.to_value());
             }
             "fired" => span.fired += 1,
             "cleared" => {
@@ -305,7 +306,9 @@ fn latencies(records: &[Record]) -> BTreeMap<String, Vec<u64>> {
         emitter: System,
         intended_at: DateTime<Utc>,
     }
-    let mut sources: HashMap<SourceRef, Source> = HashMap::new();
+    // Keys borrowed from the history, hashed with Fx: a history holds millions of records.
+    type Key<'a> = (&'a str, &'a str);
+    let mut sources: FastMap<Key<'_>, Source> = FastMap::default();
     for r in records {
         if let Entry::EventEmitted {
             event,
@@ -313,14 +316,14 @@ fn latencies(records: &[Record]) -> BTreeMap<String, Vec<u64>> {
             poison: None,
         } = &r.entry
         {
-            sources.entry(event.key()).or_insert(Source {
+            sources.entry((&event.source, &event.id)).or_insert(Source {
                 kind: &event.type_,
                 emitter: r.system,
                 intended_at: *intended_at,
             });
         }
     }
-    let mut first: HashMap<(&SourceRef, System), DateTime<Utc>> = HashMap::new();
+    let mut first: FastMap<(Key<'_>, System), DateTime<Utc>> = FastMap::default();
     for r in records {
         let Entry::Effect {
             sources: realised,
@@ -335,14 +338,14 @@ fn latencies(records: &[Record]) -> BTreeMap<String, Vec<u64>> {
         }
         for s in realised {
             first
-                .entry((s, r.system))
+                .entry(((s.source.as_str(), s.id.as_str()), r.system))
                 .and_modify(|at| *at = (*at).min(r.at))
                 .or_insert(r.at);
         }
     }
     let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for ((key, target), at) in first {
-        let Some(src) = sources.get(key) else {
+        let Some(src) = sources.get(&key) else {
             continue;
         };
         let d = at - src.intended_at;
@@ -390,7 +393,7 @@ mod tests {
                 plant: serde_json::from_value(serde_json::json!("1000")).unwrap(),
                 sequence: 1,
                 traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
-                data: serde_json::json!({}),
+                data: serde_json::json!({}).into(),
             },
             intended_at: t(intended_ms),
             poison: poison.map(Into::into),
@@ -401,13 +404,13 @@ mod tests {
         Entry::Effect {
             effect: "erp.goods_movement".into(),
             key: "k".into(),
-            sources: vec![SourceRef {
+            sources: vec![andon_contracts::SourceRef {
                 source: "/andon/mes/1000".into(),
                 id: id.into(),
             }],
             traceparent: None,
             outcome,
-            detail: serde_json::Value::Null,
+            detail: andon_contracts::Json::null(),
         }
     }
 
@@ -416,7 +419,7 @@ mod tests {
             id: id.into(),
             action: action.into(),
             kind: "unavailable".into(),
-            spec,
+            spec: spec.into(),
         }
     }
 

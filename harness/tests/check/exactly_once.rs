@@ -135,8 +135,9 @@ fn a_reversed_duplicate_nets_out() {
     h.gm(&ev, "261", "RM-1", "R1", 2.0, "KG");
     let i = h.gm(&ev, "262", "RM-1", "R1", 2.0, "KG");
     if let andon_simulators::history::Entry::Effect { detail, .. } = &mut h.records[i].entry {
-        detail["reversal_of"] =
-            json!({ "material_document": "4900000002", "year": 2026, "item": 1 });
+        let mut d = detail.to_value();
+        d["reversal_of"] = json!({ "material_document": "4900000002", "year": 2026, "item": 1 });
+        *detail = d.into();
     }
     let v = ExactlyOnce.check(&h.run());
     assert_status(&v, Status::Pass);

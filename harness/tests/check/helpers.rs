@@ -135,7 +135,7 @@ impl H {
             plant: PlantId::parse("1000").unwrap(),
             sequence,
             traceparent,
-            data,
+            data: data.into(),
         };
         let r = event.key();
         let intended_at = self.now;
@@ -284,7 +284,7 @@ impl H {
                 sources: sources.iter().map(|e| e.r.clone()).collect(),
                 traceparent: tp,
                 outcome: Outcome::Ok,
-                detail,
+                detail: detail.into(),
             },
         )
     }
@@ -362,7 +362,7 @@ impl H {
                 id: id.into(),
                 action: action.into(),
                 kind: kind.into(),
-                spec: json!({ "kind": kind }),
+                spec: json!({ "kind": kind }).into(),
             },
         )
     }
@@ -372,7 +372,7 @@ impl H {
             system,
             Entry::Note {
                 name: name.into(),
-                detail,
+                detail: detail.into(),
             },
         )
     }

@@ -63,7 +63,7 @@ async fn every_generated_event_matches_its_schema() {
         .filter(|e| e.type_.contains("released"))
         .take(5)
     {
-        let mut wo = e.data.clone();
+        let mut wo = e.data.to_value();
         for k in [
             "order_type",
             "status",
@@ -85,7 +85,7 @@ async fn every_generated_event_matches_its_schema() {
         let kind = e.kind().expect("catalog kind");
         andon_contracts::validate("cloudevent", &serde_json::to_value(e).unwrap())
             .unwrap_or_else(|v| panic!("{kind}: {v}"));
-        andon_contracts::validate(&format!("events/{}", kind.name()), &e.data)
+        andon_contracts::validate(&format!("events/{}", kind.name()), &e.data.to_value())
             .unwrap_or_else(|v| panic!("{kind}: {v}"));
         e.typed_data().unwrap_or_else(|v| panic!("{kind}: {v}"));
     }

@@ -101,18 +101,18 @@ pub fn emitted(records: &[Record]) -> Vec<(String, Value)> {
                     .kind()
                     .map(|k| k.name().to_string())
                     .unwrap_or_default(),
-                event.data.clone(),
+                event.data.to_value(),
             )),
             _ => None,
         })
         .collect()
 }
 
-pub fn effects<'a>(records: &'a [Record], name: &str) -> Vec<&'a Value> {
+pub fn effects(records: &[Record], name: &str) -> Vec<Value> {
     records
         .iter()
         .filter_map(|r| match &r.entry {
-            Entry::Effect { effect, detail, .. } if effect == name => Some(detail),
+            Entry::Effect { effect, detail, .. } if effect == name => Some(detail.to_value()),
             _ => None,
         })
         .collect()

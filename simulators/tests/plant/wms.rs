@@ -122,10 +122,7 @@ async fn a_late_hold_is_applied_and_marked_stale() {
     )
     .await;
     assert_eq!((s.as_u16(), lot["available"].as_bool()), (200, Some(false)));
-    let holds = effects(&wms.core.history.snapshot(), "wms.hold")
-        .into_iter()
-        .cloned()
-        .collect::<Vec<_>>();
+    let holds = effects(&wms.core.history.snapshot(), "wms.hold");
     assert_eq!(
         holds
             .iter()

@@ -307,7 +307,7 @@ impl Plant {
                         effect: effect.clone(),
                         key: key.clone(),
                         sources: sources.clone(),
-                        detail: detail.clone(),
+                        detail: detail.to_value(),
                     }),
                     _ => None,
                 })
@@ -438,8 +438,9 @@ impl Plant {
             let Some(kind) = event.kind() else { continue };
             let mut expected = expected_effects(kind);
             if kind == EventKind::MaterialProduced
-                && event.data["material"]
-                    .as_str()
+                && event
+                    .data
+                    .str("material")
                     .is_some_and(|m| inspected.contains(m))
             {
                 expected.push("qms.inspection_lot");
