@@ -7,6 +7,8 @@
 //! Layout:
 //! * [`cli`] — the command line: one clap definition per subcommand (`cli/serve.rs`, …),
 //!   the exit codes, and the dispatch `main` calls. Parsing only; the work is elsewhere.
+//! * [`bdd`] — `andon test`: the step library (one table feeding the runner, the
+//!   undefined-step check and `andon steps`), the cucumber world and the test summary.
 //! * [`serve`] — `andon serve`: the chosen simulators and OpenAPI example stubs, standalone,
 //!   sharing one history, until a shutdown signal.
 //! * [`engine`] — the in-process runtime, the open-model load driver, settling, and the
@@ -22,6 +24,7 @@
 //! * [`sut`] — the SUT manifest (`sut.toml`, placeholders) and the driver that starts,
 //!   stops, kills, pauses and restarts the middleware under test.
 
+pub mod bdd;
 pub mod bench;
 pub mod check;
 pub mod cli;

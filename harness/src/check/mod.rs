@@ -52,6 +52,17 @@ pub enum Status {
     Unknown,
 }
 
+impl Status {
+    /// `pass`, `fail` or `unknown`, as in verdict.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
 /// A minimal counter-example, in plain language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Witness {

@@ -11,6 +11,7 @@
 pub mod reference_sut;
 pub mod run;
 pub mod serve;
+pub mod test;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run Gherkin features against a SUT and gate on them (exit 0 pass, 1 fail, 2 error).
+    Test(test::TestArgs),
+    /// The step library, grouped by topic, with an example for each step.
+    Steps(test::StepsArgs),
     /// Standalone simulators (and OpenAPI example stubs) for onboarding a plant adapter.
     Serve(serve::ServeArgs),
     /// Run one scenario against a SUT and judge it (exit 0 pass, 1 fail, 2 error).
@@ -66,6 +71,8 @@ impl Cli {
     pub fn log_filter(&self) -> &'static str {
         match (self.quiet, self.verbose) {
             (true, _) => "warn",
+            // `andon test` prints the scenarios; the engine's progress notes would interleave.
+            (false, 0) if matches!(self.command, Command::Test(_)) => "warn",
             (false, 0) => "info,hyper=warn,reqwest=warn,wiremock=warn",
             (false, 1) => "debug,hyper=info,reqwest=info,wiremock=info",
             (false, _) => "trace",
@@ -87,6 +94,8 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
+            Command::Test(args) => test::run(args).await,
+            Command::Steps(args) => test::steps(args),
             Command::Serve(args) => serve::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => run::check(args).await,

@@ -222,6 +222,20 @@ pub struct Capabilities {
     pub backlog: Option<Template>,
 }
 
+impl Capabilities {
+    /// The names of the capabilities declared (`dead_letters`, `backlog`).
+    pub fn names(&self) -> Vec<String> {
+        [
+            ("dead_letters", self.dead_letters.is_some()),
+            ("backlog", self.backlog.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| n.to_string())
+        .collect()
+    }
+}
+
 /// A parsed `sut.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SutManifest {

@@ -1,0 +1,453 @@
+//! `andon test`: Gherkin features over the step library, run by the `cucumber` crate.
+//!
+//! Before anything runs, every feature file is parsed and every step is matched against
+//! [`steps::library`]: a bad file, an undefined step (with the closest library steps) or an
+//! ambiguous one is a configuration error naming file and line. Then cucumber runs the
+//! selected scenarios (tag expression, concurrency, fail-fast) — each scenario builds a
+//! scenario document, runs it through the engine into its own run directory, and judges
+//! it with the checkers — writing `junit.xml`, `cucumber.json` and `report.html`.
+//!
+//! Steps that need a capability the SUT lacks are registered only when it has it, so a
+//! scenario that needs one is reported as skipped (with the reason printed), never passed.
+
+pub mod report;
+pub mod steps;
+pub mod world;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cucumber::gherkin::tagexpr::TagOperation;
+use cucumber::gherkin::{Feature, GherkinEnv, Scenario, Step, StepType};
+use cucumber::tag::Ext as _;
+use cucumber::{WriterExt, writer};
+use regex::Regex;
+
+use steps::{Action, library, regexes};
+use world::{AndonWorld, TestContext, slug};
+
+/// Where simulators and the SUT run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Runtime {
+    /// Simulators inside the andon process, the SUT as a child process.
+    #[default]
+    InProcess,
+    /// Simulators and the SUT in containers.
+    Containers,
+}
+
+/// What `andon test` was asked to do.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// Feature files or directories (searched for `*.feature`).
+    pub features: Vec<PathBuf>,
+    /// SUT manifest (`None`: the bundled reference middleware).
+    pub sut: Option<PathBuf>,
+    /// Tag expression (`@smoke and not @slow`).
+    pub tags: Option<String>,
+    /// Runtime.
+    pub runtime: Runtime,
+    /// Scenarios run at once.
+    pub concurrency: usize,
+    /// Where the reports and run directories go.
+    pub report_dir: PathBuf,
+    /// Stop at the first failed scenario.
+    pub fail_fast: bool,
+    /// The program `{andon}` names (default: the running binary).
+    pub andon: Option<PathBuf>,
+}
+
+/// A configuration error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    /// A feature file that cannot be read or parsed.
+    #[error("{file}: {message}")]
+    Feature {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong, with the line where the parser says.
+        message: String,
+    },
+    /// Steps no library step matches, or that several match.
+    #[error("{}", .0.join("\n"))]
+    Steps(Vec<String>),
+    /// Anything else the run was set up with.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// One scenario's outcome, read back from `cucumber.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioResult {
+    /// Feature file.
+    pub uri: String,
+    /// Feature name.
+    pub feature: String,
+    /// Scenario name.
+    pub name: String,
+    /// Line of the scenario (or of its example row).
+    pub line: usize,
+    /// `passed`, `failed` or `skipped`.
+    pub status: String,
+    /// The first failing step's message, or why it was skipped.
+    pub message: Option<String>,
+    /// The scenario's run directory, relative to the report directory.
+    pub run_dir: String,
+}
+
+/// What `andon test` did.
+#[derive(Debug, Clone)]
+pub struct TestSummary {
+    /// Every scenario run.
+    pub scenarios: Vec<ScenarioResult>,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+    /// Whether cucumber saw a failure (a failed step or hook).
+    pub failed: bool,
+}
+
+impl TestSummary {
+    /// Scenarios with `status`.
+    pub fn count(&self, status: &str) -> usize {
+        self.scenarios.iter().filter(|s| s.status == status).count()
+    }
+}
+
+/// Every `*.feature` under the paths, sorted.
+pub fn feature_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TestError> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(dir)? {
+            let p = e?.path();
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.extension().is_some_and(|x| x == "feature") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found).map_err(|e| TestError::Feature {
+                file: p.clone(),
+                message: e.to_string(),
+            })?;
+            found.sort();
+            out.extend(found);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(TestError::Feature {
+                file: p.clone(),
+                message: "no such file or directory".into(),
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(TestError::Config(format!(
+            "no *.feature files in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(out)
+}
+
+/// Parses a feature file and expands its Scenario Outlines.
+pub fn parse_feature(file: &Path) -> Result<Feature, TestError> {
+    use cucumber::feature::Ext as _;
+    let f = Feature::parse_path(file, GherkinEnv::default()).map_err(|e| TestError::Feature {
+        file: file.to_path_buf(),
+        message: match &e {
+            cucumber::gherkin::ParseFileError::Parsing { source, .. } => {
+                format!("not valid Gherkin: {source}")
+            }
+            other => other.to_string(),
+        },
+    })?;
+    f.expand_examples().map_err(|e| TestError::Feature {
+        file: file.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Every scenario of a feature (those inside rules too), with the background steps that
+/// run before it.
+fn scenarios(f: &Feature) -> Vec<(&Scenario, Vec<&Step>)> {
+    let bg: Vec<&Step> = f.background.iter().flat_map(|b| &b.steps).collect();
+    let mut out: Vec<(&Scenario, Vec<&Step>)> =
+        f.scenarios.iter().map(|s| (s, bg.clone())).collect();
+    for r in &f.rules {
+        let mut rbg = bg.clone();
+        rbg.extend(r.background.iter().flat_map(|b| &b.steps));
+        out.extend(r.scenarios.iter().map(|s| (s, rbg.clone())));
+    }
+    out
+}
+
+/// Matches every step against the library: the undefined and ambiguous ones, as messages.
+pub fn check_steps(features: &[(PathBuf, Feature)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (file, f) in features {
+        for (sc, bg) in scenarios(f) {
+            for st in bg.into_iter().chain(&sc.steps) {
+                let at = (file.clone(), st.position.line, st.value.clone());
+                if !seen.insert(at) {
+                    continue;
+                }
+                let found = steps::matching(&st.value, st.ty);
+                let place = format!("{}:{}", file.display(), st.position.line);
+                match found.len() {
+                    1 => {}
+                    0 => {
+                        let close = steps::closest(&st.value, 3)
+                            .iter()
+                            .map(|d| format!("      {} {}", d.keyword(), d.text))
+                            .collect::<Vec<_>>()
+                            .join("\n");
+                        let other_kind = [StepType::Given, StepType::When, StepType::Then]
+                            .into_iter()
+                            .filter(|t| *t != st.ty)
+                            .find(|t| !steps::matching(&st.value, *t).is_empty());
+                        let hint = match other_kind {
+                            Some(t) => format!(" (it is a {t:?} step, not a {:?} step)", st.ty),
+                            None => String::new(),
+                        };
+                        problems.push(format!(
+                            "{place}: undefined step: {} {}{hint}\n    closest steps (`andon steps` lists them all):\n{close}",
+                            st.keyword.trim(),
+                            st.value
+                        ));
+                    }
+                    _ => problems.push(format!(
+                        "{place}: ambiguous step: {} {} matches {}",
+                        st.keyword.trim(),
+                        st.value,
+                        found
+                            .iter()
+                            .map(|i| format!("\"{}\"", library()[*i].text))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    )),
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The tags of a scenario with those it inherits.
+fn tags_of<'a>(
+    f: &'a Feature,
+    rule: Option<&'a cucumber::gherkin::Rule>,
+    s: &'a Scenario,
+) -> Vec<&'a String> {
+    f.tags
+        .iter()
+        .chain(rule.iter().flat_map(|r| &r.tags))
+        .chain(&s.tags)
+        .collect()
+}
+
+/// Keeps the scenarios the tag expression selects (and features that keep any).
+fn select(
+    features: Vec<(PathBuf, Feature)>,
+    tags: Option<&TagOperation>,
+) -> Vec<(PathBuf, Feature)> {
+    let Some(op) = tags else { return features };
+    features
+        .into_iter()
+        .filter_map(|(p, mut f)| {
+            let keep = |f: &Feature, r: Option<&cucumber::gherkin::Rule>, s: &Scenario| {
+                op.eval(tags_of(f, r, s))
+            };
+            let scs = std::mem::take(&mut f.scenarios);
+            f.scenarios = scs.into_iter().filter(|s| keep(&f, None, s)).collect();
+            let mut rules = std::mem::take(&mut f.rules);
+            for r in &mut rules {
+                let scs = std::mem::take(&mut r.scenarios);
+                r.scenarios = scs.into_iter().filter(|s| keep(&f, Some(r), s)).collect();
+            }
+            rules.retain(|r| !r.scenarios.is_empty());
+            f.rules = rules;
+            (!f.scenarios.is_empty() || !f.rules.is_empty()).then_some((p, f))
+        })
+        .collect()
+}
+
+/// The run-directory name of a scenario: feature file, line, name.
+pub fn scenario_slug(feature_path: Option<&Path>, line: usize, name: &str) -> String {
+    let stem = feature_path
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "feature".into());
+    format!("{}-{line}-{}", slug(&stem), slug(name))
+}
+
+/// Hands cucumber the features already parsed and checked.
+struct Prepared;
+
+impl cucumber::Parser<Vec<Feature>> for Prepared {
+    type Cli = cucumber::cli::Empty;
+    type Output = futures::stream::Iter<std::vec::IntoIter<cucumber::parser::Result<Feature>>>;
+
+    fn parse(self, input: Vec<Feature>, _: Self::Cli) -> Self::Output {
+        futures::stream::iter(input.into_iter().map(Ok).collect::<Vec<_>>())
+    }
+}
+
+/// Runs the features.
+pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
+    if opts.runtime == Runtime::Containers {
+        return Err(TestError::Config(
+            "--runtime containers: this build has no container runtime yet; use --runtime in-process".into(),
+        ));
+    }
+    let tags = opts
+        .tags
+        .as_deref()
+        .map(|t| TagOperation::from_str(t).map_err(|e| TestError::Config(format!("--tags {t:?}: not a tag expression ({e}); write it like \"@smoke and not @slow\""))))
+        .transpose()?;
+    let files = feature_files(&opts.features)?;
+    let mut features = Vec::new();
+    for f in &files {
+        features.push((f.clone(), parse_feature(f)?));
+    }
+    let problems = check_steps(&features);
+    if !problems.is_empty() {
+        return Err(TestError::Steps(problems));
+    }
+    let capabilities = match &opts.sut {
+        Some(m) => {
+            crate::sut::SutManifest::load(m).map_err(|e| TestError::Config(e.to_string()))?
+        }
+        None => crate::sut::SutManifest::parse(crate::engine::run::REFERENCE_MANIFEST, "sut.toml")
+            .map_err(|e| TestError::Config(format!("internal: the bundled manifest: {e}")))?,
+    }
+    .capabilities
+    .names();
+    let selected = select(features, tags.as_ref());
+    std::fs::create_dir_all(&opts.report_dir).map_err(|e| {
+        TestError::Config(format!("cannot create {}: {e}", opts.report_dir.display()))
+    })?;
+    let report_dir = std::fs::canonicalize(&opts.report_dir).unwrap_or(opts.report_dir.clone());
+    let skipped = skipped_for_capabilities(&selected, &capabilities);
+    let ctx = Arc::new(TestContext {
+        sut: opts
+            .sut
+            .as_ref()
+            .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone())),
+        capabilities: capabilities.clone(),
+        report_dir: report_dir.clone(),
+        andon: opts.andon.clone(),
+    });
+
+    let junit_path = report_dir.join("junit.xml");
+    let json_path = report_dir.join("cucumber.json");
+    let open = |p: &Path| {
+        std::fs::File::create(p)
+            .map_err(|e| TestError::Config(format!("cannot write {}: {e}", p.display())))
+    };
+    let color = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        writer::Coloring::Auto
+    } else {
+        writer::Coloring::Never
+    };
+    let out = writer::Basic::raw(std::io::stdout(), color, 0)
+        .summarized()
+        .tee::<AndonWorld, _>(writer::JUnit::for_tee(open(&junit_path)?, 0))
+        .tee::<AndonWorld, _>(writer::Json::for_tee(open(&json_path)?))
+        .normalized();
+    let mut runner =
+        cucumber::runner::Basic::default().max_concurrent_scenarios(opts.concurrency.max(1));
+    if opts.fail_fast {
+        runner = runner.fail_fast();
+    }
+    for (d, re) in library().iter().zip(regexes()) {
+        let re: Regex = re.clone();
+        match d.action {
+            Action::Capability(c) if !capabilities.iter().any(|x| x == c) => {}
+            Action::Capability(_) => runner = runner.given(re, steps::dispatch),
+            Action::Setup(_) | Action::Run(_) => {
+                runner = runner
+                    .given(re.clone(), steps::dispatch)
+                    .when(re, steps::dispatch);
+            }
+            Action::Check(_) => runner = runner.then(re, steps::dispatch),
+        }
+    }
+    let hook_ctx = ctx.clone();
+    let runner = runner.before(move |feature, _rule, scenario, w: &mut AndonWorld| {
+        let ctx = hook_ctx.clone();
+        Box::pin(async move {
+            w.ctx = Some(ctx);
+            w.feature_file = feature.path.clone();
+            w.title = format!("{}: {}", feature.name, scenario.name);
+            w.slug = scenario_slug(
+                feature.path.as_deref(),
+                scenario.position.line,
+                &scenario.name,
+            );
+        })
+    });
+    let cuke = cucumber::Cucumber::<AndonWorld, Prepared, Vec<Feature>, _, _, cucumber::cli::Empty>::custom(Prepared, runner, out)
+        .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default());
+    let writer = cuke
+        .run(selected.into_iter().map(|(_, f)| f).collect())
+        .await;
+    let failed = cucumber::writer::Stats::execution_has_failed(&writer);
+    drop(writer);
+
+    for (name, why) in &skipped {
+        println!("skipped: {name} — {why}");
+    }
+    let scenarios = report::read_cucumber_json(&json_path, &report_dir, &skipped)?;
+    let html = report_dir.join("report.html");
+    std::fs::write(&html, report::index_html(&scenarios, opts))
+        .map_err(|e| TestError::Config(format!("cannot write {}: {e}", html.display())))?;
+    Ok(TestSummary {
+        scenarios,
+        files: vec![junit_path, json_path, html],
+        failed,
+    })
+}
+
+/// Scenarios a missing capability will skip: (`Feature: Scenario`, why).
+fn skipped_for_capabilities(
+    features: &[(PathBuf, Feature)],
+    caps: &[String],
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (_, f) in features {
+        for (sc, bg) in scenarios(f) {
+            let missing: Vec<&str> = bg
+                .into_iter()
+                .chain(&sc.steps)
+                .filter_map(|st| {
+                    let i = *steps::matching(&st.value, st.ty).first()?;
+                    match library()[i].action {
+                        Action::Capability(c) if !caps.iter().any(|x| x == c) => Some(c),
+                        _ => None,
+                    }
+                })
+                .collect();
+            if !missing.is_empty() {
+                out.push((
+                    format!("{}: {}", f.name, sc.name),
+                    format!(
+                        "the SUT does not declare the capability {} in its manifest",
+                        missing.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,115 @@
+//! `andon test [FEATURES…]`: run Gherkin features against a SUT (exit 0 all passed, 1 any
+//! failed, 2 usage or configuration error), and `andon steps`: the step library.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use crate::bdd::{self, Runtime, TestError, TestOptions};
+
+/// `andon test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Feature files or directories (default: `features/`).
+    #[arg(value_name = "FEATURES")]
+    pub features: Vec<PathBuf>,
+    /// SUT manifest (default: the bundled reference middleware).
+    #[arg(long, value_name = "sut.toml")]
+    pub sut: Option<PathBuf>,
+    /// Only scenarios whose tags match, such as "@smoke and not @slow".
+    #[arg(long, value_name = "EXPR")]
+    pub tags: Option<String>,
+    /// Where simulators and the SUT run.
+    #[arg(long, value_enum, default_value = "in-process")]
+    pub runtime: Runtime,
+    /// Scenarios run at once.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub concurrency: usize,
+    /// Where junit.xml, cucumber.json, report.html and the run directories go
+    /// (default: `runs/test-<time>`).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Stop at the first failed scenario.
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+/// Runs `andon test`.
+pub async fn run(args: TestArgs) -> u8 {
+    let features = if args.features.is_empty() {
+        vec![PathBuf::from("features")]
+    } else {
+        args.features
+    };
+    let report_dir = args.report_dir.unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!(
+            "test-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let opts = TestOptions {
+        features,
+        sut: args.sut,
+        tags: args.tags,
+        runtime: args.runtime,
+        concurrency: args.concurrency,
+        report_dir,
+        fail_fast: args.fail_fast,
+        andon: None,
+    };
+    match bdd::run(&opts).await {
+        Ok(s) => {
+            println!(
+                "\nandon test: {} scenarios: {} passed, {} failed, {} skipped",
+                s.scenarios.len(),
+                s.count("passed"),
+                s.count("failed"),
+                s.count("skipped")
+            );
+            for f in &s.files {
+                println!("  {}", f.display());
+            }
+            if s.failed || s.count("failed") > 0 {
+                EXIT_FAILURE
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => {
+            match &e {
+                TestError::Steps(_) => {
+                    eprintln!("andon test: the features use steps the library does not have:\n{e}")
+                }
+                _ => eprintln!("andon test: {e}"),
+            }
+            EXIT_USAGE
+        }
+    }
+}
+
+/// `andon steps`.
+#[derive(Debug, Args)]
+pub struct StepsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: StepsFormat,
+}
+
+/// How `andon steps` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StepsFormat {
+    /// Grouped by topic, for the terminal.
+    Text,
+    /// Markdown (`docs/steps.md`).
+    Markdown,
+}
+
+/// Runs `andon steps`.
+pub fn steps(args: StepsArgs) -> u8 {
+    print!(
+        "{}",
+        bdd::steps::render(matches!(args.format, StepsFormat::Markdown))
+    );
+    EXIT_OK
+}
