@@ -752,14 +752,14 @@ fn none_of(w: &AndonWorld, v: &Verdict, zero: &[&str], exercised: &str, what: &s
         return Err(explain(
             w,
             v,
-            &format!("expected {what}, but nothing exercised it ({exercised} 0); the check"),
+            &format!("expected {what}, but nothing exercised it ({exercised} 0)"),
         ));
     }
     if bad > 0 {
         return Err(explain(
             w,
             v,
-            &format!("expected {what} ({} 0); the check", zero.join(" + ")),
+            &format!("expected {what} ({} 0)", zero.join(" + ")),
         ));
     }
     Ok(())
@@ -880,7 +880,7 @@ fn drains(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
         return Err(explain(
             w,
             &v,
-            "expected a fault to heal so its backlog could drain; none did, the SLA check",
+            "expected a simulator fault to heal so its backlog could drain; none did",
         ));
     }
     let slow: Vec<String> = healed
@@ -956,7 +956,7 @@ fn no_held_lot_used(w: &mut AndonWorld, _: &Args<'_>) -> StepResult {
         return Err(explain(
             w,
             &v,
-            "expected held or blocked lots to exist, but none did (no hold placed, no lot rejected); the safety check",
+            "expected held or blocked lots to exist, but none did (no hold placed, no lot rejected)",
         ));
     }
     none_of(
@@ -986,7 +986,10 @@ fn dead_letters_at_least(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
         return Err(explain(
             w,
             &v,
-            &format!("expected at least {n} dead-lettered events; the safety check"),
+            &format!(
+                "expected at least {n} dead-lettered events, but there were {}",
+                count(&v, "dead_lettered")
+            ),
         ));
     }
     Ok(())
@@ -1064,7 +1067,7 @@ fn verdict_count(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
             w,
             &v,
             &format!(
-                "expected the {} check to count {want} (it counted {got}); the check",
+                "expected the {} check to count {want}, but it counted {got}",
                 v.checker
             ),
         ));
@@ -1093,9 +1096,8 @@ fn every_check_passes(w: &mut AndonWorld, _: &Args<'_>) -> StepResult {
             w,
             first,
             &format!(
-                "expected every check to pass ({} did not); the {} check",
-                names.join(", "),
-                first.checker
+                "expected every check to pass, but {} did not",
+                names.join(", ")
             ),
         ));
     }

@@ -267,7 +267,12 @@ pub fn require(w: &AndonWorld, v: &Verdict, want: Status) -> StepResult {
     Err(explain(
         w,
         v,
-        &format!("expected the {} check to {}", v.checker, status_verb(want)),
+        &format!(
+            "expected the {} check to {}, but it was {}",
+            v.checker,
+            status_verb(want),
+            v.status.as_str().to_ascii_uppercase()
+        ),
     ))
 }
 
@@ -280,15 +285,16 @@ pub fn status_verb(s: Status) -> &'static str {
     }
 }
 
-/// A verdict as a failure message: what was expected, the status and its reason, the
-/// non-zero counts and the first witnesses.
-pub fn explain(w: &AndonWorld, v: &Verdict, expected: &str) -> String {
+/// A failure message: the headline, then the verdict it rests on (status and reason, the
+/// non-zero counts, the first witnesses) and where the run is.
+pub fn explain(w: &AndonWorld, v: &Verdict, headline: &str) -> String {
     let mut out = format!(
-        "{expected}, but it was {}",
+        "{headline}\n  the {} check: {}",
+        v.checker,
         v.status.as_str().to_ascii_uppercase()
     );
     if let Some(r) = v.reason.as_deref().filter(|r| !r.is_empty()) {
-        out.push_str(&format!(": {r}"));
+        out.push_str(&format!(" — {r}"));
     }
     let counts: Vec<String> = v
         .counts

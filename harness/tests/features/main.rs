@@ -1,0 +1,318 @@
+//! `andon test` as a CI pipeline runs it: the bundled features' smoke subset against the
+//! reference middleware, a defect failing the run, configuration errors with file and
+//! line, capability skips, and the step docs kept in step with the library.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const ANDON: &str = env!("CARGO_BIN_EXE_andon");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("harness has a parent")
+        .to_path_buf()
+}
+
+/// A scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("features-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+fn andon_test(args: &[&str]) -> Output {
+    Command::new(ANDON)
+        .current_dir(repo())
+        .arg("test")
+        .args(args)
+        .output()
+        .expect("andon runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// (name, status) of every scenario in a cucumber.json.
+fn outcomes(report_dir: &Path) -> Vec<(String, String)> {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(report_dir.join("cucumber.json")).expect("cucumber.json"),
+    )
+    .expect("cucumber.json is JSON");
+    let mut out = Vec::new();
+    for f in doc.as_array().expect("features") {
+        for el in f["elements"].as_array().expect("elements") {
+            let statuses: Vec<&str> = el["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .map(|s| s["result"]["status"].as_str().unwrap_or("?"))
+                .collect();
+            let status = if statuses.contains(&"failed") {
+                "failed"
+            } else if statuses.iter().all(|s| *s == "passed") {
+                "passed"
+            } else {
+                "skipped"
+            };
+            out.push((
+                el["name"].as_str().unwrap_or("").to_string(),
+                status.to_string(),
+            ));
+        }
+    }
+    out
+}
+
+fn feature(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).expect("feature written");
+    p
+}
+
+#[test]
+fn the_smoke_features_pass_against_the_reference_middleware_and_write_every_report() {
+    let dir = scratch("smoke");
+    let o = andon_test(&[
+        "features",
+        "--tags",
+        "@smoke and not @slow",
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = outcomes(&dir);
+    assert!(got.len() >= 5, "{got:?}");
+    assert!(got.iter().all(|(_, s)| s == "passed"), "{got:?}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
+    assert_eq!(junit.matches("<testcase").count(), got.len(), "{junit}");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(html.contains(&format!("{} passed", got.len())), "{html}");
+    // Each scenario ran into its own run directory, with its own report.
+    let runs: Vec<_> = std::fs::read_dir(dir.join("runs")).expect("runs").collect();
+    assert_eq!(runs.len(), got.len());
+    assert!(html.contains("/report.html\">runs/"));
+}
+
+#[test]
+fn a_caught_defect_fails_the_run_with_exit_1_and_says_why() {
+    let dir = scratch("defect");
+    let f = feature(
+        &dir,
+        "uom.feature",
+        "Feature: Units\n  Scenario: The middleware confuses units\n    Given the reference middleware with the defect \"wrong-uom\"\n    And plant 1000 with 2 lines making 10 materials\n    When the plants run for 8s\n    Then ERP stock reconciles with the plants' activity\n",
+    );
+    let report = dir.join("report");
+    let o = andon_test(&[
+        f.to_str().unwrap(),
+        "--report-dir",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("expected the reconciliation check to pass, but it was FAIL"),
+        "{}",
+        text(&o)
+    );
+    assert!(out.contains("run directory:"), "{out}");
+    assert_eq!(
+        outcomes(&report),
+        vec![(
+            "The middleware confuses units".to_string(),
+            "failed".to_string()
+        )]
+    );
+}
+
+#[test]
+fn an_undefined_step_is_a_configuration_error_with_the_closest_steps() {
+    let dir = scratch("undefined");
+    let f = feature(
+        &dir,
+        "typo.feature",
+        "Feature: Typo\n  Scenario: A typo\n    Given plant 1000 with 2 lines making 10 materials\n    And the ERP is unavailible from 5s for 10s\n    Then every acknowledged event has exactly one effect\n",
+    );
+    let o = andon_test(&[
+        f.to_str().unwrap(),
+        "--report-dir",
+        dir.join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("typo.feature:4: undefined step: And the ERP is unavailible from 5s for 10s"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Given the {system} is unavailable from {at} for {for}"),
+        "{err}"
+    );
+    assert!(!dir.join("r").join("runs").exists(), "nothing ran");
+}
+
+#[test]
+fn a_then_step_written_as_given_is_named_as_such() {
+    let dir = scratch("kind");
+    let f = feature(
+        &dir,
+        "kind.feature",
+        "Feature: Kind\n  Scenario: Wrong keyword\n    Given every acknowledged event has exactly one effect\n",
+    );
+    let o = andon_test(&[
+        f.to_str().unwrap(),
+        "--report-dir",
+        dir.join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("it is a Then step, not a Given step"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_bad_feature_file_names_its_file_and_line() {
+    let dir = scratch("bad");
+    let f = feature(
+        &dir,
+        "broken.feature",
+        "Feature: Broken\n  Scenario: ok\n    Given the seed 1\n  This line is not Gherkin\n    | a table | without a step |\n",
+    );
+    let o = andon_test(&[
+        f.to_str().unwrap(),
+        "--report-dir",
+        dir.join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken.feature"), "{err}");
+    assert!(err.contains("not valid Gherkin"), "{err}");
+    assert!(
+        err.contains('4') || err.contains('5'),
+        "the line is named: {err}"
+    );
+}
+
+#[test]
+fn a_scenario_needing_a_capability_the_sut_lacks_is_skipped_not_passed() {
+    let dir = scratch("capability");
+    let manifest = std::fs::read_to_string(repo().join("examples/reference-middleware/sut.toml"))
+        .expect("bundled manifest");
+    let without: String = manifest
+        .split("[capabilities]")
+        .next()
+        .expect("manifest head")
+        .to_string();
+    let m = dir.join("sut.toml");
+    std::fs::write(&m, without).expect("manifest written");
+    let f = feature(
+        &dir,
+        "dl.feature",
+        "Feature: Dead letters\n  Scenario: Rejections are dead-lettered\n    Given the middleware lists its dead letters\n    And plant 1000 with 2 lines making 10 materials\n    When the plants run for 5s\n    Then at least 1 event is dead-lettered\n",
+    );
+    let report = dir.join("report");
+    let o = andon_test(&[
+        f.to_str().unwrap(),
+        "--sut",
+        m.to_str().unwrap(),
+        "--report-dir",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("skipped: Dead letters: Rejections are dead-lettered — the SUT does not declare the capability dead_letters"),
+        "{out}"
+    );
+    assert!(out.contains("0 passed, 0 failed, 1 skipped"), "{out}");
+    assert_eq!(outcomes(&report)[0].1, "skipped");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = scratch("usage");
+    for (args, says) in [
+        (
+            vec!["features", "--tags", "@smoke and"],
+            "not a tag expression",
+        ),
+        (
+            vec!["features", "--runtime", "containers"],
+            "no container runtime",
+        ),
+        (vec!["no-such-dir"], "no such file or directory"),
+        (vec!["features", "--sut", "missing.toml"], "missing.toml"),
+    ] {
+        let mut a = args.clone();
+        let r = dir.join("r");
+        a.extend(["--report-dir", r.to_str().unwrap()]);
+        let o = andon_test(&a);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(says),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn the_step_docs_in_the_repository_match_the_library() {
+    let o = Command::new(ANDON)
+        .args(["steps", "--format", "markdown"])
+        .output()
+        .expect("andon steps");
+    assert_eq!(o.status.code(), Some(0));
+    let generated = String::from_utf8(o.stdout).expect("utf-8");
+    let file = repo().join("docs/steps.md");
+    let kept = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        kept == generated,
+        "docs/steps.md is out of date with the step library: regenerate it with\n  cargo run -p andon -- steps --format markdown > docs/steps.md"
+    );
+    let text = Command::new(ANDON)
+        .arg("steps")
+        .output()
+        .expect("andon steps");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for heading in [
+        "Plants and master data",
+        "Faults",
+        "Latency (SLA)",
+        "Safety and dead letters",
+    ] {
+        assert!(text.contains(heading), "{text}");
+    }
+    assert!(text.contains("e.g. Given the ERP is unavailable from 5s for 10s with Retry-After 2s"));
+}
+
+#[test]
+fn every_bundled_feature_uses_only_library_steps() {
+    let dir = scratch("bundled");
+    // A tag no scenario has: every file is parsed and every step matched, nothing runs.
+    let o = andon_test(&[
+        "features",
+        "--tags",
+        "@no-such-tag",
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let count = std::fs::read_dir(repo().join("features"))
+        .expect("features/")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert!(count >= 7, "features/ is organised by concern");
+}
