@@ -166,7 +166,7 @@ pub fn parse_feature(file: &Path) -> Result<Feature, TestError> {
         file: file.to_path_buf(),
         message: match &e {
             cucumber::gherkin::ParseFileError::Parsing { source, .. } => {
-                format!("not valid Gherkin: {source}")
+                gherkin_error(&source.to_string())
             }
             other => other.to_string(),
         },
@@ -175,6 +175,30 @@ pub fn parse_feature(file: &Path) -> Result<Feature, TestError> {
         file: file.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+/// The parser's `Error at 4:20: {"unknown keyword"}` in plain words.
+fn gherkin_error(text: &str) -> String {
+    let re = Regex::new(r"^Error at (\d+):(\d+): \{(.*)\}$").expect("pattern");
+    match re.captures(text.trim()) {
+        Some(c) => {
+            let expected: Vec<String> = c[3]
+                .split(", ")
+                .map(|e| e.trim_matches('"').to_string())
+                .filter(|e| !e.is_empty())
+                .collect();
+            let what = if expected.iter().all(|e| e == "unknown keyword") {
+                "the line starts with no Gherkin keyword".to_string()
+            } else {
+                format!("expected {}", expected.join(" or "))
+            };
+            format!(
+                "line {}, column {}: not valid Gherkin: {what} (lines start with Feature, Rule, Background, Scenario, Scenario Outline, Examples, Given, When, Then, And, But, a | table | row, a \"\"\" doc string, @tags or # comments)",
+                &c[1], &c[2]
+            )
+        }
+        None => format!("not valid Gherkin: {text}"),
+    }
 }
 
 /// Every scenario of a feature (those inside rules too), with the background steps that

@@ -1828,20 +1828,39 @@ pub fn matching(text: &str, ty: cucumber::gherkin::StepType) -> Vec<usize> {
 
 /// The library steps closest to `text` (by the similarity of their example sentences).
 pub fn closest(text: &str, n: usize) -> Vec<&'static StepDef> {
-    let mut scored: Vec<(f64, &StepDef)> = library()
+    fn words(s: &str) -> Vec<String> {
+        s.to_lowercase()
+            .split(|c: char| c.is_whitespace() || c == '"')
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect()
+    }
+    let input = words(text);
+    let mut scored: Vec<(f64, f64, &StepDef)> = library()
         .iter()
         .map(|d| {
             let ex = d.example.lines().next().unwrap_or("");
             let ex = ex.split_once(' ').map(|x| x.1).unwrap_or(ex);
-            let score =
-                strsim::normalized_levenshtein(&text.to_lowercase(), &ex.to_lowercase()).max(
-                    strsim::normalized_levenshtein(&text.to_lowercase(), &d.text.to_lowercase()),
-                );
-            (score, d)
+            let mut vocab = words(ex);
+            vocab.extend(words(d.text));
+            // How well each word typed is covered by some word of the step (typos count
+            // almost fully), then how close the whole sentences are.
+            let coverage = input
+                .iter()
+                .map(|w| {
+                    vocab
+                        .iter()
+                        .map(|v| strsim::normalized_levenshtein(w, v))
+                        .fold(0.0, f64::max)
+                })
+                .sum::<f64>()
+                / input.len().max(1) as f64;
+            let whole = strsim::normalized_levenshtein(&text.to_lowercase(), &ex.to_lowercase());
+            (coverage, whole, d)
         })
         .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    scored.into_iter().take(n).map(|x| x.1).collect()
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1)));
+    scored.into_iter().take(n).map(|x| x.2).collect()
 }
 
 /// Runs the step `ctx` matched: the cucumber entry point of every library step.

@@ -197,10 +197,9 @@ fn a_bad_feature_file_names_its_file_and_line() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("broken.feature"), "{err}");
-    assert!(err.contains("not valid Gherkin"), "{err}");
     assert!(
-        err.contains('4') || err.contains('5'),
-        "the line is named: {err}"
+        err.contains("broken.feature: line 4, column 20: not valid Gherkin: the line starts with no Gherkin keyword"),
+        "{err}"
     );
 }
 
