@@ -563,14 +563,24 @@ fn f_unavailable(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     fault(w, a, &t, "unavailable", p)
 }
 
-fn f_refuse(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
-    let t = sim_target(a)?;
-    fault(w, a, &t, "refuse", json!({}))
+/// Handlers of simulator faults that take no parameter beyond timing and share.
+macro_rules! plain_faults {
+    ($($name:ident => $kind:literal),* $(,)?) => {$(
+        fn $name(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+            let t = sim_target(a)?;
+            fault(w, a, &t, $kind, json!({}))
+        }
+    )*};
 }
 
-fn f_hang(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
-    let t = sim_target(a)?;
-    fault(w, a, &t, "hang", json!({}))
+plain_faults! {
+    f_refuse => "refuse",
+    f_hang => "hang",
+    f_reset => "reset",
+    f_commit_then_reset => "commit_then_reset",
+    f_token_expiry => "token_expiry",
+    f_duplicate => "duplicate",
+    f_partition => "partition",
 }
 
 fn f_slow(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
@@ -600,16 +610,6 @@ fn f_throttle(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     )
 }
 
-fn f_reset(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
-    let t = sim_target(a)?;
-    fault(w, a, &t, "reset", json!({}))
-}
-
-fn f_commit_then_reset(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
-    let t = sim_target(a)?;
-    fault(w, a, &t, "commit_then_reset", json!({}))
-}
-
 fn f_reject(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     let t = sim_target(a)?;
     let mut p = json!({ "status": integer(a.req("status")?)? });
@@ -617,16 +617,6 @@ fn f_reject(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
         p["code"] = json!(c);
     }
     fault(w, a, &t, "reject", p)
-}
-
-fn f_token_expiry(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
-    let t = sim_target(a)?;
-    fault(w, a, &t, "token_expiry", json!({}))
-}
-
-fn f_duplicate(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
-    let t = sim_target(a)?;
-    fault(w, a, &t, "duplicate", json!({}))
 }
 
 fn f_reorder(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
@@ -670,11 +660,6 @@ fn f_clock_skew(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
         n
     };
     fault(w, a, &t, "clock_skew", json!({ "offset_secs": offset }))
-}
-
-fn f_partition(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
-    let t = sim_target(a)?;
-    fault(w, a, &t, "partition", json!({}))
 }
 
 fn f_sut(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
