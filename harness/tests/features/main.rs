@@ -73,10 +73,16 @@ fn outcomes(report_dir: &Path) -> Vec<(String, String)> {
     out
 }
 
-fn feature(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).expect("feature written");
-    p
+/// Writes a feature into `dir` and runs `andon test` on it with `extra` arguments; the
+/// report goes to `dir/report`.
+fn run_feature(dir: &Path, name: &str, body: &str, extra: &[&str]) -> (Output, PathBuf) {
+    let f = dir.join(name);
+    std::fs::write(&f, body).expect("feature written");
+    let report = dir.join("report");
+    let mut args = vec![f.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    args.extend(["--report-dir", report.to_str().expect("utf-8 path")]);
+    (andon_test(&args), report)
 }
 
 #[test]
@@ -106,17 +112,12 @@ fn the_smoke_features_pass_against_the_reference_middleware_and_write_every_repo
 #[test]
 fn a_caught_defect_fails_the_run_with_exit_1_and_says_why() {
     let dir = scratch("defect");
-    let f = feature(
+    let (o, report) = run_feature(
         &dir,
         "uom.feature",
         "Feature: Units\n  Scenario: The middleware confuses units\n    Given the reference middleware with the defect \"wrong-uom\"\n    And plant 1000 with 2 lines making 10 materials\n    When the plants run for 8s\n    Then ERP stock reconciles with the plants' activity\n",
+        &[],
     );
-    let report = dir.join("report");
-    let o = andon_test(&[
-        f.to_str().unwrap(),
-        "--report-dir",
-        report.to_str().unwrap(),
-    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -137,16 +138,12 @@ fn a_caught_defect_fails_the_run_with_exit_1_and_says_why() {
 #[test]
 fn an_undefined_step_is_a_configuration_error_with_the_closest_steps() {
     let dir = scratch("undefined");
-    let f = feature(
+    let (o, report) = run_feature(
         &dir,
         "typo.feature",
         "Feature: Typo\n  Scenario: A typo\n    Given plant 1000 with 2 lines making 10 materials\n    And the ERP is unavailible from 5s for 10s\n    Then every acknowledged event has exactly one effect\n",
+        &[],
     );
-    let o = andon_test(&[
-        f.to_str().unwrap(),
-        "--report-dir",
-        dir.join("r").to_str().unwrap(),
-    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -157,22 +154,18 @@ fn an_undefined_step_is_a_configuration_error_with_the_closest_steps() {
         err.contains("Given the {system} is unavailable from {at} for {for}"),
         "{err}"
     );
-    assert!(!dir.join("r").join("runs").exists(), "nothing ran");
+    assert!(!report.join("runs").exists(), "nothing ran");
 }
 
 #[test]
 fn a_then_step_written_as_given_is_named_as_such() {
     let dir = scratch("kind");
-    let f = feature(
+    let (o, _) = run_feature(
         &dir,
         "kind.feature",
         "Feature: Kind\n  Scenario: Wrong keyword\n    Given every acknowledged event has exactly one effect\n",
+        &[],
     );
-    let o = andon_test(&[
-        f.to_str().unwrap(),
-        "--report-dir",
-        dir.join("r").to_str().unwrap(),
-    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("it is a Then step, not a Given step"),
@@ -184,16 +177,12 @@ fn a_then_step_written_as_given_is_named_as_such() {
 #[test]
 fn a_bad_feature_file_names_its_file_and_line() {
     let dir = scratch("bad");
-    let f = feature(
+    let (o, _) = run_feature(
         &dir,
         "broken.feature",
         "Feature: Broken\n  Scenario: ok\n    Given the seed 1\n  This line is not Gherkin\n    | a table | without a step |\n",
+        &[],
     );
-    let o = andon_test(&[
-        f.to_str().unwrap(),
-        "--report-dir",
-        dir.join("r").to_str().unwrap(),
-    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("broken.feature"), "{err}");
@@ -215,19 +204,12 @@ fn a_scenario_needing_a_capability_the_sut_lacks_is_skipped_not_passed() {
         .to_string();
     let m = dir.join("sut.toml");
     std::fs::write(&m, without).expect("manifest written");
-    let f = feature(
+    let (o, report) = run_feature(
         &dir,
         "dl.feature",
         "Feature: Dead letters\n  Scenario: Rejections are dead-lettered\n    Given the middleware lists its dead letters\n    And plant 1000 with 2 lines making 10 materials\n    When the plants run for 5s\n    Then at least 1 event is dead-lettered\n",
+        &["--sut", m.to_str().unwrap()],
     );
-    let report = dir.join("report");
-    let o = andon_test(&[
-        f.to_str().unwrap(),
-        "--sut",
-        m.to_str().unwrap(),
-        "--report-dir",
-        report.to_str().unwrap(),
-    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
