@@ -28,6 +28,7 @@ pub mod bdd;
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod containers;
 pub mod engine;
 pub mod report;
 pub mod scenario;

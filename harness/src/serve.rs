@@ -300,16 +300,7 @@ impl ServeOptions {
         Ok(match &self.master {
             MasterSource::File(path) => MasterData::load(path)?,
             MasterSource::Generated(plants) => {
-                let specs: Vec<PlantSpec> = plants
-                    .iter()
-                    .map(|p| PlantSpec {
-                        id: p.clone(),
-                        lines: GENERATED_LINES,
-                        materials: GENERATED_MATERIALS,
-                        profile: Profile::Discrete,
-                    })
-                    .collect();
-                MasterData::generate(self.seed, &specs)
+                generated_master(self.seed, plants)
             }
         })
     }
@@ -593,4 +584,19 @@ fn log_record(r: &Record) {
         }
         _ => {}
     }
+}
+
+/// Master data generated for `plants` as `andon serve` does (3 lines, 8 finished
+/// materials each, discrete manufacturing).
+pub fn generated_master(seed: u64, plants: &[PlantId]) -> MasterData {
+    let specs: Vec<PlantSpec> = plants
+        .iter()
+        .map(|p| PlantSpec {
+            id: p.clone(),
+            lines: GENERATED_LINES,
+            materials: GENERATED_MATERIALS,
+            profile: Profile::Discrete,
+        })
+        .collect();
+    MasterData::generate(seed, &specs)
 }

@@ -27,15 +27,7 @@ use regex::Regex;
 use steps::{Action, library, regexes};
 use world::{AndonWorld, TestContext, slug};
 
-/// Where simulators and the SUT run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Runtime {
-    /// Simulators inside the andon process, the SUT as a child process.
-    #[default]
-    InProcess,
-    /// Simulators and the SUT in containers.
-    Containers,
-}
+pub use crate::engine::runtime::Runtime;
 
 /// What `andon test` was asked to do.
 #[derive(Debug, Clone)]
@@ -330,9 +322,9 @@ impl cucumber::Parser<Vec<Feature>> for Prepared {
 /// Runs the features.
 pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
     if opts.runtime == Runtime::Containers {
-        return Err(TestError::Config(
-            "--runtime containers: this build has no container runtime yet; use --runtime in-process".into(),
-        ));
+        crate::containers::check_engine(&crate::engine::runtime::images_needed(opts.sut.is_none()))
+            .await
+            .map_err(|e| TestError::Config(format!("--runtime containers: {e}")))?;
     }
     let tags = opts
         .tags
@@ -371,6 +363,7 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         capabilities: capabilities.clone(),
         report_dir: report_dir.clone(),
         andon: opts.andon.clone(),
+        runtime: opts.runtime,
     });
 
     let junit_path = report_dir.join("junit.xml");

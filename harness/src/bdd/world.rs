@@ -26,6 +26,8 @@ pub struct TestContext {
     pub report_dir: PathBuf,
     /// The program `{andon}` names in manifests.
     pub andon: Option<PathBuf>,
+    /// Where the simulators and the SUT run.
+    pub runtime: crate::engine::runtime::Runtime,
 }
 
 /// A finished run, and the recorded history loaded for the checkers.
@@ -201,6 +203,7 @@ impl AndonWorld {
             master: None,
             progress: false,
             andon: ctx.andon.clone(),
+            runtime: ctx.runtime,
         };
         if opts.sut.is_some() && !opts.defects.is_empty() {
             return Err("defects belong to the bundled reference middleware; this scenario runs another SUT".into());

@@ -11,6 +11,7 @@
 pub mod reference_sut;
 pub mod run;
 pub mod serve;
+pub mod simulator;
 pub mod test;
 
 use std::process::ExitCode;
@@ -64,6 +65,8 @@ pub enum Command {
     Replay(run::ReplayArgs),
     /// The bundled reference middleware (a correct SUT with switchable named defects).
     ReferenceSut(reference_sut::ReferenceSutArgs),
+    /// One simulator, durable across a stop (the entrypoint of the simulator containers).
+    Simulator(simulator::SimulatorArgs),
 }
 
 impl Cli {
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Check(args) => run::check(args).await,
             Command::Replay(args) => run::replay(args).await,
             Command::ReferenceSut(args) => reference_sut::run(args).await,
+            Command::Simulator(args) => simulator::run(args).await,
         }
     });
     // Delivery tasks of the simulators may still wait on timers: do not wait for them.

@@ -14,6 +14,7 @@ use clap::Args;
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use crate::check::Status;
 use crate::engine::run::{self, RunError, RunOptions};
+use crate::engine::runtime::Runtime;
 use crate::report::Exit;
 
 /// Arguments of `andon run`.
@@ -36,6 +37,9 @@ pub struct RunArgs {
     /// The run directory (default: runs/<scenario>-<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Where the simulators and the SUT run (containers: images from ci/images.sh).
+    #[arg(long, value_enum, default_value_t = Runtime::InProcess)]
+    pub runtime: Runtime,
 }
 
 /// Arguments of `andon check`.
@@ -58,6 +62,9 @@ pub struct ReplayArgs {
     /// The new run directory (default: RUN_DIR/replay-<UTC time>).
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Where the simulators and the SUT run.
+    #[arg(long, value_enum, default_value_t = Runtime::InProcess)]
+    pub runtime: Runtime,
 }
 
 /// `andon run`.
@@ -66,7 +73,33 @@ pub async fn run(args: RunArgs) -> u8 {
     opts.sut = args.sut;
     opts.defects = args.defects;
     opts.report_dir = args.report_dir;
-    conclude("run", run::run(&opts).await)
+    opts.runtime = args.runtime;
+    match interruptible(run::run(&opts)).await {
+        Some(r) => conclude("run", r),
+        None => EXIT_INTERRUPTED,
+    }
+}
+
+/// Exit code of a command interrupted with Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs `fut` until it ends or Ctrl-C; on Ctrl-C, removes the containers and networks
+/// this process created (a run's own cleanup does not get to run) and returns `None`.
+pub async fn interruptible<T>(fut: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        out = fut => Some(out),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("andon: interrupted; removing this run's containers and networks");
+            match crate::containers::remove_own().await {
+                Ok(n) if n > 0 => eprintln!("andon: removed {n} containers and networks"),
+                Ok(_) => {}
+                // No engine: nothing of ours can be there.
+                Err(crate::containers::ContainerError::NoEngine(_)) => {}
+                Err(e) => eprintln!("andon: {e}"),
+            }
+            None
+        }
+    }
 }
 
 /// `andon check`.
@@ -85,7 +118,13 @@ pub async fn check(args: CheckArgs) -> u8 {
 /// `andon replay`.
 pub async fn replay(args: ReplayArgs) -> u8 {
     match run::replay_options(&args.run_dir, args.sut, args.report_dir) {
-        Ok(opts) => conclude("replay", run::run(&opts).await),
+        Ok(mut opts) => {
+            opts.runtime = args.runtime;
+            match interruptible(run::run(&opts)).await {
+                Some(r) => conclude("replay", r),
+                None => EXIT_INTERRUPTED,
+            }
+        }
         Err(e) => conclude("replay", Err(e)),
     }
 }

@@ -98,7 +98,7 @@ impl Switch {
     }
 }
 
-fn parse_system(s: &str) -> Result<System, String> {
+pub(crate) fn parse_system(s: &str) -> Result<System, String> {
     System::parse(s.trim())
         .ok_or_else(|| format!("{s:?} is not a system: expected erp, mes, qms or wms"))
 }

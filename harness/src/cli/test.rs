@@ -58,7 +58,10 @@ pub async fn run(args: TestArgs) -> u8 {
         fail_fast: args.fail_fast,
         andon: None,
     };
-    match bdd::run(&opts).await {
+    let Some(outcome) = super::run::interruptible(bdd::run(&opts)).await else {
+        return super::run::EXIT_INTERRUPTED;
+    };
+    match outcome {
         Ok(s) => {
             println!(
                 "\nandon test: {} scenarios: {} passed, {} failed, {} skipped",

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::load::{self, LoadStats};
-use super::runtime::{InProcess, RuntimeError, SystemSettings};
+use super::runtime::{Runtime, RuntimeError, Sims, SystemSettings};
 use super::settle::{Settled, settle};
 use crate::check::{self, LoadError, RunData, Status, Verdict};
 use crate::report::{self, Exit, ReportError, RunMeta, RunReport, SutAction};
@@ -101,7 +101,15 @@ pub enum RunError {
 impl RunError {
     /// Whether the user can fix it in their files or arguments (exit 2).
     pub fn is_usage(&self) -> bool {
-        !matches!(self, Self::Runtime(_) | Self::Io { .. } | Self::Report(_))
+        use crate::containers::ContainerError;
+        match self {
+            // No engine or no image: the run cannot be made here as asked.
+            Self::Runtime(RuntimeError::Containers(
+                ContainerError::NoEngine(_) | ContainerError::NoImage(_),
+            )) => true,
+            Self::Runtime(_) | Self::Io { .. } | Self::Report(_) => false,
+            _ => true,
+        }
     }
 }
 
@@ -123,6 +131,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// The program `{andon}` names (default: the running binary).
     pub andon: Option<PathBuf>,
+    /// Where the simulators and the SUT run.
+    pub runtime: Runtime,
 }
 
 impl RunOptions {
@@ -136,6 +146,7 @@ impl RunOptions {
             master: None,
             progress: true,
             andon: None,
+            runtime: Runtime::InProcess,
         }
     }
 }
@@ -307,22 +318,40 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             )
         })
         .collect();
-    let rt = InProcess::start(&master, &settings).await?;
+    let rt = Sims::start(opts.runtime, &master, &settings).await?;
+    // The SUT runs in a container when the runtime is containers and the manifest names an
+    // image; it then finds the simulators by name on the run's network.
+    let in_container = opts.runtime == Runtime::Containers
+        && manifest
+            .start
+            .as_ref()
+            .is_some_and(|s| s.image.is_some());
     let urls = System::ALL
         .into_iter()
-        .map(|s| (s, rt.url(s).to_string()))
+        .map(|s| (s, rt.url_for_sut(s, in_container)))
         .collect();
-    let port = if manifest.is_managed() {
-        Some(free_port().map_err(|source| RunError::Io {
+    let port = match (manifest.is_managed(), in_container) {
+        (false, _) => None,
+        (true, true) => Some(crate::containers::PORT),
+        (true, false) => Some(free_port().map_err(|source| RunError::Io {
             path: "127.0.0.1:0".into(),
             source,
-        })?)
-    } else {
-        None
+        })?),
     };
     let mut ph = Placeholders::new(urls, port, &dir.0);
     if let Some(a) = &opts.andon {
         ph.andon = a.clone();
+    }
+    if let Sims::Docker(c) = &rt {
+        ph.sut_host = if in_container {
+            crate::containers::SutContainer::network_name(c)
+        } else {
+            // A local SUT, reached by the simulators' containers through the host gateway.
+            "host.docker.internal".to_string()
+        };
+        if in_container {
+            ph.run_dir = PathBuf::from("/var/andon/run");
+        }
     }
     let mut sut = match manifest.resolve(&ph) {
         Ok(s) => s,
@@ -337,20 +366,20 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             .insert("DEFECTS".to_string(), opts.defects.join(","));
     }
 
-    let mut driver = match SutDriver::new(sut.clone(), &dir.0) {
+    record.meta.started = Utc::now();
+    let driver = match SutRun::start(&rt, &mut sut, &ph, in_container, &dir.0).await {
         Ok(d) => d,
         Err(e) => {
             rt.stop().await;
             return finish_error(&dir, record, &master, &scenario, e.to_string()).await;
         }
     };
-    record.meta.started = Utc::now();
-    if let Err(e) = driver.start().await {
-        rt.stop().await;
-        return finish_error(&dir, record, &master, &scenario, e.to_string()).await;
-    }
     for (system, url) in &sut.ingress {
-        rt.set_ingress(*system, Some(url.clone()));
+        if let Err(e) = rt.set_ingress(*system, url).await {
+            driver.stop().await;
+            rt.stop().await;
+            return Err(e.into());
+        }
     }
 
     let rt = Arc::new(rt);
@@ -361,15 +390,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let sut_faults: Vec<(Duration, SutFault)> =
         scenario.sut_faults().map(|(at, f)| (at.0, f)).collect();
     let sut_task = tokio::spawn(drive_sut_faults(driver, sut_faults, t0));
+    // Simulator faults, and faults through the container engine, on their own clock.
+    let sim_task = tokio::spawn(drive_sim_faults(rt.clone(), sim_timeline(&scenario), t0));
 
-    // Simulator faults and bursts ride on the load driver's clock.
-    let mut sim_faults: Vec<(Duration, System, FaultSpec)> = scenario
-        .simulator_faults()
-        .map(|(at, s, spec)| (at.0, s, spec.clone()))
-        .collect();
-    sim_faults.sort_by_key(|(at, _, _)| *at);
-    let mut sim_faults = sim_faults.into_iter().peekable();
-    let mut fault_errors = Vec::new();
     let now = std::cell::Cell::new(Duration::ZERO);
     let mut carry: BTreeMap<System, f64> = BTreeMap::new();
     let emitted = AtomicU64::new(0);
@@ -389,26 +412,17 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         },
         |t| {
             now.set(t);
-            while let Some((at, system, spec)) = sim_faults.next_if(|(at, _, _)| *at <= t) {
-                if let Err(e) = rt.apply_fault(system, spec) {
-                    tracing::warn!(error = %e, "fault not applied");
-                    fault_errors.push(format!("at {}: {e}", humantime_ms(at)));
-                }
-            }
             bar.tick(t, emitted.load(Ordering::Relaxed));
         },
     )
     .await;
-    // Faults timed after the last tick (at the very end of the load).
-    for (at, system, spec) in sim_faults {
-        if let Err(e) = rt.apply_fault(system, spec) {
-            fault_errors.push(format!("at {}: {e}", humantime_ms(at)));
-        }
+    if let Some(n) = rt.finish_steps().await {
+        record.load.emitted = n;
     }
-    record.fault_errors = fault_errors;
+    record.fault_errors = sim_task.await.unwrap_or_else(|e| vec![format!("the fault task failed: {e}")]);
 
     // The SUT faults end within the run; wait for them (and the driver) before settling.
-    let (mut driver, actions, sut_failure) = match sut_task.await {
+    let (driver, actions, sut_failure) = match sut_task.await {
         Ok(r) => r,
         Err(e) => {
             return Err(RunError::Io {
@@ -434,14 +448,16 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         Some(url) => fetch_dead_letters(url).await,
         None => None,
     };
-    let snapshots = rt.snapshots();
-    let records = rt.records();
-    let _ = driver.stop().await;
-    drop(driver);
+    let collected = match (rt.snapshots().await, rt.records().await) {
+        (Ok(s), Ok(r)) => Ok((s, r)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    driver.stop().await;
     bar.finish();
     if let Ok(rt) = Arc::try_unwrap(rt) {
         rt.stop().await;
     }
+    let (snapshots, records) = collected?;
     record.meta.ended = Utc::now();
 
     let data = RunData {
@@ -457,6 +473,166 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         None => exit_of(&verdicts),
     };
     finish(&dir, record, &data, verdicts)
+}
+
+/// A fault of the simulators' timeline.
+enum SimFault {
+    /// Through the simulator's fault registry / admin API.
+    Spec(FaultSpec),
+    /// Through the container engine.
+    Engine(crate::scenario::EngineFault),
+}
+
+/// The simulator and engine faults of a scenario, in time order.
+fn sim_timeline(scenario: &Scenario) -> Vec<(Duration, System, SimFault)> {
+    let mut v: Vec<(Duration, System, SimFault)> = scenario
+        .simulator_faults()
+        .map(|(at, s, spec)| (at.0, s, SimFault::Spec(spec.clone())))
+        .chain(
+            scenario
+                .engine_faults()
+                .map(|(at, s, f)| (at.0, s, SimFault::Engine(f))),
+        )
+        .collect();
+    v.sort_by_key(|(at, _, _)| *at);
+    v
+}
+
+/// Applies the simulator faults at their times (an engine fault runs on its own task
+/// until its `for` has passed); returns what could not be applied, with why.
+async fn drive_sim_faults(
+    rt: Arc<Sims>,
+    faults: Vec<(Duration, System, SimFault)>,
+    t0: Instant,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut engine = tokio::task::JoinSet::new();
+    for (at, system, fault) in faults {
+        tokio::time::sleep_until(t0 + at).await;
+        match fault {
+            SimFault::Spec(spec) => {
+                if let Err(e) = rt.apply_fault(system, spec).await {
+                    tracing::warn!(error = %e, "fault not applied");
+                    errors.push(format!("at {}: {e}", humantime_ms(at)));
+                }
+            }
+            SimFault::Engine(f) => {
+                let rt = rt.clone();
+                engine.spawn(async move {
+                    rt.engine_fault(system, f)
+                        .await
+                        .map_err(|e| format!("at {}: {} on {system}: {e}", humantime_ms(at), f.kind.name()))
+                });
+            }
+        }
+    }
+    while let Some(r) = engine.join_next().await {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(e),
+            Err(e) => errors.push(format!("an engine fault task failed: {e}")),
+        }
+    }
+    errors
+}
+
+/// The SUT of a run: a local process, or a container.
+enum SutRun {
+    Process(SutDriver),
+    Container(crate::containers::SutContainer),
+}
+
+impl SutRun {
+    /// Starts the SUT and waits until it is ready. The ready and capability URLs of `sut`
+    /// are rewritten to where andon reaches the SUT (its published port, or 127.0.0.1 for
+    /// a local SUT that the simulators' containers reach through the host gateway).
+    async fn start(
+        rt: &Sims,
+        sut: &mut crate::sut::ResolvedSut,
+        ph: &Placeholders,
+        in_container: bool,
+        run_dir: &Path,
+    ) -> Result<Self, SutError> {
+        let inside = ph.sut_port.map(|p| format!("http://{}:{p}", ph.sut_host));
+        if in_container && let (Sims::Docker(c), Some(start)) = (rt, sut.start.clone()) {
+            let container = crate::containers::SutContainer::create(c, &start, run_dir).await?;
+            let outside = container.host_url().await?;
+            rebase_sut(sut, inside.as_deref(), &outside);
+            let ready = sut.start.as_ref().map(|s| s.ready.clone()).unwrap_or_default();
+            if let Err(e) = container.wait_ready(&ready).await {
+                let _ = container.stop().await;
+                return Err(e);
+            }
+            return Ok(Self::Container(container));
+        }
+        if let Some(p) = ph.sut_port.filter(|_| matches!(rt, Sims::Docker(_))) {
+            rebase_sut(sut, inside.as_deref(), &format!("http://127.0.0.1:{p}"));
+        }
+        let mut driver = SutDriver::new(sut.clone(), run_dir)?;
+        driver.start().await?;
+        Ok(Self::Process(driver))
+    }
+
+    async fn restart(&mut self) -> Result<(), SutError> {
+        match self {
+            Self::Process(d) => d.restart().await,
+            Self::Container(c) => c.restart().await,
+        }
+    }
+
+    async fn kill_and_restart(&mut self) -> Result<(), SutError> {
+        match self {
+            Self::Process(d) => d.kill_and_restart().await,
+            Self::Container(c) => c.kill_and_restart().await,
+        }
+    }
+
+    async fn pause(&mut self) -> Result<(), SutError> {
+        match self {
+            Self::Process(d) => d.pause().await,
+            Self::Container(c) => c.pause().await,
+        }
+    }
+
+    async fn resume(&mut self) -> Result<(), SutError> {
+        match self {
+            Self::Process(d) => d.resume().await,
+            Self::Container(c) => c.resume().await,
+        }
+    }
+
+    /// Stops the SUT (and removes its container, its output kept in `sut.log`).
+    async fn stop(self) {
+        match self {
+            Self::Process(mut d) => {
+                let _ = d.stop().await;
+            }
+            Self::Container(c) => {
+                if let Err(e) = c.stop().await {
+                    tracing::warn!(error = %e, "the SUT's container could not be removed");
+                }
+            }
+        }
+    }
+}
+
+/// Rewrites the URLs andon itself calls (ready, dead letters, backlog) from the SUT's
+/// address as the simulators see it (`inside`) to `outside`.
+fn rebase_sut(sut: &mut crate::sut::ResolvedSut, inside: Option<&str>, outside: &str) {
+    let Some(inside) = inside else {
+        return;
+    };
+    let fix = |u: &mut String| {
+        if let Some(rest) = u.strip_prefix(inside) {
+            *u = format!("{outside}{rest}");
+        }
+    };
+    if let Some(s) = sut.start.as_mut() {
+        fix(&mut s.ready);
+    }
+    for u in sut.dead_letters.iter_mut().chain(sut.backlog.iter_mut()) {
+        fix(u);
+    }
 }
 
 /// The exit of a set of verdicts: fail when any failed.
@@ -598,16 +774,17 @@ pub fn replay_options(
         master: Some(run_dir.join(check::rundir::MASTER)),
         progress: true,
         andon: None,
+        runtime: Runtime::InProcess,
     })
 }
 
 /// Applies the SUT faults at their times; returns the driver, what was done, and why the
 /// SUT failed if it did (it did not come back).
 async fn drive_sut_faults(
-    mut driver: SutDriver,
+    mut driver: SutRun,
     faults: Vec<(Duration, SutFault)>,
     t0: Instant,
-) -> (SutDriver, Vec<SutAction>, Option<String>) {
+) -> (SutRun, Vec<SutAction>, Option<String>) {
     let mut actions = Vec::new();
     for (at, fault) in faults {
         tokio::time::sleep_until(t0 + at).await;
@@ -661,7 +838,7 @@ async fn drive_sut_faults(
 
 /// Settles on the history, the emitters and, when the SUT reports one, its backlog.
 async fn settle_with_backlog(
-    rt: &InProcess,
+    rt: &Sims,
     backlog: &Option<BacklogProbe>,
     limit: Duration,
     quiet: Duration,
@@ -683,8 +860,8 @@ async fn settle_with_backlog(
     let out = settle(
         limit,
         quiet,
-        || rt.history().len(),
-        || rt.pending() + latest.load(Ordering::Relaxed) as usize,
+        || rt.progress().0,
+        || rt.progress().1 + latest.load(Ordering::Relaxed) as usize,
     )
     .await;
     if let Some(p) = poller {

@@ -12,9 +12,35 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// Where simulators and the SUT run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runtime {
+    /// Simulators inside the andon process, the SUT as a child process.
+    #[default]
+    InProcess,
+    /// Every simulator in its own container on a private network; the SUT in a container
+    /// when its manifest names an image (otherwise a local process).
+    Containers,
+}
+
+/// The images a containers run needs: the simulators', and the reference middleware's
+/// when it is the SUT.
+pub fn images_needed(reference_sut: bool) -> Vec<String> {
+    let tag = crate::containers::image_tag();
+    let mut v = vec![format!("{}:{tag}", crate::containers::IMAGE)];
+    if reference_sut {
+        v.push(format!("{}:{tag}", crate::containers::REFERENCE_IMAGE));
+    }
+    v
+}
+
 /// Errors of a runtime.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// The containers runtime failed.
+    #[error(transparent)]
+    Containers(#[from] crate::containers::ContainerError),
     /// A listener could not be bound.
     #[error("could not bind a port for the {system} simulator: {source}")]
     Bind {
@@ -176,7 +202,7 @@ impl InProcess {
 }
 
 /// Applies run-time switches to a simulator.
-fn apply_patch(sim: &Simulator, patch: &ConfigPatch) -> Result<(), String> {
+pub fn apply_patch(sim: &Simulator, patch: &ConfigPatch) -> Result<(), String> {
     if let Some(periods) = &patch.open_periods {
         if let Some(bad) = periods
             .iter()
@@ -202,4 +228,151 @@ fn apply_patch(sim: &Simulator, patch: &ConfigPatch) -> Result<(), String> {
         sim.core.auth.set_enabled(a);
     }
     Ok(())
+}
+
+/// The simulators of a run, in either runtime.
+pub enum Sims {
+    /// In this process.
+    Local(InProcess),
+    /// In containers.
+    Docker(crate::containers::Containers),
+}
+
+impl Sims {
+    /// Starts the four simulators in `runtime`.
+    pub async fn start(
+        runtime: Runtime,
+        master: &MasterData,
+        settings: &BTreeMap<System, SystemSettings>,
+    ) -> Result<Self, RuntimeError> {
+        match runtime {
+            Runtime::InProcess => Ok(Self::Local(InProcess::start(master, settings).await?)),
+            Runtime::Containers => {
+                let settings = settings
+                    .iter()
+                    .map(|(s, v)| {
+                        (
+                            *s,
+                            crate::containers::SimulatorSettings {
+                                config: v.config.clone(),
+                                patch: v.patch.clone(),
+                            },
+                        )
+                    })
+                    .collect();
+                Ok(Self::Docker(
+                    crate::containers::Containers::start(master, &settings).await?,
+                ))
+            }
+        }
+    }
+
+    /// A simulator's URL as the SUT reaches it: on the run's network when the SUT is a
+    /// container (`in_network`), else on this host.
+    pub fn url_for_sut(&self, system: System, in_network: bool) -> String {
+        match self {
+            Self::Local(rt) => rt.url(system).to_string(),
+            Self::Docker(rt) if in_network => rt.internal_url(system),
+            Self::Docker(rt) => rt.host_url(system),
+        }
+    }
+
+    /// Sets where a simulator delivers its events.
+    pub async fn set_ingress(&self, system: System, url: &str) -> Result<(), RuntimeError> {
+        match self {
+            Self::Local(rt) => {
+                rt.set_ingress(system, Some(url.to_string()));
+                Ok(())
+            }
+            Self::Docker(rt) => Ok(rt.set_ingress(system, Some(url)).await?),
+        }
+    }
+
+    /// `n` steps of activity on `system`; returns the events emitted when known at once
+    /// (in containers they are counted by [`Sims::finish_steps`]).
+    pub fn step(&self, system: System, n: usize) -> usize {
+        match self {
+            Self::Local(rt) => rt.step(system, n),
+            Self::Docker(rt) => {
+                rt.step(system, n);
+                0
+            }
+        }
+    }
+
+    /// Waits for the steps sent in the background; the events they emitted (`None`
+    /// in-process, where [`Sims::step`] counted them).
+    pub async fn finish_steps(&self) -> Option<u64> {
+        match self {
+            Self::Local(_) => None,
+            Self::Docker(rt) => Some(rt.finish_steps().await),
+        }
+    }
+
+    /// Applies a simulator fault.
+    pub async fn apply_fault(&self, system: System, spec: FaultSpec) -> Result<(), RuntimeError> {
+        match self {
+            Self::Local(rt) => rt.apply_fault(system, spec).map(drop),
+            Self::Docker(rt) => rt.apply_fault(system, &spec).await.map(drop).map_err(|e| {
+                RuntimeError::Fault {
+                    system,
+                    kind: spec.kind.name().to_string(),
+                    reason: e.to_string(),
+                }
+            }),
+        }
+    }
+
+    /// Carries out a fault through the container engine (in-process: its stand-ins for
+    /// the same `for`) and returns when it has ended.
+    pub async fn engine_fault(
+        &self,
+        system: System,
+        fault: crate::scenario::EngineFault,
+    ) -> Result<(), RuntimeError> {
+        match self {
+            Self::Local(rt) => {
+                for kind in fault.kind.in_process() {
+                    let mut spec = FaultSpec::new(kind);
+                    spec.duration = Some(fault.duration);
+                    rt.apply_fault(system, spec)?;
+                }
+                tokio::time::sleep(fault.duration.0).await;
+                Ok(())
+            }
+            Self::Docker(rt) => Ok(rt.engine_fault(system, fault).await?),
+        }
+    }
+
+    /// History records and buffered events over every simulator.
+    pub fn progress(&self) -> (usize, usize) {
+        match self {
+            Self::Local(rt) => (rt.history().len(), rt.pending()),
+            Self::Docker(rt) => rt.progress(),
+        }
+    }
+
+    /// Final state snapshots.
+    pub async fn snapshots(&self) -> Result<BTreeMap<System, serde_json::Value>, RuntimeError> {
+        match self {
+            Self::Local(rt) => Ok(rt.snapshots()),
+            Self::Docker(rt) => Ok(rt.snapshots().await?),
+        }
+    }
+
+    /// The run's history.
+    pub async fn records(&self) -> Result<Vec<Record>, RuntimeError> {
+        match self {
+            Self::Local(rt) => Ok(rt.records()),
+            Self::Docker(rt) => Ok(rt.records().await?),
+        }
+    }
+
+    /// Stops every simulator (and removes the containers and the network).
+    pub async fn stop(self) {
+        match self {
+            Self::Local(rt) => rt.stop().await,
+            Self::Docker(rt) => rt.stop().await,
+        }
+    }
 }

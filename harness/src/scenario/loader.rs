@@ -15,7 +15,8 @@ use serde_json::{Map, Value};
 
 use super::error::{Problem, ScenarioError};
 use super::model::{
-    FaultAction, LoadPhase, Mix, Options, PlantEntry, SutFault, SutFaultKind, Target, TimedFault,
+    EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, PlantEntry, SutFault,
+    SutFaultKind, Target, TimedFault,
 };
 use super::yaml::{self, Seg, at_scalar, locate_nearest};
 use super::{Scenario, validate};
@@ -225,6 +226,7 @@ fn simulator_kinds() -> String {
         .iter()
         .chain(FaultKind::EMITTER)
         .copied()
+        .chain(EngineFaultKind::ALL.iter().map(|k| k.name()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -378,6 +380,47 @@ fn convert_fault(ctx: &mut Ctx, i: usize, entry: &Map<String, Value>) -> Option<
         });
     }
 
+    if let Some(engine_kind) = EngineFaultKind::parse(kind) {
+        for key in entry.keys() {
+            if !matches!(key.as_str(), "at" | "target" | "kind" | "for") {
+                ctx.at(
+                    key_name(key),
+                    format!(
+                        "unknown key `{key}` for fault kind {kind} (through the container engine), expected one of at, target, kind, for"
+                    ),
+                );
+                ok = false;
+            }
+        }
+        let duration = match entry.get("for") {
+            None => {
+                ctx.at(
+                    ypath!["faults", i],
+                    format!("{kind} needs `for`: how long the {target} container stays {}", match engine_kind {
+                        EngineFaultKind::Pause => "paused",
+                        EngineFaultKind::Stop => "stopped",
+                        EngineFaultKind::Disconnect => "off the network",
+                    }),
+                );
+                return None;
+            }
+            Some(v) => match serde_json::from_value::<Dur>(v.clone()) {
+                Ok(d) => d,
+                Err(e) => {
+                    ctx.at(here("for"), format!("faults[{i}].for: {e}"));
+                    return None;
+                }
+            },
+        };
+        return ok.then_some(TimedFault {
+            at,
+            target,
+            spec: FaultAction::Engine(EngineFault {
+                kind: engine_kind,
+                duration,
+            }),
+        });
+    }
     let Some((_, params)) = PARAMS.iter().find(|(k, _)| *k == kind) else {
         let msg = if SutFaultKind::parse(kind).is_some() {
             format!("fault kind {kind:?} acts on the SUT only: write `target: sut`")

@@ -56,7 +56,7 @@ use serde::Serialize;
 pub use crate::check::Expect;
 pub use error::{Problem, ScenarioError};
 pub use model::{
-    FaultAction, LoadPhase, Mix, Options, PlantEntry, Rate, Shape, SutFault, SutFaultKind,
+    EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, PlantEntry, Rate, Shape, SutFault, SutFaultKind,
     SystemOptions, Target, TimedFault,
 };
 
@@ -192,8 +192,18 @@ impl Scenario {
     pub fn sut_faults(&self) -> impl Iterator<Item = (Dur, SutFault)> {
         self.faults.iter().filter_map(|f| match &f.spec {
             FaultAction::Sut(s) => Some((f.at, *s)),
-            FaultAction::Simulator(_) => None,
+            FaultAction::Simulator(_) | FaultAction::Engine(_) => None,
         })
+    }
+
+    /// Faults through the container engine on simulators, with their system, in file order.
+    pub fn engine_faults(&self) -> impl Iterator<Item = (Dur, System, EngineFault)> {
+        self.faults
+            .iter()
+            .filter_map(|f| match (&f.spec, f.target.system()) {
+                (FaultAction::Engine(e), Some(sys)) => Some((f.at, sys, *e)),
+                _ => None,
+            })
     }
 
     /// The settings `system`'s simulator starts with: the run's seed and `time_scale`, and

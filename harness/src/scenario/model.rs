@@ -366,6 +366,63 @@ pub struct SutFault {
     pub duration: Option<Dur>,
 }
 
+/// What the container engine does to a simulator's container (`pause`, `stop`,
+/// `disconnect`). In the containers runtime these are real; in-process they are
+/// simulated by the nearest simulator faults (see [`EngineFaultKind::in_process`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineFaultKind {
+    /// `docker pause` for `for`: connections hang, nothing is generated or delivered.
+    Pause,
+    /// `docker stop` for `for`, then `docker start`: connections are refused; the
+    /// simulator keeps its books, its outbound queue and its history across the stop.
+    Stop,
+    /// `docker network disconnect` for `for`: the system is cut off the run's network
+    /// (no route either way); its events buffer and flood on reconnect.
+    Disconnect,
+}
+
+impl EngineFaultKind {
+    /// Every engine fault kind.
+    pub const ALL: [EngineFaultKind; 3] = [Self::Pause, Self::Stop, Self::Disconnect];
+
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Stop => "stop",
+            Self::Disconnect => "disconnect",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// The simulator faults that stand in for this one in the in-process runtime: requests
+    /// hang (`pause`, `disconnect`) or are refused (`stop`), and events are held
+    /// (`partition`) until the fault ends.
+    pub fn in_process(self) -> [andon_simulators::faults::FaultKind; 2] {
+        use andon_simulators::faults::FaultKind;
+        match self {
+            Self::Pause | Self::Disconnect => [FaultKind::Hang, FaultKind::Partition],
+            Self::Stop => [FaultKind::Refuse, FaultKind::Partition],
+        }
+    }
+}
+
+/// A fault through the container engine on a simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineFault {
+    /// What to do.
+    pub kind: EngineFaultKind,
+    /// How long it lasts.
+    #[serde(rename = "for")]
+    pub duration: Dur,
+}
+
 /// What a timed fault does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
@@ -373,6 +430,8 @@ pub enum FaultAction {
     Simulator(FaultSpec),
     /// A fault applied to the SUT by the driver.
     Sut(SutFault),
+    /// A fault applied to a simulator's container by the container engine.
+    Engine(EngineFault),
 }
 
 impl FaultAction {
@@ -381,6 +440,7 @@ impl FaultAction {
         match self {
             Self::Simulator(s) => s.kind.name(),
             Self::Sut(s) => s.kind.name(),
+            Self::Engine(e) => e.kind.name(),
         }
     }
 
@@ -389,6 +449,7 @@ impl FaultAction {
         match self {
             Self::Simulator(s) => s.duration,
             Self::Sut(s) => s.duration,
+            Self::Engine(e) => Some(e.duration),
         }
     }
 }
@@ -411,7 +472,9 @@ impl TimedFault {
         match (&self.spec, self.spec.duration()) {
             (_, Some(d)) => self.at.0 + d.0,
             (FaultAction::Sut(_), None) => self.at.0,
-            (FaultAction::Simulator(_), None) => run_duration.max(self.at.0),
+            (FaultAction::Simulator(_) | FaultAction::Engine(_), None) => {
+                run_duration.max(self.at.0)
+            }
         }
     }
 
@@ -426,6 +489,7 @@ impl Serialize for TimedFault {
         let mut map = match &self.spec {
             FaultAction::Simulator(spec) => serde_json::to_value(spec),
             FaultAction::Sut(spec) => serde_json::to_value(spec),
+            FaultAction::Engine(spec) => serde_json::to_value(spec),
         }
         .map_err(serde::ser::Error::custom)?;
         if let Some(m) = map.as_object_mut() {

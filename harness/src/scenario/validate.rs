@@ -331,6 +331,7 @@ fn faults(ctx: &mut Ctx, s: &Scenario, index: &[usize], master: Option<&MasterDa
             FaultAction::Sut(sf) => {
                 sut.push((at, f.ends_at(end), i, sf.kind.name()));
             }
+            FaultAction::Engine(_) => {}
             FaultAction::Simulator(spec) => {
                 let system = f.target.system().unwrap_or(System::Erp);
                 let sys = system_name(system);

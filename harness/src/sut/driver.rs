@@ -90,6 +90,9 @@ pub enum SutError {
     /// The SUT is not running.
     #[error("the SUT is not running")]
     NotRunning,
+    /// The container engine failed to start, stop, kill or pause the SUT's container.
+    #[error("the SUT's container: {0}")]
+    Container(String),
     /// A signal could not be sent.
     #[error("could not send {signal} to the SUT: {source}")]
     Signal {
@@ -334,7 +337,7 @@ impl SutDriver {
         if self.pid().is_some() {
             return Ok(());
         }
-        if let Some(image) = &start.image {
+        if let (Some(image), true) = (&start.image, start.command.is_empty()) {
             return Err(SutError::NeedsContainers {
                 image: image.clone(),
             });

@@ -172,6 +172,8 @@ struct RawStart {
     #[serde(default)]
     image: Option<Spanned<String>>,
     #[serde(default)]
+    args: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
     ready_timeout: Option<Spanned<Dur>>,
     #[serde(default)]
     stop_grace: Option<Spanned<Dur>>,
@@ -204,8 +206,11 @@ pub struct StartSpec {
     pub env: BTreeMap<String, Template>,
     /// URL that answers 2xx once the SUT is ready.
     pub ready: Template,
-    /// Container image (containers runtime) instead of a command.
+    /// Container image (containers runtime); with `command` too, the in-process runtime
+    /// runs the command and the containers runtime the image.
     pub image: Option<Template>,
+    /// Arguments of the container (its `CMD`; default: the image's own).
+    pub args: Vec<Template>,
     /// Longest wait for `ready` (default 30 s).
     pub ready_timeout: Duration,
     /// Time between SIGTERM and SIGKILL when stopping (default 10 s).
@@ -265,6 +270,9 @@ pub struct Placeholders {
     pub run_dir: PathBuf,
     /// The andon binary (`{andon}`).
     pub andon: PathBuf,
+    /// The host in `{sut.url}`: `127.0.0.1`, or the SUT container's name as the
+    /// simulators see it on the run's network.
+    pub sut_host: String,
 }
 
 impl Placeholders {
@@ -275,6 +283,7 @@ impl Placeholders {
             sut_port,
             run_dir: run_dir.to_path_buf(),
             andon: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("andon")),
+            sut_host: "127.0.0.1".to_string(),
         }
     }
 
@@ -296,7 +305,7 @@ impl Placeholders {
             "qms.url" => url(System::Qms),
             "wms.url" => url(System::Wms),
             "sut.port" => port().map(|p| p.to_string()),
-            "sut.url" => port().map(|p| format!("http://127.0.0.1:{p}")),
+            "sut.url" => port().map(|p| format!("http://{}:{p}", self.sut_host)),
             "run.dir" => Ok(self.run_dir.display().to_string()),
             "andon" => Ok(self.andon.display().to_string()),
             other => Err(unknown_placeholder(other)),
@@ -315,6 +324,8 @@ pub struct ResolvedStart {
     pub ready: String,
     /// Container image, when the manifest names one.
     pub image: Option<String>,
+    /// The container's arguments (empty: the image's own).
+    pub args: Vec<String>,
     /// Longest wait for readiness.
     pub ready_timeout: Duration,
     /// SIGTERM → SIGKILL grace.
@@ -385,20 +396,20 @@ impl SutManifest {
             Some(s) => {
                 let table = s.span();
                 let s = s.into_inner();
+                if let (Some(args), None) = (&s.args, &s.image) {
+                    return Err(err(
+                        args.span().start,
+                        "`args` are the container's arguments: they need `image`".into(),
+                    ));
+                }
                 let command: Vec<Template> = match (&s.command, &s.image) {
-                    (Some(_), Some(image)) => {
-                        return Err(err(
-                            image.span().start,
-                            "give either `command` (a process andon starts) or `image` (a container), not both".into(),
-                        ));
-                    }
                     (None, None) => {
                         return Err(err(
                             table.start,
                             "[start] needs `command`, such as command = [\"./my-bridge\", \"--port\", \"{sut.port}\"], or `image`".into(),
                         ));
                     }
-                    (Some(c), None) => {
+                    (Some(c), _) => {
                         if c.get_ref().is_empty() || c.get_ref()[0].get_ref().trim().is_empty() {
                             return Err(err(
                                 c.span().start,
@@ -431,6 +442,10 @@ impl SutManifest {
                         .collect(),
                     ready: Template::from(ready),
                     image: s.image.map(Template::from),
+                    args: s
+                        .args
+                        .map(|a| a.into_inner().into_iter().map(Template::from).collect())
+                        .unwrap_or_default(),
                     ready_timeout: dur(s.ready_timeout, 30, "ready_timeout")?,
                     stop_grace: dur(s.stop_grace, 10, "stop_grace")?,
                 })
@@ -470,6 +485,7 @@ impl SutManifest {
             out.extend(s.env.values().map(|t| (t, false)));
             out.push((&s.ready, true));
             out.extend(s.image.iter().map(|t| (t, false)));
+            out.extend(s.args.iter().map(|t| (t, false)));
         }
         out.extend(self.ingress.values().map(|t| (t, true)));
         out.extend(self.capabilities.dead_letters.iter().map(|t| (t, true)));
@@ -570,6 +586,7 @@ impl SutManifest {
                         .collect::<Result<_, ManifestError>>()?,
                     ready: fill(&s.ready)?,
                     image: s.image.as_ref().map(&fill).transpose()?,
+                    args: s.args.iter().map(&fill).collect::<Result<_, _>>()?,
                     ready_timeout: s.ready_timeout,
                     stop_grace: s.stop_grace,
                 })

@@ -165,9 +165,9 @@ fn missing_or_contradictory_parts_are_refused() {
     assert!(e.starts_with("sut.toml:3:1: [start] needs `ready`"), "{e}");
     let e = refused(&MANAGED.replace(
         "ready_timeout",
-        "image = \"acme/bridge:1.4\"\nready_timeout",
+        "args = [\"--port\", \"{sut.port}\"]\nready_timeout",
     ));
-    assert!(e.starts_with("sut.toml:7:9: give either `command`"), "{e}");
+    assert!(e.starts_with("sut.toml:7:8: `args` are the container's arguments"), "{e}");
     let ingress = MANAGED.find("[ingress]").unwrap();
     let caps = MANAGED.find("[capabilities]").unwrap();
     let e = refused(&format!("{}{}", &MANAGED[..ingress], &MANAGED[caps..]));
