@@ -299,9 +299,7 @@ impl ServeOptions {
     fn master_data(&self) -> Result<MasterData, ServeError> {
         Ok(match &self.master {
             MasterSource::File(path) => MasterData::load(path)?,
-            MasterSource::Generated(plants) => {
-                generated_master(self.seed, plants)
-            }
+            MasterSource::Generated(plants) => generated_master(self.seed, plants),
         })
     }
 

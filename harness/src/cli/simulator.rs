@@ -70,8 +70,8 @@ async fn serve(args: SimulatorArgs) -> Result<(), Failure> {
     let system = args.system;
     let settings = match &args.settings {
         Some(p) => {
-            let text = std::fs::read(p)
-                .map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
+            let text =
+                std::fs::read(p).map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))?;
             serde_json::from_slice::<SimulatorSettings>(&text).map_err(|e| {
                 Failure::Usage(format!(
                     "{}: line {}, column {}: {e}",
@@ -87,7 +87,8 @@ async fn serve(args: SimulatorArgs) -> Result<(), Failure> {
         Some(p) => MasterData::load(p).map_err(|e| Failure::Usage(e.to_string()))?,
         None => crate::serve::generated_master(
             settings.config.seed,
-            &[andon_contracts::PlantId::parse("1000").map_err(|e| Failure::Usage(e.to_string()))?],
+            &[andon_contracts::PlantId::parse("1000")
+                .map_err(|e| Failure::Usage(e.to_string()))?],
         ),
     };
     let state_file = args
@@ -129,8 +130,8 @@ async fn serve(args: SimulatorArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Runtime(format!("serving stopped: {e}")))?;
     if let Some(file) = state_file {
-        let bytes = tmp_save(&sim)
-            .map_err(|e| Failure::Runtime(format!("cannot save the state: {e}")))?;
+        let bytes =
+            tmp_save(&sim).map_err(|e| Failure::Runtime(format!("cannot save the state: {e}")))?;
         write_atomically(&file, &bytes)
             .map_err(|e| Failure::Runtime(format!("{}: {e}", file.display())))?;
         tracing::info!(%system, bytes = bytes.len(), "state saved");
@@ -150,5 +151,15 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 // TEMPORARY until the simulators crate has save/restore.
-fn tmp_restore(s: System, c: andon_simulators::SimConfig, m: MasterData, h: History, _b: &[u8]) -> Result<Simulator, String> { Ok(Simulator::new(s, c, m, h)) }
-fn tmp_save(_s: &Simulator) -> Result<Vec<u8>, String> { Ok(Vec::new()) }
+fn tmp_restore(
+    s: System,
+    c: andon_simulators::SimConfig,
+    m: MasterData,
+    h: History,
+    _b: &[u8],
+) -> Result<Simulator, String> {
+    Ok(Simulator::new(s, c, m, h))
+}
+fn tmp_save(_s: &Simulator) -> Result<Vec<u8>, String> {
+    Ok(Vec::new())
+}

@@ -147,10 +147,7 @@ pub async fn remove_own() -> Result<usize, ContainerError> {
 
 /// Removes the containers, then the networks, labelled with a run whose creating process
 /// id satisfies `pick`.
-async fn remove_labelled(
-    label: &str,
-    pick: impl Fn(u32) -> bool,
-) -> Result<usize, ContainerError> {
+async fn remove_labelled(label: &str, pick: impl Fn(u32) -> bool) -> Result<usize, ContainerError> {
     use testcontainers::bollard::query_parameters::{
         ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
     };
@@ -185,7 +182,12 @@ async fn remove_labelled(
             && docker
                 .remove_container(
                     &id,
-                    Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()),
+                    Some(
+                        RemoveContainerOptionsBuilder::new()
+                            .force(true)
+                            .v(true)
+                            .build(),
+                    ),
                 )
                 .await
                 .is_ok()
@@ -194,7 +196,9 @@ async fn remove_labelled(
         }
     }
     let networks = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&filters).build()))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
         .await
         .map_err(|e| engine("leftover network", &e))?;
     for n in networks {

@@ -37,20 +37,33 @@ struct Node {
     container: ContainerAsync<SimulatorImage>,
     /// Its name on the run's network (`andon-…-erp`).
     name: String,
-    /// Its admin API on the published port (which changes when it is started again).
-    admin: RwLock<Admin>,
+    /// Its admin API on the published port (which changes when it is started again or
+    /// reconnected); shared with the stepper and the poller.
+    admin: SharedAdmin,
+}
+
+/// An admin handle that follows the published port.
+type SharedAdmin = Arc<RwLock<Admin>>;
+
+fn current(admin: &SharedAdmin) -> Admin {
+    admin.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 impl Node {
     fn admin(&self) -> Admin {
-        self.admin.read().unwrap_or_else(|e| e.into_inner()).clone()
+        current(&self.admin)
     }
 }
 
 /// The simulators of a run in containers.
 pub struct Containers {
     run: String,
+    /// The plant network: simulators and SUT find each other here by name; `disconnect`
+    /// takes a simulator off it.
     network: String,
+    /// The control network, through which the published ports reach each simulator (so
+    /// that andon keeps driving a plant that is cut off the plant network).
+    control: String,
     docker: Docker,
     nodes: BTreeMap<System, Node>,
     steppers: Mutex<BTreeMap<System, mpsc::UnboundedSender<usize>>>,
@@ -92,24 +105,32 @@ impl Containers {
         if let Ok(n) = super::reap_leftovers().await
             && n > 0
         {
-            tracing::info!(removed = n, "removed containers of andon runs that were killed");
+            tracing::info!(
+                removed = n,
+                "removed containers of andon runs that were killed"
+            );
         }
         let docker = testcontainers::core::client::docker_client_instance()
             .await
             .map_err(|e| ContainerError::NoEngine(e.to_string()))?;
-        let run = format!(
-            "andon-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
+        let run = format!("andon-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let labels = run_labels(&run);
-        docker
-            .create_network(NetworkCreateRequest {
-                name: run.clone(),
-                labels: Some(labels.clone().into_iter().collect()),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| engine_error("creating the network", &run, e))?;
+        // "-ctl" sorts before "-plant": the engine routes published ports through the
+        // network first in name order, the control one.
+        let (network, control) = (format!("{run}-plant"), format!("{run}-ctl"));
+        for name in [&control, &network] {
+            if let Err(e) = docker
+                .create_network(NetworkCreateRequest {
+                    name: name.clone(),
+                    labels: Some(labels.clone().into_iter().collect()),
+                    ..Default::default()
+                })
+                .await
+            {
+                let _ = super::remove_run(&run).await;
+                return Err(engine_error("creating the network", name, e));
+            }
+        }
         let started = futures::future::join_all(System::ALL.into_iter().map(|system| {
             let image = SimulatorImage::new(system)
                 .with_settings(&settings.get(&system).cloned().unwrap_or_default())
@@ -117,7 +138,7 @@ impl Containers {
             let name = format!("{run}-{system}");
             let request = labels
                 .iter()
-                .fold(image.with_network(run.clone()), |r, (k, v)| {
+                .fold(image.with_network(control.clone()), |r, (k, v)| {
                     r.with_label(k.clone(), v.clone())
                 })
                 .with_container_name(name.clone())
@@ -126,14 +147,22 @@ impl Containers {
                     "host.docker.internal",
                     testcontainers::core::Host::HostGateway,
                 );
+            let (docker, network) = (docker.clone(), network.clone());
             async move {
-                let container = request
-                    .start()
+                let container = request.start().await.map_err(|e| ContainerError::Start {
+                    what: name.clone(),
+                    why: e.to_string(),
+                })?;
+                docker
+                    .connect_network(
+                        &network,
+                        NetworkConnectRequest {
+                            container: name.clone(),
+                            endpoint_config: None,
+                        },
+                    )
                     .await
-                    .map_err(|e| ContainerError::Start {
-                        what: name.clone(),
-                        why: e.to_string(),
-                    })?;
+                    .map_err(|e| engine_error("joining the plant network", &name, e))?;
                 let admin = container.admin().await?;
                 Ok::<_, ContainerError>((system, name, container, admin))
             }
@@ -149,7 +178,7 @@ impl Containers {
                         Node {
                             container,
                             name,
-                            admin: RwLock::new(admin),
+                            admin: Arc::new(RwLock::new(admin)),
                         },
                     );
                 }
@@ -157,7 +186,8 @@ impl Containers {
             }
         }
         let me = Self {
-            network: run.clone(),
+            network,
+            control,
             run,
             docker,
             nodes,
@@ -216,7 +246,7 @@ impl Containers {
         for (system, node) in &self.nodes {
             let (tx, mut rx) = mpsc::unbounded_channel::<usize>();
             let emitted = self.emitted.clone();
-            let admin = node.admin();
+            let admin = node.admin.clone();
             let system = *system;
             tasks.push(tokio::spawn(async move {
                 // Steps asked for while a call is out are sent together with the next one.
@@ -224,7 +254,7 @@ impl Containers {
                     while let Ok(more) = rx.try_recv() {
                         n += more;
                     }
-                    match admin.step(n).await {
+                    match current(&admin).step(n).await {
                         Ok(out) => {
                             emitted.fetch_add(out as u64, Ordering::Relaxed);
                         }
@@ -239,14 +269,18 @@ impl Containers {
     }
 
     fn start_poller(&self) {
-        let admins: Vec<(System, Admin)> = self.nodes.keys().map(|s| (*s, self.nodes[s].admin())).collect();
+        let admins: Vec<(System, SharedAdmin)> = self
+            .nodes
+            .iter()
+            .map(|(s, n)| (*s, n.admin.clone()))
+            .collect();
         let (history, pending) = (self.history_len.clone(), self.pending.clone());
         let mut last: BTreeMap<System, (usize, usize)> = BTreeMap::new();
         let task = tokio::spawn(async move {
             loop {
                 for (system, admin) in &admins {
                     // A paused or stopped simulator keeps its last reading.
-                    if let Ok(h) = admin.health().await {
+                    if let Ok(h) = current(admin).health().await {
                         last.insert(*system, (h.history, h.emitter.pending));
                     }
                 }
@@ -280,7 +314,8 @@ impl Containers {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        let tasks = std::mem::take(&mut *self.stepper_tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks =
+            std::mem::take(&mut *self.stepper_tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for t in tasks {
             let _ = t.await;
         }
@@ -296,7 +331,11 @@ impl Containers {
     }
 
     /// Sets where a simulator delivers its events.
-    pub async fn set_ingress(&self, system: System, url: Option<&str>) -> Result<(), ContainerError> {
+    pub async fn set_ingress(
+        &self,
+        system: System,
+        url: Option<&str>,
+    ) -> Result<(), ContainerError> {
         match self.nodes.get(&system) {
             Some(n) => Ok(n.admin().set_ingress(url).await?),
             None => Ok(()),
@@ -304,7 +343,11 @@ impl Containers {
     }
 
     /// Applies a simulator fault through its admin API; returns its id.
-    pub async fn apply_fault(&self, system: System, spec: &FaultSpec) -> Result<String, ContainerError> {
+    pub async fn apply_fault(
+        &self,
+        system: System,
+        spec: &FaultSpec,
+    ) -> Result<String, ContainerError> {
         match self.nodes.get(&system) {
             Some(n) => Ok(n.admin().apply_fault(spec).await?),
             None => Ok(String::new()),
@@ -314,11 +357,18 @@ impl Containers {
     /// Carries out a fault through the container engine and, after its `for`, undoes it.
     /// Both ends are recorded in the history as the simulator's fault (it cannot record a
     /// fault it is suffering itself).
-    pub async fn engine_fault(&self, system: System, fault: EngineFault) -> Result<(), ContainerError> {
+    pub async fn engine_fault(
+        &self,
+        system: System,
+        fault: EngineFault,
+    ) -> Result<(), ContainerError> {
         let Some(node) = self.nodes.get(&system) else {
             return Ok(());
         };
-        let id = format!("engine-{}", self.fault_ids.fetch_add(1, Ordering::Relaxed) + 1);
+        let id = format!(
+            "engine-{}",
+            self.fault_ids.fetch_add(1, Ordering::Relaxed) + 1
+        );
         let kind = fault.kind.name();
         let what = node.name.clone();
         match fault.kind {
@@ -344,7 +394,13 @@ impl Containers {
                 .await
                 .map_err(|e| engine_error("network disconnect", &what, e))?,
         }
-        self.record(system, &id, "applied", kind, serde_json::to_value(fault).unwrap_or_default());
+        self.record(
+            system,
+            &id,
+            "applied",
+            kind,
+            serde_json::to_value(fault).unwrap_or_default(),
+        );
         tokio::time::sleep(fault.duration.0).await;
         let undone = match fault.kind {
             EngineFaultKind::Pause => node
@@ -353,7 +409,7 @@ impl Containers {
                 .await
                 .map_err(|e| engine_error("unpause", &what, e)),
             EngineFaultKind::Stop => self.start_again(node).await,
-            EngineFaultKind::Disconnect => self
+            EngineFaultKind::Disconnect => match self
                 .docker
                 .connect_network(
                     &self.network,
@@ -363,9 +419,19 @@ impl Containers {
                     },
                 )
                 .await
-                .map_err(|e| engine_error("network connect", &what, e)),
+            {
+                // The engine publishes the port anew on reconnect.
+                Ok(()) => self.follow_port(node).await,
+                Err(e) => Err(engine_error("network connect", &what, e)),
+            },
         };
-        self.record(system, &id, "cleared", kind, serde_json::json!({ "ok": undone.is_ok() }));
+        self.record(
+            system,
+            &id,
+            "cleared",
+            kind,
+            serde_json::json!({ "ok": undone.is_ok() }),
+        );
         undone
     }
 
@@ -376,6 +442,11 @@ impl Containers {
             .start()
             .await
             .map_err(|e| engine_error("start", &node.name, e))?;
+        self.follow_port(node).await
+    }
+
+    /// Points the node's admin handle at its current published port, once it answers.
+    async fn follow_port(&self, node: &Node) -> Result<(), ContainerError> {
         let admin = node.container.admin().await?;
         admin.wait_ready(STARTUP).await?;
         *node.admin.write().unwrap_or_else(|e| e.into_inner()) = admin;
@@ -434,8 +505,12 @@ impl Containers {
         if let Some(p) = self.poller.lock().unwrap_or_else(|e| e.into_inner()).take() {
             p.abort();
         }
-        self.steppers.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        for t in std::mem::take(&mut *self.stepper_tasks.lock().unwrap_or_else(|e| e.into_inner())) {
+        self.steppers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        for t in std::mem::take(&mut *self.stepper_tasks.lock().unwrap_or_else(|e| e.into_inner()))
+        {
             t.abort();
         }
         let removals = self.nodes.into_values().map(|n| {
@@ -450,6 +525,9 @@ impl Containers {
         });
         futures::future::join_all(removals).await;
         remove_network(&self.docker, &self.network).await;
+        remove_network(&self.docker, &self.control).await;
+        // Anything that did not go the orderly way (a container that never started).
+        let _ = super::remove_run(&self.run).await;
     }
 }
 

@@ -30,7 +30,9 @@ pub struct SutContainer {
 
 impl std::fmt::Debug for SutContainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SutContainer").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("SutContainer")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,7 +80,10 @@ impl SutContainer {
             .with_network(rt.network().to_string())
             .with_container_name(container_name.clone())
             .with_startup_timeout(start.ready_timeout)
-            .with_host("host.docker.internal", testcontainers::core::Host::HostGateway);
+            .with_host(
+                "host.docker.internal",
+                testcontainers::core::Host::HostGateway,
+            );
         for (k, v) in run_labels(rt.run_id()) {
             request = request.with_label(k, v);
         }
@@ -99,7 +104,11 @@ impl SutContainer {
 
     /// The SUT's base URL as this host reaches it (published port).
     pub async fn host_url(&self) -> Result<String, SutError> {
-        let host = self.container.get_host().await.map_err(|e| failed("host", e))?;
+        let host = self
+            .container
+            .get_host()
+            .await
+            .map_err(|e| failed("host", e))?;
         let port = self
             .container
             .get_host_port_ipv4(PORT)
@@ -147,7 +156,10 @@ impl SutContainer {
             String::from_utf8_lossy(&err)
         );
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(crate::sut::driver::LOG_TAIL_LINES)..].join("\n")
+        lines[lines
+            .len()
+            .saturating_sub(crate::sut::driver::LOG_TAIL_LINES)..]
+            .join("\n")
     }
 
     /// `docker stop` (SIGTERM, SIGKILL after the manifest's grace) and `docker start`.
@@ -169,7 +181,10 @@ impl SutContainer {
     }
 
     async fn start_again(&self) -> Result<(), SutError> {
-        self.container.start().await.map_err(|e| failed("start", e))?;
+        self.container
+            .start()
+            .await
+            .map_err(|e| failed("start", e))?;
         let ready = self.ready_url().await?;
         self.wait_ready(&ready).await
     }
@@ -187,7 +202,10 @@ impl SutContainer {
 
     /// `docker unpause`.
     pub async fn resume(&self) -> Result<(), SutError> {
-        self.container.unpause().await.map_err(|e| failed("unpause", e))
+        self.container
+            .unpause()
+            .await
+            .map_err(|e| failed("unpause", e))
     }
 
     /// Writes the container's output to `RUN_DIR/sut.log`, stops and removes it.
@@ -222,7 +240,10 @@ mod tests {
     #[test]
     fn rebase_keeps_the_path_and_query() {
         assert_eq!(
-            rebase("http://andon-1-sut:8080/health?x=1", "http://127.0.0.1:3000"),
+            rebase(
+                "http://andon-1-sut:8080/health?x=1",
+                "http://127.0.0.1:3000"
+            ),
             "http://127.0.0.1:3000/health?x=1"
         );
         assert_eq!(rebase("http://sut:8080", "http://h:1/"), "http://h:1");
@@ -231,7 +252,10 @@ mod tests {
     #[test]
     fn images_split_into_name_and_tag() {
         assert_eq!(split_image("acme/bridge:1.4"), ("acme/bridge", "1.4"));
-        assert_eq!(split_image("localhost:5000/bridge"), ("localhost:5000/bridge", "latest"));
+        assert_eq!(
+            split_image("localhost:5000/bridge"),
+            ("localhost:5000/bridge", "latest")
+        );
         assert_eq!(split_image("bridge"), ("bridge", "latest"));
     }
 }

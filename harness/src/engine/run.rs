@@ -322,10 +322,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     // The SUT runs in a container when the runtime is containers and the manifest names an
     // image; it then finds the simulators by name on the run's network.
     let in_container = opts.runtime == Runtime::Containers
-        && manifest
-            .start
-            .as_ref()
-            .is_some_and(|s| s.image.is_some());
+        && manifest.start.as_ref().is_some_and(|s| s.image.is_some());
     let urls = System::ALL
         .into_iter()
         .map(|s| (s, rt.url_for_sut(s, in_container)))
@@ -419,7 +416,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     if let Some(n) = rt.finish_steps().await {
         record.load.emitted = n;
     }
-    record.fault_errors = sim_task.await.unwrap_or_else(|e| vec![format!("the fault task failed: {e}")]);
+    record.fault_errors = sim_task
+        .await
+        .unwrap_or_else(|e| vec![format!("the fault task failed: {e}")]);
 
     // The SUT faults end within the run; wait for them (and the driver) before settling.
     let (driver, actions, sut_failure) = match sut_task.await {
@@ -519,9 +518,13 @@ async fn drive_sim_faults(
             SimFault::Engine(f) => {
                 let rt = rt.clone();
                 engine.spawn(async move {
-                    rt.engine_fault(system, f)
-                        .await
-                        .map_err(|e| format!("at {}: {} on {system}: {e}", humantime_ms(at), f.kind.name()))
+                    rt.engine_fault(system, f).await.map_err(|e| {
+                        format!(
+                            "at {}: {} on {system}: {e}",
+                            humantime_ms(at),
+                            f.kind.name()
+                        )
+                    })
                 });
             }
         }
@@ -558,7 +561,11 @@ impl SutRun {
             let container = crate::containers::SutContainer::create(c, &start, run_dir).await?;
             let outside = container.host_url().await?;
             rebase_sut(sut, inside.as_deref(), &outside);
-            let ready = sut.start.as_ref().map(|s| s.ready.clone()).unwrap_or_default();
+            let ready = sut
+                .start
+                .as_ref()
+                .map(|s| s.ready.clone())
+                .unwrap_or_default();
             if let Err(e) = container.wait_ready(&ready).await {
                 let _ = container.stop().await;
                 return Err(e);

@@ -13,7 +13,17 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// Where simulators and the SUT run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Runtime {
     /// Simulators inside the andon process, the SUT as a child process.
@@ -313,13 +323,16 @@ impl Sims {
     pub async fn apply_fault(&self, system: System, spec: FaultSpec) -> Result<(), RuntimeError> {
         match self {
             Self::Local(rt) => rt.apply_fault(system, spec).map(drop),
-            Self::Docker(rt) => rt.apply_fault(system, &spec).await.map(drop).map_err(|e| {
-                RuntimeError::Fault {
-                    system,
-                    kind: spec.kind.name().to_string(),
-                    reason: e.to_string(),
-                }
-            }),
+            Self::Docker(rt) => {
+                rt.apply_fault(system, &spec)
+                    .await
+                    .map(drop)
+                    .map_err(|e| RuntimeError::Fault {
+                        system,
+                        kind: spec.kind.name().to_string(),
+                        reason: e.to_string(),
+                    })
+            }
         }
     }
 

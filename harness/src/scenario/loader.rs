@@ -396,11 +396,14 @@ fn convert_fault(ctx: &mut Ctx, i: usize, entry: &Map<String, Value>) -> Option<
             None => {
                 ctx.at(
                     ypath!["faults", i],
-                    format!("{kind} needs `for`: how long the {target} container stays {}", match engine_kind {
-                        EngineFaultKind::Pause => "paused",
-                        EngineFaultKind::Stop => "stopped",
-                        EngineFaultKind::Disconnect => "off the network",
-                    }),
+                    format!(
+                        "{kind} needs `for`: how long the {target} container stays {}",
+                        match engine_kind {
+                            EngineFaultKind::Pause => "paused",
+                            EngineFaultKind::Stop => "stopped",
+                            EngineFaultKind::Disconnect => "off the network",
+                        }
+                    ),
                 );
                 return None;
             }

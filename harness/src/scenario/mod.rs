@@ -56,8 +56,8 @@ use serde::Serialize;
 pub use crate::check::Expect;
 pub use error::{Problem, ScenarioError};
 pub use model::{
-    EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, PlantEntry, Rate, Shape, SutFault, SutFaultKind,
-    SystemOptions, Target, TimedFault,
+    EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, PlantEntry, Rate, Shape,
+    SutFault, SutFaultKind, SystemOptions, Target, TimedFault,
 };
 
 /// Whether an SLA route reads `<system>.<event> -> <system>` (`"qms.hold -> wms"`).

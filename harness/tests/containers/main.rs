@@ -19,11 +19,20 @@ fn main() {
     let engine = engine_state();
     let tests: [(&str, fn() -> Result<(), Failed>); 7] = [
         ("rust_api_starts_a_simulator_with_one_call", rust_api),
-        ("a_scenario_passes_in_containers_and_leaves_nothing", scenario_passes),
+        (
+            "a_scenario_passes_in_containers_and_leaves_nothing",
+            scenario_passes,
+        ),
         ("smoke_features_pass_in_containers", smoke_features),
         ("a_paused_simulator_makes_the_calls_time_out", paused_erp),
-        ("a_stopped_simulator_refuses_and_keeps_its_books", stopped_erp),
-        ("a_disconnected_plant_buffers_and_floods_on_reconnect", disconnected_mes),
+        (
+            "a_stopped_simulator_refuses_and_keeps_its_books",
+            stopped_erp,
+        ),
+        (
+            "a_disconnected_plant_buffers_and_floods_on_reconnect",
+            disconnected_mes,
+        ),
         ("ctrl_c_removes_the_containers_and_the_network", ctrl_c),
     ];
     let trials = tests
@@ -52,7 +61,10 @@ fn main() {
 
 /// `Err(why)` when there is no engine to run on.
 fn engine_state() -> Result<(), String> {
-    match Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output() {
+    match Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+    {
         Ok(o) if o.status.success() => Ok(()),
         Ok(o) => Err(format!(
             "no Docker engine answers (docker info: {})",
@@ -63,7 +75,10 @@ fn engine_state() -> Result<(), String> {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("parent")
+        .to_path_buf()
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -92,7 +107,10 @@ fn text(o: &Output) -> String {
 }
 
 fn docker_lines(args: &[&str]) -> Vec<String> {
-    let out = Command::new("docker").args(args).output().expect("docker runs");
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -102,8 +120,22 @@ fn docker_lines(args: &[&str]) -> Vec<String> {
 
 /// Containers and networks of andon runs (label `io.andon.run`).
 fn andon_objects() -> Vec<String> {
-    let mut v = docker_lines(&["ps", "-a", "--filter", "label=io.andon.run", "--format", "container {{.Names}}"]);
-    v.extend(docker_lines(&["network", "ls", "--filter", "label=io.andon.run", "--format", "network {{.Name}}"]));
+    let mut v = docker_lines(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.andon.run",
+        "--format",
+        "container {{.Names}}",
+    ]);
+    v.extend(docker_lines(&[
+        "network",
+        "ls",
+        "--filter",
+        "label=io.andon.run",
+        "--format",
+        "network {{.Name}}",
+    ]));
     v
 }
 
@@ -195,17 +227,27 @@ fn window(h: &[serde_json::Value], system: &str, kind: &str) -> Option<(String, 
     let at = |action: &str| {
         h.iter()
             .find(|r| {
-                r["record"] == "fault" && r["system"] == system && r["kind"] == kind && r["action"] == action
+                r["record"] == "fault"
+                    && r["system"] == system
+                    && r["kind"] == kind
+                    && r["action"] == action
             })
             .and_then(|r| r["at"].as_str().map(str::to_string))
     };
     Some((at("applied")?, at("cleared")?))
 }
 
-/// Records of `system` strictly inside (from, to), RFC 3339 strings compared as times.
-fn inside<'a>(h: &'a [serde_json::Value], system: &str, record: &str, w: &(String, String)) -> Vec<&'a serde_json::Value> {
+/// Records of `system` inside the window: after it was applied, and more than 200 ms
+/// before andon recorded it cleared (the engine undoes a fault a little before its call
+/// returns).
+fn inside<'a>(
+    h: &'a [serde_json::Value],
+    system: &str,
+    record: &str,
+    w: &(String, String),
+) -> Vec<&'a serde_json::Value> {
     let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).expect("rfc3339");
-    let (from, to) = (t(&w.0), t(&w.1));
+    let (from, to) = (t(&w.0), t(&w.1) - chrono::Duration::milliseconds(200));
     h.iter()
         .filter(|r| r["system"] == system && r["record"] == record)
         .filter(|r| r["at"].as_str().map(t).is_some_and(|a| a > from && a < to))
@@ -224,13 +266,19 @@ fn rust_api() -> Result<(), Failed> {
         let url = erp.url().await?;
         let admin = erp.admin().await?;
         let health = admin.health().await?;
-        check(health.system == andon_contracts::System::Erp, || format!("{health:?}"))?;
+        check(health.system == andon_contracts::System::Erp, || {
+            format!("{health:?}")
+        })?;
         let stock = reqwest::get(format!("{url}/api/v1/stock?plant=1000")).await?;
-        check(stock.status().is_success(), || format!("GET stock: {}", stock.status()))?;
+        check(stock.status().is_success(), || {
+            format!("GET stock: {}", stock.status())
+        })?;
         let emitted = admin.step(5).await?;
         check(emitted > 0, || "the ERP generated no events".into())?;
         let h = admin.history().await?;
-        check(h.len() >= emitted, || format!("{} records for {emitted} events", h.len()))?;
+        check(h.len() >= emitted, || {
+            format!("{} records for {emitted} events", h.len())
+        })?;
         erp.rm().await?;
         Ok::<(), Failed>(())
     })
@@ -245,11 +293,17 @@ fn scenario_passes() -> Result<(), Failed> {
     let h = history(&run);
     check(h.len() > 100, || format!("{} history records", h.len()))?;
     for s in ["erp", "mes", "qms", "wms"] {
-        check(h.iter().any(|r| r["system"] == s), || format!("no records of {s}"))?;
+        check(h.iter().any(|r| r["system"] == s), || {
+            format!("no records of {s}")
+        })?;
     }
-    check(status_of(&run, "exactly_once") == "pass", || status_of(&run, "exactly_once"))?;
+    check(status_of(&run, "exactly_once") == "pass", || {
+        status_of(&run, "exactly_once")
+    })?;
     let log = std::fs::read_to_string(run.join("sut.log")).unwrap_or_default();
-    check(log.contains("ran in the container"), || format!("sut.log: {log}"))
+    check(log.contains("ran in the container"), || {
+        format!("sut.log: {log}")
+    })
 }
 
 fn smoke_features() -> Result<(), Failed> {
@@ -273,42 +327,78 @@ fn smoke_features() -> Result<(), Failed> {
 
 fn paused_erp() -> Result<(), Failed> {
     let dir = scratch("pause");
-    let sc = scenario(&dir, "containers-pause", 8, &["  - { at: 2s, target: erp, kind: pause, for: 4s }"]);
+    let sc = scenario(
+        &dir,
+        "containers-pause",
+        8,
+        &["  - { at: 2s, target: erp, kind: pause, for: 4s }"],
+    );
     let run = dir.join("out");
-    let out = run_containers(&sc, &run, &["--sut", chatty_manifest(&dir).to_str().expect("utf-8")]);
+    let out = run_containers(
+        &sc,
+        &run,
+        &["--sut", chatty_manifest(&dir).to_str().expect("utf-8")],
+    );
     check(out.status.code() == Some(0), || text(&out))?;
     let h = history(&run);
     let w = window(&h, "erp", "pause").ok_or("no pause window in the history")?;
     let during = inside(&h, "erp", "request", &w);
-    check(during.is_empty(), || format!("the paused ERP answered {} requests", during.len()))?;
+    check(during.is_empty(), || {
+        format!("the paused ERP answered {} requests", during.len())
+    })?;
     let log = std::fs::read_to_string(run.join("sut.log")).unwrap_or_default();
-    check(log.contains("timed out"), || "no call of the SUT timed out while the ERP was paused".into())?;
-    check(status_of(&run, "exactly_once") == "pass", || status_of(&run, "exactly_once"))
+    check(log.contains("timed out"), || {
+        "no call of the SUT timed out while the ERP was paused".into()
+    })?;
+    check(status_of(&run, "exactly_once") == "pass", || {
+        status_of(&run, "exactly_once")
+    })
 }
 
 fn stopped_erp() -> Result<(), Failed> {
     let dir = scratch("stop");
-    let sc = scenario(&dir, "containers-stop", 8, &["  - { at: 2s, target: erp, kind: stop, for: 3s }"]);
+    let sc = scenario(
+        &dir,
+        "containers-stop",
+        8,
+        &["  - { at: 2s, target: erp, kind: stop, for: 3s }"],
+    );
     let run = dir.join("out");
-    let out = run_containers(&sc, &run, &["--sut", chatty_manifest(&dir).to_str().expect("utf-8")]);
+    let out = run_containers(
+        &sc,
+        &run,
+        &["--sut", chatty_manifest(&dir).to_str().expect("utf-8")],
+    );
     check(out.status.code() == Some(0), || text(&out))?;
     let h = history(&run);
     let w = window(&h, "erp", "stop").ok_or("no stop window in the history")?;
-    check(inside(&h, "erp", "request", &w).is_empty(), || "the stopped ERP answered requests".into())?;
+    check(inside(&h, "erp", "request", &w).is_empty(), || {
+        "the stopped ERP answered requests".into()
+    })?;
     let log = std::fs::read_to_string(run.join("sut.log")).unwrap_or_default();
-    let refused = log
-        .lines()
-        .filter(|l| l.contains("retrying"))
-        .any(|l| l.contains("Connection refused") || l.contains("dns error") || l.contains("connect"));
-    check(refused, || "no call of the SUT was refused while the ERP was stopped".into())?;
+    let refused = log.lines().filter(|l| l.contains("retrying")).any(|l| {
+        l.contains("Connection refused") || l.contains("dns error") || l.contains("connect")
+    });
+    check(refused, || {
+        "no call of the SUT was refused while the ERP was stopped".into()
+    })?;
     // The books survived the stop: stock reconciles and nothing was posted twice.
-    check(status_of(&run, "exactly_once") == "pass", || status_of(&run, "exactly_once"))?;
-    check(status_of(&run, "reconciliation") != "fail", || status_of(&run, "reconciliation"))
+    check(status_of(&run, "exactly_once") == "pass", || {
+        status_of(&run, "exactly_once")
+    })?;
+    check(status_of(&run, "reconciliation") != "fail", || {
+        status_of(&run, "reconciliation")
+    })
 }
 
 fn disconnected_mes() -> Result<(), Failed> {
     let dir = scratch("disconnect");
-    let sc = scenario(&dir, "containers-disconnect", 8, &["  - { at: 2s, target: mes, kind: disconnect, for: 3s }"]);
+    let sc = scenario(
+        &dir,
+        "containers-disconnect",
+        8,
+        &["  - { at: 2s, target: mes, kind: disconnect, for: 3s }"],
+    );
     let run = dir.join("out");
     let out = run_containers(&sc, &run, &[]);
     check(out.status.code() == Some(0), || text(&out))?;
@@ -320,16 +410,24 @@ fn disconnected_mes() -> Result<(), Failed> {
         .filter(|r| r["outcome"] == "delivered")
         .count();
     check(emitted > 0, || "the cut-off MES generated nothing".into())?;
-    check(delivered == 0, || format!("{delivered} deliveries got through the partition"))?;
+    check(delivered == 0, || {
+        format!("{delivered} deliveries got through the partition")
+    })?;
     // The flood: after the reconnect, the buffered events arrive (exactly once).
     let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).expect("rfc3339");
     let after = h
         .iter()
-        .filter(|r| r["system"] == "mes" && r["record"] == "delivery" && r["outcome"] == "delivered")
+        .filter(|r| {
+            r["system"] == "mes" && r["record"] == "delivery" && r["outcome"] == "delivered"
+        })
         .filter(|r| r["at"].as_str().map(t).is_some_and(|a| a >= t(&w.1)))
         .count();
-    check(after >= emitted, || format!("{after} deliveries after the reconnect for {emitted} buffered events"))?;
-    check(status_of(&run, "exactly_once") == "pass", || status_of(&run, "exactly_once"))
+    check(after >= emitted, || {
+        format!("{after} deliveries after the reconnect for {emitted} buffered events")
+    })?;
+    check(status_of(&run, "exactly_once") == "pass", || {
+        status_of(&run, "exactly_once")
+    })
 }
 
 fn ctrl_c() -> Result<(), Failed> {
@@ -337,7 +435,14 @@ fn ctrl_c() -> Result<(), Failed> {
     let sc = scenario(&dir, "containers-interrupted", 120, &[]);
     let run = dir.join("out");
     let mut child = Command::new(ANDON)
-        .args(["-q", "run", sc.to_str().expect("utf-8"), "--runtime", "containers", "--report-dir"])
+        .args([
+            "-q",
+            "run",
+            sc.to_str().expect("utf-8"),
+            "--runtime",
+            "containers",
+            "--report-dir",
+        ])
         .arg(&run)
         .current_dir(repo())
         .stdout(Stdio::null())
@@ -345,18 +450,29 @@ fn ctrl_c() -> Result<(), Failed> {
         .spawn()?;
     // Wait until the run's containers (four simulators and the SUT) are up.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while andon_objects().iter().filter(|o| o.starts_with("container")).count() < 5 {
-        check(Instant::now() < deadline, || "the run's containers never came up".into())?;
+    while andon_objects()
+        .iter()
+        .filter(|o| o.starts_with("container"))
+        .count()
+        < 5
+    {
+        check(Instant::now() < deadline, || {
+            "the run's containers never came up".into()
+        })?;
         std::thread::sleep(Duration::from_millis(200));
     }
     nix_kill(child.id())?;
     let status = child.wait()?;
-    check(status.code() == Some(130), || format!("exit {status:?} after Ctrl-C"))?;
+    check(status.code() == Some(130), || {
+        format!("exit {status:?} after Ctrl-C")
+    })?;
     Ok(())
 }
 
 /// SIGINT, as a terminal's Ctrl-C sends.
 fn nix_kill(pid: u32) -> Result<(), Failed> {
-    let st = Command::new("kill").args(["-INT", &pid.to_string()]).status()?;
+    let st = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()?;
     check(st.success(), || "kill -INT failed".into())
 }

@@ -167,7 +167,10 @@ fn missing_or_contradictory_parts_are_refused() {
         "ready_timeout",
         "args = [\"--port\", \"{sut.port}\"]\nready_timeout",
     ));
-    assert!(e.starts_with("sut.toml:7:8: `args` are the container's arguments"), "{e}");
+    assert!(
+        e.starts_with("sut.toml:7:8: `args` are the container's arguments"),
+        "{e}"
+    );
     let ingress = MANAGED.find("[ingress]").unwrap();
     let caps = MANAGED.find("[capabilities]").unwrap();
     let e = refused(&format!("{}{}", &MANAGED[..ingress], &MANAGED[caps..]));
