@@ -7,12 +7,21 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Two cores on the reference machine: keep the build within them.
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# A static `andon`, so the container images can be built from the test build itself.
+source ci/static-env.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if docker info >/dev/null 2>&1; then
+  echo "== container images (ci/images.sh --profile dev)"
+  ci/images.sh --profile dev
+else
+  echo "== no Docker engine: the containers tests will be reported as skipped (ignored)"
+fi
 
 echo "== cargo test"
 cargo test --workspace --locked

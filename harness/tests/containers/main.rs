@@ -17,7 +17,7 @@ const ANDON: &str = env!("CARGO_BIN_EXE_andon");
 fn main() {
     let args = Arguments::from_args();
     let engine = engine_state();
-    let tests: [(&str, fn() -> Result<(), Failed>); 7] = [
+    let tests: [(&str, fn() -> Result<(), Failed>); 9] = [
         ("rust_api_starts_a_simulator_with_one_call", rust_api),
         (
             "a_scenario_passes_in_containers_and_leaves_nothing",
@@ -33,7 +33,12 @@ fn main() {
             "a_disconnected_plant_buffers_and_floods_on_reconnect",
             disconnected_mes,
         ),
+        (
+            "a_killed_sut_container_restarts_and_loses_nothing",
+            killed_sut,
+        ),
         ("ctrl_c_removes_the_containers_and_the_network", ctrl_c),
+        ("compose_starts_the_four_simulators", compose_up),
     ];
     let trials = tests
         .into_iter()
@@ -175,13 +180,14 @@ fn scenario(dir: &Path, name: &str, secs: u32, faults: &[&str]) -> PathBuf {
 }
 
 /// The reference middleware's manifest with its delivery decisions logged (debug), so
-/// that `sut.log` shows how each call failed.
+/// that `sut.log` shows how each call failed, and a 1 s client timeout, shorter than the
+/// faults' windows.
 fn chatty_manifest(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("examples/reference-middleware/sut.toml"))
         .expect("bundled manifest")
         .replace(
             "env = { ",
-            "env = { RUST_LOG = \"warn,andon_reference_middleware=debug\", ",
+            "env = { RUST_LOG = \"warn,andon_reference_middleware=debug\", CLIENT_TIMEOUT = \"1s\", ",
         )
         .replace("\"{andon}\"", &format!("\"{ANDON}\""));
     let path = dir.join("sut.toml");
@@ -407,7 +413,7 @@ fn disconnected_mes() -> Result<(), Failed> {
     let emitted = inside(&h, "mes", "event_emitted", &w).len();
     let delivered = inside(&h, "mes", "delivery", &w)
         .iter()
-        .filter(|r| r["outcome"] == "delivered")
+        .filter(|r| r["outcome"] == "ok")
         .count();
     check(emitted > 0, || "the cut-off MES generated nothing".into())?;
     check(delivered == 0, || {
@@ -417,9 +423,7 @@ fn disconnected_mes() -> Result<(), Failed> {
     let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).expect("rfc3339");
     let after = h
         .iter()
-        .filter(|r| {
-            r["system"] == "mes" && r["record"] == "delivery" && r["outcome"] == "delivered"
-        })
+        .filter(|r| r["system"] == "mes" && r["record"] == "delivery" && r["outcome"] == "ok")
         .filter(|r| r["at"].as_str().map(t).is_some_and(|a| a >= t(&w.1)))
         .count();
     check(after >= emitted, || {
@@ -428,6 +432,32 @@ fn disconnected_mes() -> Result<(), Failed> {
     check(status_of(&run, "exactly_once") == "pass", || {
         status_of(&run, "exactly_once")
     })
+}
+
+fn killed_sut() -> Result<(), Failed> {
+    let dir = scratch("kill");
+    let sc = scenario(
+        &dir,
+        "containers-kill",
+        8,
+        &["  - { at: 3s, target: sut, kind: kill }"],
+    );
+    let run = dir.join("out");
+    let out = run_containers(&sc, &run, &[]);
+    check(out.status.code() == Some(0), || text(&out))?;
+    let log = std::fs::read_to_string(run.join("sut.log")).unwrap_or_default();
+    // The same container ran twice: its log holds both starts.
+    let starts = log.matches("listening").count();
+    check(starts >= 2, || {
+        format!("the SUT started {starts} time(s); sut.log:\n{log}")
+    })?;
+    // Its durable outbox lived in the container's file system and survived the kill.
+    for checker in ["exactly_once", "reconciliation"] {
+        check(status_of(&run, checker) == "pass", || {
+            format!("{checker}: {}", status_of(&run, checker))
+        })?;
+    }
+    Ok(())
 }
 
 fn ctrl_c() -> Result<(), Failed> {
@@ -475,4 +505,51 @@ fn nix_kill(pid: u32) -> Result<(), Failed> {
         .args(["-INT", &pid.to_string()])
         .status()?;
     check(st.success(), || "kill -INT failed".into())
+}
+
+/// `docker compose` (the plugin) or `docker-compose` (v1), whichever is installed.
+fn compose() -> Option<Vec<&'static str>> {
+    let works = |cmd: &[&str]| {
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    [vec!["docker", "compose"], vec!["docker-compose"]]
+        .into_iter()
+        .find(|c| works(c))
+}
+
+fn compose_up() -> Result<(), Failed> {
+    let Some(cmd) = compose() else {
+        return Err("neither `docker compose` nor `docker-compose` is installed".into());
+    };
+    let file = repo().join("ci/compose.yaml");
+    let run = |args: &[&str]| {
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .args(["-p", "andon-compose-test", "-f"])
+            .arg(&file)
+            .args(args)
+            .output()
+    };
+    let up = run(&["up", "-d"])?;
+    let out = (|| {
+        check(up.status.success(), || text(&up))?;
+        let rt = tokio::runtime::Runtime::new()?;
+        rt.block_on(async {
+            for (system, port) in [("erp", 8101), ("mes", 8102), ("qms", 8103), ("wms", 8104)] {
+                let admin = andon::containers::Admin::new(format!("http://127.0.0.1:{port}"));
+                let health = admin.wait_ready(Duration::from_secs(60)).await?;
+                check(health.system.to_string() == system, || {
+                    format!("port {port} answered as {}", health.system)
+                })?;
+            }
+            Ok::<(), Failed>(())
+        })
+    })();
+    let down = run(&["down", "--volumes", "--timeout", "20"])?;
+    out?;
+    check(down.status.success(), || text(&down))
 }
