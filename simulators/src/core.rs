@@ -151,6 +151,10 @@ pub trait Behaviour: Send + Sync + 'static {
     fn request_schema(&self, method: &Method, route: &str) -> Option<&'static str>;
     /// Emits one event of this system now (`POST /_andon/events`).
     fn emit_event(&self, req: EmitRequest) -> Result<SourceRef, ApiError>;
+    /// The system's own state, whole, to continue from after a restart.
+    fn save(&self) -> serde_json::Value;
+    /// Continues from a state [`Behaviour::save`] wrote.
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError>;
 }
 
 /// `POST /_andon/events`: emit one event of this system now.

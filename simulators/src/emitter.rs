@@ -7,7 +7,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,7 +105,7 @@ pub struct EmitterStats {
     pub max_depth: usize,
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Queued {
     event: CloudEvent,
     attempt: u32,
@@ -160,6 +160,24 @@ struct Inner {
     max_depth: AtomicUsize,
     full_episode: Mutex<bool>,
     idle: Notify,
+    /// Set while a save waits for the deliveries in flight: lanes take nothing new.
+    halted: AtomicBool,
+    /// Deliveries in flight (taken from a lane, not yet settled).
+    active: AtomicUsize,
+    settled: Notify,
+}
+
+/// The outbound queue of an emitter as saved across a restart: what is still to deliver
+/// (deliveries in flight are settled first), per-aggregate sequences, the generators and
+/// the counters.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SavedEmitter {
+    queues: Vec<Vec<Queued>>,
+    #[serde(with = "crate::persist::pairs")]
+    sequences: HashMap<(String, String), u64>,
+    rng: ChaCha8Rng,
+    jitter: ChaCha8Rng,
+    stats: EmitterStats,
 }
 
 /// Builds a W3C traceparent from random bytes.
@@ -216,6 +234,9 @@ impl Emitter {
             max_depth: AtomicUsize::new(0),
             full_episode: Mutex::new(false),
             idle: Notify::new(),
+            halted: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+            settled: Notify::new(),
         });
         for lane in 0..lanes {
             let inner = Arc::downgrade(&inner);
@@ -380,6 +401,85 @@ impl Emitter {
         }
     }
 
+    /// Saves the queue: lanes stop taking events, deliveries in flight are settled
+    /// (delivered, or back at the head of their lane) within the delivery timeout, then the
+    /// queue is copied and delivery goes on.
+    pub async fn save(&self) -> SavedEmitter {
+        let i = &self.inner;
+        i.halted.store(true, Ordering::SeqCst);
+        // A lane takes an event under the lanes lock and checks `halted` there: once the
+        // lock has been taken here, every delivery that will ever start is counted.
+        drop(i.lanes.lock().unwrap_or_else(|e| e.into_inner()));
+        let timeout = i.config.lock().map(|c| c.timeout.0).unwrap_or(timeout().0);
+        let deadline = tokio::time::Instant::now() + timeout + Duration::from_secs(1);
+        loop {
+            let settled = i.settled.notified();
+            if i.active.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                tracing::warn!(system = %i.system, "deliveries still in flight at the save");
+                break;
+            }
+        }
+        let saved = {
+            let l = i.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            SavedEmitter {
+                queues: l
+                    .queues
+                    .iter()
+                    .map(|q| q.iter().cloned().collect())
+                    .collect(),
+                sequences: l.sequences.clone(),
+                rng: l.rng.clone(),
+                jitter: l.jitter.clone(),
+                stats: self.stats(),
+            }
+        };
+        i.halted.store(false, Ordering::SeqCst);
+        for w in &i.wake {
+            w.notify_one();
+        }
+        saved
+    }
+
+    /// Goes on from a saved queue (on an emitter that has emitted nothing yet). Events keep
+    /// their lane when the number of lanes is the same, and their aggregate's lane otherwise.
+    pub fn restore(&self, saved: SavedEmitter) {
+        let i = &self.inner;
+        let pending: usize = saved.queues.iter().map(Vec::len).sum();
+        {
+            let mut l = i.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            let lanes = l.queues.len();
+            let same = saved.queues.len() == lanes;
+            for (n, queue) in saved.queues.into_iter().enumerate() {
+                for q in queue {
+                    let lane = if same {
+                        n
+                    } else {
+                        lane_of(&q.event.subject, lanes)
+                    };
+                    l.queues[lane].push_back(q);
+                }
+            }
+            l.sequences = saved.sequences;
+            l.rng = saved.rng;
+            l.jitter = saved.jitter;
+        }
+        let st = saved.stats;
+        i.pending.store(pending, Ordering::SeqCst);
+        i.emitted.store(st.emitted, Ordering::Relaxed);
+        i.delivered.store(st.delivered, Ordering::Relaxed);
+        i.rejected.store(st.rejected, Ordering::Relaxed);
+        i.attempts.store(st.attempts, Ordering::Relaxed);
+        i.refused.store(st.refused, Ordering::Relaxed);
+        i.max_depth
+            .store(st.max_depth.max(pending), Ordering::Relaxed);
+        for w in &i.wake {
+            w.notify_one();
+        }
+    }
+
     /// Waits until nothing is pending.
     pub async fn drained(&self) {
         loop {
@@ -416,7 +516,15 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
         let next = match ingress {
             Some(_) => {
                 let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
-                pick(&inner, &mut l, lane)
+                if inner.halted.load(Ordering::SeqCst) {
+                    None
+                } else {
+                    let next = pick(&inner, &mut l, lane);
+                    if next.is_some() {
+                        inner.active.fetch_add(1, Ordering::SeqCst);
+                    }
+                    next
+                }
             }
             None => None,
         };
@@ -461,10 +569,12 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
                     );
                 }
                 finish(&inner, lane);
+                settle(&inner);
             }
             Attempt::Rejected => {
                 inner.rejected.fetch_add(1, Ordering::Relaxed);
                 finish(&inner, lane);
+                settle(&inner);
             }
             Attempt::Retry(after) => {
                 let (base, max) = inner
@@ -483,6 +593,7 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
                     .unwrap_or_else(|| cap.mul_f64(jitter));
                 // Back at the head of its lane: order within the aggregate is kept.
                 inner.lanes.lock().unwrap_or_else(|e| e.into_inner()).queues[lane].push_front(item);
+                settle(&inner);
                 drop(inner);
                 tokio::time::sleep(wait).await;
             }
@@ -539,6 +650,12 @@ fn pick(inner: &Inner, l: &mut Lanes, lane: usize) -> Option<Queued> {
         }
     }
     queue.remove(head)
+}
+
+/// A delivery taken from a lane is over (a save may be waiting for it).
+fn settle(inner: &Inner) {
+    inner.active.fetch_sub(1, Ordering::SeqCst);
+    inner.settled.notify_waiters();
 }
 
 fn finish(inner: &Inner, _lane: usize) {

@@ -183,6 +183,13 @@ impl History {
         Self::default()
     }
 
+    /// A journal that goes on from `records` (a saved history: sequence numbers continue).
+    pub fn from_records(records: Vec<Record>) -> Self {
+        let h = Self::default();
+        *h.inner.records.lock().unwrap_or_else(|e| e.into_inner()) = records;
+        h
+    }
+
     /// Appends an entry written by `system`; returns its sequence number.
     pub fn append(&self, system: System, entry: Entry) -> u64 {
         let seq = {

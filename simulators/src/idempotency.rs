@@ -148,6 +148,99 @@ impl IdempotencyStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The final answers held (requests in flight are not: their clients retry them).
+    pub fn save(&self) -> Vec<SavedAnswer> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut saved: Vec<SavedAnswer> = slots
+            .iter()
+            .filter_map(|((route, key), slot)| match slot {
+                Slot::InFlight { .. } => None,
+                Slot::Done {
+                    fingerprint,
+                    response,
+                } => Some(SavedAnswer {
+                    route: route.clone(),
+                    key: key.clone(),
+                    fingerprint: hex(fingerprint),
+                    status: response.status.as_u16(),
+                    headers: response
+                        .headers
+                        .iter()
+                        .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_string())))
+                        .collect(),
+                    body: String::from_utf8_lossy(&response.body).into_owned(),
+                }),
+            })
+            .collect();
+        saved.sort_by(|a, b| (&a.route, &a.key).cmp(&(&b.route, &b.key)));
+        saved
+    }
+
+    /// Holds `saved` answers again (after a restart).
+    pub fn restore(&self, saved: Vec<SavedAnswer>) -> Result<(), String> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        for a in saved {
+            let fingerprint = unhex(&a.fingerprint)
+                .ok_or_else(|| format!("key {:?}: fingerprint is not 64 hex digits", a.key))?;
+            let status = StatusCode::from_u16(a.status)
+                .map_err(|_| format!("key {:?}: {} is not an HTTP status", a.key, a.status))?;
+            let mut headers = HeaderMap::new();
+            for (n, v) in &a.headers {
+                let (Ok(n), Ok(v)) = (
+                    axum::http::HeaderName::try_from(n.as_str()),
+                    HeaderValue::try_from(v.as_str()),
+                ) else {
+                    return Err(format!("key {:?}: header {n:?} is not valid", a.key));
+                };
+                headers.insert(n, v);
+            }
+            slots.insert(
+                (a.route, a.key),
+                Slot::Done {
+                    fingerprint,
+                    response: StoredResponse {
+                        status,
+                        headers,
+                        body: Bytes::from(a.body),
+                    },
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A final answer to an idempotency key, as saved across a restart.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedAnswer {
+    /// Route the key is scoped to.
+    pub route: String,
+    /// The key.
+    pub key: String,
+    /// SHA-256 of the request, hex.
+    pub fingerprint: String,
+    /// Status answered.
+    pub status: u16,
+    /// Headers replayed.
+    pub headers: Vec<(String, String)>,
+    /// Body answered (JSON text).
+    pub body: String,
+}
+
+fn hex(b: &[u8; 32]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 impl Claim {
@@ -190,6 +283,50 @@ mod tests {
             headers: HeaderMap::new(),
             body: Bytes::from(body.to_string()),
         }
+    }
+
+    #[test]
+    fn saved_answers_replay_after_a_restore_and_in_flight_keys_are_not_kept() {
+        let s = IdempotencyStore::new();
+        let fp = fingerprint("POST", "/r", br#"{"a":1}"#);
+        let Begin::Proceed(c) = s.begin("/r", "k1", fp) else {
+            panic!("first use must proceed")
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        c.complete(StoredResponse {
+            headers,
+            ..ok(r#"{"doc":"49"}"#)
+        });
+        let _in_flight = s.begin("/r", "k2", fp);
+        let saved = s.save();
+        assert_eq!(saved.len(), 1);
+        let back = IdempotencyStore::new();
+        back.restore(serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap())
+            .unwrap();
+        let Begin::Replay(r) = back.begin("/r", "k1", fp) else {
+            panic!("a restored key must replay")
+        };
+        assert_eq!(r.status, StatusCode::CREATED);
+        assert_eq!(&r.body[..], br#"{"doc":"49"}"#);
+        assert_eq!(r.headers["content-type"], "application/json");
+        let other = fingerprint("POST", "/r", br#"{"a":2}"#);
+        assert!(matches!(back.begin("/r", "k1", other), Begin::Refuse(_)));
+        assert!(matches!(back.begin("/r", "k2", fp), Begin::Proceed(_)));
+    }
+
+    #[test]
+    fn a_damaged_saved_answer_is_refused_with_its_key() {
+        let bad = SavedAnswer {
+            route: "/r".into(),
+            key: "k9".into(),
+            fingerprint: "zz".into(),
+            status: 201,
+            headers: vec![],
+            body: String::new(),
+        };
+        let e = IdempotencyStore::new().restore(vec![bad]).unwrap_err();
+        assert!(e.contains("\"k9\"") && e.contains("fingerprint"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! * [`history`] — the append-only journal checkers read.
 //! * [`masterdata`] — plants, materials, BOMs, routings, initial stock (YAML or seeded).
 //! * [`clock`] — business time (`time_scale`).
+//! * [`persist`] — a simulator's state saved and continued from (a container stopped and
+//!   started again keeps its books).
 //! * [`server`] — serving on a given listener with connection-level faults.
 //! * [`stub`] — any OpenAPI document's examples served as a validating stub (wiremock).
 //! * [`problem`] — problem+json errors.
@@ -32,6 +34,7 @@ pub mod lot_api;
 pub mod lots;
 pub mod masterdata;
 pub mod mes;
+pub mod persist;
 pub mod problem;
 pub mod qms;
 pub mod server;
@@ -99,6 +102,56 @@ impl Simulator {
                 }
             }
         }
+    }
+
+    /// Saves everything the simulator keeps across a restart (see [`persist`]). Deliveries in
+    /// flight are settled first, within the delivery timeout; delivery goes on afterwards.
+    pub async fn save_state(&self) -> Result<Vec<u8>, persist::StateError> {
+        let emitter = self.core.emitter.save().await;
+        let mut config = self.core.config();
+        // The ingress may have been set through the admin API since the start.
+        config.emitter.ingress = self.core.emitter.ingress();
+        let saved = persist::SavedState {
+            format: persist::FORMAT,
+            system: self.core.system,
+            saved_at: chrono::Utc::now(),
+            business_time: self.core.clock.now(),
+            config,
+            master: self.core.master().clone(),
+            history: self.core.history.snapshot(),
+            idempotency: self.core.idempotency.save(),
+            emitter,
+            behaviour: self.behaviour.save(),
+        };
+        Ok(serde_json::to_vec(&saved)?)
+    }
+
+    /// Continues the simulator of `system` from `bytes` that [`Simulator::save_state`]
+    /// wrote. Business time goes on from the save as if the simulator had kept running.
+    pub fn restore(system: System, bytes: &[u8]) -> Result<Self, persist::StateError> {
+        let saved = persist::SavedState::parse(system, bytes)?;
+        let mut config = saved.config;
+        let down = (chrono::Utc::now() - saved.saved_at).max(chrono::Duration::zero());
+        let scale = if config.time_scale.is_finite() && config.time_scale > 0.0 {
+            config.time_scale
+        } else {
+            1.0
+        };
+        config.start = saved.business_time
+            + chrono::Duration::milliseconds((down.num_milliseconds() as f64 * scale) as i64);
+        let sim = Self::new(
+            system,
+            config,
+            saved.master,
+            History::from_records(saved.history),
+        );
+        sim.core
+            .idempotency
+            .restore(saved.idempotency)
+            .map_err(|message| persist::StateError::Behaviour { system, message })?;
+        sim.behaviour.restore(saved.behaviour)?;
+        sim.core.emitter.restore(saved.emitter);
+        Ok(sim)
     }
 
     /// Serves the simulator on `listener` until `shutdown` resolves.

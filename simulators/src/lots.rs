@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 
 use andon_contracts::objects::{LotStatus, StockType};
 use andon_contracts::{BatchId, MaterialId, PlantId, Quantity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Key of a lot.
 pub type LotKey = (PlantId, MaterialId, BatchId);
 
 /// One lot.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lot {
     /// Disposition.
     pub status: StockType,
@@ -39,7 +39,7 @@ pub struct Applied {
 }
 
 /// All lots a system knows.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Lots {
     /// Lots by key.
     pub lots: BTreeMap<String, (LotKey, Lot)>,

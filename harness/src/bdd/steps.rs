@@ -581,6 +581,9 @@ plain_faults! {
     f_token_expiry => "token_expiry",
     f_duplicate => "duplicate",
     f_partition => "partition",
+    f_engine_pause => "pause",
+    f_engine_stop => "stop",
+    f_engine_disconnect => "disconnect",
 }
 
 fn f_slow(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
@@ -1564,6 +1567,36 @@ fn build() -> Vec<StepDef> {
             "A plant network partition: the system cannot reach the middleware, buffers its events and floods them on heal.",
             "Given the MES is cut off from the middleware from 5s for 10s",
             Setup(f_partition),
+        ),
+        s(
+            T::Faults,
+            "the {system} container is paused from {at} for {for}",
+            concat!(r"^the ", sys!(), " container is paused ", window!(), "$"),
+            "Pauses the simulator's container (`--runtime containers`): connections are accepted by the kernel and hang until it is unpaused. In-process: a hang.",
+            "Given the ERP container is paused from 5s for 6s",
+            Setup(f_engine_pause),
+        ),
+        s(
+            T::Faults,
+            "the {system} container is stopped from {at} for {for}",
+            concat!(r"^the ", sys!(), " container is stopped ", window!(), "$"),
+            "Stops the simulator's container and starts it again (`--runtime containers`): connections are refused, the books survive the restart. In-process: refused connections.",
+            "Given the ERP container is stopped from 5s for 6s",
+            Setup(f_engine_stop),
+        ),
+        s(
+            T::Faults,
+            "the {system} container is disconnected from the plant network from {at} for {for}",
+            concat!(
+                r"^the ",
+                sys!(),
+                " container is disconnected from the plant network ",
+                window!(),
+                "$"
+            ),
+            "Disconnects the simulator's container from the run's network (`--runtime containers`): it cannot reach the middleware nor be reached, buffers its events and floods them on reconnect. In-process: a hang and a partition.",
+            "Given the MES container is disconnected from the plant network from 5s for 10s",
+            Setup(f_engine_disconnect),
         ),
         s(
             T::Faults,

@@ -97,14 +97,12 @@ async fn serve(args: SimulatorArgs) -> Result<(), Failure> {
         .map(|d| d.join(format!("{system}.state")));
     let sim = match state_file.as_deref().map(std::fs::read) {
         Some(Ok(bytes)) => {
-            let sim = tmp_restore(
-                system,
-                settings.config.clone(),
-                master,
-                History::new(),
-                &bytes,
-            )
-            .map_err(|e| Failure::Runtime(format!("cannot continue from the saved state: {e}")))?;
+            let sim = Simulator::restore(system, &bytes).map_err(|e| {
+                Failure::Runtime(format!(
+                    "{}: cannot continue from the saved state: {e}",
+                    state_file.as_deref().unwrap_or(Path::new("")).display()
+                ))
+            })?;
             tracing::info!(%system, "continuing from the saved state");
             sim
         }
@@ -130,8 +128,10 @@ async fn serve(args: SimulatorArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Runtime(format!("serving stopped: {e}")))?;
     if let Some(file) = state_file {
-        let bytes =
-            tmp_save(&sim).map_err(|e| Failure::Runtime(format!("cannot save the state: {e}")))?;
+        let bytes = sim
+            .save_state()
+            .await
+            .map_err(|e| Failure::Runtime(format!("cannot save the state: {e}")))?;
         write_atomically(&file, &bytes)
             .map_err(|e| Failure::Runtime(format!("{}: {e}", file.display())))?;
         tracing::info!(%system, bytes = bytes.len(), "state saved");
@@ -148,18 +148,4 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = file.with_extension("state.tmp");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, file)
-}
-
-// TEMPORARY until the simulators crate has save/restore.
-fn tmp_restore(
-    s: System,
-    c: andon_simulators::SimConfig,
-    m: MasterData,
-    h: History,
-    _b: &[u8],
-) -> Result<Simulator, String> {
-    Ok(Simulator::new(s, c, m, h))
-}
-fn tmp_save(_s: &Simulator) -> Result<Vec<u8>, String> {
-    Ok(Vec::new())
 }

@@ -540,6 +540,7 @@ async fn drive_sim_faults(
 }
 
 /// The SUT of a run: a local process, or a container.
+#[allow(clippy::large_enum_variant)] // one per run, never copied
 enum SutRun {
     Process(SutDriver),
     Container(crate::containers::SutContainer),

@@ -245,7 +245,7 @@ pub enum Sims {
     /// In this process.
     Local(InProcess),
     /// In containers.
-    Docker(crate::containers::Containers),
+    Docker(Box<crate::containers::Containers>),
 }
 
 impl Sims {
@@ -270,9 +270,9 @@ impl Sims {
                         )
                     })
                     .collect();
-                Ok(Self::Docker(
+                Ok(Self::Docker(Box::new(
                     crate::containers::Containers::start(master, &settings).await?,
-                ))
+                )))
             }
         }
     }

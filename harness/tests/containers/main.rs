@@ -14,10 +14,13 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 const ANDON: &str = env!("CARGO_BIN_EXE_andon");
 
+/// One test: its name and its body.
+type Test = (&'static str, fn() -> Result<(), Failed>);
+
 fn main() {
     let args = Arguments::from_args();
     let engine = engine_state();
-    let tests: [(&str, fn() -> Result<(), Failed>); 9] = [
+    let tests: [Test; 9] = [
         ("rust_api_starts_a_simulator_with_one_call", rust_api),
         (
             "a_scenario_passes_in_containers_and_leaves_nothing",

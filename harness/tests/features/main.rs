@@ -228,10 +228,6 @@ fn usage_errors_exit_2() {
             vec!["features", "--tags", "@smoke and"],
             "not a tag expression",
         ),
-        (
-            vec!["features", "--runtime", "containers"],
-            "no container runtime",
-        ),
         (vec!["no-such-dir"], "no such file or directory"),
         (vec!["features", "--sut", "missing.toml"], "missing.toml"),
     ] {
@@ -246,6 +242,32 @@ fn usage_errors_exit_2() {
             text(&o)
         );
     }
+}
+
+#[test]
+fn the_containers_runtime_without_its_images_says_how_to_build_them() {
+    let dir = scratch("no-image");
+    let o = Command::new(ANDON)
+        .current_dir(repo())
+        .env("ANDON_IMAGE_TAG", "no-such-tag")
+        .args([
+            "test",
+            "features",
+            "--runtime",
+            "containers",
+            "--report-dir",
+        ])
+        .arg(dir.join("r"))
+        .output()
+        .expect("andon runs");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("andon:no-such-tag is not there: build it with ci/images.sh")
+            || err.contains("no container engine"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
 use crate::problem::ApiError;
@@ -37,6 +37,7 @@ pub struct Erp {
     generator: Mutex<Generator>,
 }
 
+#[derive(Serialize, Deserialize)]
 struct Generator {
     rng: ChaCha8Rng,
     next_order: u64,
@@ -257,6 +258,24 @@ impl Behaviour for Erp {
             "notifications": st.notifications,
             "open_periods": md.open_periods,
         })
+    }
+
+    fn save(&self) -> serde_json::Value {
+        let st = self.lock();
+        let g = self.generator.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::json!({ "state": &*st, "generator": &*g })
+    }
+
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+        #[derive(Deserialize)]
+        struct Saved {
+            state: ErpState,
+            generator: Generator,
+        }
+        let s: Saved = crate::persist::behaviour(andon_contracts::System::Erp, saved)?;
+        *self.lock() = s.state;
+        *self.generator.lock().unwrap_or_else(|e| e.into_inner()) = s.generator;
+        Ok(())
     }
 
     fn step(&self, count: usize) -> usize {

@@ -13,13 +13,13 @@ use andon_contracts::objects::{OrderStatus, ProductionOrder, StockRow, StockType
 use andon_contracts::quantity::format_milli;
 use andon_contracts::{BatchId, Material, MaterialId, OrderId, PlantId, Quantity, StorageLocation};
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::masterdata::{MasterData, parse_period};
 use crate::problem::ApiError;
 
 /// Key of a stock balance.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StockKey {
     /// Plant.
     pub plant: PlantId,
@@ -202,7 +202,7 @@ pub fn movement_type(code: &str) -> Option<(Flow, bool, &'static str)> {
 }
 
 /// A production order with what was posted against it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderRecord {
     /// The order.
     pub order: ProductionOrder,
@@ -217,17 +217,20 @@ pub struct OrderRecord {
 }
 
 /// The whole ERP state.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ErpState {
     /// Stock balances in thousandths of the base unit.
+    #[serde(with = "crate::persist::pairs")]
     pub stock: BTreeMap<StockKey, i64>,
     /// Production orders.
     pub orders: BTreeMap<OrderId, OrderRecord>,
     /// Material documents by (year, number).
+    #[serde(with = "crate::persist::pairs")]
     pub documents: BTreeMap<(i32, String), MaterialDocument>,
     /// Confirmations in posting order.
     pub confirmations: Vec<Confirmation>,
     /// Confirmation group per order and operation.
+    #[serde(with = "crate::persist::pairs")]
     pub groups: HashMap<(OrderId, String), String>,
     /// Quality notifications.
     pub notifications: Vec<QualityNotification>,

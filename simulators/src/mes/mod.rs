@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
 use crate::lot_api::{LotKeeper, MaterialReplica, lot_routes, material_routes};
@@ -32,17 +32,49 @@ use crate::masterdata::Profile;
 use crate::problem::ApiError;
 
 /// A work order with its execution script.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkOrderRecord {
     /// The work order.
     pub work_order: WorkOrder,
     /// Events still to emit, in order (generated when execution starts).
-    #[serde(skip)]
+    #[serde(with = "script_serde")]
     pub script: Option<VecDeque<(EventKind, serde_json::Value)>>,
 }
 
+/// A work order's script with event kinds by name (`material.consumed`).
+mod script_serde {
+    use std::collections::VecDeque;
+
+    use andon_contracts::EventKind;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Script = Option<VecDeque<(EventKind, serde_json::Value)>>;
+
+    pub fn serialize<S: Serializer>(script: &Script, s: S) -> Result<S::Ok, S::Error> {
+        script
+            .as_ref()
+            .map(|q| q.iter().map(|(k, d)| (k.name(), d)).collect::<Vec<_>>())
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Script, D::Error> {
+        let Some(items) = Option::<Vec<(String, serde_json::Value)>>::deserialize(d)? else {
+            return Ok(None);
+        };
+        items
+            .into_iter()
+            .map(|(k, v)| {
+                EventKind::parse(&k)
+                    .map(|k| (k, v))
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown event kind {k:?}")))
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+}
+
 /// MES state.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct MesState {
     /// Work orders by number.
     pub work_orders: BTreeMap<OrderId, WorkOrderRecord>,
@@ -353,6 +385,24 @@ impl Behaviour for Mes {
             "consumed": st.consumed,
             "produced": st.produced,
         })
+    }
+
+    fn save(&self) -> serde_json::Value {
+        let st = self.lock();
+        let lots = self.lots.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::json!({ "state": &*st, "lots": &*lots })
+    }
+
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+        #[derive(Deserialize)]
+        struct Saved {
+            state: MesState,
+            lots: Lots,
+        }
+        let s: Saved = crate::persist::behaviour(andon_contracts::System::Mes, saved)?;
+        *self.lock() = s.state;
+        *self.lots.lock().unwrap_or_else(|e| e.into_inner()) = s.lots;
+        Ok(())
     }
 
     fn step(&self, count: usize) -> usize {

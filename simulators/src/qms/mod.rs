@@ -21,14 +21,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
 use crate::lot_api::{MaterialReplica, material_routes};
 use crate::problem::ApiError;
 
 /// An inspection lot with its progress.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LotRecord {
     /// The inspection lot.
     pub lot: InspectionLot,
@@ -41,7 +41,7 @@ pub struct LotRecord {
 }
 
 /// A quality hold.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hold {
     /// Hold id.
     pub hold_id: String,
@@ -59,7 +59,7 @@ pub struct Hold {
 }
 
 /// QMS state.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct QmsState {
     /// Inspection lots by number.
     pub lots: BTreeMap<String, LotRecord>,
@@ -282,6 +282,29 @@ impl Behaviour for Qms {
             "inspection_lots": st.lots.values().map(|l| &l.lot).collect::<Vec<_>>(),
             "holds": st.holds,
         })
+    }
+
+    fn save(&self) -> serde_json::Value {
+        let st = self.lock();
+        let rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::json!({ "state": &*st, "rng": &*rng })
+    }
+
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+        #[derive(Deserialize)]
+        struct Saved {
+            state: QmsState,
+            rng: ChaCha8Rng,
+        }
+        let mut s: Saved = crate::persist::behaviour(andon_contracts::System::Qms, saved)?;
+        // The result delay of a lot still open starts again: its timer did not survive.
+        let now = Instant::now();
+        for l in s.state.lots.values_mut().filter(|l| l.result.is_none()) {
+            l.opened = Some(now);
+        }
+        *self.lock() = s.state;
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = s.rng;
+        Ok(())
     }
 
     fn step(&self, count: usize) -> usize {

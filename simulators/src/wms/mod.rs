@@ -17,6 +17,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
 use crate::lot_api::{LotKeeper, MaterialReplica, lot_routes, material_routes};
@@ -32,6 +33,7 @@ pub struct Wms {
     generator: Mutex<Gen>,
 }
 
+#[derive(Serialize, Deserialize)]
 struct Gen {
     rng: ChaCha8Rng,
     next_receipt: u64,
@@ -181,6 +183,24 @@ impl Behaviour for Wms {
             "system": "wms",
             "lots": lots.lots.values().map(|(k, _)| lots.status(k)).collect::<Vec<_>>(),
         })
+    }
+
+    fn save(&self) -> serde_json::Value {
+        let lots = self.lots();
+        let g = self.generator();
+        serde_json::json!({ "lots": &*lots, "generator": &*g })
+    }
+
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+        #[derive(Deserialize)]
+        struct Saved {
+            lots: Lots,
+            generator: Gen,
+        }
+        let s: Saved = crate::persist::behaviour(andon_contracts::System::Wms, saved)?;
+        *self.lots() = s.lots;
+        *self.generator() = s.generator;
+        Ok(())
     }
 
     fn step(&self, count: usize) -> usize {

@@ -3,5 +3,6 @@
 mod activity;
 mod helpers;
 mod mes;
+mod persist;
 mod qms;
 mod wms;

@@ -4,7 +4,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// A work order for the first finished good of the generated plant.
-fn work_order(md: &andon_simulators::MasterData, order: &str) -> serde_json::Value {
+pub fn work_order(md: &andon_simulators::MasterData, order: &str) -> serde_json::Value {
     let bom = &md.boms[0];
     let routing = md
         .routings
