@@ -11,8 +11,10 @@
 //!   undefined-step check and `andon steps`), the cucumber world and the test summary.
 //! * [`serve`] — `andon serve`: the chosen simulators and OpenAPI example stubs, standalone,
 //!   sharing one history, until a shutdown signal.
-//! * [`engine`] — the in-process runtime, the open-model load driver, settling, and the
+//! * [`engine`] — the runtime seam (in-process or containers), the open-model load driver, settling, and the
 //!   run itself (`andon run`, `check`, `replay`) writing the run directory.
+//! * [`containers`] — the containers runtime on testcontainers and its Rust API.
+//! * [`load`] — load testing: thresholds so far (`andon load` is being built).
 //! * [`check`] — the `Checker` trait, `RunData` (a run directory read back) and one module
 //!   per checker.
 //! * [`bench`] — the two servers `ci/bench-erp.sh` loads: the ERP simulator set up for
@@ -30,6 +32,7 @@ pub mod check;
 pub mod cli;
 pub mod containers;
 pub mod engine;
+pub mod load;
 pub mod report;
 pub mod scenario;
 pub mod serve;
