@@ -261,20 +261,15 @@ impl Behaviour for Erp {
     }
 
     fn save(&self) -> serde_json::Value {
-        let st = self.lock();
         let g = self.generator.lock().unwrap_or_else(|e| e.into_inner());
-        serde_json::json!({ "state": &*st, "generator": &*g })
+        serde_json::json!([&*self.lock(), &*g])
     }
 
     fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
-        #[derive(Deserialize)]
-        struct Saved {
-            state: ErpState,
-            generator: Generator,
-        }
-        let s: Saved = crate::persist::behaviour(andon_contracts::System::Erp, saved)?;
-        *self.lock() = s.state;
-        *self.generator.lock().unwrap_or_else(|e| e.into_inner()) = s.generator;
+        let (state, generator): (ErpState, Generator) =
+            crate::persist::behaviour(andon_contracts::System::Erp, saved)?;
+        *self.lock() = state;
+        *self.generator.lock().unwrap_or_else(|e| e.into_inner()) = generator;
         Ok(())
     }
 

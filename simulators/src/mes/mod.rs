@@ -388,20 +388,16 @@ impl Behaviour for Mes {
     }
 
     fn save(&self) -> serde_json::Value {
+        // `state` before `lots`, as everywhere.
         let st = self.lock();
-        let lots = self.lots.lock().unwrap_or_else(|e| e.into_inner());
-        serde_json::json!({ "state": &*st, "lots": &*lots })
+        serde_json::json!([&*st, &*self.lots.lock().unwrap_or_else(|e| e.into_inner())])
     }
 
     fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
-        #[derive(Deserialize)]
-        struct Saved {
-            state: MesState,
-            lots: Lots,
-        }
-        let s: Saved = crate::persist::behaviour(andon_contracts::System::Mes, saved)?;
-        *self.lock() = s.state;
-        *self.lots.lock().unwrap_or_else(|e| e.into_inner()) = s.lots;
+        let (state, lots): (MesState, Lots) =
+            crate::persist::behaviour(andon_contracts::System::Mes, saved)?;
+        *self.lock() = state;
+        *self.lots.lock().unwrap_or_else(|e| e.into_inner()) = lots;
         Ok(())
     }
 

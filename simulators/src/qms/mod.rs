@@ -286,24 +286,19 @@ impl Behaviour for Qms {
 
     fn save(&self) -> serde_json::Value {
         let st = self.lock();
-        let rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        serde_json::json!({ "state": &*st, "rng": &*rng })
+        serde_json::json!([&*st, &*self.rng.lock().unwrap_or_else(|e| e.into_inner())])
     }
 
     fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
-        #[derive(Deserialize)]
-        struct Saved {
-            state: QmsState,
-            rng: ChaCha8Rng,
-        }
-        let mut s: Saved = crate::persist::behaviour(andon_contracts::System::Qms, saved)?;
+        let (mut state, rng): (QmsState, ChaCha8Rng) =
+            crate::persist::behaviour(andon_contracts::System::Qms, saved)?;
         // The result delay of a lot still open starts again: its timer did not survive.
         let now = Instant::now();
-        for l in s.state.lots.values_mut().filter(|l| l.result.is_none()) {
+        for l in state.lots.values_mut().filter(|l| l.result.is_none()) {
             l.opened = Some(now);
         }
-        *self.lock() = s.state;
-        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = s.rng;
+        *self.lock() = state;
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = rng;
         Ok(())
     }
 

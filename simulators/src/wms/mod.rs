@@ -187,19 +187,14 @@ impl Behaviour for Wms {
 
     fn save(&self) -> serde_json::Value {
         let lots = self.lots();
-        let g = self.generator();
-        serde_json::json!({ "lots": &*lots, "generator": &*g })
+        serde_json::json!([&*lots, &*self.generator()])
     }
 
     fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
-        #[derive(Deserialize)]
-        struct Saved {
-            lots: Lots,
-            generator: Gen,
-        }
-        let s: Saved = crate::persist::behaviour(andon_contracts::System::Wms, saved)?;
-        *self.lots() = s.lots;
-        *self.generator() = s.generator;
+        let (lots, generator): (Lots, Gen) =
+            crate::persist::behaviour(andon_contracts::System::Wms, saved)?;
+        *self.lots() = lots;
+        *self.generator() = generator;
         Ok(())
     }
 
