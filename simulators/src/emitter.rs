@@ -261,6 +261,30 @@ impl Emitter {
         self.inner.ingress.borrow().clone()
     }
 
+    /// Counts `n` events that could not be generated or accepted because the buffer is
+    /// full; the first refusal of a full episode is recorded in the history.
+    pub fn refuse(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.inner.refused.fetch_add(n, Ordering::Relaxed);
+        let mut episode = self
+            .inner
+            .full_episode
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !*episode {
+            *episode = true;
+            self.inner.history.append(
+                self.inner.system,
+                Entry::BufferFull {
+                    capacity: self.capacity(),
+                    refused: self.inner.refused.load(Ordering::Relaxed),
+                },
+            );
+        }
+    }
+
     /// Whether the buffer has room.
     pub fn has_room(&self) -> bool {
         self.inner.pending.load(Ordering::SeqCst) < self.capacity()
@@ -294,22 +318,7 @@ impl Emitter {
                 (p < cap).then_some(p + 1)
             });
         let Ok(before) = reserved else {
-            self.inner.refused.fetch_add(1, Ordering::Relaxed);
-            let mut episode = self
-                .inner
-                .full_episode
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if !*episode {
-                *episode = true;
-                self.inner.history.append(
-                    self.inner.system,
-                    Entry::BufferFull {
-                        capacity: cap,
-                        refused: self.inner.refused.load(Ordering::Relaxed),
-                    },
-                );
-            }
+            self.refuse(1);
             return Err(BufferFull { capacity: cap });
         };
         self.inner

@@ -280,6 +280,40 @@ pub(crate) fn deliveries(records: &[Record], events: &Events<'_>) -> Vec<Deliver
     out
 }
 
+/// Index of a system in per-system arrays (`[erp, mes, qms, wms]`).
+pub(crate) fn sys_idx(s: System) -> usize {
+    match s {
+        System::Erp => 0,
+        System::Mes => 1,
+        System::Qms => 2,
+        System::Wms => 3,
+    }
+}
+
+/// The first effect realising each event (by event number), per target system
+/// ([`sys_idx`]): the effect record's `at`.
+pub(crate) fn first_effects(
+    records: &[Record],
+    events: &Events<'_>,
+) -> Vec<[Option<DateTime<Utc>>; 4]> {
+    let mut first: Vec<[Option<DateTime<Utc>>; 4]> = vec![[None; 4]; events.map.len()];
+    for r in records {
+        let Entry::Effect { sources, .. } = &r.entry else {
+            continue;
+        };
+        for s in sources {
+            let Some(n) = events.map.number(&key(s)) else {
+                continue;
+            };
+            let slot = &mut first[n][sys_idx(r.system)];
+            if slot.is_none() {
+                *slot = Some(r.at);
+            }
+        }
+    }
+    first
+}
+
 /// Calls from the SUT (`request` records of `/api/` routes) per source event they realise:
 /// the events their body references, or — for answers a fault gave, which carry no body —
 /// the event whose trace id the call carried.

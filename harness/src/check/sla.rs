@@ -49,14 +49,7 @@ impl Checker for Sla {
     }
 }
 
-fn idx(s: System) -> usize {
-    match s {
-        System::Erp => 0,
-        System::Mes => 1,
-        System::Qms => 2,
-        System::Wms => 3,
-    }
-}
+use common::sys_idx as idx;
 
 /// A fault's time in force.
 struct Interval {
@@ -142,21 +135,7 @@ fn check(run: &RunData) -> Verdict {
     let dels = common::deliveries(records, &events);
 
     // First effect per event and target system.
-    let mut first: Vec<[Option<DateTime<Utc>>; 4]> = vec![[None; 4]; events.map.len()];
-    for r in records {
-        let Entry::Effect { sources, .. } = &r.entry else {
-            continue;
-        };
-        for s in sources {
-            let Some(n) = events.map.number(&common::key(s)) else {
-                continue;
-            };
-            let slot = &mut first[n][idx(r.system)];
-            if slot.is_none() {
-                *slot = Some(r.at);
-            }
-        }
-    }
+    let first = common::first_effects(records, &events);
 
     let faults = intervals(run);
     // Completion time (all first effects) of the realised events, by intended time.

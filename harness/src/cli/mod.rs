@@ -8,6 +8,7 @@
 //! failure, or for checking commands a failed check), [`EXIT_USAGE`] (2: bad arguments or
 //! configuration; clap's own errors exit 2 as well).
 
+pub mod load;
 pub mod reference_sut;
 pub mod run;
 pub mod serve;
@@ -59,6 +60,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run one scenario against a SUT and judge it (exit 0 pass, 1 fail, 2 error).
     Run(run::RunArgs),
+    /// Load-test a SUT with a scenario's open-model profile; thresholds decide the exit
+    /// (0 held, 1 checker failed, 2 error, 3 breached, 4 run invalid).
+    Load(load::LoadArgs),
     /// Re-run every checker on a recorded run directory, without re-running.
     Check(run::CheckArgs),
     /// Re-drive the source traffic of a recorded run (same scenario, seed and master data).
@@ -101,6 +105,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Steps(args) => test::steps(args),
             Command::Serve(args) => serve::run(args).await,
             Command::Run(args) => run::run(args).await,
+            Command::Load(args) => load::run(args).await,
             Command::Check(args) => run::check(args).await,
             Command::Replay(args) => run::replay(args).await,
             Command::ReferenceSut(args) => reference_sut::run(args).await,

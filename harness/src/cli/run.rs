@@ -155,6 +155,18 @@ fn conclude(command: &str, outcome: Result<run::RunOutcome, RunError>) -> u8 {
 /// The summary of a run, as `andon run` prints it.
 pub fn print_summary(out: &mut impl Write, outcome: &run::RunOutcome) -> std::io::Result<()> {
     let r = &outcome.report;
+    print_checkers(out, r)?;
+    writeln!(out, "run directory: {}", outcome.dir.display())?;
+    match &r.exit {
+        Exit::Pass => writeln!(out, "PASS"),
+        Exit::Fail => writeln!(out, "FAIL"),
+        Exit::Error(why) => writeln!(out, "ERROR: {why}"),
+    }
+}
+
+/// The run's heading line and one line per checker, with up to three witnesses under a
+/// failing one.
+pub fn print_checkers(out: &mut impl Write, r: &crate::report::RunReport) -> std::io::Result<()> {
     writeln!(
         out,
         "scenario {}  seed {}  sut {}  {:.1}s",
@@ -198,10 +210,5 @@ pub fn print_summary(out: &mut impl Write, outcome: &run::RunOutcome) -> std::io
             }
         }
     }
-    writeln!(out, "run directory: {}", outcome.dir.display())?;
-    match &r.exit {
-        Exit::Pass => writeln!(out, "PASS"),
-        Exit::Fail => writeln!(out, "FAIL"),
-        Exit::Error(why) => writeln!(out, "ERROR: {why}"),
-    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use andon_contracts::System;
 use andon_simulators::MasterData;
+use andon_simulators::emitter::EmitterStats;
 use andon_simulators::faults::FaultSpec;
 use andon_simulators::history::{Entry, Record};
 use chrono::Utc;
@@ -71,6 +72,8 @@ pub struct Containers {
     emitted: Arc<AtomicU64>,
     history_len: Arc<AtomicUsize>,
     pending: Arc<AtomicUsize>,
+    /// Each simulator's emitter counters, as last read.
+    emitters: Arc<Mutex<BTreeMap<System, EmitterStats>>>,
     poller: Mutex<Option<JoinHandle<()>>>,
     engine_records: Mutex<Vec<Record>>,
     fault_ids: AtomicU64,
@@ -196,6 +199,7 @@ impl Containers {
             emitted: Arc::new(AtomicU64::new(0)),
             history_len: Arc::new(AtomicUsize::new(0)),
             pending: Arc::new(AtomicUsize::new(0)),
+            emitters: Arc::default(),
             poller: Mutex::new(None),
             engine_records: Mutex::new(Vec::new()),
             fault_ids: AtomicU64::new(0),
@@ -275,6 +279,7 @@ impl Containers {
             .map(|(s, n)| (*s, n.admin.clone()))
             .collect();
         let (history, pending) = (self.history_len.clone(), self.pending.clone());
+        let emitters = self.emitters.clone();
         let mut last: BTreeMap<System, (usize, usize)> = BTreeMap::new();
         let task = tokio::spawn(async move {
             loop {
@@ -282,6 +287,10 @@ impl Containers {
                     // A paused or stopped simulator keeps its last reading.
                     if let Ok(h) = current(admin).health().await {
                         last.insert(*system, (h.history, h.emitter.pending));
+                        emitters
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(*system, h.emitter);
                     }
                 }
                 history.store(last.values().map(|v| v.0).sum(), Ordering::Relaxed);
@@ -328,6 +337,14 @@ impl Containers {
             self.history_len.load(Ordering::Relaxed),
             self.pending.load(Ordering::Relaxed),
         )
+    }
+
+    /// Each simulator's emitter counters, as last read (every 100 ms).
+    pub fn emitter_stats(&self) -> BTreeMap<System, EmitterStats> {
+        self.emitters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sets where a simulator delivers its events.

@@ -33,6 +33,9 @@ use super::load::{self, LoadStats};
 use super::runtime::{Runtime, RuntimeError, Sims, SystemSettings};
 use super::settle::{Settled, settle};
 use crate::check::{self, LoadError, RunData, Status, Verdict};
+use crate::load::live::Live;
+use crate::load::measure::Measures;
+use crate::load::report::LoadReport;
 use crate::report::{self, Exit, ReportError, RunMeta, RunReport, SutAction};
 use crate::scenario::{Scenario, ScenarioError, SutFault, SutFaultKind};
 use crate::sut::{ManifestError, Placeholders, SutDriver, SutError, SutManifest, free_port};
@@ -96,6 +99,14 @@ pub enum RunError {
     /// Writing the reports failed.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// A flag of `andon load` cannot apply to the scenario.
+    #[error("{file}: {message}")]
+    Load {
+        /// The scenario.
+        file: String,
+        /// Which flag and why.
+        message: String,
+    },
 }
 
 impl RunError {
@@ -133,6 +144,11 @@ pub struct RunOptions {
     pub andon: Option<PathBuf>,
     /// Where the simulators and the SUT run.
     pub runtime: Runtime,
+    /// Measure the run as a load test (`andon load`): overrides applied, buffer depths
+    /// sampled, the live line, `load.json` and `latency.hlog`.
+    pub load: bool,
+    /// What `andon load`'s flags change in the scenario.
+    pub overrides: crate::load::Overrides,
 }
 
 impl RunOptions {
@@ -147,6 +163,8 @@ impl RunOptions {
             progress: true,
             andon: None,
             runtime: Runtime::InProcess,
+            load: false,
+            overrides: crate::load::Overrides::default(),
         }
     }
 }
@@ -170,6 +188,9 @@ pub struct RunRecord {
     /// Faults of the timeline that could not be applied, with why.
     #[serde(default)]
     pub fault_errors: Vec<String>,
+    /// What `andon load`'s flags changed in the scenario (a load run only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_overrides: Option<crate::load::Overrides>,
 }
 
 /// A finished run: where it is and what it concluded.
@@ -181,6 +202,8 @@ pub struct RunOutcome {
     pub report: RunReport,
     /// The files written.
     pub files: Vec<PathBuf>,
+    /// What the load concluded (a load run only).
+    pub load: Option<LoadReport>,
 }
 
 /// A run directory's paths.
@@ -261,7 +284,15 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             source,
         })
     })?;
-    let scenario = Scenario::load(&opts.scenario)?;
+    let mut scenario = Scenario::load(&opts.scenario)?;
+    if opts.load {
+        opts.overrides
+            .apply(&mut scenario)
+            .map_err(|message| RunError::Load {
+                file: opts.scenario.display().to_string(),
+                message,
+            })?;
+    }
     let base = opts.scenario.parent().unwrap_or(Path::new("."));
     let master = match &opts.master {
         Some(m) => MasterData::load(m),
@@ -298,6 +329,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         load: LoadStats::default(),
         settled: None,
         fault_errors: Vec::new(),
+        load_overrides: opts.load.then(|| opts.overrides.clone()),
     };
     // Written now so that an interrupted run still leaves a run directory (and records its
     // seed); rewritten at the end.
@@ -382,6 +414,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let rt = Arc::new(rt);
     let bar = Progress::new(opts.progress, &scenario);
     let t0 = Instant::now();
+    let load_start = Utc::now();
+    let mut live = opts.load.then(Live::new);
 
     // SUT faults run on their own task: the driver's start waits for readiness.
     let sut_faults: Vec<(Duration, SutFault)> =
@@ -409,7 +443,14 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         },
         |t| {
             now.set(t);
-            bar.tick(t, emitted.load(Ordering::Relaxed));
+            match live.as_mut() {
+                Some(live) => {
+                    if let Some(line) = live.tick(t, || rt.emitter_stats(), rt.live_history()) {
+                        bar.position(t, line);
+                    }
+                }
+                None => bar.tick(t, emitted.load(Ordering::Relaxed)),
+            }
         },
     )
     .await;
@@ -447,6 +488,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         Some(url) => fetch_dead_letters(url).await,
         None => None,
     };
+    let final_emitters = rt.emitter_stats();
     let collected = match (rt.snapshots().await, rt.records().await) {
         (Ok(s), Ok(r)) => Ok((s, r)),
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -458,6 +500,29 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     }
     let (snapshots, records) = collected?;
     record.meta.ended = Utc::now();
+    let load = live.map(|live| {
+        let measures = Measures::from_records(&records, load_start, scenario.duration.0);
+        let connections = System::ALL
+            .into_iter()
+            .map(|s| scenario.sim_config(s).emitter.lanes)
+            .max()
+            .unwrap_or(0);
+        let emitters = if final_emitters.is_empty() {
+            live.emitters.clone()
+        } else {
+            final_emitters
+        };
+        let report = LoadReport::build(crate::load::report::Inputs {
+            measures: &measures,
+            driver: &record.load,
+            emitters: &emitters,
+            depths: &live.depths,
+            thresholds: &scenario.thresholds,
+            overrides: &opts.overrides,
+            connections,
+        });
+        (report, crate::load::hlog::render(&measures))
+    });
 
     let data = RunData {
         records,
@@ -471,7 +536,22 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         Some(why) => Exit::Error(why),
         None => exit_of(&verdicts),
     };
-    finish(&dir, record, &data, verdicts)
+    if let Some((report, hlog)) = &load {
+        dir.write(
+            crate::load::report::FILE,
+            serde_json::to_vec_pretty(report).unwrap_or_default(),
+        )?;
+        match hlog {
+            Ok(bytes) => dir.write(crate::load::hlog::FILE, bytes)?,
+            Err(e) => tracing::warn!(error = %e, "the HDR interval log could not be written"),
+        }
+    }
+    let mut outcome = finish_with(&dir, record, &data, verdicts, load.map(|(r, _)| r))?;
+    if outcome.load.is_some() {
+        outcome.files.push(dir.file(crate::load::report::FILE));
+        outcome.files.push(dir.file(crate::load::hlog::FILE));
+    }
+    Ok(outcome)
 }
 
 /// A fault of the simulators' timeline.
@@ -659,15 +739,28 @@ fn finish(
     data: &RunData,
     verdicts: Vec<Verdict>,
 ) -> Result<RunOutcome, RunError> {
+    finish_with(dir, record, data, verdicts, None)
+}
+
+/// [`finish`], with the load section of a load run in the reports.
+fn finish_with(
+    dir: &RunDir,
+    record: RunRecord,
+    data: &RunData,
+    verdicts: Vec<Verdict>,
+    load: Option<LoadReport>,
+) -> Result<RunOutcome, RunError> {
     data.save(&dir.0)?;
     let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
     dir.write(RUN_FILE, json)?;
-    let report = RunReport::from_run(record.meta, data, verdicts);
+    let mut report = RunReport::from_run(record.meta, data, verdicts);
+    report.load = load.clone();
     let files = report::write_all(&dir.0, &report)?;
     Ok(RunOutcome {
         dir: dir.0.clone(),
         report,
         files,
+        load,
     })
 }
 
@@ -733,7 +826,12 @@ pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
     if !matches!(meta.exit, Exit::Error(_)) {
         meta.exit = exit_of(&verdicts);
     }
-    let report = RunReport::from_run(meta, &data, verdicts);
+    let mut report = RunReport::from_run(meta, &data, verdicts);
+    // A load run keeps what its load concluded in its report.
+    let load: Option<LoadReport> = std::fs::read(dir.join(crate::load::report::FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    report.load = load.clone();
     // Freeing a million records takes a noticeable part of a second: let it happen off the
     // caller's path (a CLI exits before it is done, which is as good).
     std::thread::spawn(move || drop(data));
@@ -742,6 +840,7 @@ pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
         dir: dir.to_path_buf(),
         report,
         files,
+        load,
     })
 }
 
@@ -783,6 +882,9 @@ pub fn replay_options(
         progress: true,
         andon: None,
         runtime: Runtime::InProcess,
+        // A load run is re-driven as the same load.
+        load: record.load_overrides.is_some(),
+        overrides: record.load_overrides.clone().unwrap_or_default(),
     })
 }
 
@@ -961,6 +1063,14 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.set_position(t.as_secs());
             b.set_message(format!("{emitted} events"));
+        }
+    }
+
+    /// Sets the position and the message (the live line of a load run).
+    fn position(&self, t: Duration, message: String) {
+        if let Some(b) = &self.bar {
+            b.set_position(t.as_secs());
+            b.set_message(message);
         }
     }
 

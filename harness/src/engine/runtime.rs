@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use andon_contracts::System;
 use andon_simulators::core::ConfigPatch;
+use andon_simulators::emitter::EmitterStats;
 use andon_simulators::faults::FaultSpec;
 use andon_simulators::history::Record;
 use andon_simulators::{History, MasterData, SimConfig, Simulator};
@@ -199,6 +200,14 @@ impl InProcess {
             .sum()
     }
 
+    /// Each simulator's emitter counters.
+    pub fn emitter_stats(&self) -> BTreeMap<System, EmitterStats> {
+        self.sims
+            .iter()
+            .map(|(s, sim)| (*s, sim.core.emitter.stats()))
+            .collect()
+    }
+
     /// A copy of the history.
     pub fn records(&self) -> Vec<Record> {
         self.history.snapshot()
@@ -362,6 +371,23 @@ impl Sims {
         match self {
             Self::Local(rt) => (rt.history().len(), rt.pending()),
             Self::Docker(rt) => rt.progress(),
+        }
+    }
+
+    /// Each simulator's emitter counters (in containers, as last polled).
+    pub fn emitter_stats(&self) -> BTreeMap<System, EmitterStats> {
+        match self {
+            Self::Local(rt) => rt.emitter_stats(),
+            Self::Docker(rt) => rt.emitter_stats(),
+        }
+    }
+
+    /// The in-process history, which can be read while the run goes on (`None` in
+    /// containers).
+    pub fn live_history(&self) -> Option<&History> {
+        match self {
+            Self::Local(rt) => Some(rt.history()),
+            Self::Docker(_) => None,
         }
     }
 

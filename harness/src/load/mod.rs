@@ -1,7 +1,293 @@
-//! Load testing (`andon load`, issue 7 in progress): the parts built so far.
+//! Load testing (`andon load`): a scenario run as an open-model load test.
 //!
-//! * [`threshold`] — k6-style thresholds (`p99 < 2s on mes.consumed -> erp`, `error rate
-//!   < 0.1 %`, `throughput >= 2000/s`): read with the column of a mistake, judged against
-//!   what a run measured (pass, breached, or unknown when there is no sample).
+//! ```text
+//! scenario (+ --rate --duration --plants --connections) ─ refuse before anything starts
+//! the run of engine::run, with the load driver stepping plant activity at the profile's
+//!   rate on its own clock (sent at their time, answered or not); every second the
+//!   emitters' buffer depths are sampled and, in-process, the new history is read for the
+//!   live line (rate, p99 so far, errors)
+//! after settling: measures from the history (measure), thresholds judged (threshold),
+//!   validity of the generator, load.json, latency.hlog (hlog), the report's load section
+//! ```
+//!
+//! * [`threshold`] — k6-style thresholds read with the column of a mistake.
+//! * [`measure`] — latencies (HDR), throughput, errors by class, per second and plant.
+//! * [`hlog`] — the HDR interval log.
+//! * [`live`] — the sampler and the live progress line.
+//! * [`report`] — `load.json`, the verdict and the exit code.
 
+pub mod hlog;
+pub mod live;
+pub mod measure;
+pub mod report;
 pub mod threshold;
+
+use std::time::Duration;
+
+use andon_contracts::PlantId;
+use andon_simulators::faults::Dur;
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::{Rate, Scenario};
+
+/// Delivery lanes (connections) of each emitter in a load run when neither the scenario
+/// (`options.<system>.lanes`) nor `--connections` says.
+pub const DEFAULT_CONNECTIONS: usize = 32;
+
+/// What `andon load` changes in the scenario, from its flags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// Scale every phase so the first runs at this rate (the profile's shape is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    /// How long the load runs instead (later phases are dropped, longer ones cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Dur>,
+    /// The number of plants instead (the scenario's plants repeated with new ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plants: Option<usize>,
+    /// Delivery lanes of every emitter instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<usize>,
+}
+
+impl Overrides {
+    /// Whether nothing is changed.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Applies the flags to `s`, or says which one cannot apply and why.
+    pub fn apply(&self, s: &mut Scenario) -> Result<(), String> {
+        if let Some(r) = self.rate {
+            let first = s.load.first().map(|p| p.rate.0).unwrap_or(0.0);
+            if first <= 0.0 {
+                return Err(format!(
+                    "--rate {r}: the scenario's first load phase has rate 0, so there is nothing to scale"
+                ));
+            }
+            if r.0 <= 0.0 || r.0.is_nan() {
+                return Err(format!("--rate {r}: the rate must be above 0"));
+            }
+            let k = r.0 / first;
+            for p in &mut s.load {
+                p.rate = Rate(p.rate.0 * k);
+            }
+        }
+        if let Some(d) = self.duration {
+            if d.0.is_zero() {
+                return Err("--duration must be longer than 0s".to_string());
+            }
+            s.load.retain(|p| p.at.0 < d.0);
+            if s.load.is_empty() {
+                return Err(format!(
+                    "--duration {}: every load phase starts after it",
+                    show(d.0)
+                ));
+            }
+            for p in &mut s.load {
+                if let Some(f) = p.for_
+                    && p.at.0 + f.0 > d.0
+                {
+                    p.for_ = Some(Dur(d.0 - p.at.0));
+                }
+            }
+            for f in &s.faults {
+                if f.at.0 >= d.0 {
+                    return Err(format!(
+                        "--duration {}: the {} fault on {} starts at {}, after the load would end; \
+                         choose a longer duration or a scenario without it",
+                        show(d.0),
+                        f.spec.kind_name(),
+                        f.target.as_str(),
+                        show(f.at.0)
+                    ));
+                }
+            }
+            for f in &s.faults {
+                let end = f.ends_at(d.0);
+                if end > d.0 + s.settle.0 {
+                    return Err(format!(
+                        "--duration {}: the {} fault on {} lasts until {}, past the settle limit \
+                         ({} after the load); choose a longer duration",
+                        show(d.0),
+                        f.spec.kind_name(),
+                        f.target.as_str(),
+                        show(end),
+                        show(s.settle.0)
+                    ));
+                }
+            }
+            s.duration = d;
+        }
+        if let Some(n) = self.plants {
+            if n == 0 {
+                return Err("--plants must be at least 1".to_string());
+            }
+            if s.plants.is_empty() {
+                return Err(format!(
+                    "--plants {n}: the scenario reads its plants from a data file ({}); \
+                     --plants needs a scenario with `plants:`",
+                    s.data
+                        .as_ref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
+                ));
+            }
+            s.plants = grow_plants(&s.plants, n);
+        }
+        if self.connections == Some(0) {
+            return Err("--connections must be at least 1".to_string());
+        }
+        let lanes = self.connections;
+        for o in [
+            &mut s.options.erp,
+            &mut s.options.mes,
+            &mut s.options.qms,
+            &mut s.options.wms,
+        ] {
+            match lanes {
+                Some(c) => o.lanes = Some(c),
+                None => {
+                    o.lanes.get_or_insert(DEFAULT_CONNECTIONS);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `n` plants: the first ones as written, then the written ones again in turn, each with
+/// the next free id (`1000`, `2000`, … `9000`, then `1100`, `1200`, …).
+pub fn grow_plants(
+    plants: &[crate::scenario::PlantEntry],
+    n: usize,
+) -> Vec<crate::scenario::PlantEntry> {
+    let mut out: Vec<_> = plants.iter().take(n).cloned().collect();
+    let mut used: std::collections::BTreeSet<String> =
+        out.iter().map(|p| p.id.to_string()).collect();
+    let mut candidates = (1..=9)
+        .map(|k| k * 1000)
+        .chain((1..=9).flat_map(|k| (1..=9).map(move |h| k * 1000 + h * 100)))
+        .chain(1000..10_000)
+        .map(|v: u32| format!("{v:04}"));
+    let mut i = 0;
+    while out.len() < n {
+        let Some(id) = candidates.find(|c| !used.contains(c)) else {
+            break;
+        };
+        used.insert(id.clone());
+        let mut p = plants[i % plants.len()].clone();
+        let Ok(pid) = PlantId::parse(&id) else {
+            continue;
+        };
+        p.id = pid;
+        out.push(p);
+        i += 1;
+    }
+    out
+}
+
+fn show(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"
+name: t
+plants:
+  - { id: "1000", lines: 2 }
+  - { id: "2000", lines: 1, profile: batch }
+duration: 30s
+load:
+  - { at: 0s, rate: 10/s }
+  - { at: 10s, for: 10s, rate: 50/s, shape: spike }
+  - { at: 25s, rate: 20/s }
+faults:
+  - { at: 12s, for: 5s, target: erp, kind: slow, median: 100ms, p99: 1s }
+"#;
+
+    fn scenario() -> Scenario {
+        Scenario::parse(SCENARIO, "t.yaml").unwrap()
+    }
+
+    #[test]
+    fn rate_scales_the_profile_and_keeps_its_shape() {
+        let mut s = scenario();
+        Overrides {
+            rate: Some(Rate(100.0)),
+            ..Overrides::default()
+        }
+        .apply(&mut s)
+        .unwrap();
+        let rates: Vec<f64> = s.load.iter().map(|p| p.rate.0).collect();
+        assert_eq!(rates, vec![100.0, 500.0, 200.0]);
+    }
+
+    #[test]
+    fn duration_drops_later_phases_and_refuses_to_lose_a_fault() {
+        let mut s = scenario();
+        Overrides {
+            duration: Some(Dur(Duration::from_secs(15))),
+            ..Overrides::default()
+        }
+        .apply(&mut s)
+        .unwrap();
+        assert_eq!(s.load.len(), 2);
+        assert_eq!(s.load[1].for_, Some(Dur(Duration::from_secs(5))));
+        let mut s = scenario();
+        let e = Overrides {
+            duration: Some(Dur(Duration::from_secs(11))),
+            ..Overrides::default()
+        }
+        .apply(&mut s)
+        .unwrap_err();
+        assert!(e.contains("slow fault on erp starts at 12s"), "{e}");
+    }
+
+    #[test]
+    fn plants_grow_with_new_ids_and_the_same_shapes() {
+        let s = scenario();
+        let p = grow_plants(&s.plants, 10);
+        let ids: Vec<String> = p.iter().map(|p| p.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            [
+                "1000", "2000", "3000", "4000", "5000", "6000", "7000", "8000", "9000", "1100"
+            ]
+        );
+        assert_eq!(p[2].lines, 2);
+        assert_eq!(p[3].lines, 1);
+        assert_eq!(grow_plants(&s.plants, 1).len(), 1);
+    }
+
+    #[test]
+    fn connections_set_every_emitter_and_default_to_32() {
+        let mut s = scenario();
+        Overrides::default().apply(&mut s).unwrap();
+        assert_eq!(s.options.mes.lanes, Some(DEFAULT_CONNECTIONS));
+        let mut s = scenario();
+        Overrides {
+            connections: Some(8),
+            ..Overrides::default()
+        }
+        .apply(&mut s)
+        .unwrap();
+        assert_eq!(s.options.wms.lanes, Some(8));
+    }
+
+    #[test]
+    fn bad_flags_say_which() {
+        let mut s = scenario();
+        let e = Overrides {
+            plants: Some(0),
+            ..Overrides::default()
+        }
+        .apply(&mut s)
+        .unwrap_err();
+        assert!(e.contains("--plants"), "{e}");
+    }
+}

@@ -217,6 +217,84 @@ pub fn throughput(r: &RunReport) -> Option<String> {
     Some(svg.finish("Events emitted and effects committed per second"))
 }
 
+/// A load run's latency over time: per second of intended send time, the end-to-end p50
+/// and p99 over every route and the ingress p99, on a log scale of milliseconds (a burst
+/// stays readable next to the steady state). `None` without a second with a sample.
+pub fn latency_over_time(load: &crate::load::report::LoadReport) -> Option<String> {
+    let rows: Vec<_> = load
+        .seconds
+        .iter()
+        .filter(|s| s.e2e_p99_us > 0 || s.ingress_p99_us > 0)
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    const LEFT: f64 = 64.0;
+    const TOP: f64 = 28.0;
+    const HEIGHT: f64 = 280.0;
+    const BOTTOM: f64 = 34.0;
+    let span = load
+        .seconds
+        .len()
+        .max(load.duration_s.ceil() as usize)
+        .max(1) as f64;
+    let mut svg = Svg::new(WIDTH, HEIGHT);
+    let x = Linear::new(0.0, span, LEFT, WIDTH - 16.0);
+    let peak = rows
+        .iter()
+        .map(|s| s.e2e_p99_us.max(s.ingress_p99_us))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    // Decades of microseconds from the smallest sample's to above the peak.
+    let low = rows
+        .iter()
+        .flat_map(|s| [s.e2e_p50_us, s.ingress_p99_us, s.e2e_p99_us])
+        .filter(|v| *v > 0)
+        .min()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let (d0, d1) = (
+        low.log10().floor(),
+        peak.log10().ceil().max(low.log10().floor() + 1.0),
+    );
+    let y = Linear::new(d0, d1, HEIGHT - BOTTOM, TOP);
+    let labels: Vec<(f64, String)> = (d0 as i32..=d1 as i32)
+        .map(|d| (f64::from(d), fmt_us(10f64.powi(d) as u64)))
+        .collect();
+    y_axis(&mut svg, &y, LEFT, WIDTH - 16.0, &labels);
+    x_axis(&mut svg, &x, HEIGHT - BOTTOM, &time_ticks(span));
+    svg.text(LEFT, 14.0, Anchor::Start, "tick", "latency (log scale)");
+    let line = |pick: fn(&crate::load::report::SecondRow) -> u64| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter(|s| pick(s) > 0)
+            .map(|s| {
+                (
+                    x.map(s.second as f64 + 0.5),
+                    y.map((pick(s) as f64).log10()),
+                )
+            })
+            .collect()
+    };
+    svg.polyline(&line(|s| s.e2e_p50_us), "line e2e-p50");
+    svg.polyline(&line(|s| s.e2e_p99_us), "line e2e-p99");
+    svg.polyline(&line(|s| s.ingress_p99_us), "line ingress-p99");
+    let lx = WIDTH - 420.0;
+    for (i, (class, label)) in [
+        ("line e2e-p50", "end-to-end p50"),
+        ("line e2e-p99", "end-to-end p99"),
+        ("line ingress-p99", "ingress p99"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let px = lx + 140.0 * i as f64;
+        svg.line(px, 10.0, px + 24.0, 10.0, class);
+        svg.text(px + 30.0, 14.0, Anchor::Start, "tick", label);
+    }
+    Some(svg.finish("Latency per second of intended send time"))
+}
+
 /// Quantiles a curve is drawn through: `x = -log10(1 - q)` from 0 (p0) to 3 (p99.9).
 const CURVE_STEPS: usize = 60;
 /// Right end of the percentile axis: p99.9.

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use crate::check::{Status, Verdict};
 
-use super::charts::{fault_timeline, latency_curve, params_text, throughput};
+use super::charts::{fault_timeline, latency_curve, latency_over_time, params_text, throughput};
 use super::escape::escape;
 use super::svg::num;
 use super::{Exit, ReportError, Reporter, RunReport, fmt_us};
@@ -34,6 +34,9 @@ impl Reporter for Html {
         head(&mut h, r);
         header(&mut h, r);
         h.push_str("<main>\n");
+        if let Some(l) = &r.load {
+            load(&mut h, l);
+        }
         checkers(&mut h, r);
         faults(&mut h, r);
         traffic(&mut h, r);
@@ -104,6 +107,8 @@ svg .sut-mark { stroke: #cf222e; stroke-width: 1.5; stroke-dasharray: 3 3; }
 svg .line { fill: none; stroke-width: 2; stroke-linejoin: round; }
 svg .line.emitted { stroke: #0969da; } svg .line.effects { stroke: #e16f24; }
 svg .line.latency { stroke: #0969da; }
+svg .line.e2e-p50 { stroke: #0969da; } svg .line.e2e-p99 { stroke: #cf222e; }
+svg .line.ingress-p99 { stroke: #e16f24; stroke-dasharray: 4 3; }
 svg line.budget { stroke: #59636e; stroke-width: 2; } svg circle.budget { fill: #fff; stroke: #59636e; stroke-width: 2; }
 svg line.budget.over { stroke: #cf222e; } svg circle.budget.over { stroke: #cf222e; }
 .curves { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 8px 16px; }
@@ -338,6 +343,112 @@ fn latency(h: &mut String, r: &RunReport) {
     if !r.budgets.is_empty() {
         h.push_str("<p class=\"muted\">Circles: SLA budgets of the scenario (red when the measured percentile is over).</p>\n");
     }
+    h.push_str("</section>\n");
+}
+
+fn load(h: &mut String, l: &crate::load::report::LoadReport) {
+    let verdict = l.verdict.as_str();
+    let class = match l.verdict {
+        crate::load::report::LoadVerdict::Pass => "pass",
+        crate::load::report::LoadVerdict::Breached => "fail",
+        crate::load::report::LoadVerdict::Invalid => "unknown",
+    };
+    let _ = writeln!(
+        h,
+        "<section id=\"load\">\n<h2>Load <span class=\"badge {class}\">{verdict}</span></h2>"
+    );
+    for why in &l.invalid {
+        let _ = writeln!(h, "<p class=\"error-box\">Invalid run: {}</p>", escape(why));
+    }
+    for w in &l.warnings {
+        let _ = writeln!(h, "<p class=\"muted\">{}</p>", escape(w));
+    }
+    let g = &l.generator;
+    let _ = writeln!(
+        h,
+        "<p>{} events over {:.0} s ({:.1}/s emitted, {:.1}/s acknowledged, {:.1} effects/s); {} connections per emitter; \
+         {} steps scheduled, {} late; {} events dropped; {} sends started late (send lag p99 {}).</p>",
+        g.events,
+        l.duration_s,
+        l.throughput.emitted_per_s,
+        l.throughput.acked_per_s,
+        l.throughput.effects_per_s,
+        g.connections,
+        g.scheduled_steps,
+        g.late_steps,
+        g.dropped,
+        g.late_sends,
+        fmt_us(g.send_lag.p99_us)
+    );
+    if !l.thresholds.is_empty() {
+        h.push_str("<table>\n<thead><tr><th>threshold</th><th>outcome</th><th class=\"num\">measured</th></tr></thead>\n<tbody>\n");
+        for t in &l.thresholds {
+            let badge_class = match t.outcome.as_str() {
+                "pass" => "pass",
+                "breached" => "fail",
+                _ => "unknown",
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td><code>{}</code></td><td><span class=\"badge {badge_class}\">{}</span></td><td class=\"num\">{}</td></tr>",
+                escape(&t.threshold),
+                escape(&t.outcome),
+                escape(t.measured.as_deref().or(t.why.as_deref()).unwrap_or(""))
+            );
+        }
+        h.push_str("</tbody>\n</table>\n");
+    }
+    if let Some(svg) = latency_over_time(l) {
+        let _ = writeln!(
+            h,
+            "<figure>\n{svg}\n</figure>\n<p class=\"muted\">Measured from each event's intended send time (no coordinated omission); the full distributions per second are in <code>latency.hlog</code>.</p>"
+        );
+    }
+    h.push_str("<table>\n<thead><tr><th>latency</th><th class=\"num\">n</th><th class=\"num\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">p99.9</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n");
+    let ingress = l
+        .ingress_by_system
+        .iter()
+        .map(|(s, v)| (format!("ingress from {s}"), v));
+    let routes = l.routes.iter().map(|(r, v)| (format!("end-to-end {r}"), v));
+    for (name, s) in ingress.chain(routes) {
+        let _ = writeln!(
+            h,
+            "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&name),
+            s.count,
+            fmt_us(s.p50_us),
+            fmt_us(s.p95_us),
+            fmt_us(s.p99_us),
+            fmt_us(s.p999_us),
+            fmt_us(s.max_us)
+        );
+    }
+    h.push_str("</tbody>\n</table>\n");
+    let e = &l.errors;
+    let classes = if e.by_class.is_empty() {
+        "none".to_string()
+    } else {
+        e.by_class
+            .iter()
+            .map(|(c, n)| format!("{} × {n}", escape(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        h,
+        "<p>SUT errors: {} of {} delivery attempts ({:.3} %): {classes}; {} poison events rightly rejected.</p>",
+        e.total,
+        e.attempts,
+        e.rate * 100.0,
+        e.poison_rejected
+    );
+    let buffers = l
+        .buffers
+        .iter()
+        .map(|(s, b)| format!("{s} deepest {} of {}", b.max_depth, b.capacity))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(h, "<p class=\"muted\">Emitter buffers: {buffers}.</p>");
     h.push_str("</section>\n");
 }
 

@@ -150,6 +150,8 @@ pub struct RunReport {
     pub budgets: Vec<SlaBudget>,
     /// Events emitted and effects committed per second, one point per second of the run.
     pub throughput: Vec<ThroughputPoint>,
+    /// What the load concluded, for a load run (`andon load`).
+    pub load: Option<crate::load::report::LoadReport>,
 }
 
 impl RunReport {
@@ -181,6 +183,7 @@ impl RunReport {
             ended: meta.ended,
             verdicts,
             exit: meta.exit,
+            load: None,
         }
     }
 

@@ -21,6 +21,7 @@ use super::model::{
 use super::yaml::{self, Seg, at_scalar, locate_nearest};
 use super::{Scenario, validate};
 use crate::check::Expect;
+use crate::load::threshold::Threshold;
 
 /// The document as written; faults stay raw until [`convert_fault`].
 #[derive(Deserialize)]
@@ -51,6 +52,8 @@ struct Raw {
     settle: Dur,
     #[serde(default)]
     expect: Expect,
+    #[serde(default)]
+    thresholds: Vec<String>,
 }
 
 fn default_seed() -> u64 {
@@ -117,6 +120,47 @@ pub(super) fn parse(
             fault_index.push(i);
         }
     }
+    let mut thresholds = Vec::new();
+    for (i, text) in raw.thresholds.iter().enumerate() {
+        match text.parse::<Threshold>() {
+            Ok(t) => {
+                // `on` names a well-formed route or an emitting system.
+                if let Some(on) = &t.on
+                    && !andon_contracts::System::ALL
+                        .iter()
+                        .any(|x| x.as_str() == on)
+                    && !validate::route_ok(on)
+                {
+                    ctx.at(
+                        ypath!["thresholds", i],
+                        format!(
+                            "threshold {text:?}: `on {on}` names neither a route \
+                             (`<system>.<event> -> <system>`, such as `mes.consumed -> erp`) nor \
+                             an emitting system (erp, mes, qms, wms)"
+                        ),
+                    );
+                }
+                thresholds.push(t);
+            }
+            Err(e) => {
+                let path = ypath!["thresholds", i];
+                let pos = locate_nearest(ctx.text, &path);
+                // The node starts at its opening quote, when it has one.
+                let quoted = ctx
+                    .text
+                    .lines()
+                    .nth(pos.line.saturating_sub(1))
+                    .and_then(|l| l.chars().nth(pos.column.saturating_sub(1)))
+                    .is_some_and(|c| c == '"' || c == '\'');
+                ctx.problems.push(Problem {
+                    file: file.to_string(),
+                    line: pos.line,
+                    column: pos.column + usize::from(quoted) + e.column.saturating_sub(1),
+                    message: format!("threshold {text:?}: {}", e.message),
+                });
+            }
+        }
+    }
     let scenario = Scenario {
         name: raw.name,
         description: raw.description,
@@ -131,6 +175,7 @@ pub(super) fn parse(
         options: raw.options,
         settle: raw.settle,
         expect: raw.expect,
+        thresholds,
     };
     let master =
         match (base, &scenario.data) {

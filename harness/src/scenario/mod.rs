@@ -54,10 +54,11 @@ use andon_simulators::{MasterData, SimConfig};
 use serde::Serialize;
 
 pub use crate::check::Expect;
+pub use crate::load::threshold::Threshold;
 pub use error::{Problem, ScenarioError};
 pub use model::{
-    EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, PlantEntry, Rate, Shape,
-    SutFault, SutFaultKind, SystemOptions, Target, TimedFault,
+    EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, Per, PlantEntry, Rate,
+    Shape, SutFault, SutFaultKind, SystemOptions, Target, TimedFault,
 };
 
 /// Whether an SLA route reads `<system>.<event> -> <system>` (`"qms.hold -> wms"`).
@@ -100,6 +101,9 @@ pub struct Scenario {
     pub settle: Dur,
     /// What the checkers judge.
     pub expect: Expect,
+    /// Thresholds of a load run (`andon load`): they decide its exit code.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<Threshold>,
 }
 
 impl Scenario {
@@ -143,12 +147,32 @@ impl Scenario {
     /// Steps of plant activity per second at wall time `t` since the load started (all
     /// plants, all systems; 0 from `duration` on). See [`profile`].
     pub fn rate_at(&self, t: Duration) -> f64 {
-        profile::rate_at(&self.load, self.duration.0, t)
+        if self.load.iter().all(|p| p.per == Per::All) {
+            return profile::rate_at(&self.load, self.duration.0, t);
+        }
+        profile::rate_at(&self.aggregated_load(), self.duration.0, t)
     }
 
     /// Steps the load profile schedules in all.
     pub fn expected_steps(&self) -> f64 {
-        profile::expected_steps(&self.load, self.duration.0)
+        profile::expected_steps(&self.aggregated_load(), self.duration.0)
+    }
+
+    /// The load phases with every rate over all plants (a `per: plant` rate multiplied by
+    /// the number of plants).
+    pub fn aggregated_load(&self) -> Vec<LoadPhase> {
+        let plants = self.plants.len().max(1) as f64;
+        self.load
+            .iter()
+            .map(|p| match p.per {
+                Per::All => p.clone(),
+                Per::Plant => LoadPhase {
+                    rate: Rate(p.rate.0 * plants),
+                    per: Per::All,
+                    ..p.clone()
+                },
+            })
+            .collect()
     }
 
     /// The shares of steps per system.
@@ -226,6 +250,9 @@ impl Scenario {
         }
         if let Some(b) = o.buffer_capacity {
             c.emitter.capacity = b;
+        }
+        if let Some(l) = o.lanes {
+            c.emitter.lanes = l;
         }
         if let Some(a) = &o.activity {
             c.activity = a.clone();

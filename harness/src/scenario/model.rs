@@ -153,11 +153,31 @@ pub struct LoadPhase {
         deserialize_with = "super::yaml::at_scalar_opt"
     )]
     pub for_: Option<Dur>,
-    /// Steps of plant activity per second, over all plants.
+    /// Steps of plant activity per second, over all plants (or per plant: see `per`).
     pub rate: Rate,
     /// Shape (default constant).
     #[serde(default)]
     pub shape: Shape,
+    /// Whether `rate` is over all plants (default) or for each plant.
+    #[serde(default, skip_serializing_if = "Per::is_all")]
+    pub per: Per,
+}
+
+/// What a load phase's rate is counted over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Per {
+    /// All plants together.
+    #[default]
+    All,
+    /// Each plant: the rate is multiplied by the number of plants.
+    Plant,
+}
+
+impl Per {
+    fn is_all(&self) -> bool {
+        *self == Per::All
+    }
 }
 
 /// Relative shares of the load's steps per system (weights; they need not add up to 1).
@@ -228,6 +248,9 @@ pub struct SystemOptions {
     /// Bound of the store-and-forward buffer of the system's emitter, in events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffer_capacity: Option<usize>,
+    /// Parallel delivery lanes (connections) of the system's emitter (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<usize>,
     /// Shape of the seeded plant activity (QMS: `result_delay`, `accept_rate`,
     /// `hold_rate`; WMS: `ship_rate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

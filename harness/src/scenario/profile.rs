@@ -91,6 +91,7 @@ mod tests {
             for_: for_.map(|f| Dur(s(f))),
             rate: Rate(rate),
             shape,
+            per: Default::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use andon_simulators::faults::{Dur, FaultKind};
 
 use super::Scenario;
 use super::loader::Ctx;
-use super::model::{FaultAction, Shape, Target};
+use super::model::{FaultAction, Per, Shape, Target};
 use super::yaml::Seg;
 
 /// Shows a duration as the scenario files write it (`15s`, `1m 30s`, `250ms`).
@@ -121,6 +121,12 @@ fn load(ctx: &mut Ctx, s: &Scenario) {
     let end = s.duration.0;
     let mut prev: Option<(Duration, Option<Duration>)> = None;
     for (i, p) in s.load.iter().enumerate() {
+        if p.per == Per::Plant && s.plants.is_empty() {
+            ctx.at(
+                ypath!["load", i, "per"],
+                "`per: plant` needs the scenario's `plants` (with a `data` file the rate is over all plants)",
+            );
+        }
         let at = p.at.0;
         if p.rate.0.is_nan() || p.rate.0 <= 0.0 {
             ctx.at(

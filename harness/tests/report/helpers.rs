@@ -206,6 +206,7 @@ pub fn fixture() -> RunReport {
             },
         ],
         throughput,
+        load: None,
     }
 }
 

@@ -201,3 +201,64 @@ fn a_missing_scenario_file_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn the_load_scenarios_load_and_gate_on_thresholds() {
+    let dir = repo().join("scenarios/load");
+    let mut names = BTreeSet::new();
+    for e in std::fs::read_dir(&dir).expect("scenarios/load exists") {
+        let f = e.expect("entry").path();
+        if f.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let s = Scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.contains("Imitates") && text.contains("Checks"),
+            "{}: say what it imitates and checks",
+            f.display()
+        );
+        assert!(!s.thresholds.is_empty(), "{}: no thresholds", f.display());
+        assert!(
+            s.expected_steps() > 1000.0,
+            "{}: too little load",
+            f.display()
+        );
+        names.insert((s.name.clone(), s.plants.len()));
+    }
+    for (want, plants) in [
+        ("load-shift-change-3-plants", 3),
+        ("load-shift-change-10-plants", 10),
+        ("load-batch-closure-spike", 2),
+        ("load-erp-throttling-burst", 3),
+    ] {
+        assert!(
+            names.contains(&(want.to_string(), plants)),
+            "scenarios/load/{want}.yaml with {plants} plants is missing: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn a_per_plant_rate_grows_with_the_plants() {
+    let s =
+        Scenario::load(&repo().join("scenarios/load/load-shift-change-10-plants.yaml")).unwrap();
+    // 30 steps/s per plant, ten plants; the spike is 120 per plant for its first 20 %.
+    assert_eq!(s.rate_at(Duration::from_secs(5)), 300.0);
+    assert_eq!(s.rate_at(Duration::from_secs(21)), 1200.0);
+}
+
+#[test]
+fn a_threshold_that_cannot_be_read_points_at_its_column() {
+    let dir = scratch("bad-threshold");
+    let text = "name: t\nplants: [{ id: \"1000\" }]\nduration: 20s\nload: [{ at: 0s, rate: 10/s }]\nthresholds:\n  - \"p99 < 2 parsecs\"\n  - \"p99 < 2s on mes.consumed\"\n";
+    std::fs::write(dir.join("t.yaml"), text).unwrap();
+    let err = Scenario::load(&dir.join("t.yaml")).unwrap_err().to_string();
+    // Column 14 of line 6 is where "parsecs" stands (after `  - "p99 < 2 `).
+    assert!(err.contains("t.yaml:6:"), "{err}");
+    assert!(err.contains("p99 < 2 parsecs"), "{err}");
+    assert!(
+        err.contains("t.yaml:7:") && err.contains("names neither a route"),
+        "{err}"
+    );
+}

@@ -200,8 +200,10 @@ impl Behaviour for Wms {
 
     fn step(&self, count: usize) -> usize {
         let mut emitted = 0;
-        for _ in 0..count {
+        for done in 0..count {
             if !self.core.emitter.has_room() {
+                // A full outbox: the plant's activity is lost, and counted as refused.
+                self.core.emitter.refuse((count - done) as u64);
                 break;
             }
             let next = {
