@@ -22,6 +22,12 @@ Feature: Plant bursts stay within the latency budgets
       | mes.produced -> wms  |        |     | 10s |
       | mes.confirmed -> erp | steady |     | 5s  |
     And every acknowledged event has exactly one effect
+    And the load thresholds hold:
+      | threshold                         |
+      | p99 < 10s on mes.consumed -> erp  |
+      | ingress p99 < 1s                  |
+      | error rate < 0.1 %                |
+      | throughput >= 20/s                |
 
   Scenario: The MES suddenly emits four times its load
     Given plant 1000 with 3 lines making 20 materials

@@ -856,6 +856,74 @@ fn latency_table(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     budgets(w, list)
 }
 
+/// Judges k6-style load thresholds on what the run recorded (measured from the history,
+/// over the load window: from the first event's intended send for the run's duration).
+fn thresholds_hold(w: &mut AndonWorld, texts: Vec<String>) -> StepResult {
+    let mut thresholds = Vec::new();
+    for t in &texts {
+        thresholds.push(
+            t.parse::<crate::load::threshold::Threshold>()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let duration = w
+        .duration
+        .as_deref()
+        .and_then(|d| humantime::parse_duration(d).ok())
+        .unwrap_or(std::time::Duration::from_secs(20));
+    let ran = w
+        .ran
+        .as_ref()
+        .ok_or_else(|| "internal: judged before the run".to_string())?;
+    let start = ran
+        .data
+        .records
+        .iter()
+        .find_map(|r| match &r.entry {
+            andon_simulators::history::Entry::EventEmitted { intended_at, .. } => {
+                Some(*intended_at)
+            }
+            _ => None,
+        })
+        .unwrap_or(ran.outcome.report.started);
+    let m = crate::load::measure::Measures::from_records(&ran.data.records, start, duration);
+    let mut bad = Vec::new();
+    for t in &thresholds {
+        match t.judge(&m) {
+            crate::load::threshold::Outcome::Pass(_) => {}
+            crate::load::threshold::Outcome::Breached(v) => {
+                bad.push(format!("{:?} was breached: measured {}", t.text, t.show(v)));
+            }
+            crate::load::threshold::Outcome::Unknown(why) => {
+                bad.push(format!("{:?} could not be measured: {why}", t.text));
+            }
+        }
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "expected the load thresholds to hold, but\n  {}\n  (run directory {})",
+        bad.join("\n  "),
+        w.run_dir()
+    ))
+}
+
+fn threshold_holds(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    thresholds_hold(w, vec![a.req("t")?.to_string()])
+}
+
+fn threshold_table(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    let mut list = Vec::new();
+    for (i, row) in a.rows()?.into_iter().enumerate() {
+        let t = row
+            .get("threshold")
+            .ok_or_else(|| format!("row {}: a threshold column is needed", i + 1))?;
+        list.push(t.to_string());
+    }
+    thresholds_hold(w, list)
+}
+
 fn drains(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     let limit_ms: u64 = dur_text(a.req("d")?)?
         .trim_end_matches("ms")
@@ -1721,6 +1789,22 @@ fn build() -> Vec<StepDef> {
             "Several budgets as a table: route, phase (steady, during faults, recovery; empty: all), p50, p95, p99, max.",
             "Then propagation latency stays within:\n  | route               | phase  | p50 | p99 |\n  | mes.consumed -> erp | steady | 1s  | 5s  |\n  | qms.hold -> wms     |        |     | 5s  |",
             Check(latency_table),
+        ),
+        s(
+            T::Latency,
+            "the load threshold \"{t}\" holds",
+            r#"^the load threshold "(?P<t>[^"]+)" holds$"#,
+            "A k6-style threshold of `andon load` (`p99 < 2s on mes.consumed -> erp`, `ingress p99 < 300ms`, `error rate < 0.1 %`, `throughput >= 100/s`), measured from the intended send times over the run's load.",
+            "Then the load threshold \"ingress p99 < 500ms\" holds",
+            Check(threshold_holds),
+        ),
+        s(
+            T::Latency,
+            "the load thresholds hold:",
+            r"^the load thresholds hold:?$",
+            "Several thresholds as a table with a `threshold` column; every one must hold (one that cannot be measured does not).",
+            "Then the load thresholds hold:\n  | threshold                        |\n  | p99 < 2s on mes.consumed -> erp  |\n  | error rate < 0.1 %               |",
+            Check(threshold_table),
         ),
         s(
             T::Latency,
