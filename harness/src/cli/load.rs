@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use andon_simulators::faults::Dur;
 use clap::Args;
 
-use super::run::{EXIT_INTERRUPTED, interruptible, print_checkers};
+use super::run::{EXIT_INTERRUPTED, interruptible, print_checkers, refused};
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use crate::engine::run::{self, RunError, RunOptions};
 use crate::engine::runtime::Runtime;
@@ -99,14 +99,7 @@ pub async fn run(args: LoadArgs) -> u8 {
 fn conclude(outcome: Result<run::RunOutcome, RunError>) -> u8 {
     let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("andon load: {e}");
-            return if e.is_usage() {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILURE
-            };
-        }
+        Err(e) => return refused("load", &e),
     };
     let mut out = std::io::stdout().lock();
     let _ = print_checkers(&mut out, &outcome.report);

@@ -133,14 +133,7 @@ pub async fn replay(args: ReplayArgs) -> u8 {
 fn conclude(command: &str, outcome: Result<run::RunOutcome, RunError>) -> u8 {
     let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("andon {command}: {e}");
-            return if e.is_usage() {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILURE
-            };
-        }
+        Err(e) => return refused(command, &e),
     };
     let mut out = std::io::stdout().lock();
     let _ = print_summary(&mut out, &outcome);
@@ -149,6 +142,17 @@ fn conclude(command: &str, outcome: Result<run::RunOutcome, RunError>) -> u8 {
         Exit::Pass => EXIT_OK,
         Exit::Fail => EXIT_FAILURE,
         Exit::Error(_) => EXIT_USAGE,
+    }
+}
+
+/// Prints why a run could not be made and returns its exit code (2 for a usage or
+/// configuration error, 1 otherwise).
+pub fn refused(command: &str, e: &RunError) -> u8 {
+    eprintln!("andon {command}: {e}");
+    if e.is_usage() {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
     }
 }
 

@@ -52,16 +52,7 @@ mod tests {
         let start = chrono::Utc::now();
         let mut m = Measures::from_records(&[], start, Duration::from_secs(2));
         for second in 0..2u64 {
-            let mut s = super::super::measure::Second {
-                second,
-                emitted: 0,
-                acked: 0,
-                effects: 0,
-                attempts: 0,
-                errors: 0,
-                e2e: super::super::measure::histogram(),
-                ingress: super::super::measure::histogram(),
-            };
+            let mut s = super::super::measure::Second::new(second);
             s.e2e.record(1000 * (second + 1)).unwrap();
             s.ingress.record(500).unwrap();
             m.seconds.push(s);

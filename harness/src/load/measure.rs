@@ -62,7 +62,8 @@ pub struct Second {
 }
 
 impl Second {
-    fn new(second: u64) -> Self {
+    /// An empty second.
+    pub fn new(second: u64) -> Self {
         Self {
             second,
             emitted: 0,

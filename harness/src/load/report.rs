@@ -57,45 +57,9 @@ impl LoadVerdict {
     }
 }
 
-/// A latency distribution, in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// Samples.
-    pub count: u64,
-    /// Mean.
-    pub mean_us: u64,
-    /// Median.
-    pub p50_us: u64,
-    /// 90th percentile.
-    pub p90_us: u64,
-    /// 95th percentile.
-    pub p95_us: u64,
-    /// 99th percentile.
-    pub p99_us: u64,
-    /// 99.9th percentile.
-    pub p999_us: u64,
-    /// Maximum.
-    pub max_us: u64,
-}
-
-impl Summary {
-    /// The summary of a histogram (all zero when empty).
-    pub fn of(h: &Histogram<u64>) -> Self {
-        if h.is_empty() {
-            return Self::default();
-        }
-        Self {
-            count: h.len(),
-            mean_us: h.mean().round() as u64,
-            p50_us: h.value_at_quantile(0.5),
-            p90_us: h.value_at_quantile(0.9),
-            p95_us: h.value_at_quantile(0.95),
-            p99_us: h.value_at_quantile(0.99),
-            p999_us: h.value_at_quantile(0.999),
-            max_us: h.max(),
-        }
-    }
-}
+/// A latency distribution, in microseconds (`count`, `min_us`, `p50_us` … `max_us`,
+/// `mean_us`).
+pub use crate::report::latency::LatencySummary as Summary;
 
 /// What the generator did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -345,7 +309,7 @@ impl LoadReport {
                 events: m.emitted,
                 dropped,
                 late_sends: m.late_sends,
-                send_lag: Summary::of(&m.send_lag),
+                send_lag: Summary::of_histogram(&m.send_lag),
                 connections: i.connections,
             },
             throughput: Throughput {
@@ -371,17 +335,17 @@ impl LoadReport {
                     })
                     .collect(),
             },
-            e2e: Summary::of(&m.e2e_all()),
+            e2e: Summary::of_histogram(&m.e2e_all()),
             routes: m
                 .routes
                 .iter()
-                .map(|(r, h)| (r.clone(), Summary::of(h)))
+                .map(|(r, h)| (r.clone(), Summary::of_histogram(h)))
                 .collect(),
-            ingress: Summary::of(&m.ingress_all()),
+            ingress: Summary::of_histogram(&m.ingress_all()),
             ingress_by_system: m
                 .ingress
                 .iter()
-                .map(|(s, h)| (*s, Summary::of(h)))
+                .map(|(s, h)| (*s, Summary::of_histogram(h)))
                 .collect(),
             errors: Errors {
                 attempts: m.attempts,

@@ -28,7 +28,7 @@ pub fn quantile(sorted: &[u64], q: f64) -> Option<u64> {
 }
 
 /// Percentiles of one route, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Number of samples.
     pub count: u64,
@@ -66,6 +66,24 @@ impl LatencySummary {
             max_us: q(1.0)?,
             mean_us: (sum / sorted.len() as u128) as u64,
         })
+    }
+
+    /// Summarises an HDR histogram (3 significant digits); all zero when it is empty.
+    pub fn of_histogram(h: &hdrhistogram::Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            count: h.len(),
+            min_us: h.min(),
+            p50_us: h.value_at_quantile(0.5),
+            p90_us: h.value_at_quantile(0.9),
+            p95_us: h.value_at_quantile(0.95),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+            mean_us: h.mean() as u64,
+        }
     }
 }
 
