@@ -11,8 +11,8 @@
 # sustained rate is compared with).
 #
 # Knobs: LOOP_RATES ("500 1000 1500 2000 2500 3000 4000": steps per second, tried in order,
-# stopping at the first that is not sustained), LOOP_DURATION (20s), ANDON (the release
-# build, built when missing).
+# stopping at the first that is not sustained), LOOP_DURATION (20s), ANDON (default: the
+# release build, built first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/static-env.sh
@@ -20,11 +20,10 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 RATES=${LOOP_RATES:-"500 1000 1500 2000 2500 3000 4000"}
 DURATION=${LOOP_DURATION:-20s}
 WORK=${LOOP_WORK:-target/bench-loop}
-ANDON=${ANDON:-target/x86_64-unknown-linux-gnu/release/andon}
-
-if [ ! -x "$ANDON" ]; then
+if [ -z "${ANDON:-}" ]; then
     echo "== building the release andon" >&2
     cargo build --release -p andon --bin andon --locked >&2
+    ANDON=target/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release/andon
 fi
 command -v python3 >/dev/null || { echo "bench-whole-loop: python3 is needed" >&2; exit 2; }
 rm -rf "$WORK"; mkdir -p "$WORK"

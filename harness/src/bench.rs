@@ -1,5 +1,6 @@
-//! The two servers `ci/bench-erp.sh` loads with the same request, to measure what the
-//! ERP simulator costs per goods movement against the floor of the HTTP stack:
+//! The servers of the benchmark scripts. `ci/bench-erp.sh` loads the first two with the same
+//! request, to measure what the ERP simulator costs per goods movement against the floor of
+//! the HTTP stack:
 //!
 //! * [`Kind::Erp`] — the ERP simulator with its whole middleware (contract validation,
 //!   history, authentication and idempotency layers, faults) and its business rules,
@@ -8,7 +9,13 @@
 //! * [`Kind::Trivial`] — an axum handler that decodes the same body into the contract type
 //!   and answers 201 with a small JSON document.
 //!
-//! Both run on the same connection-serving loop (`andon_simulators::server::serve`), so the
+//! `ci/bench-load.sh` loads the third with CloudEvents, to measure load generators (andon's
+//! own, `crate::benchgen`, beside wrk and oha) rather than a server:
+//!
+//! * [`Kind::Sink`] — a trivial ingress: any `POST /events` has its body read in full and is
+//!   answered 202 with an empty body.
+//!
+//! All run on the same connection-serving loop (`andon_simulators::server::serve`), so the
 //! difference is the simulator's own work.
 
 use std::future::Future;
@@ -20,6 +27,7 @@ use andon_contracts::{
 };
 use andon_simulators::erp::{self, Erp};
 use andon_simulators::{Core, History, MasterData, SimConfig};
+use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -34,10 +42,14 @@ pub enum Kind {
     Erp,
     /// A trivial handler of the same request.
     Trivial,
+    /// A trivial CloudEvents ingress: `POST /events` answered 202.
+    Sink,
 }
 
 /// The path both servers answer.
 pub const PATH: &str = "/api/v1/material-documents";
+/// The path the sink answers.
+pub const SINK_PATH: &str = "/events";
 /// The released order the postings consume for.
 pub const ORDER: &str = "100000001";
 
@@ -151,6 +163,18 @@ pub fn trivial_router() -> Router {
         .route("/_andon/health", get(|| async { "ok" }))
 }
 
+/// The trivial ingress: read the body in full (whatever its content type), answer 202 with
+/// an empty body.
+pub fn sink_router() -> Router {
+    async fn accept(body: Bytes) -> StatusCode {
+        drop(body);
+        StatusCode::ACCEPTED
+    }
+    Router::new()
+        .route(SINK_PATH, post(accept))
+        .route("/_andon/health", get(|| async { "ok" }))
+}
+
 /// Serves `kind` on `listener` until `shutdown` resolves.
 pub async fn serve(
     kind: Kind,
@@ -160,8 +184,9 @@ pub async fn serve(
     let router = match kind {
         Kind::Erp => erp_router().map_err(std::io::Error::other)?,
         Kind::Trivial => trivial_router(),
+        Kind::Sink => sink_router(),
     };
-    // Never refusing: no fault registry behind either server.
+    // Never refusing: no fault registry behind any of them.
     let (_keep, refusing) = watch::channel(false);
     andon_simulators::server::serve(listener, router, refusing, shutdown).await
 }
@@ -198,6 +223,25 @@ mod tests {
             let (status, doc) = post(router.clone()).await;
             assert_eq!(status, StatusCode::CREATED, "{doc}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_sink_reads_a_cloudevent_and_answers_202_with_no_body() {
+        let body = crate::benchgen::sample_body().await.expect("body");
+        let r = sink_router()
+            .oneshot(
+                Request::post(SINK_PATH)
+                    .header("content-type", "application/cloudevents+json")
+                    .body(Body::from(body))
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        assert!(bytes.is_empty());
     }
 
     #[tokio::test]

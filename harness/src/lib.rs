@@ -14,11 +14,15 @@
 //! * [`engine`] — the runtime seam (in-process or containers), the open-model load driver, settling, and the
 //!   run itself (`andon run`, `check`, `replay`) writing the run directory.
 //! * [`containers`] — the containers runtime on testcontainers and its Rust API.
-//! * [`load`] — load testing: thresholds so far (`andon load` is being built).
+//! * [`load`] — `andon load`: flags on the scenario, the live sampler, measures from the
+//!   history, thresholds, `load.json` and the HDR interval log.
 //! * [`check`] — the `Checker` trait, `RunData` (a run directory read back) and one module
 //!   per checker.
-//! * [`bench`] — the two servers `ci/bench-erp.sh` loads: the ERP simulator set up for
-//!   endless goods movements, and a trivial handler of the same request.
+//! * [`bench`] — the servers the benchmarks load: the ERP simulator set up for endless
+//!   goods movements, a trivial handler of the same request (`ci/bench-erp.sh`), and a
+//!   trivial event sink (`ci/bench-load.sh`).
+//! * [`benchgen`] — andon's load generator (the emitter) alone against a sink, closed loop
+//!   or open model, for `ci/bench-load.sh`.
 //! * [`report`] — the `Reporter` trait and the run directory's `verdict.json`, `junit.xml`
 //!   and self-contained `report.html` (SVG charts), from one `RunReport`.
 //! * [`scenario`] — the scenario model (YAML), its loader with `FILE:LINE:COLUMN` errors,
@@ -28,6 +32,7 @@
 
 pub mod bdd;
 pub mod bench;
+pub mod benchgen;
 pub mod check;
 pub mod cli;
 pub mod containers;

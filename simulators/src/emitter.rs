@@ -188,11 +188,22 @@ pub fn traceparent(rng: &mut impl Rng) -> String {
     rng.fill_bytes(&mut s);
     t[0] |= 1;
     s[0] |= 1;
-    format!("00-{}-{}-01", hex(&t), hex(&s))
+    let mut out = String::with_capacity(55);
+    out.push_str("00-");
+    hex(&t, &mut out);
+    out.push('-');
+    hex(&s, &mut out);
+    out.push_str("-01");
+    out
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// Appends the lower-case hex of `b` (a table: this runs for every event).
+fn hex(b: &[u8], out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for x in b {
+        out.push(DIGITS[usize::from(x >> 4)] as char);
+        out.push(DIGITS[usize::from(x & 0x0f)] as char);
+    }
 }
 
 impl Emitter {
@@ -206,7 +217,10 @@ impl Emitter {
         seed: u64,
     ) -> Self {
         let lanes = config.lanes.max(1);
+        // A delivery is one POST to the ingress: a redirect is the SUT's answer, not a
+        // place to go (and the redirect layer costs on every request).
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(lanes)
             .build()
             .unwrap_or_default();
@@ -329,7 +343,7 @@ impl Emitter {
         if let Some(FaultKind::ClockSkew { offset_secs }) = self.inner.faults.decide_emitter(
             "clock_skew",
             plant,
-            serde_json::json!({ "subject": subject }),
+            || serde_json::json!({ "subject": subject }),
         ) {
             time += chrono::Duration::seconds(offset_secs);
         }
@@ -501,7 +515,8 @@ impl Emitter {
     }
 }
 
-fn lane_of(subject: &str, lanes: usize) -> usize {
+/// The lane of an aggregate's events among `lanes`.
+pub fn lane_of(subject: &str, lanes: usize) -> usize {
     let mut h = DefaultHasher::new();
     subject.hash(&mut h);
     (h.finish() as usize) % lanes.max(1)
@@ -518,6 +533,8 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
         Some(i) => i.faults.changes(),
         None => return,
     };
+    // The ingress URL as last parsed: parsing it for every request costs (IDNA and all).
+    let mut parsed: Option<(String, reqwest::Url)> = None;
     loop {
         let Some(inner) = weak.upgrade() else { return };
         let ingress = inner.ingress.borrow().clone();
@@ -551,7 +568,11 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
             continue;
         };
         item.attempt += 1;
-        match attempt(&inner, &url, &item).await {
+        if parsed.as_ref().is_none_or(|(s, _)| *s != url) {
+            parsed = reqwest::Url::parse(&url).ok().map(|u| (url.clone(), u));
+        }
+        let target = parsed.as_ref().map(|(_, u)| u.clone());
+        match attempt(&inner, &url, target, &item).await {
             Attempt::Delivered => {
                 inner.delivered.fetch_add(1, Ordering::Relaxed);
                 let dup = !item.duplicate
@@ -560,7 +581,7 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
                         .decide_emitter(
                             "duplicate",
                             &item.event.plant,
-                            serde_json::json!({ "event": item.event.key() }),
+                            || serde_json::json!({ "event": item.event.key() }),
                         )
                         .is_some();
                 if dup {
@@ -616,6 +637,9 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
 /// no event is overtaken by more than `window` later ones.
 fn pick(inner: &Inner, l: &mut Lanes, lane: usize) -> Option<Queued> {
     let queue = &mut l.queues[lane];
+    if inner.faults.none_active() {
+        return queue.pop_front();
+    }
     let mut partitioned: Vec<(PlantId, bool)> = Vec::new();
     let head = queue.iter().position(|q| {
         let plant = &q.event.plant;
@@ -649,7 +673,11 @@ fn pick(inner: &Inner, l: &mut Lanes, lane: usize) -> Option<Queued> {
         if let Some(i) = later
             && inner
                 .faults
-                .decide_emitter("reorder", &plant, serde_json::json!({ "subject": subject }))
+                .decide_emitter(
+                    "reorder",
+                    &plant,
+                    || serde_json::json!({ "subject": subject }),
+                )
                 .is_some()
         {
             for q in queue.range_mut(head..i).filter(|q| same(q)) {
@@ -683,7 +711,9 @@ fn finish(inner: &Inner, _lane: usize) {
     }
 }
 
-async fn attempt(inner: &Inner, url: &str, item: &Queued) -> Attempt {
+/// One delivery attempt to `url` (`target`: the same, parsed; `None` when it does not
+/// parse, and reqwest then says why).
+async fn attempt(inner: &Inner, url: &str, target: Option<reqwest::Url>, item: &Queued) -> Attempt {
     inner.attempts.fetch_add(1, Ordering::Relaxed);
     let timeout = inner
         .config
@@ -692,9 +722,11 @@ async fn attempt(inner: &Inner, url: &str, item: &Queued) -> Attempt {
         .unwrap_or(timeout().0);
     let started = std::time::Instant::now();
     let body = serde_json::to_vec(&item.event).unwrap_or_default();
-    let result = inner
-        .client
-        .post(url)
+    let request = match target {
+        Some(u) => inner.client.post(u),
+        None => inner.client.post(url),
+    };
+    let result = request
         .header("content-type", "application/cloudevents+json")
         .header("traceparent", &item.event.traceparent)
         .timeout(timeout)

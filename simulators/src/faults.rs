@@ -587,15 +587,24 @@ impl Faults {
         None
     }
 
+    /// Whether no fault at all is in force (the emitter's fast path).
+    pub fn none_active(&self) -> bool {
+        self.lock().active.is_empty()
+    }
+
     /// Whether an emitter fault of `name` is in force for `plant`; counts and records it as
     /// fired when chance says it acts. Returns the fault's kind when it acts.
     pub fn decide_emitter(
         &self,
         name: &str,
         plant: &PlantId,
-        detail: serde_json::Value,
+        detail: impl FnOnce() -> serde_json::Value,
     ) -> Option<FaultKind> {
         let mut st = self.lock();
+        // Most deliveries meet no fault: decide without building the record's detail.
+        if st.active.is_empty() {
+            return None;
+        }
         let State { active, rng, .. } = &mut *st;
         for f in active.iter_mut() {
             if f.spec.kind.name() != name {
@@ -615,7 +624,7 @@ impl Faults {
             let id = f.id.clone();
             let kind = f.spec.kind.clone();
             drop(st);
-            self.record_fired(&id, name, detail);
+            self.record_fired(&id, name, detail());
             return Some(kind);
         }
         None

@@ -1,20 +1,27 @@
-//! `andon-bench-target`: serves one of the two benchmark targets of `ci/bench-erp.sh`
-//! (see `andon::bench`) until Ctrl-C or SIGTERM.
+//! `andon-bench-target`: serves one of the benchmark targets of `ci/bench-erp.sh` and
+//! `ci/bench-load.sh` (see `andon::bench`) until Ctrl-C or SIGTERM, or, as
+//! `andon-bench-target generate`, runs andon's own load generator (`andon::benchgen`).
 //!
 //! Prints `listening http://ADDR` on stdout once bound; `--print-body` prints the request
 //! body the benchmark posts and exits; `--synthetic-run DIR` writes the fabricated run
-//! `ci/bench-check.sh` checks.
+//! `ci/bench-check.sh` checks. `generate` prints one JSON line of results (or, with
+//! `--print-body`, the CloudEvent it posts).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
+use std::time::Duration;
+
 use andon::bench::{self, Kind};
-use clap::Parser;
+use andon::benchgen::{self, GenConfig, Rate};
+use clap::{Parser, Subcommand};
 
 /// Serves a benchmark target.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Which server.
     #[arg(long, value_enum, default_value = "erp")]
     kind: Kind,
@@ -36,6 +43,76 @@ struct Args {
     records: usize,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load an ingress with andon's emitter and print the results as one JSON line.
+    Generate(Generate),
+}
+
+#[derive(Debug, clap::Args)]
+struct Generate {
+    /// The ingress URL (the sink's `http://ADDR/events`).
+    #[arg(long, required_unless_present = "print_body")]
+    url: Option<String>,
+    /// Parallel connections (the emitter's lanes).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// The measured window.
+    #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// The unmeasured warm-up before it.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// `max` (closed loop, as wrk) or requests per second (open model).
+    #[arg(long, default_value = "max")]
+    rate: Rate,
+    /// Seed of the event ids and trace contexts.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the CloudEvent the generator posts and exit.
+    #[arg(long)]
+    print_body: bool,
+}
+
+async fn generate(g: Generate) -> ExitCode {
+    if g.print_body {
+        return match benchgen::sample_body().await {
+            Ok(body) => {
+                println!("{body}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("andon-bench-target: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = GenConfig {
+        connections: g.connections,
+        duration: g.duration,
+        warmup: g.warmup,
+        rate: g.rate,
+        seed: g.seed,
+        ..GenConfig::new(g.url.unwrap_or_default())
+    };
+    match benchgen::run(config).await {
+        Ok(report) => match serde_json::to_string(&report) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("andon-bench-target: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("andon-bench-target: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// mimalloc: the simulators keep every record they write, and glibc's per-thread arenas
 /// pay for that growth in `mprotect` calls (about a tenth of the ERP's time under load).
 #[global_allocator]
@@ -51,6 +128,9 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    if let Some(Command::Generate(g)) = args.command {
+        return generate(g).await;
+    }
     if let Some(dir) = &args.synthetic_run {
         return match andon::check::synthetic::synthetic_history(args.records, 1).save(dir) {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,855 @@
+//! andon's own load generator, alone, for `ci/bench-load.sh`: the simulators' [`Emitter`]
+//! (its per-aggregate lanes, its reqwest client and its [`History`] records) posting one
+//! realistic CloudEvent, an MES `material.consumed`, to an ingress at a connection count.
+//! The figures are computed from the history's `delivery` records — every one of them —
+//! so what is measured is what a run of andon pays to record every request's latency.
+//!
+//! Two modes ([`Rate`]):
+//! * [`Rate::Max`] — closed loop, as wrk: the emitter is kept at about two events pending
+//!   per connection (more are emitted as deliveries complete), on one subject per lane so
+//!   that every lane is busy. Latency is each attempt's round trip (`latency_us`).
+//! * [`Rate::PerSecond`] — open model: event *k* is intended *k / rate* seconds after the
+//!   start and emitted on the first 1 ms tick at or after that time (every event owed is
+//!   emitted with its own intended time, so a late tick catches up). Latency is measured
+//!   from the intended time to the answer, so a stall counts against every event it held
+//!   back (no coordinated omission); a send that started more than [`LATE`] after its
+//!   intended time is counted late.
+//!
+//! A warm-up of the same mode comes first; the emitter is drained after it and after the
+//! measured window, so that the window's records are exactly its own requests.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::str::FromStr;
+use std::time::Duration;
+
+use andon_contracts::events::MaterialConsumed;
+use andon_contracts::{
+    BatchId, EventKind, IdError, MaterialId, OrderId, PlantId, Quantity, StorageLocation, System,
+    Unit,
+};
+use andon_simulators::History;
+use andon_simulators::clock::Clock;
+use andon_simulators::emitter::{Emitter, EmitterConfig, lane_of};
+use andon_simulators::faults::Faults;
+use andon_simulators::history::{Entry, Record};
+use chrono::{DateTime, NaiveDate, Utc};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::time::Instant;
+
+/// A send that started later than this after its intended time is late (open model).
+pub const LATE: Duration = Duration::from_millis(10);
+/// The open model's tick.
+pub const TICK: Duration = Duration::from_millis(1);
+/// Events the emitter may hold: far more than a run's backlog, so that none is refused.
+const CAPACITY: usize = 10_000_000;
+/// How long the deliveries still pending at the end of a phase are waited for.
+const DRAIN_LIMIT: Duration = Duration::from_secs(15);
+/// The closed loop's rate assumed to reserve the history's memory, requests per second.
+const MAX_RATE_EXPECTED: f64 = 60_000.0;
+/// The most history records reserved up front.
+const MAX_RESERVED: usize = 20_000_000;
+/// The plant of every event.
+const PLANT: &str = "1000";
+/// The first order number (subject) tried.
+const FIRST_ORDER: u64 = 100_000_001;
+
+/// A mistake in the generator's settings.
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    /// `--rate` is neither `max` nor a positive number.
+    #[error("rate {0:?}: expected `max` or a positive number of requests per second")]
+    Rate(String),
+    /// The ingress URL does not parse or is not HTTP.
+    #[error("ingress URL {url:?}: {reason}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The event payload could not be built.
+    #[error("event payload: {0}")]
+    Payload(#[from] IdError),
+    /// The generator's thread or runtime could not be started.
+    #[error("cannot start the generator's runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The generator's thread ended without a result.
+    #[error("the generator's thread ended without a result")]
+    Cancelled,
+    /// The emitter refused an event (its buffer is full).
+    #[error(transparent)]
+    Full(#[from] andon_simulators::emitter::BufferFull),
+}
+
+/// How fast to send.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// As fast as the connections go (closed loop).
+    Max,
+    /// This many requests per second, on schedule (open model).
+    PerSecond(f64),
+}
+
+impl FromStr for Rate {
+    type Err = GenError;
+
+    fn from_str(s: &str) -> Result<Self, GenError> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Self::Max);
+        }
+        match s.trim().parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 => Ok(Self::PerSecond(r)),
+            _ => Err(GenError::Rate(s.to_string())),
+        }
+    }
+}
+
+/// The generator's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenConfig {
+    /// The ingress URL the events are posted to.
+    pub url: String,
+    /// Parallel connections: the emitter's lanes. Default 32.
+    pub connections: usize,
+    /// The measured window. Default 8 s.
+    pub duration: Duration,
+    /// The unmeasured warm-up before it, same mode. Default 2 s.
+    pub warmup: Duration,
+    /// How fast. Default [`Rate::Max`].
+    pub rate: Rate,
+    /// Seed of the event ids and trace contexts. Default 1.
+    pub seed: u64,
+}
+
+impl GenConfig {
+    /// The defaults, posting to `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            connections: 32,
+            duration: Duration::from_secs(8),
+            warmup: Duration::from_secs(2),
+            rate: Rate::Max,
+            seed: 1,
+        }
+    }
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Largest.
+    pub max_us: u64,
+}
+
+/// Latencies as they are recorded: a histogram (three significant digits) and the exact
+/// largest value.
+struct Latencies {
+    histogram: Histogram<u64>,
+    max: u64,
+}
+
+impl Latencies {
+    fn new() -> Self {
+        // 1 µs to an hour at three significant digits; larger values saturate.
+        let histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)
+            .unwrap_or_else(|_| unreachable!("the bounds are valid"));
+        Self { histogram, max: 0 }
+    }
+
+    fn record(&mut self, us: u64) {
+        self.histogram.saturating_record(us.max(1));
+        self.max = self.max.max(us);
+    }
+
+    fn percentiles(&self) -> Percentiles {
+        let h = &self.histogram;
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            // A bucket's highest value may lie above the largest value recorded.
+            p50_us: h.value_at_quantile(0.5).min(self.max),
+            p90_us: h.value_at_quantile(0.9).min(self.max),
+            p99_us: h.value_at_quantile(0.99).min(self.max),
+            p999_us: h.value_at_quantile(0.999).min(self.max),
+            max_us: self.max,
+        }
+    }
+}
+
+/// What a window of history records says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Tally {
+    /// Events generated.
+    pub emitted: u64,
+    /// Requests sent: `delivery` records, one per attempt.
+    pub sent: u64,
+    /// Requests answered 2xx.
+    pub ok: u64,
+    /// Requests not answered 2xx (another status, or no answer).
+    pub errors: u64,
+    /// The headline latency: each attempt's round trip (closed loop), or from the event's
+    /// intended time to the answer (open model).
+    pub latency: Percentiles,
+    /// Each attempt's round trip as the emitter recorded it (`latency_us`), in both modes.
+    pub service: Percentiles,
+    /// First attempts that started more than [`LATE`] after their intended time (open model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_starts: Option<u64>,
+    /// Worst lateness of a first attempt's start, in microseconds (open model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_lateness_us: Option<u64>,
+}
+
+fn micros(d: chrono::Duration) -> u64 {
+    d.num_microseconds().unwrap_or(i64::MAX).max(0) as u64
+}
+
+/// Counts and latencies of `records`, every `delivery` record among them. With
+/// `from_intended`, latency runs from the event's intended time (its `event_emitted`
+/// record, which must be among `records`) and late starts are counted.
+pub fn tally(records: &[Record], from_intended: bool) -> Tally {
+    let mut intended: HashMap<&str, DateTime<Utc>> = HashMap::new();
+    let mut t = Tally::default();
+    if from_intended {
+        for r in records {
+            if let Entry::EventEmitted {
+                event, intended_at, ..
+            } = &r.entry
+            {
+                intended.insert(event.id.as_str(), *intended_at);
+            }
+        }
+        t.late_starts = Some(0);
+        t.max_lateness_us = Some(0);
+    }
+    let mut latency = Latencies::new();
+    let mut service = Latencies::new();
+    for r in records {
+        match &r.entry {
+            Entry::EventEmitted { .. } => t.emitted += 1,
+            Entry::Delivery {
+                event,
+                attempt,
+                status,
+                latency_us,
+                ..
+            } => {
+                t.sent += 1;
+                if status.is_some_and(|s| (200..300).contains(&s)) {
+                    t.ok += 1;
+                } else {
+                    t.errors += 1;
+                }
+                service.record(*latency_us);
+                let mut headline = *latency_us;
+                if let Some(&at) = intended.get(event.id.as_str()) {
+                    headline = micros(r.at - at);
+                    if *attempt == 1 {
+                        let started = r.at - chrono::Duration::microseconds(*latency_us as i64);
+                        let late = micros(started - at);
+                        if let Some(n) = t.late_starts.as_mut()
+                            && late > LATE.as_micros() as u64
+                        {
+                            *n += 1;
+                        }
+                        if let Some(m) = t.max_lateness_us.as_mut() {
+                            *m = (*m).max(late);
+                        }
+                    }
+                }
+                latency.record(headline);
+            }
+            _ => {}
+        }
+    }
+    t.latency = latency.percentiles();
+    t.service = service.percentiles();
+    t
+}
+
+/// The results of a run: one JSON line on the command line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// `max` (closed loop) or `open` (open model).
+    pub mode: &'static str,
+    /// Connections (the emitter's lanes).
+    pub connections: usize,
+    /// The open model's rate, requests per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_rps: Option<f64>,
+    /// Events the open model scheduled in the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<u64>,
+    /// From the window's start until its last delivery settled (at least the window), in
+    /// seconds.
+    pub elapsed_s: f64,
+    /// Requests answered 2xx per second of `elapsed_s`.
+    pub rps: f64,
+    /// Where the headline latency is measured from: `send` or `intended`.
+    pub latency_from: &'static str,
+    /// Counts and latencies.
+    #[serde(flatten)]
+    pub tally: Tally,
+    /// Events refused by the emitter in the window (its buffer was full).
+    pub refused: u64,
+    /// Events still pending when the drain at the end gave up.
+    pub unfinished: usize,
+    /// Records in the history at the end (warm-up included).
+    pub history_records: usize,
+}
+
+/// The events of a schedule at `rate` per second over `duration`.
+pub fn scheduled(rate: f64, duration: Duration) -> u64 {
+    (rate * duration.as_secs_f64()).round().max(0.0) as u64
+}
+
+/// The events of an open-model schedule to emit `elapsed` into it: event *k* is intended
+/// *k / rate* seconds after the start, `total` are scheduled and those before `done` have
+/// been emitted.
+pub fn owed(rate: f64, elapsed: Duration, done: u64, total: u64) -> Range<u64> {
+    // A tolerance keeps products like 0.001 × 1000 from falling a hair short of whole events.
+    let due = ((elapsed.as_secs_f64() * rate + 1e-9).floor() as u64)
+        .saturating_add(1)
+        .min(total);
+    done..due.max(done)
+}
+
+/// When event `k` of a schedule at `rate` per second is intended, after its start.
+pub fn intended_offset(rate: f64, k: u64) -> chrono::Duration {
+    chrono::Duration::nanoseconds((k as f64 / rate * 1e9).round() as i64)
+}
+
+/// One order number per lane, in lane order: the first from [`FIRST_ORDER`] on that the
+/// emitter puts in that lane.
+pub fn subjects(lanes: usize) -> Vec<String> {
+    let lanes = lanes.max(1);
+    let mut found: Vec<Option<String>> = vec![None; lanes];
+    let mut left = lanes;
+    let mut n = FIRST_ORDER;
+    while left > 0 {
+        let s = n.to_string();
+        let slot = &mut found[lane_of(&s, lanes)];
+        if slot.is_none() {
+            *slot = Some(s);
+            left -= 1;
+        }
+        n += 1;
+    }
+    found.into_iter().flatten().collect()
+}
+
+/// The `material.consumed` payload for `order`: 12.5 KG of batch R000456 of RM-1000-07
+/// (the contract's golden example).
+pub fn payload(order: &str) -> Result<serde_json::Value, IdError> {
+    let data = MaterialConsumed {
+        order: OrderId::parse(order)?,
+        plant: PlantId::parse(PLANT)?,
+        storage_location: StorageLocation::parse("0001")?,
+        material: MaterialId::parse("RM-1000-07")?,
+        batch: BatchId::parse("R000456")?,
+        quantity: Quantity::from_milli(12_500, Unit::parse("KG")?),
+        reservation_item: "0001".into(),
+        posting_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default(),
+    };
+    Ok(serde_json::to_value(&data).unwrap_or_default())
+}
+
+/// The events posted: one subject and payload per lane, taken round-robin.
+struct Events {
+    plant: PlantId,
+    subjects: Vec<(String, serde_json::Value)>,
+    next: usize,
+}
+
+impl Events {
+    fn new(lanes: usize) -> Result<Self, IdError> {
+        let subjects = subjects(lanes)
+            .into_iter()
+            .map(|s| payload(&s).map(|p| (s, p)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            plant: PlantId::parse(PLANT)?,
+            subjects,
+            next: 0,
+        })
+    }
+
+    fn emit(&mut self, emitter: &Emitter, intended_at: DateTime<Utc>) -> Result<(), GenError> {
+        let (subject, data) = &self.subjects[self.next];
+        self.next = (self.next + 1) % self.subjects.len();
+        emitter.emit(
+            EventKind::MaterialConsumed,
+            &self.plant,
+            subject,
+            data.clone(),
+            intended_at,
+            None,
+        )?;
+        Ok(())
+    }
+}
+
+fn emitter(history: &History, url: Option<String>, lanes: usize, seed: u64) -> Emitter {
+    Emitter::start(
+        System::Mes,
+        history.clone(),
+        Faults::new(System::Mes, history.clone(), seed),
+        Clock::default(),
+        EmitterConfig {
+            ingress: url,
+            capacity: CAPACITY,
+            lanes,
+            ..EmitterConfig::default()
+        },
+        seed,
+    )
+}
+
+/// The body andon's generator posts, as the emitter serializes it (for wrk and oha to post
+/// the same).
+pub async fn sample_body() -> Result<String, GenError> {
+    let history = History::new();
+    let emitter = emitter(&history, None, 1, 1);
+    Events::new(1)?.emit(&emitter, Utc::now())?;
+    let body = history.with_records(|records| {
+        records.iter().find_map(|r| match &r.entry {
+            Entry::EventEmitted { event, .. } => serde_json::to_string(event).ok(),
+            _ => None,
+        })
+    });
+    Ok(body.unwrap_or_default())
+}
+
+/// Closed loop for `span`: about `in_flight` events pending, topped up as deliveries complete.
+async fn closed_loop(
+    emitter: &Emitter,
+    history: &History,
+    events: &mut Events,
+    in_flight: usize,
+    span: Duration,
+) -> Result<(), GenError> {
+    let end = tokio::time::sleep(span);
+    tokio::pin!(end);
+    loop {
+        let pending = emitter.stats().pending;
+        for _ in pending..in_flight {
+            events.emit(emitter, Utc::now())?;
+        }
+        // Registered before the second look, so that no delivery between the two is missed.
+        let changed = history.changed();
+        tokio::pin!(changed);
+        if futures::poll!(changed.as_mut()).is_ready() || emitter.stats().pending < in_flight {
+            continue;
+        }
+        tokio::select! {
+            () = &mut end => return Ok(()),
+            () = changed => {}
+        }
+    }
+}
+
+/// Open model for `span` at `rate`: returns the events scheduled.
+async fn open_loop(
+    emitter: &Emitter,
+    events: &mut Events,
+    rate: f64,
+    span: Duration,
+) -> Result<u64, GenError> {
+    let total = scheduled(rate, span);
+    let start = Instant::now();
+    let base = Utc::now();
+    let mut done = 0;
+    let mut next = start;
+    while done < total {
+        tokio::time::sleep_until(next).await;
+        let now = Instant::now();
+        let due = owed(rate, now - start, done, total);
+        for k in due.clone() {
+            events.emit(emitter, base + intended_offset(rate, k))?;
+        }
+        done = due.end;
+        next = (next + TICK).max(now);
+    }
+    Ok(total)
+}
+
+/// Records a run is expected to write (two per request: `event_emitted` and `delivery`), to
+/// reserve the history's memory before it starts: grown as it fills, the journal is copied
+/// whole at every doubling, under its lock, and fresh pages are faulted in for every copy —
+/// about a tenth of the generator's time at saturation, and stalls of tens of milliseconds
+/// in the latencies. The closed loop's rate is not known beforehand: it is taken as at most
+/// [`MAX_RATE_EXPECTED`] (past it the journal grows as usual).
+fn records_expected(config: &GenConfig) -> usize {
+    let rate = match config.rate {
+        Rate::Max => MAX_RATE_EXPECTED,
+        Rate::PerSecond(r) => r,
+    };
+    let requests = scheduled(rate, config.warmup + config.duration) as usize;
+    requests
+        .saturating_mul(2)
+        .saturating_add(1024)
+        .min(MAX_RESERVED)
+}
+
+/// An empty journal with room for `n` records, its memory written once so that the pages
+/// are in place before the window (faulting them in as the journal fills costs the
+/// generator about a twentieth of its time at saturation).
+fn reserved(n: usize) -> Vec<Record> {
+    let filler = Record {
+        seq: 0,
+        at: DateTime::<Utc>::UNIX_EPOCH,
+        system: System::Mes,
+        entry: Entry::BufferFull {
+            capacity: 0,
+            refused: 0,
+        },
+    };
+    let mut records = vec![filler; n];
+    records.clear();
+    records
+}
+
+/// Waits for the deliveries still pending; returns how many the drain gave up on.
+async fn drain(emitter: &Emitter) -> usize {
+    match tokio::time::timeout(DRAIN_LIMIT, emitter.drained()).await {
+        Ok(()) => 0,
+        Err(_) => emitter.stats().pending,
+    }
+}
+
+/// Runs the generator: warm-up, then the measured window, against `config.url`.
+///
+/// The emitter and the loop feeding it run on a single-threaded runtime of their own, on a
+/// thread of their own: every delivery wakes the loop (the history's notification), and
+/// on the caller's multi-threaded runtime that wake-up would cross threads for each request.
+pub async fn run(config: GenConfig) -> Result<Report, GenError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("andon-generator".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(measure(config)),
+                Err(e) => Err(GenError::Runtime(e)),
+            };
+            let _ = tx.send(result);
+        })
+        .map_err(GenError::Runtime)?;
+    match rx.await {
+        Ok(result) => result,
+        // The thread ended without an answer: it panicked.
+        Err(_) => match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            _ => Err(GenError::Cancelled),
+        },
+    }
+}
+
+#[tracing::instrument(skip_all, fields(url = %config.url, connections = config.connections))]
+async fn measure(config: GenConfig) -> Result<Report, GenError> {
+    let url = reqwest::Url::parse(&config.url).map_err(|e| GenError::Url {
+        url: config.url.clone(),
+        reason: e.to_string(),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(GenError::Url {
+            url: config.url.clone(),
+            reason: "not http or https".into(),
+        });
+    }
+    let lanes = config.connections.max(1);
+    let history = History::from_records(reserved(records_expected(&config)));
+    let emitter = emitter(&history, Some(config.url.clone()), lanes, config.seed);
+    let mut events = Events::new(lanes)?;
+    let phase = async |events: &mut Events, span: Duration| -> Result<Option<u64>, GenError> {
+        match config.rate {
+            Rate::Max => closed_loop(&emitter, &history, events, lanes * 2, span)
+                .await
+                .map(|()| None),
+            Rate::PerSecond(r) => open_loop(&emitter, events, r, span).await.map(Some),
+        }
+    };
+    if !config.warmup.is_zero() {
+        phase(&mut events, config.warmup).await?;
+        let left = drain(&emitter).await;
+        tracing::info!(left, records = history.len(), "warm-up over");
+    }
+    let mark = history.len();
+    let refused = emitter.stats().refused;
+    let started = Instant::now();
+    let scheduled = phase(&mut events, config.duration).await?;
+    let unfinished = drain(&emitter).await;
+    // The open model's last event is intended a little before the window's end.
+    let elapsed = started.elapsed().max(config.duration);
+    let from_intended = matches!(config.rate, Rate::PerSecond(_));
+    let tally = history.with_records(|r| tally(&r[mark.min(r.len())..], from_intended));
+    let secs = elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+    let report = Report {
+        mode: if from_intended { "open" } else { "max" },
+        connections: lanes,
+        target_rps: match config.rate {
+            Rate::Max => None,
+            Rate::PerSecond(r) => Some(r),
+        },
+        scheduled,
+        elapsed_s: (secs * 1000.0).round() / 1000.0,
+        rps: (tally.ok as f64 / secs).round(),
+        latency_from: if from_intended { "intended" } else { "send" },
+        tally,
+        refused: emitter.stats().refused - refused,
+        unfinished,
+        history_records: history.len(),
+    };
+    tracing::info!(rps = report.rps, sent = report.tally.sent, "window over");
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use andon_contracts::SourceRef;
+    use andon_simulators::history::Outcome;
+    use tokio::net::TcpListener;
+
+    #[test]
+    fn a_rate_is_max_or_a_positive_number() {
+        assert_eq!("max".parse::<Rate>().ok(), Some(Rate::Max));
+        assert_eq!("2500".parse::<Rate>().ok(), Some(Rate::PerSecond(2500.0)));
+        for bad in ["0", "-3", "fast", "NaN", "inf"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_open_model_owes_each_tick_the_events_intended_by_then() {
+        let total = scheduled(2500.0, Duration::from_secs(8));
+        assert_eq!(total, 20_000);
+        let mut done = 0;
+        let mut per_tick = Vec::new();
+        for tick in 0..=8000u64 {
+            let due = owed(2500.0, TICK * tick as u32, done, total);
+            assert_eq!(due.start, done);
+            per_tick.push(due.end - due.start);
+            done = due.end;
+        }
+        assert_eq!(done, total, "every scheduled event is emitted");
+        assert_eq!(&per_tick[..5], &[1, 2, 3, 2, 3], "2.5 per 1 ms tick");
+        assert_eq!(owed(1000.0, Duration::from_millis(1), 1, 8000), 1..2);
+    }
+
+    #[test]
+    fn a_late_tick_catches_up_with_every_event_owed() {
+        // 10 ms late: events 1 to 10 (intended at 1, 2, … 10 ms) all go out now.
+        assert_eq!(owed(1000.0, Duration::from_millis(10), 1, 100), 1..11);
+        assert_eq!(
+            intended_offset(1000.0, 10),
+            chrono::Duration::milliseconds(10)
+        );
+        // Never past the schedule's end, never backwards.
+        assert_eq!(owed(1000.0, Duration::from_secs(60), 90, 100), 90..100);
+        assert_eq!(owed(1000.0, Duration::ZERO, 5, 100), 5..5);
+    }
+
+    #[test]
+    fn each_lane_gets_one_subject() {
+        let s = subjects(32);
+        assert_eq!(s.len(), 32);
+        let mut lanes: Vec<usize> = s.iter().map(|s| lane_of(s, 32)).collect();
+        lanes.sort_unstable();
+        assert_eq!(lanes, (0..32).collect::<Vec<_>>());
+        assert!(s.iter().all(|o| OrderId::parse(o).is_ok()));
+    }
+
+    #[test]
+    fn the_payload_is_a_valid_material_consumed() {
+        let data = payload("100000001").expect("payload");
+        andon_contracts::validate("events/material.consumed", &data).expect("valid");
+    }
+
+    #[tokio::test]
+    async fn the_sample_body_is_a_valid_cloudevent() {
+        let body: serde_json::Value =
+            serde_json::from_str(&sample_body().await.expect("body")).expect("JSON");
+        andon_contracts::validate("cloudevent", &body).expect("valid");
+        assert_eq!(body["type"], "andon.material.consumed.v1");
+    }
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::milliseconds(ms)
+    }
+
+    fn emitted(id: &str, intended_ms: i64) -> Record {
+        let body = serde_json::json!({
+            "specversion": "1.0", "id": id, "source": "/andon/mes/1000",
+            "type": "andon.material.consumed.v1", "subject": "100000001",
+            "time": "2026-11-22T06:14:00Z", "datacontenttype": "application/json",
+            "plant": "1000", "sequence": 1,
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "data": payload("100000001").expect("payload"),
+        });
+        Record {
+            seq: 0,
+            at: at(intended_ms),
+            system: System::Mes,
+            entry: Entry::EventEmitted {
+                event: serde_json::from_value(body).expect("event"),
+                intended_at: at(intended_ms),
+                poison: None,
+            },
+        }
+    }
+
+    fn delivery(id: &str, attempt: u32, status: Option<u16>, at_ms: i64, us: u64) -> Record {
+        Record {
+            seq: 0,
+            at: at(at_ms),
+            system: System::Mes,
+            entry: Entry::Delivery {
+                event: SourceRef {
+                    source: "/andon/mes/1000".into(),
+                    id: id.into(),
+                },
+                attempt,
+                url: "http://127.0.0.1/events".into(),
+                outcome: if status == Some(202) {
+                    Outcome::Ok
+                } else {
+                    Outcome::Fail
+                },
+                status,
+                error: status.is_none().then(|| "connection refused".into()),
+                content_type: None,
+                rejected: false,
+                latency_us: us,
+            },
+        }
+    }
+
+    fn synthetic() -> Vec<Record> {
+        vec![
+            emitted("a", 0),
+            emitted("b", 1),
+            emitted("c", 2),
+            // a: sent on time, answered after 1 ms.
+            delivery("a", 1, Some(202), 1, 1_000),
+            // b: its send started 20 ms late, answered after 2 ms.
+            delivery("b", 1, Some(202), 23, 2_000),
+            // c: no answer, then 503, then 202: 100 ms from intended to the last answer.
+            delivery("c", 1, None, 3, 500),
+            delivery("c", 2, Some(503), 50, 1_000),
+            delivery("c", 3, Some(202), 102, 1_000),
+        ]
+    }
+
+    #[test]
+    fn the_closed_loop_tally_counts_every_attempt_and_its_round_trip() {
+        let t = tally(&synthetic(), false);
+        assert_eq!((t.emitted, t.sent, t.ok, t.errors), (3, 5, 3, 2));
+        assert_eq!(t.latency, t.service);
+        assert_eq!(t.latency.p50_us, 1_000);
+        assert_eq!(t.latency.max_us, 2_000);
+        assert_eq!(t.late_starts, None);
+    }
+
+    #[test]
+    fn the_open_model_tally_measures_from_the_intended_time() {
+        let t = tally(&synthetic(), true);
+        assert_eq!((t.sent, t.ok, t.errors), (5, 3, 2));
+        // From intended: a 1 ms, b 22 ms, c 1 / 48 / 100 ms; the round trips are unchanged.
+        assert_eq!(t.latency.max_us, 100_000);
+        assert!(
+            (22_000..22_100).contains(&t.latency.p50_us),
+            "{:?}",
+            t.latency
+        );
+        assert_eq!(t.service.max_us, 2_000);
+        // Only b's first send started more than 10 ms after its intended time.
+        assert_eq!(t.late_starts, Some(1));
+        assert_eq!(t.max_lateness_us, Some(20_000));
+    }
+
+    async fn sink() -> (String, tokio::sync::oneshot::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!(
+            "http://{}{}",
+            listener.local_addr().expect("addr"),
+            crate::bench::SINK_PATH
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(crate::bench::serve(
+            crate::bench::Kind::Sink,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        (url, stop)
+    }
+
+    #[tokio::test]
+    async fn the_open_model_sends_and_records_every_scheduled_request() {
+        let (url, _stop) = sink().await;
+        let report = run(GenConfig {
+            connections: 4,
+            duration: Duration::from_millis(200),
+            warmup: Duration::ZERO,
+            rate: Rate::PerSecond(250.0),
+            ..GenConfig::new(url)
+        })
+        .await
+        .expect("run");
+        assert_eq!(report.scheduled, Some(50));
+        assert_eq!(report.tally.emitted, 50);
+        assert_eq!(report.tally.sent, 50);
+        assert_eq!(report.tally.ok, 50);
+        assert_eq!(report.tally.errors, 0);
+        assert_eq!((report.refused, report.unfinished), (0, 0));
+        // One event_emitted and one delivery record per request.
+        assert_eq!(report.history_records, 100);
+        assert!(report.tally.late_starts.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_closed_loop_records_every_request_after_the_warmup() {
+        let (url, _stop) = sink().await;
+        let report = run(GenConfig {
+            connections: 4,
+            duration: Duration::from_millis(100),
+            warmup: Duration::from_millis(50),
+            ..GenConfig::new(url)
+        })
+        .await
+        .expect("run");
+        assert!(report.tally.sent > 0);
+        assert_eq!(report.tally.sent, report.tally.emitted);
+        assert_eq!(report.tally.ok, report.tally.sent);
+        assert_eq!(report.unfinished, 0);
+        assert!(
+            report.history_records > 2 * report.tally.sent as usize,
+            "warm-up kept apart"
+        );
+        assert_eq!(report.tally.late_starts, None);
+    }
+
+    #[tokio::test]
+    async fn a_url_that_is_not_http_is_refused() {
+        let e = run(GenConfig::new("ftp://x/events"))
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains("not http"), "{e}");
+    }
+}
