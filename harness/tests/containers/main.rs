@@ -20,8 +20,12 @@ type Test = (&'static str, fn() -> Result<(), Failed>);
 fn main() {
     let args = Arguments::from_args();
     let engine = engine_state();
-    let tests: [Test; 10] = [
+    let tests: [Test; 11] = [
         ("rust_api_starts_a_simulator_with_one_call", rust_api),
+        (
+            "a_load_run_in_containers_measures_and_gates",
+            load_in_containers,
+        ),
         (
             "a_scenario_passes_in_containers_and_leaves_nothing",
             scenario_passes,
@@ -316,6 +320,45 @@ fn scenario_passes() -> Result<(), Failed> {
     let log = std::fs::read_to_string(run.join("sut.log")).unwrap_or_default();
     check(log.contains("ran in the container"), || {
         format!("sut.log: {log}")
+    })
+}
+
+/// `andon load` in containers: the same measures as in-process (the history is fetched at
+/// the end, the buffer depths come from the simulators' health), thresholds deciding the exit.
+fn load_in_containers() -> Result<(), Failed> {
+    let dir = scratch("load");
+    let sc = scenario(&dir, "containers-load", 5, &[]);
+    let text_with = std::fs::read_to_string(&sc).expect("scenario")
+        + "thresholds:\n  - \"error rate < 1 %\"\n  - \"p99 < 30s on mes.consumed -> erp\"\n";
+    std::fs::write(&sc, text_with).expect("scenario written");
+    let run = dir.join("out");
+    let out = andon(&[
+        "load",
+        sc.to_str().expect("utf-8"),
+        "--runtime",
+        "containers",
+        "--connections",
+        "8",
+        "--report-dir",
+        run.to_str().expect("utf-8"),
+    ]);
+    check(out.status.code() == Some(0), || text(&out))?;
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("load.json")).expect("load.json"))
+            .expect("load.json is JSON");
+    check(r["verdict"] == "pass", || r.to_string())?;
+    // 40 steps/s for 5 s, all scheduled; every event acknowledged.
+    check(r["generator"]["scheduled_steps"] == 200, || r.to_string())?;
+    let events = r["generator"]["events"].as_u64().unwrap_or(0);
+    check(events > 0 && r["ingress"]["count"] == events, || {
+        r.to_string()
+    })?;
+    check(
+        r["depths"].as_array().is_some_and(|d| !d.is_empty()),
+        || r.to_string(),
+    )?;
+    check(run.join("latency.hlog").exists(), || {
+        "no latency.hlog".into()
     })
 }
 
