@@ -9,15 +9,13 @@
 //! dropped events: the figures do not describe the asked-for load).
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use andon_simulators::faults::Dur;
 use clap::Args;
 
-use super::run::{EXIT_INTERRUPTED, interruptible, print_checkers, refused};
+use super::run::{EXIT_INTERRUPTED, ScenarioRunArgs, interruptible, print_checkers, refused};
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
-use crate::engine::run::{self, RunError, RunOptions};
-use crate::engine::runtime::Runtime;
+use crate::engine::run::{self, RunError};
 use crate::load::Overrides;
 use crate::load::report::{LoadReport, LoadVerdict, Summary};
 use crate::report::{Exit, fmt_us};
@@ -35,12 +33,9 @@ Examples:
   andon load scenarios/load-batch-closure-spike.yaml --rate 200/s --duration 20s --plants 5"
 )]
 pub struct LoadArgs {
-    /// The scenario (YAML), with its `thresholds:`.
-    #[arg(value_name = "SCENARIO.yaml")]
-    pub scenario: PathBuf,
-    /// The SUT manifest (default: the bundled reference middleware).
-    #[arg(long, value_name = "sut.toml")]
-    pub sut: Option<PathBuf>,
+    /// The scenario (with its `thresholds:`), the SUT and where the run goes.
+    #[command(flatten)]
+    pub run: ScenarioRunArgs,
     /// Scale the load profile so its first phase runs at this rate (`500/s`, `30000/min`);
     /// the shape (ramps, spikes) is kept.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
@@ -55,15 +50,6 @@ pub struct LoadArgs {
     /// Delivery lanes (connections) of every emitter (default: the scenario's, else 32).
     #[arg(long, value_name = "N")]
     pub connections: Option<usize>,
-    /// A defect of the bundled reference middleware to switch on (repeatable).
-    #[arg(long = "defect", value_name = "NAME")]
-    pub defects: Vec<String>,
-    /// The run directory (default: runs/<scenario>-<UTC time>).
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-    /// Where the simulators and the SUT run (containers: images from ci/images.sh).
-    #[arg(long, value_enum, default_value_t = Runtime::InProcess)]
-    pub runtime: Runtime,
 }
 
 fn parse_rate(s: &str) -> Result<Rate, String> {
@@ -78,11 +64,7 @@ fn parse_dur(s: &str) -> Result<Dur, String> {
 
 /// `andon load`.
 pub async fn run(args: LoadArgs) -> u8 {
-    let mut opts = RunOptions::new(args.scenario);
-    opts.sut = args.sut;
-    opts.defects = args.defects;
-    opts.report_dir = args.report_dir;
-    opts.runtime = args.runtime;
+    let mut opts = args.run.options();
     opts.load = true;
     opts.overrides = Overrides {
         rate: args.rate,

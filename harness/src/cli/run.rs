@@ -24,6 +24,15 @@ use crate::report::Exit;
   andon run scenarios/cloud-erp-downtime.yaml --sut my-bridge/sut.toml --report-dir out/erp-down
   andon run scenarios/hold-races-picking.yaml --defect late-hold")]
 pub struct RunArgs {
+    /// The scenario, the SUT and where the run goes.
+    #[command(flatten)]
+    pub run: ScenarioRunArgs,
+}
+
+/// What `andon run` and `andon load` share: the scenario, the SUT, the run directory and
+/// the runtime.
+#[derive(Debug, Args)]
+pub struct ScenarioRunArgs {
     /// The scenario (YAML).
     #[arg(value_name = "SCENARIO.yaml")]
     pub scenario: PathBuf,
@@ -40,6 +49,18 @@ pub struct RunArgs {
     /// Where the simulators and the SUT run (containers: images from ci/images.sh).
     #[arg(long, value_enum, default_value_t = Runtime::InProcess)]
     pub runtime: Runtime,
+}
+
+impl ScenarioRunArgs {
+    /// The run options these arguments ask for.
+    pub fn options(self) -> RunOptions {
+        let mut opts = RunOptions::new(self.scenario);
+        opts.sut = self.sut;
+        opts.defects = self.defects;
+        opts.report_dir = self.report_dir;
+        opts.runtime = self.runtime;
+        opts
+    }
 }
 
 /// Arguments of `andon check`.
@@ -69,11 +90,7 @@ pub struct ReplayArgs {
 
 /// `andon run`.
 pub async fn run(args: RunArgs) -> u8 {
-    let mut opts = RunOptions::new(args.scenario);
-    opts.sut = args.sut;
-    opts.defects = args.defects;
-    opts.report_dir = args.report_dir;
-    opts.runtime = args.runtime;
+    let opts = args.run.options();
     match interruptible(run::run(&opts)).await {
         Some(r) => conclude("run", r),
         None => EXIT_INTERRUPTED,
