@@ -103,7 +103,13 @@ kinds! {
 impl EventKind {
     /// The CloudEvents `type`, such as `andon.material.consumed.v1`.
     pub fn type_name(self) -> String {
-        format!("andon.{}.v1", self.name())
+        // Put together by hand: every emitted event names its type, and `format!` costs.
+        let name = self.name();
+        let mut t = String::with_capacity(name.len() + 9);
+        t.push_str("andon.");
+        t.push_str(name);
+        t.push_str(".v1");
+        t
     }
 
     /// Finds a kind by catalog name or CloudEvents type.

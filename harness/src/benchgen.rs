@@ -1,13 +1,15 @@
 //! andon's own load generator, alone, for `ci/bench-load.sh`: the simulators' [`Emitter`]
-//! (its per-aggregate lanes, its reqwest client and its [`History`] records) posting one
+//! (its per-aggregate lanes, each with its own HTTP/1.1 connection, and its [`History`]
+//! records) posting one
 //! realistic CloudEvent, an MES `material.consumed`, to an ingress at a connection count.
 //! The figures are computed from the history's `delivery` records — every one of them —
 //! so what is measured is what a run of andon pays to record every request's latency.
 //!
 //! Two modes ([`Rate`]):
-//! * [`Rate::Max`] — closed loop, as wrk: the emitter is kept at about two events pending
-//!   per connection (more are emitted as deliveries complete), on one subject per lane so
-//!   that every lane is busy. Latency is each attempt's round trip (`latency_us`).
+//! * [`Rate::Max`] — closed loop, as wrk: every connection sends its next request as soon
+//!   as the last is answered. The emitter is topped up every millisecond to [`PER_LANE`]
+//!   events pending per connection, on one subject per lane so that every lane is busy.
+//!   Latency is each attempt's round trip (`latency_us`).
 //! * [`Rate::PerSecond`] — open model: event *k* is intended *k / rate* seconds after the
 //!   start and emitted on the first 1 ms tick at or after that time (every event owed is
 //!   emitted with its own intended time, so a late tick catches up). Latency is measured
@@ -25,8 +27,8 @@ use std::time::Duration;
 
 use andon_contracts::events::MaterialConsumed;
 use andon_contracts::{
-    BatchId, EventKind, IdError, MaterialId, OrderId, PlantId, Quantity, StorageLocation, System,
-    Unit,
+    BatchId, EventKind, IdError, Json, MaterialId, OrderId, PlantId, Quantity, StorageLocation,
+    System, Unit,
 };
 use andon_simulators::History;
 use andon_simulators::clock::Clock;
@@ -40,14 +42,17 @@ use tokio::time::Instant;
 
 /// A send that started later than this after its intended time is late (open model).
 pub const LATE: Duration = Duration::from_millis(10);
-/// The open model's tick.
+/// The open model's tick, and the closed loop's top-up period.
 pub const TICK: Duration = Duration::from_millis(1);
+/// Events the closed loop keeps pending per connection: a lane answers a few requests a
+/// millisecond on loopback, and the top-up comes every [`TICK`] (a little later at times).
+const PER_LANE: usize = 16;
 /// Events the emitter may hold: far more than a run's backlog, so that none is refused.
 const CAPACITY: usize = 10_000_000;
 /// How long the deliveries still pending at the end of a phase are waited for.
 const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 /// The closed loop's rate assumed to reserve the history's memory, requests per second.
-const MAX_RATE_EXPECTED: f64 = 60_000.0;
+const MAX_RATE_EXPECTED: f64 = 150_000.0;
 /// The most history records reserved up front.
 const MAX_RESERVED: usize = 20_000_000;
 /// The plant of every event.
@@ -369,7 +374,7 @@ pub fn payload(order: &str) -> Result<serde_json::Value, IdError> {
 /// The events posted: one subject and payload per lane, taken round-robin.
 struct Events {
     plant: PlantId,
-    subjects: Vec<(String, serde_json::Value)>,
+    subjects: Vec<(String, Json)>,
     next: usize,
 }
 
@@ -377,7 +382,7 @@ impl Events {
     fn new(lanes: usize) -> Result<Self, IdError> {
         let subjects = subjects(lanes)
             .into_iter()
-            .map(|s| payload(&s).map(|p| (s, p)))
+            .map(|s| payload(&s).map(|p| (s, Json::from(p))))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             plant: PlantId::parse(PLANT)?,
@@ -432,32 +437,26 @@ pub async fn sample_body() -> Result<String, GenError> {
     Ok(body.unwrap_or_default())
 }
 
-/// Closed loop for `span`: about `in_flight` events pending, topped up as deliveries complete.
+/// Closed loop for `span`: the emitter is topped up to `in_flight` events pending every
+/// [`TICK`], so that no lane runs dry between two top-ups and the feeding loop does not wake
+/// for every delivery (the sends themselves wait for nothing but their connection).
 async fn closed_loop(
     emitter: &Emitter,
-    history: &History,
     events: &mut Events,
     in_flight: usize,
     span: Duration,
 ) -> Result<(), GenError> {
-    let end = tokio::time::sleep(span);
-    tokio::pin!(end);
-    loop {
+    let end = Instant::now() + span;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while Instant::now() < end {
         let pending = emitter.stats().pending;
         for _ in pending..in_flight {
             events.emit(emitter, Utc::now())?;
         }
-        // Registered before the second look, so that no delivery between the two is missed.
-        let changed = history.changed();
-        tokio::pin!(changed);
-        if futures::poll!(changed.as_mut()).is_ready() || emitter.stats().pending < in_flight {
-            continue;
-        }
-        tokio::select! {
-            () = &mut end => return Ok(()),
-            () = changed => {}
-        }
+        tick.tick().await;
     }
+    Ok(())
 }
 
 /// Open model for `span` at `rate`: returns the events scheduled.
@@ -577,7 +576,7 @@ async fn measure(config: GenConfig) -> Result<Report, GenError> {
     let mut events = Events::new(lanes)?;
     let phase = async |events: &mut Events, span: Duration| -> Result<Option<u64>, GenError> {
         match config.rate {
-            Rate::Max => closed_loop(&emitter, &history, events, lanes * 2, span)
+            Rate::Max => closed_loop(&emitter, events, lanes * PER_LANE, span)
                 .await
                 .map(|()| None),
             Rate::PerSecond(r) => open_loop(&emitter, events, r, span).await.map(Some),

@@ -38,6 +38,7 @@ pub mod cli;
 pub mod containers;
 pub mod engine;
 pub mod load;
+pub mod memory;
 pub mod report;
 pub mod scenario;
 pub mod serve;

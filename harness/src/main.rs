@@ -21,5 +21,8 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if let Err(e) = andon::memory::small_pages() {
+        tracing::debug!("{e}");
+    }
     andon::cli::run(cli)
 }

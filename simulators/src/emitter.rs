@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use andon_contracts::{CloudEvent, EventKind, PlantId, SourceRef, System};
+use andon_contracts::{CloudEvent, EventKind, Json, PlantId, SourceRef, System};
 use chrono::{DateTime, Utc};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +21,7 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::faults::{Dur, FaultKind, Faults};
 use crate::history::{Entry, History, Outcome};
+use crate::http1::{LaneConnection, Target};
 
 /// Delivery settings. Defaults: 10 000 events buffered, 4 lanes, 5 s timeout,
 /// backoff from 100 ms doubling to 5 s.
@@ -107,7 +108,8 @@ pub struct EmitterStats {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Queued {
-    event: CloudEvent,
+    /// The event, shared with its `event_emitted` record.
+    event: Arc<CloudEvent>,
     attempt: u32,
     /// A re-send injected by the `duplicate` fault (never duplicated again).
     duplicate: bool,
@@ -116,7 +118,7 @@ struct Queued {
 }
 
 impl Queued {
-    fn new(event: CloudEvent) -> Self {
+    fn new(event: Arc<CloudEvent>) -> Self {
         Self {
             event,
             attempt: 0,
@@ -146,11 +148,11 @@ struct Inner {
     history: History,
     faults: Faults,
     clock: Clock,
-    config: Mutex<EmitterConfig>,
+    /// The settings as started (the ingress is in `ingress`, which can change).
+    config: EmitterConfig,
     ingress: watch::Sender<Option<String>>,
     lanes: Mutex<Lanes>,
     wake: Vec<Arc<Notify>>,
-    client: reqwest::Client,
     pending: AtomicUsize,
     emitted: AtomicU64,
     delivered: AtomicU64,
@@ -158,7 +160,7 @@ struct Inner {
     attempts: AtomicU64,
     refused: AtomicU64,
     max_depth: AtomicUsize,
-    full_episode: Mutex<bool>,
+    full_episode: AtomicBool,
     idle: Notify,
     /// Set while a save waits for the deliveries in flight: lanes take nothing new.
     halted: AtomicBool,
@@ -217,20 +219,13 @@ impl Emitter {
         seed: u64,
     ) -> Self {
         let lanes = config.lanes.max(1);
-        // A delivery is one POST to the ingress: a redirect is the SUT's answer, not a
-        // place to go (and the redirect layer costs on every request).
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(lanes)
-            .build()
-            .unwrap_or_default();
         let inner = Arc::new(Inner {
             system,
             history,
             faults,
             clock,
             ingress: watch::channel(config.ingress.clone()).0,
-            config: Mutex::new(config),
+            config,
             lanes: Mutex::new(Lanes {
                 queues: (0..lanes).map(|_| VecDeque::new()).collect(),
                 sequences: HashMap::new(),
@@ -238,7 +233,6 @@ impl Emitter {
                 jitter: ChaCha8Rng::seed_from_u64(seed ^ 0x0117_7E20 ^ ((system as u64) << 8)),
             }),
             wake: (0..lanes).map(|_| Arc::new(Notify::new())).collect(),
-            client,
             pending: AtomicUsize::new(0),
             emitted: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -246,7 +240,7 @@ impl Emitter {
             attempts: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             max_depth: AtomicUsize::new(0),
-            full_episode: Mutex::new(false),
+            full_episode: AtomicBool::new(false),
             idle: Notify::new(),
             halted: AtomicBool::new(false),
             active: AtomicUsize::new(0),
@@ -261,9 +255,6 @@ impl Emitter {
 
     /// Sets (or unsets) the ingress URL.
     pub fn set_ingress(&self, url: Option<String>) {
-        if let Ok(mut c) = self.inner.config.lock() {
-            c.ingress = url.clone();
-        }
         self.inner.ingress.send_replace(url);
         for w in &self.inner.wake {
             w.notify_one();
@@ -282,13 +273,8 @@ impl Emitter {
             return;
         }
         self.inner.refused.fetch_add(n, Ordering::Relaxed);
-        let mut episode = self
-            .inner
-            .full_episode
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if !*episode {
-            *episode = true;
+        // The first refusal of the episode swaps the flag: it alone writes the record.
+        if !self.inner.full_episode.swap(true, Ordering::Relaxed) {
             self.inner.history.append(
                 self.inner.system,
                 Entry::BufferFull {
@@ -305,21 +291,18 @@ impl Emitter {
     }
 
     fn capacity(&self) -> usize {
-        self.inner
-            .config
-            .lock()
-            .map(|c| c.capacity)
-            .unwrap_or(capacity())
+        self.inner.config.capacity
     }
 
-    /// Generates an event and queues it for delivery. `intended_at` is when the plant meant
-    /// to send it; `poison` says why the payload is poison, if it is.
+    /// Generates an event and queues it for delivery. `data` is its payload (a
+    /// `serde_json::Value`, or JSON text already built); `intended_at` is when the plant
+    /// meant to send it; `poison` says why the payload is poison, if it is.
     pub fn emit(
         &self,
         kind: EventKind,
         plant: &PlantId,
         subject: &str,
-        data: serde_json::Value,
+        data: impl Into<Json>,
         intended_at: DateTime<Utc>,
         poison: Option<String>,
     ) -> Result<SourceRef, BufferFull> {
@@ -377,6 +360,7 @@ impl Emitter {
             let lane = lane_of(subject, l.queues.len());
             (event, lane)
         };
+        let event = Arc::new(event);
         self.inner.history.append(
             self.inner.system,
             Entry::EventEmitted {
@@ -433,7 +417,7 @@ impl Emitter {
         // A lane takes an event under the lanes lock and checks `halted` there: once the
         // lock has been taken here, every delivery that will ever start is counted.
         drop(i.lanes.lock().unwrap_or_else(|e| e.into_inner()));
-        let timeout = i.config.lock().map(|c| c.timeout.0).unwrap_or(timeout().0);
+        let timeout = i.config.timeout.0;
         let deadline = tokio::time::Instant::now() + timeout + Duration::from_secs(1);
         loop {
             let settled = i.settled.notified();
@@ -533,28 +517,39 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
         Some(i) => i.faults.changes(),
         None => return,
     };
-    // The ingress URL as last parsed: parsing it for every request costs (IDNA and all).
-    let mut parsed: Option<(String, reqwest::Url)> = None;
+    // The ingress URL as last parsed (once per URL, not per request), and the lane's own
+    // connection to it.
+    let mut parsed: Option<(String, Result<Target, String>)> = None;
+    let mut connection = LaneConnection::default();
+    let mut expiry = Expiry::new();
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        let ingress = inner.ingress.borrow().clone();
-        // Without an ingress the events stay queued (taking one would lose it).
-        let next = match ingress {
-            Some(_) => {
-                let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
-                if inner.halted.load(Ordering::SeqCst) {
-                    None
-                } else {
-                    let next = pick(&inner, &mut l, lane);
-                    if next.is_some() {
-                        inner.active.fetch_add(1, Ordering::SeqCst);
-                    }
-                    next
+        let has_ingress = match inner.ingress.borrow().as_deref() {
+            Some(url) => {
+                if parsed.as_ref().is_none_or(|(s, _)| s != url) {
+                    parsed = Some((url.to_string(), Target::parse(url)));
                 }
+                true
             }
-            None => None,
+            None => false,
         };
-        let (Some(url), Some(mut item)) = (ingress, next) else {
+        // Without an ingress the events stay queued (taking one would lose it).
+        let next = if has_ingress {
+            let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            if inner.halted.load(Ordering::SeqCst) {
+                None
+            } else {
+                let next = pick(&inner, &mut l, lane);
+                if next.is_some() {
+                    inner.active.fetch_add(1, Ordering::SeqCst);
+                }
+                next
+            }
+        } else {
+            None
+        };
+        let (Some((url, target)), Some(mut item)) = (parsed.as_ref().filter(|_| has_ingress), next)
+        else {
             // Nothing to send, no ingress, or partitioned: wait for a change.
             let wake = inner.wake[lane].clone();
             let mut ingress_rx = inner.ingress.subscribe();
@@ -568,11 +563,8 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
             continue;
         };
         item.attempt += 1;
-        if parsed.as_ref().is_none_or(|(s, _)| *s != url) {
-            parsed = reqwest::Url::parse(&url).ok().map(|u| (url.clone(), u));
-        }
-        let target = parsed.as_ref().map(|(_, u)| u.clone());
-        match attempt(&inner, &url, target, &item).await {
+        let target = target.as_ref().map_err(String::clone);
+        match attempt(&inner, (&mut connection, &mut expiry), url, target, &item).await {
             Attempt::Delivered => {
                 inner.delivered.fetch_add(1, Ordering::Relaxed);
                 let dup = !item.duplicate
@@ -607,11 +599,7 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
                 settle(&inner);
             }
             Attempt::Retry(after) => {
-                let (base, max) = inner
-                    .config
-                    .lock()
-                    .map(|c| (c.backoff_base.0, c.backoff_max.0))
-                    .unwrap_or((backoff_base().0, backoff_max().0));
+                let (base, max) = (inner.config.backoff_base.0, inner.config.backoff_max.0);
                 let exp = base.saturating_mul(1u32 << item.attempt.min(16).saturating_sub(1));
                 let cap = exp.min(max);
                 let jitter = {
@@ -700,55 +688,73 @@ fn finish(inner: &Inner, _lane: usize) {
     if left == 0 {
         inner.idle.notify_waiters();
     }
-    if left
-        < inner
-            .config
-            .lock()
-            .map(|c| c.capacity)
-            .unwrap_or(capacity())
-    {
-        *inner.full_episode.lock().unwrap_or_else(|e| e.into_inner()) = false;
+    if left < inner.config.capacity {
+        inner.full_episode.store(false, Ordering::Relaxed);
     }
 }
 
-/// One delivery attempt to `url` (`target`: the same, parsed; `None` when it does not
-/// parse, and reqwest then says why).
-async fn attempt(inner: &Inner, url: &str, target: Option<reqwest::Url>, item: &Queued) -> Attempt {
+/// A lane's delivery timeout: one timer for all its attempts, moved on only when an attempt
+/// could outlast it. An attempt times out between its timeout and a sixteenth later
+/// (arming a timer for every request costs the generator a few per cent of its time).
+struct Expiry {
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Expiry {
+    fn new() -> Self {
+        Self {
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
+
+    /// `fut`'s output, or `None` if it took `timeout` or longer.
+    async fn run<F: std::future::Future>(
+        &mut self,
+        timeout: Duration,
+        fut: F,
+    ) -> Option<F::Output> {
+        let due = tokio::time::Instant::now() + timeout;
+        if self.timer.deadline() < due {
+            self.timer.as_mut().reset(due + timeout / 16);
+        }
+        tokio::select! {
+            biased;
+            out = fut => Some(out),
+            () = self.timer.as_mut() => None,
+        }
+    }
+}
+
+/// One delivery attempt to `url` (`target`: the same, parsed, or why it cannot be) on the
+/// lane's `connection`.
+async fn attempt(
+    inner: &Inner,
+    (connection, expiry): (&mut LaneConnection, &mut Expiry),
+    url: &str,
+    target: Result<&Target, String>,
+    item: &Queued,
+) -> Attempt {
     inner.attempts.fetch_add(1, Ordering::Relaxed);
-    let timeout = inner
-        .config
-        .lock()
-        .map(|c| c.timeout.0)
-        .unwrap_or(timeout().0);
+    let timeout = inner.config.timeout.0;
     let started = std::time::Instant::now();
     let body = serde_json::to_vec(&item.event).unwrap_or_default();
-    let request = match target {
-        Some(u) => inner.client.post(u),
-        None => inner.client.post(url),
+    let result = match target {
+        Ok(target) => {
+            expiry
+                .run(
+                    timeout,
+                    connection.post(target, &item.event.traceparent, body.into()),
+                )
+                .await
+        }
+        Err(why) => Some(Err(why)),
     };
-    let result = request
-        .header("content-type", "application/cloudevents+json")
-        .header("traceparent", &item.event.traceparent)
-        .timeout(timeout)
-        .body(body)
-        .send()
-        .await;
     let latency_us = started.elapsed().as_micros() as u64;
     let mut content_type = None;
     let (outcome, status, error, rejected, next) = match result {
-        Ok(resp) => {
-            let s = resp.status().as_u16();
-            content_type = resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+        Some(Ok(answer)) => {
+            let s = answer.status;
+            content_type = answer.content_type;
             match s {
                 200..=299 => (Outcome::Ok, Some(s), None, false, Attempt::Delivered),
                 408 | 429 | 500..=599 => (
@@ -756,27 +762,19 @@ async fn attempt(inner: &Inner, url: &str, target: Option<reqwest::Url>, item: &
                     Some(s),
                     None,
                     false,
-                    Attempt::Retry(retry_after),
+                    Attempt::Retry(answer.retry_after),
                 ),
                 _ => (Outcome::Fail, Some(s), None, true, Attempt::Rejected),
             }
         }
-        Err(e) if e.is_timeout() => (
+        None => (
             Outcome::Info,
             None,
             Some(format!("timed out after {timeout:?}")),
             false,
             Attempt::Retry(None),
         ),
-        Err(e) => {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
-            (Outcome::Fail, None, Some(msg), false, Attempt::Retry(None))
-        }
+        Some(Err(msg)) => (Outcome::Fail, None, Some(msg), false, Attempt::Retry(None)),
     };
     inner.history.append(
         inner.system,

@@ -40,8 +40,8 @@ pub struct Record {
 pub enum Entry {
     /// A source event was generated, to be sent at `intended_at`.
     EventEmitted {
-        /// The event as generated.
-        event: CloudEvent,
+        /// The event as generated (shared with the emitter's queue while it is delivered).
+        event: Arc<CloudEvent>,
         /// When the plant meant to send it (latency is measured from here).
         intended_at: DateTime<Utc>,
         /// Why the event is poison (schema-invalid or unknown master data), if it is.

@@ -29,6 +29,7 @@ pub mod emitter;
 pub mod erp;
 pub mod faults;
 pub mod history;
+mod http1;
 pub mod idempotency;
 pub mod lot_api;
 pub mod lots;

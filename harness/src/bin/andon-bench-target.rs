@@ -128,6 +128,9 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    if let Err(e) = andon::memory::small_pages() {
+        tracing::debug!("{e}");
+    }
     if let Some(Command::Generate(g)) = args.command {
         return generate(g).await;
     }

@@ -140,7 +140,8 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
         "event_emitted" => Entry::EventEmitted {
             event: serde_json::from_str::<FlatEvent<'_>>(f.event?.get())
                 .ok()?
-                .into_event(),
+                .into_event()
+                .into(),
             intended_at: f.intended_at?,
             poison: f.poison,
         },

@@ -116,7 +116,7 @@ impl Gen {
         self.push(
             system,
             Entry::EventEmitted {
-                event,
+                event: event.into(),
                 intended_at,
                 poison: None,
             },

@@ -214,7 +214,7 @@ mod tests {
         h.append(
             System::Mes,
             Entry::EventEmitted {
-                event: event.clone(),
+                event: event.clone().into(),
                 intended_at: at,
                 poison: None,
             },

@@ -416,7 +416,7 @@ mod tests {
             ms,
             System::Mes,
             Entry::EventEmitted {
-                event: e.clone(),
+                event: e.clone().into(),
                 intended_at: at(ms),
                 poison: poison.then(|| "schema".to_string()),
             },

@@ -397,7 +397,8 @@ mod tests {
                 sequence: 1,
                 traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
                 data: serde_json::json!({}).into(),
-            },
+            }
+            .into(),
             intended_at: t(intended_ms),
             poison: poison.map(Into::into),
         }

@@ -81,7 +81,7 @@ impl Plant {
             .snapshot()
             .into_iter()
             .filter_map(|r| match r.entry {
-                Entry::EventEmitted { event, .. } => Some(event),
+                Entry::EventEmitted { event, .. } => Some(CloudEvent::clone(&event)),
                 _ => None,
             })
             .collect()

@@ -142,7 +142,7 @@ impl H {
         self.push(
             system,
             Entry::EventEmitted {
-                event,
+                event: event.into(),
                 intended_at,
                 poison: poison.map(str::to_string),
             },

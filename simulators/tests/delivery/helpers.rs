@@ -150,7 +150,7 @@ impl Rig {
             records
                 .iter()
                 .filter_map(|r| match &r.entry {
-                    Entry::EventEmitted { event, .. } => Some(event.clone()),
+                    Entry::EventEmitted { event, .. } => Some(CloudEvent::clone(event)),
                     _ => None,
                 })
                 .collect()

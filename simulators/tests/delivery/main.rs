@@ -8,6 +8,8 @@
 //!   timeouts, rejections, refused connections.
 //! * `buffer` — the bounded store-and-forward buffer.
 //! * `ordering` — per-aggregate order under retries.
+//! * `connection` — the lane's keep-alive connection: closed by the SUT, chunked answers,
+//!   `Connection: close`, an ingress that is not plain HTTP.
 //! * `emitter_faults` — `duplicate`, `reorder`, `partition`, `clock_skew`.
 //! * `server_faults` — `refuse`, `reset`, `hang`, `commit_then_reset` on a real socket.
 //! * `admin` — delivery driven through `/_andon/ingress`, `/_andon/events`, `/_andon/health`.
@@ -17,6 +19,7 @@
 
 mod admin;
 mod buffer;
+mod connection;
 mod determinism;
 mod emitter_faults;
 mod helpers;

@@ -9,7 +9,7 @@ fn events_of(sim: &andon_simulators::Simulator) -> Vec<andon_contracts::CloudEve
         .snapshot()
         .into_iter()
         .filter_map(|r| match r.entry {
-            Entry::EventEmitted { event, .. } => Some(event),
+            Entry::EventEmitted { event, .. } => Some(andon_contracts::CloudEvent::clone(&event)),
             _ => None,
         })
         .collect()

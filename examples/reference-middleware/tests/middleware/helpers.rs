@@ -365,7 +365,9 @@ impl Plant {
         self.history.with_records(|rs| {
             rs.iter()
                 .filter_map(|r| match &r.entry {
-                    Entry::EventEmitted { event, .. } => Some((event.key(), event.clone())),
+                    Entry::EventEmitted { event, .. } => {
+                        Some((event.key(), CloudEvent::clone(event)))
+                    }
                     _ => None,
                 })
                 .collect()
