@@ -1,40 +1,44 @@
-//! One delivery lane's keep-alive HTTP/1.1 connection to the SUT's ingress: hyper's client
-//! connection, driven inside the lane's own task.
+//! One delivery lane's keep-alive HTTP/1.1 connection to the SUT's ingress.
 //!
-//! A lane sends one request at a time, so it needs neither a pool nor a connection task:
-//! the connection is polled together with the request it carries (no wake-up crosses
-//! tasks, nothing is locked), which is what lets the emitter keep up with wrk on the same
-//! connections (`ci/bench-load.sh`). A connection the SUT closed while it was idle is seen
-//! before the next request and replaced; a request that the connection closed on before
-//! writing it is sent once more on a fresh connection (it never reached the SUT, so it is
-//! not an attempt). Anything else ends the connection: the next request opens a new one.
+//! A lane sends one request at a time and waits for its answer, so it needs no pool, no
+//! connection task and no channel: the request is written in one piece from a buffer the
+//! lane keeps, and the answer is read into another and parsed by `httparse` (the parser
+//! hyper uses), its body framed by `Content-Length`, `chunked` or the end of the
+//! connection. That leanness is what lets the emitter keep up with wrk on the same
+//! connections while it records every request (`ci/bench-load.sh`): the general-purpose
+//! client stack cost more per request than everything else the emitter does.
+//!
+//! A connection the SUT closed while it was idle is seen before the next request (the
+//! runtime has reported it readable: an idle keep-alive connection has nothing to say, so
+//! that is its end) and replaced, so that no request is lost on it. Once a request has
+//! been written, anything that goes wrong is the attempt's outcome and the connection is
+//! dropped: the next request opens a new one. Interim answers (`1xx`) are skipped; an
+//! answer saying `Connection: close`, or an HTTP/1.0 one without keep-alive, ends the
+//! connection after it is read.
 
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER};
-use http::uri::{PathAndQuery, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper_util::rt::TokioIo;
+use http::uri::Uri;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-type Conn = Connection<TokioIo<TcpStream>, Full<Bytes>>;
-
-const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
-static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+/// The longest answer head read.
+const MAX_HEAD: usize = 64 * 1024;
+/// Headers an answer may have.
+const MAX_HEADERS: usize = 64;
+/// Read buffer: an answer head and a small body in one read.
+const READ_CHUNK: usize = 8 * 1024;
 
 /// An ingress URL, parsed once for all its requests.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     host: String,
     port: u16,
-    /// `host:port` as the `Host` header carries it.
-    authority: HeaderValue,
-    path: PathAndQuery,
+    /// `host:port`, the connection's identity.
+    authority: String,
+    /// The request line and fixed headers, up to the `traceparent` value.
+    head: Vec<u8>,
 }
 
 impl Target {
@@ -61,16 +65,17 @@ impl Target {
             .trim_end_matches(']')
             .to_string();
         let port = authority.port_u16().unwrap_or(80);
-        let path = uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {authority}\r\n\
+             content-type: application/cloudevents+json\r\ntraceparent: "
+        )
+        .into_bytes();
         Ok(Self {
             host,
             port,
-            authority: HeaderValue::from_str(authority.as_str())
-                .map_err(|e| format!("ingress URL {url:?}: {e}"))?,
-            path,
+            authority: authority.as_str().to_string(),
+            head,
         })
     }
 }
@@ -84,21 +89,21 @@ pub(crate) struct Answer {
     pub retry_after: Option<Duration>,
 }
 
-/// A lane's connection, opened on the first request.
+/// A lane's connection, opened on the first request, and its buffers.
 #[derive(Default)]
 pub(crate) struct LaneConnection {
     open: Option<Open>,
+    /// The request being written.
+    out: Vec<u8>,
 }
 
 struct Open {
     /// The `host:port` it is connected to.
-    authority: HeaderValue,
-    sender: SendRequest<Full<Bytes>>,
-    conn: Conn,
+    authority: String,
+    stream: TcpStream,
+    /// Bytes read and not yet consumed.
+    buf: Vec<u8>,
 }
-
-/// The connection ended while `fut` was pending.
-struct Ended(String);
 
 impl LaneConnection {
     /// POSTs `body` to `target` with the CloudEvents content type and `traceparent`.
@@ -111,180 +116,245 @@ impl LaneConnection {
         traceparent: &str,
         body: Bytes,
     ) -> Result<Answer, String> {
-        let reused = match self.open.take() {
-            Some(open) if open.authority == target.authority => ready(open).await,
-            _ => None,
-        };
-        let fresh = reused.is_none();
-        let mut open = match reused {
-            Some(open) => open,
-            None => connect(target).await?,
-        };
-        let request = |body: Bytes| -> Result<http::Request<Full<Bytes>>, String> {
-            // Put together directly: the builder re-validates every name and value.
-            let mut req = http::Request::new(Full::new(body));
-            *req.method_mut() = http::Method::POST;
-            *req.uri_mut() = Uri::from(target.path.clone());
-            let h = req.headers_mut();
-            h.insert(HOST, target.authority.clone());
-            h.insert(CONTENT_TYPE, HeaderValue::from_static(CLOUDEVENTS_JSON));
-            h.insert(
-                &TRACEPARENT,
-                HeaderValue::from_str(traceparent)
-                    .map_err(|e| format!("traceparent {traceparent:?}: {e}"))?,
-            );
-            Ok(req)
-        };
-        let response = match exchange(&mut open, request(body.clone())?).await {
-            Ok(r) => r,
-            // Closed before the request was written: it never reached the SUT.
-            Err(Unsent) if !fresh => {
-                open = connect(target).await?;
-                exchange(&mut open, request(body)?)
-                    .await
-                    .map_err(|e| e.message())?
-            }
-            Err(e) => return Err(e.message()),
-        };
-        let (parts, mut incoming) = response.into_parts();
-        let header = |name| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        let answer = Answer {
-            status: parts.status.as_u16(),
-            content_type: header(CONTENT_TYPE).map(str::to_string),
-            retry_after: header(RETRY_AFTER)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs),
-        };
-        // The head's bytes are the connection's read buffer: let go of them before reading
-        // on, or the connection allocates a fresh buffer for every answer.
-        drop(parts);
-        // Read the answer's body whole, or the connection cannot carry the next request.
-        loop {
-            let frame = {
-                let Open { conn, .. } = &mut open;
-                drive(conn, incoming.frame()).await
-            };
-            match frame {
-                Ok(Some(Ok(_))) => {}
-                Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(chain(&e)),
-                Err(Ended(e)) => return Err(e),
-            }
+        if !traceparent.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!("traceparent {traceparent:?} is not a header value"));
         }
-        self.open = Some(open);
+        let mut open = match self.open.take() {
+            Some(open) if open.authority == target.authority && still_open(&open.stream) => open,
+            _ => connect(target).await?,
+        };
+        let out = &mut self.out;
+        out.clear();
+        out.extend_from_slice(&target.head);
+        out.extend_from_slice(traceparent.as_bytes());
+        out.extend_from_slice(b"\r\ncontent-length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(&body);
+        open.stream
+            .write_all(out)
+            .await
+            .map_err(|e| format!("error sending the request to {}: {e}", target.authority))?;
+        let (answer, keep) = open.read_answer().await?;
+        if keep {
+            self.open = Some(open);
+        }
         Ok(answer)
     }
 }
 
-/// Why an exchange failed.
-enum Failed {
-    /// The connection refused the request before writing any of it.
-    Unsent,
-    /// Anything else, said in full.
-    Other(String),
-}
-use Failed::Unsent;
-
-impl Failed {
-    fn message(self) -> String {
-        match self {
-            Unsent => "connection closed before the request was sent".into(),
-            Failed::Other(m) => m,
-        }
-    }
-}
-
-/// Sends `request` on `open` and waits for the head of the answer.
-async fn exchange(
-    open: &mut Open,
-    request: http::Request<Full<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, Failed> {
-    let Open { sender, conn, .. } = open;
-    match drive(conn, sender.try_send_request(request)).await {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) if e.message().is_some() => Err(Unsent),
-        Ok(Err(e)) => Err(Failed::Other(chain(&e.into_error()))),
-        Err(Ended(e)) => Err(Failed::Other(e)),
-    }
-}
-
-/// `open`, once it can take a request; `None` if it was closed meanwhile (by the SUT, or
-/// after an answer that said `Connection: close`).
-async fn ready(mut open: Open) -> Option<Open> {
-    let Open { sender, conn, .. } = &mut open;
-    match drive(conn, sender.ready()).await {
-        Ok(Ok(())) => Some(open),
-        _ => None,
-    }
+/// Whether an idle connection can take a request: the runtime has not seen it readable
+/// since its last answer was read (then it has been closed, or says something unasked).
+fn still_open(stream: &TcpStream) -> bool {
+    // No system call unless the socket was reported readable.
+    matches!(stream.try_read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 async fn connect(target: &Target) -> Result<Open, String> {
-    let addr = (target.host.as_str(), target.port);
-    let stream = TcpStream::connect(addr).await.map_err(|e| {
-        format!(
-            "error connecting to {}: {e}",
-            target.authority.to_str().unwrap_or("the ingress")
-        )
-    })?;
+    let stream = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| format!("error connecting to {}: {e}", target.authority))?;
     // One event a request: waiting to coalesce small writes only adds latency.
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| chain(&e))?;
     Ok(Open {
         authority: target.authority.clone(),
-        sender,
-        conn,
+        stream,
+        buf: Vec::with_capacity(READ_CHUNK),
     })
 }
 
-/// Polls `fut` and the connection it needs together, until `fut` is done; `Ended` if the
-/// connection finished first (closed, or failed) and `fut` could not finish with it.
-async fn drive<F: Future>(conn: &mut Conn, fut: F) -> Result<F::Output, Ended> {
-    let mut fut = std::pin::pin!(fut);
-    let mut ended: Option<String> = None;
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Ok(v));
+/// How an answer's body ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// The parts of an answer's head that matter here.
+#[derive(Debug, Clone, PartialEq)]
+struct Head {
+    /// Bytes of the head.
+    len: usize,
+    answer: Answer,
+    framing: Framing,
+    /// The connection can carry the next request afterwards.
+    keep_alive: bool,
+}
+
+/// Parses an answer head at the start of `buf`; `Ok(None)` when it is not whole yet.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut headers);
+    let len = match r.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+            return Err(format!("answer head longer than {MAX_HEAD} bytes"));
         }
-        if let Some(e) = &ended {
-            return Poll::Ready(Err(Ended(e.clone())));
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("malformed answer: {e}")),
+    };
+    let status = r.code.unwrap_or_default();
+    fn values<'a>(
+        headers: &'a [httparse::Header<'a>],
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a str> {
+        headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .filter_map(|h| std::str::from_utf8(h.value).ok())
+    }
+    let found: &[httparse::Header<'_>] = r.headers;
+    let header = |name: &'static str| values(found, name);
+    let has_token = |name: &'static str, token: &str| {
+        header(name).any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    let http10 = r.version == Some(0);
+    let keep_alive = if http10 {
+        has_token("connection", "keep-alive")
+    } else {
+        !has_token("connection", "close")
+    };
+    let chunked = header("transfer-encoding")
+        .flat_map(|v| v.split(','))
+        .last()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
+    let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
+        Framing::None
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(v) = header("content-length").next() {
+        Framing::Length(
+            v.trim()
+                .parse()
+                .map_err(|_| format!("malformed answer: content-length {v:?}"))?,
+        )
+    } else {
+        // No length said: the body runs to the end of the connection.
+        Framing::UntilClose
+    };
+    let answer = Answer {
+        status,
+        content_type: header("content-type").next().map(str::to_string),
+        retry_after: header("retry-after")
+            .next()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs),
+    };
+    Ok(Some(Head {
+        len,
+        answer,
+        keep_alive: keep_alive && framing != Framing::UntilClose,
+        framing,
+    }))
+}
+
+impl Open {
+    /// Reads more into `buf`; `Ok(false)` at the end of the stream.
+    async fn fill(&mut self) -> Result<bool, String> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
+            self.buf.reserve(READ_CHUNK);
         }
-        match Pin::new(&mut *conn).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                // The connection is over: what `fut` waited for has been settled with it.
-                let why = match result {
-                    Ok(()) => "connection closed".to_string(),
-                    Err(e) => chain(&e),
-                };
-                match fut.as_mut().poll(cx) {
-                    Poll::Ready(v) => Poll::Ready(Ok(v)),
-                    Poll::Pending => {
-                        ended = Some(why.clone());
-                        Poll::Ready(Err(Ended(why)))
+        match self.stream.read_buf(&mut self.buf).await {
+            Ok(0) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(e) => Err(format!("error reading the answer: {e}")),
+        }
+    }
+
+    /// Reads one answer (interim ones skipped) and its body; with whether the connection
+    /// can be kept.
+    async fn read_answer(&mut self) -> Result<(Answer, bool), String> {
+        let head = loop {
+            match parse_head(&self.buf)? {
+                Some(h) if (100..200).contains(&h.answer.status) && h.answer.status != 101 => {
+                    self.buf.drain(..h.len);
+                }
+                Some(h) => break h,
+                None => {
+                    if !self.fill().await? {
+                        return Err("connection closed before the answer".into());
                     }
                 }
             }
+        };
+        self.buf.drain(..head.len);
+        match head.framing {
+            Framing::None => {}
+            Framing::Length(mut left) => loop {
+                let here = (self.buf.len() as u64).min(left);
+                self.buf.drain(..here as usize);
+                left -= here;
+                if left == 0 {
+                    break;
+                }
+                if !self.fill().await? {
+                    return Err("connection closed in the middle of the answer's body".into());
+                }
+            },
+            Framing::Chunked => self.skip_chunks().await?,
+            Framing::UntilClose => {
+                while self.fill().await? {
+                    self.buf.clear();
+                }
+            }
         }
-    })
-    .await
-}
-
-/// An error with its sources, as one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
+        Ok((head.answer, head.keep_alive))
     }
-    msg
+
+    /// Skips a `chunked` body and its trailers.
+    async fn skip_chunks(&mut self) -> Result<(), String> {
+        loop {
+            match httparse::parse_chunk_size(&self.buf) {
+                Ok(httparse::Status::Complete((n, 0))) => {
+                    self.buf.drain(..n);
+                    return self.skip_trailers().await;
+                }
+                Ok(httparse::Status::Complete((n, size))) => {
+                    // The chunk's data and its CRLF.
+                    let mut left = size.saturating_add(2);
+                    self.buf.drain(..n);
+                    loop {
+                        let here = (self.buf.len() as u64).min(left);
+                        self.buf.drain(..here as usize);
+                        left -= here;
+                        if left == 0 {
+                            break;
+                        }
+                        self.more().await?;
+                    }
+                }
+                Ok(httparse::Status::Partial) => self.more().await?,
+                Err(_) => return Err("malformed answer: bad chunk size".into()),
+            }
+        }
+    }
+
+    async fn skip_trailers(&mut self) -> Result<(), String> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match httparse::parse_headers(&self.buf, &mut headers) {
+                Ok(httparse::Status::Complete((n, _))) => {
+                    self.buf.drain(..n);
+                    return Ok(());
+                }
+                Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
+                    return Err(format!("answer trailers longer than {MAX_HEAD} bytes"));
+                }
+                Ok(httparse::Status::Partial) => self.more().await?,
+                Err(e) => return Err(format!("malformed answer trailers: {e}")),
+            }
+        }
+    }
+
+    async fn more(&mut self) -> Result<(), String> {
+        if self.fill().await? {
+            Ok(())
+        } else {
+            Err("connection closed in the middle of the answer's body".into())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -292,13 +362,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_parse_once_with_their_host_header_and_path() {
+    fn targets_parse_once_with_their_request_head() {
         let t = Target::parse("http://127.0.0.1:8080/events?x=1").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 8080));
         assert_eq!(t.authority, "127.0.0.1:8080");
-        assert_eq!(t.path.as_str(), "/events?x=1");
+        assert!(
+            String::from_utf8_lossy(&t.head)
+                .starts_with("POST /events?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n")
+        );
         let t = Target::parse("http://sut").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("sut", 80, "/"));
+        assert_eq!((t.host.as_str(), t.port), ("sut", 80));
+        assert!(t.head.starts_with(b"POST / HTTP/1.1\r\n"));
         let t = Target::parse("http://[::1]:9/in").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 9));
     }
@@ -309,5 +383,56 @@ mod tests {
         assert!(e.contains("\"https\" is not supported"), "{e}");
         assert!(Target::parse("not a url").unwrap_err().contains("invalid"));
         assert!(Target::parse("/events").unwrap_err().contains("no scheme"));
+    }
+
+    fn head(text: &str) -> Head {
+        parse_head(text.as_bytes()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn answer_heads_say_how_their_body_ends_and_whether_the_connection_stays() {
+        let h = head("HTTP/1.1 202 Accepted\r\ncontent-length: 12\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Length(12), true));
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Chunked, true));
+        let h = head("HTTP/1.1 204 No Content\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::None, true));
+        let h =
+            head("HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Length(0), false));
+        let h = head("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n");
+        assert!(!h.keep_alive);
+        let h = head("HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n");
+        assert!(h.keep_alive);
+        let h = head("HTTP/1.1 500 Internal Server Error\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::UntilClose, false));
+    }
+
+    #[test]
+    fn answer_heads_carry_status_content_type_and_retry_after() {
+        let text = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/problem+json\r\n\
+                    Retry-After: 3\r\ncontent-length: 0\r\n\r\n";
+        let h = head(text);
+        assert_eq!(
+            h.answer,
+            Answer {
+                status: 429,
+                content_type: Some("application/problem+json".into()),
+                retry_after: Some(Duration::from_secs(3)),
+            }
+        );
+        assert_eq!(h.len, text.len());
+    }
+
+    #[test]
+    fn partial_and_malformed_heads_are_told_apart() {
+        assert_eq!(parse_head(b"HTTP/1.1 202 Acc"), Ok(None));
+        assert!(
+            parse_head(b"SMTP ready\r\n\r\n")
+                .unwrap_err()
+                .contains("malformed")
+        );
+        let e = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: lots\r\n\r\n").unwrap_err();
+        assert!(e.contains("content-length"), "{e}");
     }
 }
