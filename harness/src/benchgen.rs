@@ -66,12 +66,12 @@ pub enum GenError {
     /// `--rate` is neither `max` nor a positive number.
     #[error("rate {0:?}: expected `max` or a positive number of requests per second")]
     Rate(String),
-    /// The ingress URL does not parse or is not HTTP.
-    #[error("ingress URL {url:?}: {reason}")]
+    /// The ingress URL does not parse or is not plain HTTP.
+    #[error("{reason}")]
     Url {
         /// The URL given.
         url: String,
-        /// What is wrong with it.
+        /// What is wrong with it, naming it.
         reason: String,
     },
     /// The event payload could not be built.
@@ -560,16 +560,10 @@ pub async fn run(config: GenConfig) -> Result<Report, GenError> {
 
 #[tracing::instrument(skip_all, fields(url = %config.url, connections = config.connections))]
 async fn measure(config: GenConfig) -> Result<Report, GenError> {
-    let url = reqwest::Url::parse(&config.url).map_err(|e| GenError::Url {
+    andon_simulators::emitter::check_ingress(&config.url).map_err(|reason| GenError::Url {
         url: config.url.clone(),
-        reason: e.to_string(),
+        reason,
     })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(GenError::Url {
-            url: config.url.clone(),
-            reason: "not http or https".into(),
-        });
-    }
     let lanes = config.connections.max(1);
     let history = History::from_records(reserved(records_expected(&config)));
     let emitter = emitter(&history, Some(config.url.clone()), lanes, config.seed);
@@ -849,6 +843,9 @@ mod tests {
         let e = run(GenConfig::new("ftp://x/events"))
             .await
             .expect_err("refused");
-        assert!(e.to_string().contains("not http"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "ingress URL \"ftp://x/events\": scheme \"ftp\" is not supported (plain http only)"
+        );
     }
 }

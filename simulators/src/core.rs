@@ -1055,10 +1055,9 @@ async fn put_ingress(State(s): State<Shared>, body: Bytes) -> Response {
     match serde_json::from_slice::<IngressBody>(&body) {
         Ok(b) => {
             if let Some(u) = &b.url
-                && !reqwest::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+                && let Err(why) = crate::emitter::check_ingress(u)
             {
-                return ApiError::invalid(format!("{u:?} is not an http or https URL"), vec![])
-                    .into_response();
+                return ApiError::invalid(why, vec![]).into_response();
             }
             s.core.emitter.set_ingress(b.url);
             StatusCode::NO_CONTENT.into_response()

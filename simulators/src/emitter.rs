@@ -499,6 +499,11 @@ impl Emitter {
     }
 }
 
+/// Whether events can be delivered to `url`: plain `http://` with a host; why not, if not.
+pub fn check_ingress(url: &str) -> Result<(), String> {
+    Target::parse(url).map(drop)
+}
+
 /// The lane of an aggregate's events among `lanes`.
 pub fn lane_of(subject: &str, lanes: usize) -> usize {
     let mut h = DefaultHasher::new();

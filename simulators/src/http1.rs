@@ -282,17 +282,7 @@ impl Open {
         self.buf.drain(..head.len);
         match head.framing {
             Framing::None => {}
-            Framing::Length(mut left) => loop {
-                let here = (self.buf.len() as u64).min(left);
-                self.buf.drain(..here as usize);
-                left -= here;
-                if left == 0 {
-                    break;
-                }
-                if !self.fill().await? {
-                    return Err("connection closed in the middle of the answer's body".into());
-                }
-            },
+            Framing::Length(n) => self.skip(n).await?,
             Framing::Chunked => self.skip_chunks().await?,
             Framing::UntilClose => {
                 while self.fill().await? {
@@ -312,18 +302,9 @@ impl Open {
                     return self.skip_trailers().await;
                 }
                 Ok(httparse::Status::Complete((n, size))) => {
-                    // The chunk's data and its CRLF.
-                    let mut left = size.saturating_add(2);
                     self.buf.drain(..n);
-                    loop {
-                        let here = (self.buf.len() as u64).min(left);
-                        self.buf.drain(..here as usize);
-                        left -= here;
-                        if left == 0 {
-                            break;
-                        }
-                        self.more().await?;
-                    }
+                    // The chunk's data and its CRLF.
+                    self.skip(size.saturating_add(2)).await?;
                 }
                 Ok(httparse::Status::Partial) => self.more().await?,
                 Err(_) => return Err("malformed answer: bad chunk size".into()),
@@ -348,6 +329,20 @@ impl Open {
         }
     }
 
+    /// Consumes `n` bytes of the body, reading as they come.
+    async fn skip(&mut self, mut n: u64) -> Result<(), String> {
+        loop {
+            let here = (self.buf.len() as u64).min(n);
+            self.buf.drain(..here as usize);
+            n -= here;
+            if n == 0 {
+                return Ok(());
+            }
+            self.more().await?;
+        }
+    }
+
+    /// Reads more of the body; an error at the end of the stream.
     async fn more(&mut self) -> Result<(), String> {
         if self.fill().await? {
             Ok(())

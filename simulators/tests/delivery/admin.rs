@@ -155,6 +155,17 @@ async fn without_an_ingress_events_buffer_and_the_health_shows_them_pending() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     assert_eq!(sim.core.emitter.ingress(), None);
+    // The simulators deliver over plain HTTP: TLS is the SUT's proxy's business.
+    let (status, problem) = call(
+        &sim,
+        Method::PUT,
+        "/_andon/ingress",
+        Some(json!({"url": "https://sut.example/events"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(problem.to_string().contains("plain http only"), "{problem}");
+    assert_eq!(sim.core.emitter.ingress(), None);
 
     let sut = accepting_sut().await;
     let (status, _) = call(

@@ -179,3 +179,30 @@ async fn an_https_ingress_is_refused_with_the_reason_and_the_event_kept() {
         "the event waits for a usable ingress"
     );
 }
+
+#[tokio::test]
+async fn a_long_answer_body_is_read_across_reads_and_the_connection_kept() {
+    let answer: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 202 Accepted\r\ncontent-length: 100000\r\n\r\n{}",
+            "x".repeat(100_000)
+        )
+        .into_boxed_str(),
+    );
+    let (url, accepted, _closed) = raw_sut(answer, None).await;
+    let rig = Rig::with(one_lane(url), SEED);
+    for order in ["100000001", "100000002", "100000003"] {
+        rig.emit(order);
+    }
+    rig.drained().await;
+    assert!(
+        rig.attempts()
+            .iter()
+            .all(|a| a.attempt == 1 && a.status == Some(202))
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one keep-alive connection"
+    );
+}
