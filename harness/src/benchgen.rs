@@ -1,7 +1,7 @@
 //! andon's own load generator, alone, for `ci/bench-load.sh`: the simulators' [`Emitter`]
 //! (its per-aggregate lanes, each with its own HTTP/1.1 connection, and its [`History`]
-//! records) posting one
-//! realistic CloudEvent, an MES `material.consumed`, to an ingress at a connection count.
+//! records) posting one realistic CloudEvent, an MES `material.consumed`, to an ingress at
+//! a connection count.
 //! The figures are computed from the history's `delivery` records — every one of them —
 //! so what is measured is what a run of andon pays to record every request's latency.
 //!

@@ -529,17 +529,15 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
     let mut expiry = Expiry::new();
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        let has_ingress = match inner.ingress.borrow().as_deref() {
-            Some(url) => {
-                if parsed.as_ref().is_none_or(|(s, _)| s != url) {
-                    parsed = Some((url.to_string(), Target::parse(url)));
-                }
-                true
+        match inner.ingress.borrow().as_deref() {
+            Some(url) if parsed.as_ref().is_none_or(|(s, _)| s != url) => {
+                parsed = Some((url.to_string(), Target::parse(url)));
             }
-            None => false,
-        };
+            Some(_) => {}
+            None => parsed = None,
+        }
         // Without an ingress the events stay queued (taking one would lose it).
-        let next = if has_ingress {
+        let next = if parsed.is_some() {
             let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
             if inner.halted.load(Ordering::SeqCst) {
                 None
@@ -553,8 +551,7 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
         } else {
             None
         };
-        let (Some((url, target)), Some(mut item)) = (parsed.as_ref().filter(|_| has_ingress), next)
-        else {
+        let (Some((url, target)), Some(mut item)) = (parsed.as_ref(), next) else {
             // Nothing to send, no ingress, or partitioned: wait for a change.
             let wake = inner.wake[lane].clone();
             let mut ingress_rx = inner.ingress.subscribe();
@@ -569,7 +566,7 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
         };
         item.attempt += 1;
         let target = target.as_ref().map_err(String::clone);
-        match attempt(&inner, (&mut connection, &mut expiry), url, target, &item).await {
+        match attempt(&inner, &mut connection, &mut expiry, url, target, &item).await {
             Attempt::Delivered => {
                 inner.delivered.fetch_add(1, Ordering::Relaxed);
                 let dup = !item.duplicate
@@ -734,7 +731,8 @@ impl Expiry {
 /// lane's `connection`.
 async fn attempt(
     inner: &Inner,
-    (connection, expiry): (&mut LaneConnection, &mut Expiry),
+    connection: &mut LaneConnection,
+    expiry: &mut Expiry,
     url: &str,
     target: Result<&Target, String>,
     item: &Queued,
@@ -748,7 +746,7 @@ async fn attempt(
             expiry
                 .run(
                     timeout,
-                    connection.post(target, &item.event.traceparent, body.into()),
+                    connection.post(target, &item.event.traceparent, &body),
                 )
                 .await
         }

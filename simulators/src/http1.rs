@@ -16,9 +16,9 @@
 //! answer saying `Connection: close`, or an HTTP/1.0 one without keep-alive, ends the
 //! connection after it is read.
 
+use std::io::Write as _;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::uri::Uri;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -114,7 +114,7 @@ impl LaneConnection {
         &mut self,
         target: &Target,
         traceparent: &str,
-        body: Bytes,
+        body: &[u8],
     ) -> Result<Answer, String> {
         if !traceparent.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(format!("traceparent {traceparent:?} is not a header value"));
@@ -127,10 +127,9 @@ impl LaneConnection {
         out.clear();
         out.extend_from_slice(&target.head);
         out.extend_from_slice(traceparent.as_bytes());
-        out.extend_from_slice(b"\r\ncontent-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-        out.extend_from_slice(&body);
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "\r\ncontent-length: {}\r\n\r\n", body.len());
+        out.extend_from_slice(body);
         open.stream
             .write_all(out)
             .await

@@ -83,6 +83,27 @@ async fn raw_sut(
     (url, accepted, closed)
 }
 
+/// Three events through one lane to a SUT answering every request with `answer` (kept
+/// open): each is delivered at the first attempt with `status`. Returns the connections the
+/// SUT accepted.
+async fn three_events_answered(answer: &'static str, status: u16) -> usize {
+    let (url, accepted, _closed) = raw_sut(answer, None).await;
+    let rig = Rig::with(one_lane(url), SEED);
+    for order in ["100000001", "100000002", "100000003"] {
+        rig.emit(order);
+    }
+    rig.drained().await;
+    let attempts = rig.attempts();
+    assert_eq!(attempts.len(), 3, "{attempts:#?}");
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.attempt == 1 && a.status == Some(status)),
+        "{attempts:#?}"
+    );
+    accepted.load(Ordering::SeqCst)
+}
+
 #[tokio::test]
 async fn a_connection_the_sut_closed_while_idle_is_replaced_without_a_failed_attempt() {
     let (url, accepted, mut closed) = raw_sut(
@@ -146,22 +167,12 @@ async fn chunked_answers_are_read_whole_and_the_connection_is_kept() {
 
 #[tokio::test]
 async fn connection_close_answers_open_a_new_connection_for_the_next_event() {
-    let (url, accepted, _closed) = raw_sut(
+    let accepted = three_events_answered(
         "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
-        None,
+        200,
     )
     .await;
-    let rig = Rig::with(one_lane(url), SEED);
-    for order in ["100000001", "100000002", "100000003"] {
-        rig.emit(order);
-    }
-    rig.drained().await;
-    assert!(
-        rig.attempts()
-            .iter()
-            .all(|a| a.attempt == 1 && a.status == Some(200))
-    );
-    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(accepted, 3);
 }
 
 #[tokio::test]
@@ -189,20 +200,6 @@ async fn a_long_answer_body_is_read_across_reads_and_the_connection_kept() {
         )
         .into_boxed_str(),
     );
-    let (url, accepted, _closed) = raw_sut(answer, None).await;
-    let rig = Rig::with(one_lane(url), SEED);
-    for order in ["100000001", "100000002", "100000003"] {
-        rig.emit(order);
-    }
-    rig.drained().await;
-    assert!(
-        rig.attempts()
-            .iter()
-            .all(|a| a.attempt == 1 && a.status == Some(202))
-    );
-    assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        1,
-        "one keep-alive connection"
-    );
+    let accepted = three_events_answered(answer, 202).await;
+    assert_eq!(accepted, 1, "one keep-alive connection");
 }
