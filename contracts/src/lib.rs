@@ -9,6 +9,8 @@
 //! * [`quantity`] — quantities with a unit, held as exact thousandths.
 //! * [`objects`] — canonical business objects (material, production order, stock, lots).
 //! * [`events`] — the event catalog and the CloudEvents envelope.
+//! * [`flows`] — which calls realise which source event, field by field
+//!   (`contracts/flows.yaml`), and the judge that names every field a call got wrong.
 //! * [`json`] — a JSON value kept as its text (event payloads, effect details).
 //! * [`api`] — request and response bodies of the simulators' REST APIs.
 //! * [`problem`] — RFC 9457 problem details.
@@ -17,6 +19,7 @@
 
 pub mod api;
 pub mod events;
+pub mod flows;
 pub mod ids;
 pub mod json;
 pub mod objects;

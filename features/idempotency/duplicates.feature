@@ -26,15 +26,9 @@ Feature: Redelivered and ambiguous messages post exactly once
     Then no business effect is posted twice
     And ERP stock reconciles with the plants' activity
 
-  Scenario Outline: A middleware that <breaks> double-posts
-    Given the reference middleware with the defect "<defect>"
-    And plant 1000 with 3 lines making 20 materials
-    And <fault>
+  Scenario: A slow ERP that finishes what the middleware gave up on books each posting once
+    Given plant 1000 with 3 lines making 20 materials
+    And the ERP answers slowly (median 3s) from 3s for 6s
     When the plants run for 16s
-    Then the exactly-once check fails
-    And the exactly-once check counts at least 1 duplicated
-
-    Examples:
-      | breaks                               | defect             | fault                                                                  |
-      | processes redeliveries again         | no-dedup           | the MES sends events twice from 2s for 10s on 30 % of events           |
-      | retries without an Idempotency-Key   | no-idempotency-key | the ERP commits but loses the answer from 3s for 10s on 30 % of calls  |
+    Then every acknowledged event has exactly one effect
+    And no business effect is posted twice

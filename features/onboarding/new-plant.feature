@@ -19,9 +19,13 @@ Feature: A new plant is onboarded against simulated systems
     Then every acknowledged event has exactly one effect
     And lot status agrees across ERP, MES, QMS and WMS
 
-  Scenario: Every simulator requires OAuth tokens, as in production
+  Scenario: Every simulator requires OAuth tokens for every plant, as in production
     Given every system requires OAuth tokens
-    And plant 1000 with 2 lines making 10 materials
+    And the plants:
+      | plant | lines | materials | profile  |
+      | 1000  | 2     | 10        | discrete |
+      | 2000  | 2     | 8         | batch    |
     When the plants run for 10s
     Then every acknowledged event has exactly one effect
+    And no call is refused for another plant's scope
     And every call carries an idempotency key

@@ -45,20 +45,3 @@ Feature: Quality holds, usage decisions and nonconformances reach every system i
     When the plants run for 14s
     Then no held or blocked lot is consumed or shipped
     And ERP stock reconciles with the plants' activity
-
-  Scenario: A middleware that never tells the warehouse about holds is caught
-    Given the reference middleware with the defect "no-hold-to-wms"
-    And plant 1000 with 3 lines making 20 materials
-    And the activity mix is ERP 10 %, MES 40 %, QMS 25 %, WMS 25 %
-    And the QMS puts 40 % of its steps on hold
-    When the plants run for 12s
-    Then the exactly-once check fails
-
-  @slow
-  Scenario: Holds that sit in a slow batch queue break the latency budget
-    Given the reference middleware with the defect "late-hold"
-    And plant 1000 with 3 lines making 20 materials
-    And the activity mix is ERP 10 %, MES 40 %, QMS 25 %, WMS 25 %
-    And the QMS puts 40 % of its steps on hold
-    When the plants run for 12s
-    Then the p99 latency of "qms.hold -> wms" exceeds 5s

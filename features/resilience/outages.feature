@@ -29,15 +29,3 @@ Feature: Cloud ERP downtime loses nothing
     When the plants run for 15s
     Then the middleware waits out every Retry-After
     And no acknowledged event is lost
-
-  Scenario Outline: A middleware that <breaks> is caught when the ERP pushes back
-    Given the reference middleware with the defect "<defect>"
-    And plant 1000 with 3 lines making 20 materials
-    And <fault>
-    When the plants run for 14s
-    Then the <check> check fails
-
-    Examples:
-      | breaks                      | defect             | fault                                                         | check        |
-      | gives up after one 5xx      | drop-on-5xx        | the ERP is unavailable from 3s for 6s with Retry-After 2s     | exactly-once |
-      | retries at once on a 429    | ignore-retry-after | the ERP allows only 50 calls per 5s from 0s                   | contract     |

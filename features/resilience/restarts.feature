@@ -30,20 +30,6 @@ Feature: The middleware survives its own crashes and restarts
     Then every acknowledged event has exactly one effect
     And the p99 latency of "mes.consumed -> erp" is at most 10s
 
-  @slow
-  Scenario: An in-memory outbox loses what it held when killed
-    Given the reference middleware with the defect "memory-outbox"
-    And the plants:
-      | plant | lines | materials | profile  |
-      | 1000  | 3     | 20        | discrete |
-      | 2000  | 2     | 8         | batch    |
-    And a steady load of 50 steps per second
-    And a shift-change burst of 250 steps per second at 8s for 8s
-    And the ERP is unavailable from 8s for 8s with Retry-After 2s
-    And the middleware is killed at 12s
-    When the plants run for 25s
-    Then the exactly-once check counts at least 1 lost
-
   Scenario: Tokens that expire early are renewed
     Given every system requires OAuth tokens
     And plant 1000 with 2 lines making 10 materials

@@ -14,6 +14,7 @@
 //! * [`engine`] — the runtime seam (in-process or containers), the open-model load driver, settling, and the
 //!   run itself (`andon run`, `check`, `replay`) writing the run directory.
 //! * [`containers`] — the containers runtime on testcontainers and its Rust API.
+//! * [`coverage`] — which calls of the flows a set of runs exercised (`andon coverage`).
 //! * [`load`] — `andon load`: flags on the scenario, the live sampler, measures from the
 //!   history, thresholds, `load.json` and the HDR interval log.
 //! * [`check`] — the `Checker` trait, `RunData` (a run directory read back) and one module
@@ -36,6 +37,7 @@ pub mod benchgen;
 pub mod check;
 pub mod cli;
 pub mod containers;
+pub mod coverage;
 pub mod engine;
 pub mod load;
 pub mod memory;

@@ -107,8 +107,7 @@ impl Auth {
         form: &HashMap<String, String>,
         known_plants: &BTreeSet<PlantId>,
     ) -> Result<TokenResponse, ApiError> {
-        let bad =
-            |detail: &str| ApiError::new(400, "invalid-request", "Invalid token request", detail);
+        let bad = |detail: &str| ApiError::of("invalid-request", detail);
         if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
             return Err(bad("grant_type must be client_credentials"));
         }
@@ -118,10 +117,8 @@ impl Auth {
         };
         let cfg = self.config.lock().map(|c| c.clone()).unwrap_or_default();
         if cfg.clients.get(id) != Some(secret) {
-            return Err(ApiError::new(
-                401,
+            return Err(ApiError::of(
                 "invalid-client",
-                "Invalid client",
                 "Client authentication failed",
             ));
         }
@@ -180,7 +177,7 @@ impl Auth {
         if !self.enabled() {
             return Ok(Scope::Any);
         }
-        let unauthorized = |d: &str| ApiError::new(401, "unauthorized", "Unauthorized", d);
+        let unauthorized = |d: &str| ApiError::of("unauthorized", d);
         let token = header
             .and_then(|h| {
                 h.strip_prefix("Bearer ")

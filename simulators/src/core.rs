@@ -272,10 +272,8 @@ impl Core {
             ApiError::invalid(format!("Unknown event kind {:?}", req.kind), vec![])
         })?;
         if !kind.emitters().contains(&self.system) {
-            return Err(ApiError::new(
-                422,
+            return Err(ApiError::of(
                 "not-emitted-here",
-                "Not emitted by this system",
                 format!("{} does not emit {kind}", self.system),
             ));
         }
@@ -306,7 +304,7 @@ impl Core {
             .unwrap_or_else(|| subject_of(kind, &req.data));
         self.emitter
             .emit(kind, &req.plant, &subject, req.data, Utc::now(), req.poison)
-            .map_err(|e| ApiError::new(503, "buffer-full", "Outbound buffer full", e.to_string()))
+            .map_err(|e| ApiError::of("buffer-full", e.to_string()))
     }
 
     /// Records a note.
@@ -375,7 +373,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                 .get::<Scope>()
                 .cloned()
                 .unwrap_or(Scope::Any),
-            answer_lost: parts.extensions.get::<AnswerLost>().is_some(),
+            answer_lost: parts.extensions.get::<AnswerLost>().is_some()
+                || parts
+                    .extensions
+                    .get::<ClientGone>()
+                    .is_some_and(ClientGone::is_set),
         })
     }
 }
@@ -490,6 +492,7 @@ async fn fault_mw(State(s): State<Shared>, mut req: Request, next: Next) -> Resp
                 idempotency_key: idempotency_key.clone(),
                 traceparent: traceparent.clone(),
                 sources: Vec::new(),
+                body: None,
                 valid: None,
                 violations: Vec::new(),
                 status,
@@ -510,10 +513,8 @@ async fn fault_mw(State(s): State<Shared>, mut req: Request, next: Next) -> Resp
                 "unavailable",
                 Some(retry_after_secs(after)),
             );
-            let mut r = problem_response(&andon_contracts::Problem::new(
-                503,
+            let mut r = problem_response(&andon_contracts::Problem::of(
                 "service-unavailable",
-                "Service unavailable",
                 format!(
                     "The {} system is in maintenance; retry after {}s",
                     s.core.system,
@@ -533,10 +534,8 @@ async fn fault_mw(State(s): State<Shared>, mut req: Request, next: Next) -> Resp
                 "throttle",
                 Some(retry_after_secs(after)),
             );
-            let mut r = problem_response(&andon_contracts::Problem::new(
-                429,
+            let mut r = problem_response(&andon_contracts::Problem::of(
                 "too-many-requests",
-                "Too many requests",
                 "Rate limit for this client exceeded; retry later",
             ));
             r.headers_mut().insert(
@@ -572,9 +571,20 @@ async fn fault_mw(State(s): State<Shared>, mut req: Request, next: Next) -> Resp
         }
         ApiFault::Slow(delay) => {
             // The delay is served innermost, after the idempotency key is claimed, so a
-            // slow request is in flight for a concurrent retry as on a real system.
+            // slow request is in flight for a concurrent retry as on a real system. Like a
+            // real ERP, the system finishes the work when the client has given up: the
+            // request runs on a task of its own that the client's disconnect does not
+            // cancel, and its effects are then indeterminate (the answer never arrived).
+            let gone = ClientGone::default();
             req.extensions_mut().insert(SlowBy(delay));
-            next.run(req).await
+            req.extensions_mut().insert(gone.clone());
+            let mut guard = gone.guard();
+            let task = tokio::spawn(next.run(req));
+            let resp = task
+                .await
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            guard.disarm();
+            resp
         }
         ApiFault::CommitThenReset => {
             req.extensions_mut().insert(AnswerLost);
@@ -587,6 +597,39 @@ async fn fault_mw(State(s): State<Shared>, mut req: Request, next: Next) -> Resp
 /// Added latency of a `slow` fault, served by the innermost layer.
 #[derive(Debug, Clone, Copy)]
 struct SlowBy(std::time::Duration);
+
+/// Set once the client of a slow request has gone (its connection dropped the answer's
+/// future) while the system still works on the request.
+#[derive(Debug, Clone, Default)]
+struct ClientGone(Arc<std::sync::atomic::AtomicBool>);
+
+impl ClientGone {
+    fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A guard that sets the flag when dropped before [`GoneGuard::disarm`].
+    fn guard(&self) -> GoneGuard {
+        GoneGuard(Some(self.clone()))
+    }
+}
+
+/// Sets [`ClientGone`] on drop unless disarmed (the answer was handed to the client).
+struct GoneGuard(Option<ClientGone>);
+
+impl GoneGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GoneGuard {
+    fn drop(&mut self) {
+        if let Some(g) = self.0.take() {
+            g.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
 
 /// Innermost layer: sleeps for a `slow` fault just before the handler runs.
 async fn slow_mw(req: Request, next: Next) -> Response {
@@ -646,10 +689,12 @@ async fn record_mw(State(s): State<Shared>, req: Request, next: Next) -> Respons
     let idempotency_key = header_str(&req, IDEMPOTENCY_KEY);
     let traceparent = header_str(&req, "traceparent");
     let answer_lost = req.extensions().get::<AnswerLost>().is_some();
+    let client_gone = req.extensions().get::<ClientGone>().cloned();
     let schema = s.behaviour.request_schema(&method, &route);
     let limit = s.core.with_config(|c| c.body_limit);
 
     let mut sources = Vec::new();
+    let mut sent_body = None;
     let mut valid = None;
     let mut violations = Vec::new();
     let (parts, body) = req.into_parts();
@@ -673,20 +718,16 @@ async fn record_mw(State(s): State<Shared>, req: Request, next: Next) -> Respons
             violations.push(format!(
                 "content-type: expected application/json, got {ct:?}"
             ));
-            return Err(ApiError::new(
-                415,
+            return Err(ApiError::of(
                 "unsupported-media-type",
-                "Unsupported media type",
                 format!("Content-Type must be application/json, got {ct:?}"),
             ));
         }
         let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
             valid = Some(false);
             violations.push(format!("body larger than {limit} bytes"));
-            ApiError::new(
-                413,
+            ApiError::of(
                 "payload-too-large",
-                "Payload too large",
                 format!("The body exceeds the limit of {limit} bytes"),
             )
         })?;
@@ -708,6 +749,7 @@ async fn record_mw(State(s): State<Shared>, req: Request, next: Next) -> Respons
         if let Ok(refs) = SourceRefsOnly::deserialize(&json) {
             sources = refs.refs.all();
         }
+        sent_body = Some(andon_contracts::Json::new(&json));
         if let Err(v) = andon_contracts::validate(kind, &json) {
             valid = Some(false);
             violations =
@@ -749,13 +791,21 @@ async fn record_mw(State(s): State<Shared>, req: Request, next: Next) -> Respons
             idempotency_key,
             traceparent,
             sources,
+            body: sent_body,
             valid,
             violations,
             status,
             content_type,
             problem,
             replayed,
-            fault: answer_lost.then(|| "commit_then_reset".to_string()),
+            fault: if answer_lost {
+                Some("commit_then_reset".to_string())
+            } else if client_gone.is_some_and(|g| g.is_set()) {
+                // The client gave up on a slow request the system then finished.
+                Some("slow".to_string())
+            } else {
+                None
+            },
             retry_after_s: None,
             latency_us: started.elapsed().as_micros() as u64,
         },
@@ -941,26 +991,20 @@ async fn set_fault(State(s): State<Shared>, body: Bytes) -> Response {
         }
     };
     if spec.kind == crate::faults::FaultKind::Refuse && spec.duration.is_none() {
-        return ApiError::new(
-            422,
+        return ApiError::of(
             "refuse-needs-duration",
-            "refuse needs a duration",
             "refuse closes the port this admin API listens on: give it a `for` so it can end",
         )
         .into_response();
     }
     if spec.kind == crate::faults::FaultKind::TokenExpiry && !s.core.auth.enabled() {
-        return ApiError::new(
-            422,
-            "auth-disabled",
-            "Authentication is off",
-            "token_expiry needs authentication on for this run (PUT /_andon/config {\"auth\": true})",
+        return ApiError::of("auth-disabled", "token_expiry needs authentication on for this run (PUT /_andon/config {\"auth\": true})",
         )
         .into_response();
     }
     match s.core.faults.apply(spec) {
         Ok(id) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
-        Err(e) => ApiError::new(422, "invalid-fault", "Invalid fault", e).into_response(),
+        Err(e) => ApiError::of("invalid-fault", e).into_response(),
     }
 }
 
@@ -1174,12 +1218,6 @@ async fn openapi(State(s): State<Shared>) -> Response {
     let yaml = andon_contracts::validate::openapi(s.core.system);
     match serde_norway::from_str::<serde_json::Value>(yaml) {
         Ok(v) => Json(v).into_response(),
-        Err(e) => ApiError::new(
-            500,
-            "contract-unreadable",
-            "Contract unreadable",
-            e.to_string(),
-        )
-        .into_response(),
+        Err(e) => ApiError::of("contract-unreadable", e.to_string()).into_response(),
     }
 }

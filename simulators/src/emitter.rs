@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
-use crate::faults::{Dur, FaultKind, Faults};
+use crate::faults::{Dur, FaultKind, Faults, PoisonMode};
 use crate::history::{Entry, History, Outcome};
 use crate::http1::{LaneConnection, Target};
 
@@ -306,6 +306,7 @@ impl Emitter {
         intended_at: DateTime<Utc>,
         poison: Option<String>,
     ) -> Result<SourceRef, BufferFull> {
+        let is_poison = poison.is_some();
         let cap = self.capacity();
         // Take a place in the buffer atomically: concurrent emits never overfill it.
         let reserved = self
@@ -371,7 +372,31 @@ impl Emitter {
         );
         self.inner.emitted.fetch_add(1, Ordering::Relaxed);
         let key = event.key();
+        let poisoned = if is_poison {
+            None
+        } else {
+            self.inner.faults.decide_emitter(
+                "poison",
+                plant,
+                || serde_json::json!({ "subject": subject }),
+            )
+        };
+        let original = poisoned.as_ref().map(|_| event.data.to_value());
+        // `mixed` picks by the (seeded) id of the valid event: either mode, repeatably.
+        let odd = event.id.bytes().last().is_some_and(|b| b % 2 == 1);
         self.push(lane, Queued::new(event));
+        // A `poison` fault mixes a poison message in after a valid one: the same kind and
+        // aggregate, its payload broken (schema) or naming master data nobody knows.
+        if let (Some(FaultKind::Poison { mode }), Some(data_of)) = (poisoned, original) {
+            let unknown = match mode {
+                PoisonMode::Schema => false,
+                PoisonMode::UnknownMasterData => true,
+                PoisonMode::Mixed => odd,
+            };
+            let (data, why) = poison_payload(data_of, unknown);
+            // Refused like any emit when the buffer is full (counted there).
+            let _ = self.emit(kind, plant, subject, data, intended_at, Some(why));
+        }
         Ok(key)
     }
 
@@ -502,6 +527,53 @@ impl Emitter {
 /// Whether events can be delivered to `url`: plain `http://` with a host; why not, if not.
 pub fn check_ingress(url: &str) -> Result<(), String> {
     Target::parse(url).map(drop)
+}
+
+/// A poison copy of an event's payload, and why it is poison: with `unknown`, it names a
+/// material (or order, or plant) no system knows; otherwise it breaks the event's schema (a
+/// negative quantity, or a required field left out).
+fn poison_payload(mut data: serde_json::Value, unknown: bool) -> (serde_json::Value, String) {
+    use serde_json::{Value, json};
+    let Some(obj) = data.as_object_mut() else {
+        return (json!({}), "schema-invalid: the payload is empty".into());
+    };
+    if unknown {
+        for (field, value) in [
+            ("material", "ZZ-UNKNOWN-MATERIAL"),
+            ("order", "Z99999999999"),
+            ("plant", "ZZZZ"),
+        ] {
+            if obj.contains_key(field) {
+                obj.insert(field.into(), Value::String(value.into()));
+                return (data, format!("unknown master data: {field} {value}"));
+            }
+        }
+        if let Some(first) = obj
+            .get_mut("items")
+            .and_then(Value::as_array_mut)
+            .and_then(|a| a.first_mut())
+            .and_then(Value::as_object_mut)
+        {
+            first.insert(
+                "material".into(),
+                Value::String("ZZ-UNKNOWN-MATERIAL".into()),
+            );
+            return (
+                data,
+                "unknown master data: material ZZ-UNKNOWN-MATERIAL".into(),
+            );
+        }
+    }
+    if let Some(q) = obj.get_mut("quantity").and_then(Value::as_object_mut) {
+        q.insert("value".into(), json!(-1));
+        return (data, "schema-invalid: a negative quantity".into());
+    }
+    for field in ["plant", "material", "order", "delivery"] {
+        if obj.remove(field).is_some() {
+            return (data, format!("schema-invalid: `{field}` left out"));
+        }
+    }
+    (json!({}), "schema-invalid: the payload is empty".into())
 }
 
 /// The lane of an aggregate's events among `lanes`.

@@ -97,6 +97,11 @@ pub enum Entry {
         /// Source events the body references.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         sources: Vec<SourceRef>,
+        /// The JSON body as sent (state-changing calls that reached the contract layer), so
+        /// that every field can be judged against the source event, also when the call was
+        /// rejected and left no effect.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<Json>,
         /// Whether the body validated against the contract (`None`: no body expected).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         valid: Option<bool>,

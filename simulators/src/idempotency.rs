@@ -117,10 +117,8 @@ impl IdempotencyStore {
                 })
             }
             Some(Slot::InFlight { fingerprint: f }) if *f == fingerprint => {
-                Begin::Refuse(ApiError::new(
-                    409,
+                Begin::Refuse(ApiError::of(
                     "idempotency-in-flight",
-                    "Request in flight",
                     format!("A request with Idempotency-Key {key:?} is still being processed"),
                 ))
             }
@@ -128,10 +126,8 @@ impl IdempotencyStore {
                 fingerprint: f,
                 response,
             }) if *f == fingerprint => Begin::Replay(response.clone()),
-            Some(_) => Begin::Refuse(ApiError::new(
-                422,
+            Some(_) => Begin::Refuse(ApiError::of(
                 "idempotency-key-reuse",
-                "Idempotency key reused",
                 format!(
                     "Idempotency-Key {key:?} was already used with a different payload on {route}"
                 ),

@@ -170,10 +170,8 @@ async fn release_hold<T: LotKeeper>(
         .lots()
         .release(&key, &hold_id, req.sequence)
         .ok_or_else(|| {
-            ApiError::new(
-                422,
+            ApiError::of(
                 "hold-not-found",
-                "Hold not in force",
                 format!(
                     "Hold {hold_id} is not in force on lot {material} {batch} in plant {plant}"
                 ),

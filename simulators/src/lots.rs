@@ -23,6 +23,9 @@ pub struct Lot {
     pub last_sequence: u64,
     /// Quantity on hand (WMS), in thousandths of the base unit.
     pub quantity: Option<Quantity>,
+    /// Where the lot was received (WMS): shipments issue it from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_location: Option<andon_contracts::StorageLocation>,
 }
 
 /// What applying a change did.
@@ -63,6 +66,7 @@ impl Lots {
                         holds: BTreeMap::new(),
                         last_sequence: 0,
                         quantity: None,
+                        storage_location: None,
                     },
                 )
             })

@@ -13,34 +13,32 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub struct ApiError(pub Box<Problem>);
 
 impl ApiError {
-    /// A problem with status, code, title and detail.
-    pub fn new(status: u16, code: &str, title: &str, detail: impl Into<String>) -> Self {
-        Self(Box::new(Problem::new(status, code, title, detail)))
+    /// A problem of a code of `contracts/problems.yaml` (its status and title from there).
+    pub fn of(code: &str, detail: impl Into<String>) -> Self {
+        Self(Box::new(Problem::of(code, detail)))
     }
 
     /// 400 `invalid-request` with field errors.
     pub fn invalid(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
         Self(Box::new(
-            Problem::new(400, "invalid-request", "Invalid request", detail).with_errors(errors),
+            Problem::of("invalid-request", detail).with_errors(errors),
         ))
     }
 
     /// 422 `unknown-master-data`.
     pub fn unknown_master_data(detail: impl Into<String>) -> Self {
-        Self::new(422, "unknown-master-data", "Unknown master data", detail)
+        Self::of("unknown-master-data", detail)
     }
 
     /// 404 `not-found`.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(404, "not-found", "Not found", detail)
+        Self::of("not-found", detail)
     }
 
     /// 403 `plant-scope`.
     pub fn plant_scope(plant: &str) -> Self {
-        Self::new(
-            403,
+        Self::of(
             "plant-scope",
-            "Plant outside token scope",
             format!("The access token is not authorised for plant {plant}"),
         )
     }
@@ -90,3 +88,46 @@ impl IntoResponse for ApiError {
 /// Marks a response with the problem code it carries (read by the history layer).
 #[derive(Debug, Clone)]
 pub struct ProblemCode(pub String);
+
+#[cfg(test)]
+mod catalog_tests {
+    /// Every `"code"` the simulators' sources answer with (`ApiError::of`, `Problem::of`)
+    /// is in `contracts/problems.yaml`, and every code there is answered somewhere: the
+    /// catalog the docs render is the simulators' own list.
+    #[test]
+    fn every_code_the_simulators_answer_is_catalogued_and_every_catalogued_code_is_answered() {
+        fn walk(dir: &std::path::Path, out: &mut String) {
+            for e in std::fs::read_dir(dir).expect("src") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push_str(&std::fs::read_to_string(&p).expect("source"));
+                }
+            }
+        }
+        let mut src = String::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut src,
+        );
+        let re = regex::Regex::new(r#"(?:ApiError|Problem)::of\(\s*"([a-z-]+)""#).expect("re");
+        let used: std::collections::BTreeSet<String> =
+            re.captures_iter(&src).map(|c| c[1].to_string()).collect();
+        let catalogued: std::collections::BTreeSet<String> = andon_contracts::problem::catalog()
+            .iter()
+            .map(|d| d.code.clone())
+            .collect();
+        let missing: Vec<&String> = used.difference(&catalogued).collect();
+        assert!(
+            missing.is_empty(),
+            "answered but not catalogued: {missing:?}"
+        );
+        for code in &catalogued {
+            assert!(
+                used.contains(code) || src.contains(&format!("\"{code}\"")),
+                "catalogued but never answered: {code}"
+            );
+        }
+    }
+}

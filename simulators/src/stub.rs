@@ -895,7 +895,7 @@ impl RequestCheck {
         let path = request.url.path().to_string();
         let invalid = |detail: String, errors: Vec<FieldError>| {
             Box::new(
-                Problem::new(400, "invalid-request", "Invalid request", detail)
+                Problem::of("invalid-request", detail)
                     .with_errors(errors)
                     .at(path.clone()),
             )
@@ -925,10 +925,8 @@ impl RequestCheck {
             .to_ascii_lowercase();
         if !is_json(&essence) {
             return Err(Box::new(
-                Problem::new(
-                    415,
+                Problem::of(
                     "unsupported-media-type",
-                    "Unsupported media type",
                     format!("Content-Type must be application/json, got {ct:?}"),
                 )
                 .at(path),

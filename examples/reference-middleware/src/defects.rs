@@ -36,11 +36,19 @@ pub enum Defect {
     NoTraceparent,
     /// Posts quantities in the entry unit labelled as the base unit.
     WrongUom,
+    /// Gives up on calls after one second and re-posts under a fresh key.
+    ShortTimeoutNewKey,
+    /// Stamps its own clock's date as the posting date.
+    OwnPostingDate,
+    /// Posts a by-product as the main product's goods receipt (101 for 531).
+    ByProductAsReceipt,
+    /// Requests its tokens for the first plant it saw only.
+    SinglePlantToken,
 }
 
 impl Defect {
     /// Every defect, in a fixed order.
-    pub const ALL: [Defect; 12] = [
+    pub const ALL: [Defect; 16] = [
         Defect::NoIdempotencyKey,
         Defect::NoDedup,
         Defect::DropOn5xx,
@@ -53,6 +61,10 @@ impl Defect {
         Defect::SwallowRejections,
         Defect::NoTraceparent,
         Defect::WrongUom,
+        Defect::ShortTimeoutNewKey,
+        Defect::OwnPostingDate,
+        Defect::ByProductAsReceipt,
+        Defect::SinglePlantToken,
     ];
 
     /// The name used on the command line (`no-idempotency-key`).
@@ -70,6 +82,10 @@ impl Defect {
             Self::SwallowRejections => "swallow-rejections",
             Self::NoTraceparent => "no-traceparent",
             Self::WrongUom => "wrong-uom",
+            Self::ShortTimeoutNewKey => "short-timeout-new-key",
+            Self::OwnPostingDate => "own-posting-date",
+            Self::ByProductAsReceipt => "by-product-as-receipt",
+            Self::SinglePlantToken => "single-plant-token",
         }
     }
 
@@ -112,6 +128,18 @@ impl Defect {
             Self::WrongUom => {
                 "posts the entry-unit value labelled with the base unit: 500 G consumed becomes 500 KG"
             }
+            Self::ShortTimeoutNewKey => {
+                "gives up on a call after 1 s and re-posts it under a fresh Idempotency-Key: a slow ERP that finishes the first posting books it twice"
+            }
+            Self::OwnPostingDate => {
+                "stamps the middleware's own clock's date as the posting date: postings land in the wrong period, or are rejected as period-closed"
+            }
+            Self::ByProductAsReceipt => {
+                "posts a by-product as the main product's goods receipt (101 instead of 531)"
+            }
+            Self::SinglePlantToken => {
+                "requests its OAuth token for the first plant it saw only: every call for another plant is refused 403 plant-scope"
+            }
         }
     }
 }
@@ -120,7 +148,7 @@ impl Defect {
 ///
 /// ```
 /// let text = andon_reference_middleware::defects::listing();
-/// assert_eq!(text.lines().count(), 12);
+/// assert_eq!(text.lines().count(), 16);
 /// assert!(text.starts_with("no-idempotency-key — "));
 /// ```
 pub fn listing() -> String {
@@ -224,7 +252,7 @@ mod tests {
             assert!(!d.description().is_empty());
         }
         let names: BTreeSet<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
-        assert_eq!(names.len(), 12);
+        assert_eq!(names.len(), 16);
     }
 
     #[test]

@@ -193,6 +193,8 @@ pub struct Delivery {
     settings: Settings,
     targets: BTreeMap<System, Arc<Target>>,
     materials: Mutex<HashMap<MaterialId, Material>>,
+    /// The first plant a call was for (only the `single-plant-token` defect reads it).
+    first_plant: std::sync::OnceLock<String>,
 }
 
 impl Delivery {
@@ -222,7 +224,12 @@ impl Delivery {
             store,
             http,
             settings: Settings {
-                timeout: config.client_timeout,
+                // DEFECT: short-timeout-new-key — gives up on every call after one second.
+                timeout: if config.defects.has(Defect::ShortTimeoutNewKey) {
+                    Duration::from_secs(1).min(config.client_timeout)
+                } else {
+                    config.client_timeout
+                },
                 backoff_base: config.backoff_base,
                 backoff_max: config.backoff_max.max(config.backoff_base),
                 workers: config.workers.max(1),
@@ -232,6 +239,7 @@ impl Delivery {
             },
             targets,
             materials: Mutex::new(HashMap::new()),
+            first_plant: std::sync::OnceLock::new(),
         }))
     }
 
@@ -369,6 +377,21 @@ impl Delivery {
             },
         };
         let c = &row.command;
+        let mut body = body;
+        // DEFECT: own-posting-date — the middleware's own date instead of the event's.
+        if self.settings.defects.has(Defect::OwnPostingDate)
+            && let Some(date) = body.get_mut("posting_date")
+        {
+            *date = Value::String(chrono::Utc::now().date_naive().to_string());
+        }
+        // DEFECT: short-timeout-new-key — every attempt goes out under a fresh key.
+        let fresh_key;
+        let key = if self.settings.defects.has(Defect::ShortTimeoutNewKey) {
+            fresh_key = uuid::Uuid::new_v4().simple().to_string();
+            fresh_key.as_str()
+        } else {
+            row.key.as_str()
+        };
         match self
             .send(
                 target,
@@ -376,7 +399,7 @@ impl Delivery {
                 &c.path,
                 &[],
                 Some(&body),
-                Some(&row.key),
+                Some(key),
                 traceparent.as_deref(),
             )
             .await
@@ -659,6 +682,16 @@ impl Delivery {
         key: Option<&str>,
         traceparent: Option<&str>,
     ) -> Result<Answer, Step> {
+        if self.settings.defects.has(Defect::SinglePlantToken)
+            && let Some(p) = body.and_then(plant_of).or_else(|| {
+                query
+                    .iter()
+                    .find(|(k, _)| *k == "plant")
+                    .map(|(_, v)| v.to_string())
+            })
+        {
+            let _ = self.first_plant.set(p);
+        }
         let token = self.token(target).await?;
         let url = format!("{}{}", target.base, path);
         let mut req = match verb {
@@ -732,15 +765,22 @@ impl Delivery {
             throttled: false,
             error,
         };
+        let mut form = vec![
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", creds.client_id.clone()),
+            ("client_secret", creds.client_secret.clone()),
+        ];
+        // DEFECT: single-plant-token — the token covers the first plant seen, not all.
+        if self.settings.defects.has(Defect::SinglePlantToken)
+            && let Some(p) = self.first_plant.get()
+        {
+            form.push(("scope", format!("plant:{p}")));
+        }
         let resp = self
             .http
             .post(format!("{}/oauth/token", target.base))
             .timeout(self.settings.timeout)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", creds.client_id.as_str()),
-                ("client_secret", creds.client_secret.as_str()),
-            ])
+            .form(&form)
             .send()
             .await
             .map_err(|e| retry(format!("token: {}", transport_error(&e))))?;
@@ -772,6 +812,14 @@ fn unblock_body(blocked: &flows::Blocked, command: &Command) -> Option<Value> {
         } => flows::hold_unblock_request(stock, blocked, *posting_date, refs),
         _ => None,
     }
+}
+
+/// The plant a request body is for: its `plant`, or its first item's.
+fn plant_of(body: &Value) -> Option<String> {
+    body.get("plant")
+        .or_else(|| body.get("items")?.get(0)?.get("plant"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn transport_error(e: &reqwest::Error) -> String {

@@ -265,7 +265,7 @@ pub fn plan(
             },
         )],
         EventData::MaterialConsumed(c) => vec![consumption(c, &refs)],
-        EventData::MaterialProduced(p) => produced(p, &refs),
+        EventData::MaterialProduced(p) => produced(p, &refs, defects),
         EventData::UsageDecisionMade(u) => usage_decision(event, u, lot, &refs),
         EventData::HoldPlaced(h) => hold_placed(event, h, &refs),
         EventData::HoldReleased(h) => hold_released(event, h, lot, &refs),
@@ -390,14 +390,16 @@ fn empty_request(posting_date: NaiveDate) -> GoodsMovementRequest {
     }
 }
 
-fn produced(p: &MaterialProduced, refs: &SourceRefs) -> Vec<Command> {
+fn produced(p: &MaterialProduced, refs: &SourceRefs, defects: &Defects) -> Vec<Command> {
     let lot = LotRef {
         plant: p.plant.clone(),
         material: p.material.clone(),
         batch: p.batch.clone(),
     };
+    // DEFECT: by-product-as-receipt — a by-product is booked as the main product (101).
+    let by_product = p.by_product && !defects.has(Defect::ByProductAsReceipt);
     let mut item = movement(
-        if p.by_product { "531" } else { "101" },
+        if by_product { "531" } else { "101" },
         &p.plant,
         &p.storage_location,
         &p.material,

@@ -8,8 +8,14 @@
 //! it with the checkers — writing `junit.xml`, `cucumber.json` and `report.html`.
 //!
 //! Steps that need a capability the SUT lacks are registered only when it has it, so a
-//! scenario that needs one is reported as skipped (with the reason printed), never passed.
+//! scenario that needs one is reported as skipped (with the reason printed), never passed;
+//! the same holds, against any SUT other than the bundled reference middleware, for
+//! andon's self-tests (a step switching on a reference-middleware defect). [`console`]
+//! prints the run and words a failed step as a failed expectation, an inconclusive one, or
+//! — only for a real one — a panic of andon; [`report`] reads the outcomes back and writes
+//! `junit.xml` and `report.html` from them.
 
+pub mod console;
 pub mod report;
 pub mod steps;
 pub mod world;
@@ -80,7 +86,8 @@ pub struct ScenarioResult {
     pub name: String,
     /// Line of the scenario (or of its example row).
     pub line: usize,
-    /// `passed`, `failed` or `skipped`.
+    /// `passed`, `failed`, `inconclusive` (a step could not be judged: never a pass) or
+    /// `skipped`.
     pub status: String,
     /// The first failing step's message, or why it was skipped.
     pub message: Option<String>,
@@ -95,7 +102,7 @@ pub struct TestSummary {
     pub scenarios: Vec<ScenarioResult>,
     /// Files written.
     pub files: Vec<PathBuf>,
-    /// Whether cucumber saw a failure (a failed step or hook).
+    /// Whether a scenario failed (a failed step or hook, or a panic of andon).
     pub failed: bool,
 }
 
@@ -206,6 +213,10 @@ fn scenarios(f: &Feature) -> Vec<(&Scenario, Vec<&Step>)> {
     }
     out
 }
+
+/// The tag that marks andon's self-tests: skipped against another SUT than the bundled
+/// reference middleware.
+pub const SELF_TEST_TAG: &str = "self-test";
 
 /// Matches every step against the library: the undefined and ambiguous ones, as messages.
 pub fn check_steps(features: &[(PathBuf, Feature)]) -> Vec<String> {
@@ -354,7 +365,7 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         TestError::Config(format!("cannot create {}: {e}", opts.report_dir.display()))
     })?;
     let report_dir = std::fs::canonicalize(&opts.report_dir).unwrap_or(opts.report_dir.clone());
-    let skipped = skipped_for_capabilities(&selected, &capabilities);
+    let skipped = skipped_scenarios(&selected, &capabilities, opts.sut.is_none());
     let ctx = Arc::new(TestContext {
         sut: opts
             .sut
@@ -372,14 +383,8 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         std::fs::File::create(p)
             .map_err(|e| TestError::Config(format!("cannot write {}: {e}", p.display())))
     };
-    let color = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        writer::Coloring::Auto
-    } else {
-        writer::Coloring::Never
-    };
-    let out = writer::Basic::raw(std::io::stdout(), color, 0)
-        .summarized()
-        .tee::<AndonWorld, _>(writer::JUnit::for_tee(open(&junit_path)?, 0))
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let out = console::Console::new(std::io::stdout(), color)
         .tee::<AndonWorld, _>(writer::Json::for_tee(open(&json_path)?))
         .normalized();
     let mut runner =
@@ -392,7 +397,8 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         match d.action {
             Action::Capability(c) if !capabilities.iter().any(|x| x == c) => {}
             Action::Capability(_) => runner = runner.given(re, steps::dispatch),
-            Action::Setup(_) | Action::Run(_) => {
+            Action::SelfTest(_) if opts.sut.is_some() => {}
+            Action::Setup(_) | Action::Run(_) | Action::SelfTest(_) => {
                 runner = runner
                     .given(re.clone(), steps::dispatch)
                     .when(re, steps::dispatch);
@@ -419,16 +425,23 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
     let writer = cuke
         .run(selected.into_iter().map(|(_, f)| f).collect())
         .await;
-    let failed = cucumber::writer::Stats::execution_has_failed(&writer);
     drop(writer);
 
     for (name, why) in &skipped {
         println!("skipped: {name} — {why}");
     }
+    // cucumber words every failed step as a panic: say it in andon's words, then read the
+    // outcomes back and write the JUnit report from them.
+    report::reword_cucumber_json(&json_path)?;
     let scenarios = report::read_cucumber_json(&json_path, &report_dir, &skipped)?;
+    let write = |p: &Path, text: String| {
+        std::fs::write(p, text)
+            .map_err(|e| TestError::Config(format!("cannot write {}: {e}", p.display())))
+    };
+    write(&junit_path, report::junit_xml(&scenarios))?;
     let html = report_dir.join("report.html");
-    std::fs::write(&html, report::index_html(&scenarios, opts))
-        .map_err(|e| TestError::Config(format!("cannot write {}: {e}", html.display())))?;
+    write(&html, report::index_html(&scenarios, opts))?;
+    let failed = scenarios.iter().any(|s| s.status == "failed");
     Ok(TestSummary {
         scenarios,
         files: vec![junit_path, json_path, html],
@@ -436,33 +449,45 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
     })
 }
 
-/// Scenarios a missing capability will skip: (`Feature: Scenario`, why).
-fn skipped_for_capabilities(
+/// Scenarios that will be skipped, with why: those that need a capability the SUT does not
+/// declare, and — against another SUT than the bundled reference middleware — andon's
+/// self-tests (a step that switches on a reference-middleware defect; the bundled ones are
+/// also tagged `@self-test`). (`Feature: Scenario`, why.)
+fn skipped_scenarios(
     features: &[(PathBuf, Feature)],
     caps: &[String],
+    reference: bool,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (_, f) in features {
         for (sc, bg) in scenarios(f) {
-            let missing: Vec<&str> = bg
-                .into_iter()
-                .chain(&sc.steps)
-                .filter_map(|st| {
-                    let i = *steps::matching(&st.value, st.ty).first()?;
-                    match library()[i].action {
-                        Action::Capability(c) if !caps.iter().any(|x| x == c) => Some(c),
-                        _ => None,
-                    }
-                })
-                .collect();
-            if !missing.is_empty() {
-                out.push((
-                    format!("{}: {}", f.name, sc.name),
-                    format!(
-                        "the SUT does not declare the capability {} in its manifest",
-                        missing.join(", ")
-                    ),
-                ));
+            let mut missing: Vec<&str> = Vec::new();
+            let mut self_test = false;
+            for st in bg.into_iter().chain(&sc.steps) {
+                let Some(&i) = steps::matching(&st.value, st.ty).first() else {
+                    continue;
+                };
+                match library()[i].action {
+                    Action::Capability(c) if !caps.iter().any(|x| x == c) => missing.push(c),
+                    Action::SelfTest(_) if !reference => self_test = true,
+                    _ => {}
+                }
+            }
+            let why = if self_test {
+                Some(
+                    "a self-test of andon (it proves a check catches a defect of the bundled reference middleware); it says nothing about this SUT"
+                        .to_string(),
+                )
+            } else if !missing.is_empty() {
+                Some(format!(
+                    "the SUT does not declare the capability {} in its manifest",
+                    missing.join(", ")
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                out.push((format!("{}: {}", f.name, sc.name), why));
             }
         }
     }

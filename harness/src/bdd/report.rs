@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::console::Outcome;
 use super::{ScenarioResult, TestError, TestOptions, scenario_slug};
 
 /// Reads the outcome of every scenario from a Cucumber JSON report. A scenario with a
@@ -35,8 +36,10 @@ pub fn read_cucumber_json(
                 match st["result"]["status"].as_str().unwrap_or("undefined") {
                     "passed" => {}
                     "failed" => {
-                        status = "failed";
-                        message = st["result"]["error_message"].as_str().map(String::from);
+                        let text = st["result"]["error_message"].as_str().unwrap_or("");
+                        let (outcome, words) = Outcome::of_text(text);
+                        status = outcome.status();
+                        message = Some(words);
                         break;
                     }
                     _ => {
@@ -75,6 +78,103 @@ pub fn read_cucumber_json(
         }
     }
     Ok(out)
+}
+
+/// Rewrites the `error_message` of every failed step of a Cucumber JSON report in andon's
+/// words (cucumber words every failed step as `Step panicked`), keeping the `Matched:`
+/// line, and marks the failed steps of inconclusive scenarios in their message.
+pub fn reword_cucumber_json(file: &Path) -> Result<(), TestError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| TestError::Config(format!("cannot read {}: {e}", file.display())))?;
+    let mut doc: Value = serde_json::from_str(&text)
+        .map_err(|e| TestError::Config(format!("{}: not JSON: {e}", file.display())))?;
+    for f in doc.as_array_mut().into_iter().flatten() {
+        for el in f["elements"].as_array_mut().into_iter().flatten() {
+            for st in el["steps"].as_array_mut().into_iter().flatten() {
+                let Some(msg) = st["result"]["error_message"].as_str() else {
+                    continue;
+                };
+                let matched = msg
+                    .split_once('\n')
+                    .filter(|(first, _)| first.starts_with("Matched: "))
+                    .map(|(first, _)| format!("{first}\n"))
+                    .unwrap_or_default();
+                let (_, words) = Outcome::of_text(msg);
+                st["result"]["error_message"] = Value::String(format!("{matched}{words}"));
+            }
+        }
+    }
+    let out = serde_json::to_string_pretty(&doc)
+        .map_err(|e| TestError::Config(format!("cannot write {}: {e}", file.display())))?;
+    std::fs::write(file, out)
+        .map_err(|e| TestError::Config(format!("cannot write {}: {e}", file.display())))
+}
+
+/// `junit.xml`: one test suite per feature file, one test case per scenario; a failed
+/// scenario is a `<failure type="failed">`, an inconclusive one a `<failure
+/// type="inconclusive">` (CI systems must not count it as passed), a panic of andon an
+/// `<error>`, a skipped one `<skipped>` with the reason.
+pub fn junit_xml(scenarios: &[ScenarioResult]) -> String {
+    let attr = |s: &str| esc(s).replace('\n', "&#10;");
+    let mut suites: Vec<(&str, Vec<&ScenarioResult>)> = Vec::new();
+    for s in scenarios {
+        match suites.iter_mut().find(|(u, _)| *u == s.uri) {
+            Some((_, v)) => v.push(s),
+            None => suites.push((&s.uri, vec![s])),
+        }
+    }
+    let count = |v: &[&ScenarioResult], st: &str| v.iter().filter(|s| s.status == st).count();
+    let panicked = |s: &ScenarioResult| {
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("andon panicked"))
+    };
+    let all: Vec<&ScenarioResult> = scenarios.iter().collect();
+    let errors = all.iter().filter(|s| panicked(s)).count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str(&format!(
+        "<testsuites name=\"andon test\" tests=\"{}\" failures=\"{}\" errors=\"{errors}\" skipped=\"{}\">\n",
+        all.len(),
+        count(&all, "failed") + count(&all, "inconclusive") - errors,
+        count(&all, "skipped")
+    ));
+    for (uri, v) in &suites {
+        let errs = v.iter().filter(|s| panicked(s)).count();
+        x.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{errs}\" skipped=\"{}\">\n",
+            attr(uri),
+            v.len(),
+            count(v, "failed") + count(v, "inconclusive") - errs,
+            count(v, "skipped")
+        ));
+        for s in v {
+            x.push_str(&format!(
+                "    <testcase name=\"{}\" classname=\"{}\">",
+                attr(&format!("{}: {}", s.feature, s.name)),
+                attr(&format!("{}:{}", s.uri, s.line))
+            ));
+            let msg = s.message.as_deref().unwrap_or("");
+            let first = msg.lines().next().unwrap_or("");
+            match s.status.as_str() {
+                "passed" => {}
+                "skipped" => x.push_str(&format!("<skipped message=\"{}\"/>", attr(first))),
+                _ if panicked(s) => x.push_str(&format!(
+                    "\n      <error type=\"panic\" message=\"{}\">{}</error>\n    ",
+                    attr(first),
+                    esc(msg)
+                )),
+                st => x.push_str(&format!(
+                    "\n      <failure type=\"{st}\" message=\"{}\">{}</failure>\n    ",
+                    attr(first),
+                    esc(msg)
+                )),
+            }
+            x.push_str("</testcase>\n");
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
 }
 
 fn esc(s: &str) -> String {
@@ -116,11 +216,12 @@ pre {{ margin: 0; white-space: pre-wrap; font-size: 12px; }}
 tr.failed td:first-child {{ color: #b00020; font-weight: bold; }}
 tr.passed td:first-child {{ color: #1b5e20; }}
 tr.skipped td:first-child {{ color: #8d6e00; }}
+tr.inconclusive td:first-child {{ color: #8d6e00; font-weight: bold; }}
 .counts span {{ margin-right: 1.5em; }}
 </style></head><body>
 <h1>andon test</h1>
 <p>SUT: {sut} · tags: {tags} · {features}</p>
-<p class="counts"><span>{total} scenarios</span><span>{passed} passed</span><span>{failed} failed</span><span>{skipped} skipped</span></p>
+<p class="counts"><span>{total} scenarios</span><span>{passed} passed</span><span>{failed} failed</span><span>{inconclusive} inconclusive</span><span>{skipped} skipped</span></p>
 <table><tr><th>status</th><th>feature</th><th>scenario</th><th>first failure / reason</th><th>run</th></tr>
 {rows}</table>
 <p><small>Also in this directory: junit.xml, cucumber.json; each run directory holds the history, verdict.json and its own report.</small></p>
@@ -141,6 +242,7 @@ tr.skipped td:first-child {{ color: #8d6e00; }}
         total = scenarios.len(),
         passed = n("passed"),
         failed = n("failed"),
+        inconclusive = n("inconclusive"),
         skipped = n("skipped"),
     )
 }

@@ -9,7 +9,7 @@ use cucumber::gherkin::Table;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use super::world::{AndonWorld, StepResult, explain, require};
+use super::world::{AndonWorld, StepResult, explain, inconclusive, require};
 use crate::check::{self, Checker, Status, Verdict};
 
 /// What a step is about; `andon steps` groups by it.
@@ -93,6 +93,10 @@ pub enum Action {
     /// Holds only when the SUT declares this capability (`Given`); registered only then,
     /// so without it the step and its scenario are skipped, never passed.
     Capability(&'static str),
+    /// Builds the scenario like [`Action::Setup`], for andon's self-tests only: it switches
+    /// on a defect of the bundled reference middleware, so it is registered only when the
+    /// run's SUT is that middleware; against another SUT its scenario is skipped.
+    SelfTest(fn(&mut AndonWorld, &Args<'_>) -> StepResult),
 }
 
 /// One step of the library.
@@ -116,21 +120,137 @@ impl StepDef {
     /// The keyword it is listed under.
     pub fn keyword(&self) -> &'static str {
         match self.action {
-            Action::Setup(_) | Action::Capability(_) => "Given",
+            Action::Setup(_) | Action::Capability(_) | Action::SelfTest(_) => "Given",
             Action::Run(_) => "When",
             Action::Check(_) => "Then",
         }
+    }
+
+    /// The sentence as documented (`text`), read as a pattern: `{…}` is any text, `[…]`
+    /// is optional, `a|b` are alternative words and `(a b|c d)` alternative phrases, ` / `
+    /// separates alternative sentences. Every step a bundled feature uses matches the
+    /// documented sentence of its step, so `andon steps` and `docs/steps.md` show every
+    /// phrasing the features use.
+    pub fn documented(&self) -> Regex {
+        let alts: Vec<String> = self.text.split(" / ").map(documented_sentence).collect();
+        Regex::new(&format!("(?i)^(?:{})$", alts.join("|")))
+            .unwrap_or_else(|e| panic!("documented sentence {:?}: {e}", self.text))
     }
 
     /// Whether a step of this Gherkin type may use it.
     pub fn accepts(&self, ty: cucumber::gherkin::StepType) -> bool {
         use cucumber::gherkin::StepType as T;
         match self.action {
-            Action::Setup(_) | Action::Run(_) => matches!(ty, T::Given | T::When),
+            Action::Setup(_) | Action::Run(_) | Action::SelfTest(_) => {
+                matches!(ty, T::Given | T::When)
+            }
             Action::Capability(_) => ty == T::Given,
             Action::Check(_) => ty == T::Then,
         }
     }
+}
+
+/// One documented sentence as a regular expression (see [`StepDef::documented`]).
+fn documented_sentence(s: &str) -> String {
+    // Placeholders first: their own `|` are not alternatives.
+    let mut flat: Vec<char> = Vec::new();
+    let mut depth = 0;
+    for c in s.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                if depth == 1 {
+                    flat.push('\u{0}');
+                }
+            }
+            '}' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            c => flat.push(c),
+        }
+    }
+    pattern_of(&flat)
+}
+
+fn pattern_of(chars: &[char]) -> String {
+    fn lit(w: &str) -> String {
+        regex::escape(w).replace('\u{0}', ".+?")
+    }
+    fn word(w: &str) -> String {
+        if w.contains('|') {
+            format!(
+                "(?:{})",
+                w.split('|').map(lit).collect::<Vec<_>>().join("|")
+            )
+        } else {
+            lit(w)
+        }
+    }
+    /// The index of the bracket closing the one at `open`.
+    fn closing(chars: &[char], open: usize) -> Option<usize> {
+        let (o, c) = (chars[open], if chars[open] == '(' { ')' } else { ']' });
+        let mut depth = 0;
+        for (i, x) in chars.iter().enumerate().skip(open) {
+            if *x == o {
+                depth += 1;
+            } else if *x == c {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+        }
+        None
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            ' ' if chars.get(i + 1) == Some(&'[') => {
+                let end = closing(chars, i + 1).unwrap_or(chars.len());
+                out.push_str(&format!(
+                    "(?: {})?",
+                    pattern_of(&chars[i + 2..end.min(chars.len())])
+                ));
+                i = end + 1;
+            }
+            '[' => {
+                let end = closing(chars, i).unwrap_or(chars.len());
+                out.push_str(&format!(
+                    "(?:{})?",
+                    pattern_of(&chars[i + 1..end.min(chars.len())])
+                ));
+                i = end + 1;
+            }
+            '(' => {
+                let end = closing(chars, i).unwrap_or(chars.len());
+                let inner = &chars[i + 1..end.min(chars.len())];
+                if inner.contains(&'|') {
+                    let parts: Vec<String> = inner.split(|c| *c == '|').map(pattern_of).collect();
+                    out.push_str(&format!("(?:{})", parts.join("|")));
+                } else {
+                    out.push_str(&format!("\\({}\\)", pattern_of(inner)));
+                }
+                i = end + 1;
+            }
+            ' ' => {
+                out.push(' ');
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < chars.len() && !matches!(chars[i], ' ' | '[' | ']' | '(' | ')') {
+                    i += 1;
+                }
+                out.push_str(&word(&chars[start..i].iter().collect::<String>()));
+                if i == start {
+                    // A stray closing bracket: taken literally.
+                    out.push_str(&regex::escape(&chars[i].to_string()));
+                    i += 1;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The matched step: its captures by name and its data table.
@@ -737,7 +857,7 @@ fn count(v: &Verdict, name: &str) -> u64 {
 fn none_of(w: &AndonWorld, v: &Verdict, zero: &[&str], exercised: &str, what: &str) -> StepResult {
     let bad: u64 = zero.iter().map(|k| count(v, k)).sum();
     if count(v, exercised) == 0 {
-        return Err(explain(
+        return Err(inconclusive(
             w,
             v,
             &format!("expected {what}, but nothing exercised it ({exercised} 0)"),
@@ -933,7 +1053,7 @@ fn drains(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     let faults = v.details["faults"].as_array().cloned().unwrap_or_default();
     let healed: Vec<&Value> = faults.iter().filter(|f| !f["cleared"].is_null()).collect();
     if healed.is_empty() {
-        return Err(explain(
+        return Err(inconclusive(
             w,
             &v,
             "expected a simulator fault to heal so its backlog could drain; none did",
@@ -1006,10 +1126,23 @@ fn problem_json(w: &mut AndonWorld, _: &Args<'_>) -> StepResult {
     )
 }
 
+fn mapping(w: &mut AndonWorld, _: &Args<'_>) -> StepResult {
+    let v = w.judge(&check::mapping::Mapping, |_| {})?;
+    require(w, &v, Status::Pass)
+}
+
+fn plant_scope(w: &mut AndonWorld, _: &Args<'_>) -> StepResult {
+    contract_part(
+        w,
+        &["plant_scope_refused"],
+        "no call refused 403 plant-scope",
+    )
+}
+
 fn no_held_lot_used(w: &mut AndonWorld, _: &Args<'_>) -> StepResult {
     let v = w.judge(&check::safety::Safety, |_| {})?;
     if count(&v, "holds") + count(&v, "rejected_lots") == 0 {
-        return Err(explain(
+        return Err(inconclusive(
             w,
             &v,
             "expected held or blocked lots to exist, but none did (no hold placed, no lot rejected)",
@@ -1064,6 +1197,7 @@ pub fn checker_named(name: &str) -> Option<Box<dyn Checker>> {
             "reconciliation" => Box::new(check::reconciliation::Reconciliation),
             "sla" | "latency" => Box::new(check::sla::Sla),
             "contract" => Box::new(check::contract::Contract),
+            "mapping" => Box::new(check::mapping::Mapping),
             "safety" => Box::new(check::safety::Safety),
             "ordering" => Box::new(check::ordering::Ordering),
             _ => return None,
@@ -1143,7 +1277,11 @@ fn every_check_passes(w: &mut AndonWorld, _: &Args<'_>) -> StepResult {
         .filter(|v| v.status != Status::Pass)
         .cloned()
         .collect();
-    if let Some(first) = bad.first() {
+    if let Some(first) = bad
+        .iter()
+        .find(|v| v.status == Status::Fail)
+        .or(bad.first())
+    {
         let names: Vec<String> = bad
             .iter()
             .map(|v| format!("{} {}", v.checker, v.status.as_str()))
@@ -1184,7 +1322,7 @@ pub fn regexes() -> &'static [Regex] {
 }
 
 fn build() -> Vec<StepDef> {
-    use Action::{Capability, Check, Run, Setup};
+    use Action::{Capability, Check, Run, SelfTest, Setup};
     use Topic as T;
     let s = |topic, text, pattern, doc, example, action| StepDef {
         topic,
@@ -1198,7 +1336,7 @@ fn build() -> Vec<StepDef> {
         // Plants.
         s(
             T::Plants,
-            "plant {id} with {n} lines making {m} materials [in discrete|batch mode]",
+            "plant {id} with {n} line|lines making {m} material|materials [in discrete|batch mode]",
             r#"^(?:a |the )?plant "?(?P<id>[A-Z0-9]{4})"? with (?P<lines>\d+) (?:production )?lines? (?:making|and) (?P<materials>\d+) (?:finished )?materials?(?: in (?P<profile>discrete|batch) mode)?$"#,
             "Adds a plant whose master data is generated from the seed (default: one discrete plant 1000 with 2 lines and 10 materials).",
             "Given plant 1000 with 3 lines making 20 materials",
@@ -1247,7 +1385,7 @@ fn build() -> Vec<StepDef> {
         ),
         s(
             T::Systems,
-            "the {system|every system} requires OAuth tokens",
+            "the {system} requires OAuth tokens / every system requires OAuth tokens",
             r"^(?:the )?(?P<who>ERP|MES|QMS|WMS|every system) requires? OAuth(?: 2\.0)? tokens$",
             "Requires OAuth 2.0 client-credentials tokens (the middleware must fetch and renew them).",
             "Given the ERP requires OAuth tokens",
@@ -1326,9 +1464,9 @@ fn build() -> Vec<StepDef> {
             T::Middleware,
             "the reference middleware with the defect \"{name}\" [and \"{name}\"]",
             r#"^the (?:bundled )?reference middleware with the defects? "(?P<d1>[a-z0-9-]+)"(?: and "(?P<d2>[a-z0-9-]+)")?$"#,
-            "Switches on named defects of the reference middleware (`andon reference-sut --list-defects`), to prove a feature catches what it claims.",
+            "Switches on named defects of the reference middleware (`andon reference-sut --list-defects`), to prove a feature catches what it claims. A self-test of andon: against another SUT (`--sut`) its scenario is skipped, never failed; tag such scenarios `@self-test`.",
             "Given the reference middleware with the defect \"no-dedup\"",
-            Setup(with_defects),
+            SelfTest(with_defects),
         ),
         s(
             T::Middleware,
@@ -1428,7 +1566,7 @@ fn build() -> Vec<StepDef> {
         // Faults.
         s(
             T::Faults,
-            "the {system} is unavailable from {at} for {for} [with Retry-After {d}]",
+            "the {system} is unavailable from {at} for {for} [with Retry-After {d}] / the {system} is unavailable with Retry-After {d} from {at} for {for}",
             concat!(
                 r"^the ",
                 sys!(),
@@ -1528,7 +1666,7 @@ fn build() -> Vec<StepDef> {
         ),
         s(
             T::Faults,
-            "the {system} rejects calls with {status} \"{code}\" from {at} for {for}",
+            "the {system} rejects calls [to \"{path}\"] with {status} \"{code}\" from {at} for {for}",
             concat!(
                 r"^the ",
                 sys!(),
@@ -1545,7 +1683,7 @@ fn build() -> Vec<StepDef> {
             T::Faults,
             "the {system} expires tokens early from {at} for {for}",
             concat!(r"^the ", sys!(), " expires tokens early ", window!(), "$"),
-            "Rejects valid tokens with 401 `invalid_token` (the middleware must fetch a new one and retry).",
+            "Rejects valid tokens with 401 `unauthorized` (the middleware must fetch a new one and retry).",
             "Given the ERP expires tokens early from 5s for 10s",
             Setup(f_token_expiry),
         ),
@@ -1668,7 +1806,7 @@ fn build() -> Vec<StepDef> {
         ),
         s(
             T::Faults,
-            "the middleware is killed|restarted at {at} / frozen at {at} for {for}",
+            "the middleware is killed|restarted at {at} / the middleware is frozen at {at} for {for}",
             concat!(
                 r"^the middleware is (?P<what>killed|restarted|frozen) at ",
                 dur!("at"),
@@ -1859,6 +1997,22 @@ fn build() -> Vec<StepDef> {
             Check(problem_json),
         ),
         s(
+            T::Contract,
+            "every call carries what its source event implies",
+            r"^every call carries what its source event implies$",
+            "Mapping: every field of every call (posting date, movement type, plant, storage location, material, batch, quantity in the base unit, order, operation, hold, sequence, status) is what `contracts/flows.yaml` derives from the source event, and no call is one the event's flow does not make.",
+            "Then every call carries what its source event implies",
+            Check(mapping),
+        ),
+        s(
+            T::Contract,
+            "no call is refused for another plant's scope",
+            r"^no call is refused for another plant's (?:token )?scope$",
+            "No call answered 403 `plant-scope`: every token the middleware uses covers the plant of the call (one token for all its plants, or one per plant).",
+            "Then no call is refused for another plant's scope",
+            Check(plant_scope),
+        ),
+        s(
             T::Safety,
             "no held or blocked lot is consumed or shipped",
             r"^no held or blocked lot is consumed or shipped$",
@@ -1868,7 +2022,7 @@ fn build() -> Vec<StepDef> {
         ),
         s(
             T::Safety,
-            "every rejected posting is dead-lettered",
+            "every rejected posting|event is dead-lettered / no posting into a closed period is silently dropped",
             r"^(?:every rejected (?:posting|event) is dead-lettered|no posting into a closed period is silently dropped)$",
             "A posting the target refused (a closed period, unknown master data) is dead-lettered or recovered, never silently dropped.",
             "Then every rejected posting is dead-lettered",
@@ -1876,7 +2030,7 @@ fn build() -> Vec<StepDef> {
         ),
         s(
             T::Safety,
-            "at least {n} events are dead-lettered",
+            "at least {n} event|events is|are dead-lettered",
             r"^at least (?P<n>\d+) events? (?:is|are) dead-lettered$",
             "The middleware's dead-letter list holds at least this many events.",
             "Then at least 1 event is dead-lettered",
@@ -1892,16 +2046,16 @@ fn build() -> Vec<StepDef> {
         ),
         s(
             T::Verdicts,
-            "the {check} check passes|fails|is unknown",
-            r"^the (?P<checker>exactly-once|reconciliation|SLA|latency|contract|safety|ordering) check (?P<status>passes|fails|is unknown)$",
+            "the {check} check (passes|fails|is unknown)",
+            r"^the (?P<checker>exactly-once|reconciliation|SLA|latency|contract|mapping|safety|ordering) check (?P<status>passes|fails|is unknown)$",
             "Any checker's verdict, with every expectation on.",
             "Then the exactly-once check fails",
             Check(verdict_is),
         ),
         s(
             T::Verdicts,
-            "the {check} check counts no|at least|at most|exactly {n} {name}",
-            r"^the (?P<checker>exactly-once|reconciliation|SLA|latency|contract|safety|ordering) check counts (?:(?P<op>at least|at most|more than|exactly) (?P<n>\d+)|no) (?P<name>[a-z_ -]+)$",
+            "the {check} check counts (at least|at most|more than|exactly) {n} {name} / the {check} check counts no {name}",
+            r"^the (?P<checker>exactly-once|reconciliation|SLA|latency|contract|mapping|safety|ordering) check counts (?:(?P<op>at least|at most|more than|exactly) (?P<n>\d+)|no) (?P<name>[a-z_ -]+)$",
             "A count of a checker's verdict (`andon check` and verdict.json list them: lost, duplicated, stale_overwrites, missing_idempotency_key, …).",
             "Then the exactly-once check counts at least 1 duplicated",
             Check(verdict_count),
@@ -1982,7 +2136,7 @@ pub fn dispatch(
             panic!("internal: {:?} stopped matching", step.value);
         };
         let result = match def.action {
-            Action::Setup(f) => f(w, &args),
+            Action::Setup(f) | Action::SelfTest(f) => f(w, &args),
             Action::Run(f) => match f(w, &args) {
                 Ok(()) => w.run().await,
                 e => e,
@@ -1993,8 +2147,14 @@ pub fn dispatch(
             },
             Action::Capability(_) => Ok(()),
         };
+        // A step that does not hold panics (cucumber's only way to fail a step) with its
+        // message marked, so that the console and the reports say "failed" or
+        // "inconclusive", and keep "panicked" for real panics of andon.
         if let Err(msg) = result {
-            panic!("{msg}");
+            if msg.starts_with(super::console::INCONCLUSIVE) {
+                panic!("{msg}");
+            }
+            panic!("{}{msg}", super::console::FAILED);
         }
     })
 }
@@ -2004,7 +2164,7 @@ pub fn render(markdown: bool) -> String {
     let mut out = String::new();
     if markdown {
         out.push_str("# The andon step library\n\n");
-        out.push_str("Generated by `andon steps --format markdown`; `cargo test` fails when this file and the code disagree.\n");
+        out.push_str("Generated by `andon docs steps`; `cargo test` fails when this file and the code disagree.\n");
         out.push_str("`Given` steps may also be written as `When` (and the run step as `Given`); `And` and `But` take the keyword before them.\n");
         out.push_str("Durations are written `500ms`, `5s`, `2 minutes`; systems are `ERP`, `MES`, `QMS`, `WMS`.\n");
     }
@@ -2085,7 +2245,7 @@ mod tests {
         let c = closest("the ERP is unavaliable from 5s for 10s", 3);
         assert_eq!(
             c[0].text,
-            "the {system} is unavailable from {at} for {for} [with Retry-After {d}]"
+            "the {system} is unavailable from {at} for {for} [with Retry-After {d}] / the {system} is unavailable with Retry-After {d} from {at} for {for}"
         );
     }
 

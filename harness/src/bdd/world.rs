@@ -291,8 +291,25 @@ pub fn status_verb(s: Status) -> &'static str {
 }
 
 /// A failure message: the headline, then the verdict it rests on (status and reason, the
-/// non-zero counts, the first witnesses) and where the run is.
+/// non-zero counts, the first witnesses) and where the run is. A verdict that is unknown
+/// makes the message inconclusive (never a pass, and not a failure of the middleware).
 pub fn explain(w: &AndonWorld, v: &Verdict, headline: &str) -> String {
+    if v.status == Status::Unknown {
+        return inconclusive(w, v, headline);
+    }
+    describe_verdict(w, v, headline)
+}
+
+/// An inconclusive message: the step's property was not exercised, so it cannot pass.
+pub fn inconclusive(w: &AndonWorld, v: &Verdict, headline: &str) -> String {
+    format!(
+        "{}{}",
+        super::console::INCONCLUSIVE,
+        describe_verdict(w, v, headline)
+    )
+}
+
+fn describe_verdict(w: &AndonWorld, v: &Verdict, headline: &str) -> String {
     let mut out = format!(
         "{headline}\n  the {} check: {}",
         v.checker,

@@ -1,10 +1,12 @@
 //! What the checkers share: indexes over the history keyed by source event (built once per
-//! checker, borrowing from the records, never cloning them), the flows table of
-//! `harness/DESIGN.md` as data, a bounded witness collector, and plain-language wording.
+//! checker, borrowing from the records, never cloning them), the expected effects and the
+//! legitimacy of rejections from the flows of `contracts/flows.yaml`, a bounded witness
+//! collector, and plain-language wording.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use andon_contracts::flows;
 use andon_contracts::{
     CloudEvent, EventKind, Json, JsonRef, Material, Quantity, SourceRef, System,
 };
@@ -400,14 +402,36 @@ pub(crate) fn effects_by_event(records: &[Record], events: &Events<'_>) -> PerEv
     PerEvent { start, items }
 }
 
+/// Whether a request record with this `fault` reached the system itself: no fault
+/// answered instead of it (`commit_then_reset` and a `slow` request whose client gave up
+/// were processed; only the answer was lost).
+pub(crate) fn reached_system(fault: Option<&str>) -> bool {
+    matches!(fault, None | Some("commit_then_reset") | Some("slow"))
+}
+
+/// A business rejection (422) of a call realising a source event.
+#[derive(Debug, Clone)]
+pub(crate) struct Rejection {
+    /// The system that answered.
+    pub system: System,
+    /// The `request` record.
+    pub idx: usize,
+    /// Whether it excuses a missing effect: andon's own fault answered it, or the call was
+    /// right field by field and the flow lists its problem code (`contracts/flows.yaml`).
+    pub legit: bool,
+    /// Why it does not excuse (the wrong fields, or the code the flow does not list).
+    pub why: Option<String>,
+}
+
 /// Calls answered 422 (a business rejection) per source event they realise — attributed
-/// as in [`requests_by_event`] — with the system that answered and the record index.
+/// as in [`requests_by_event`] — each judged against the event's flow.
 pub(crate) fn rejections_by_event<'a>(
     records: &'a [Record],
     events: &Events<'a>,
-) -> FastMap<Key<'a>, Vec<(System, usize)>> {
+    materials: &Materials<'_>,
+) -> FastMap<Key<'a>, Vec<Rejection>> {
     let mut traces: Option<FastMap<&'a str, Key<'a>>> = None;
-    let mut out: FastMap<Key<'a>, Vec<(System, usize)>> = FastMap::default();
+    let mut out: FastMap<Key<'a>, Vec<Rejection>> = FastMap::default();
     for (idx, r) in records.iter().enumerate() {
         let Entry::Request {
             route,
@@ -422,21 +446,164 @@ pub(crate) fn rejections_by_event<'a>(
         if !route.starts_with("/api/") {
             continue;
         }
+        let mut keys: Vec<Key<'a>> = Vec::new();
         if sources.is_empty() {
             let Some(t) = traceparent.as_deref().and_then(trace_id) else {
                 continue;
             };
             let traces = traces.get_or_insert_with(|| events.by_trace());
             if let Some(k) = traces.get(t) {
-                out.entry(*k).or_default().push((r.system, idx));
+                keys.push(*k);
             }
         } else {
-            for s in sources {
-                out.entry(key(s)).or_default().push((r.system, idx));
-            }
+            keys.extend(sources.iter().map(key));
+        }
+        for k in keys {
+            let (legit, why) = match events.map.get(&k) {
+                Some(ev) => judge_rejection(r, ev, materials),
+                None => (false, Some("it names no emitted event".into())),
+            };
+            out.entry(k).or_default().push(Rejection {
+                system: r.system,
+                idx,
+                legit,
+                why,
+            });
         }
     }
     out
+}
+
+/// Whether a 422 answer to a call for `ev` is the target's legitimate answer to a right
+/// call (see [`Rejection::legit`]), and if not, why.
+fn judge_rejection(r: &Record, ev: &Ev<'_>, materials: &Materials<'_>) -> (bool, Option<String>) {
+    let Entry::Request {
+        method,
+        path,
+        route,
+        body,
+        problem,
+        fault,
+        ..
+    } = &r.entry
+    else {
+        return (false, None);
+    };
+    if !reached_system(fault.as_deref()) {
+        // andon's own fault answered (a `reject` fault): the target's decision, not the
+        // middleware's doing.
+        return (true, None);
+    }
+    let code = problem.as_deref().unwrap_or("");
+    let Some(flow) = ev.kind.and_then(|k| flows::flows().get(k)) else {
+        return (false, Some(format!("{} needs no call", ev.event.type_)));
+    };
+    let Some(body) = body else {
+        // Not recorded (a history of an older andon): judged by the code alone.
+        let listed = flow.calls.iter().any(|c| {
+            c.to == r.system
+                && c.method == *method
+                && c.route == *route
+                && c.may_be_rejected_with(code)
+        });
+        return (
+            listed,
+            (!listed).then(|| format!("the flow does not list {code}")),
+        );
+    };
+    let sent = body.to_value();
+    let j = judge_call(
+        flow,
+        ev,
+        materials,
+        flows::Sent {
+            to: r.system,
+            method,
+            route,
+            path,
+            body: Some(&sent),
+        },
+    );
+    match j.call {
+        None => (
+            false,
+            Some(format!(
+                "the flow of {} makes no {method} {route}",
+                ev.event.type_
+            )),
+        ),
+        Some(_) if j.applies == flows::Applies::No => (
+            false,
+            Some(format!(
+                "the flow of this event makes {method} {route} only under a condition that does not hold"
+            )),
+        ),
+        Some(_) if !j.mismatches.is_empty() => (false, Some(mismatch_text(&j.mismatches))),
+        Some(call) if !call.may_be_rejected_with(code) => (
+            false,
+            Some(format!(
+                "a right {method} {route} is not rejected with {code} (the flow lists {})",
+                if call.rejections.is_empty() {
+                    "no rejection".to_string()
+                } else {
+                    call.rejections.join(", ")
+                }
+            )),
+        ),
+        Some(_) => (true, None),
+    }
+}
+
+/// Judges a call the SUT made for `ev` against the event's flow, with the material master
+/// as it stood when the event was emitted.
+pub(crate) fn judge_call(
+    flow: &'static flows::Flow,
+    ev: &Ev<'_>,
+    materials: &Materials<'_>,
+    sent: flows::Sent<'_>,
+) -> flows::Judgement<'static> {
+    let data = ev.event.data.to_value();
+    let facts = EventFacts {
+        materials,
+        idx: ev.idx,
+    };
+    let expected = flow.expected(ev.event, &data, &facts);
+    flows::judge(&expected, sent, &facts, ev.event.plant.as_str())
+}
+
+/// The wrong fields of a call, in words (`posting_date: sent 2026-12-06, expected
+/// 2026-11-02 (the event's posting_date)`).
+pub(crate) fn mismatch_text(m: &[flows::Mismatch]) -> String {
+    m.iter()
+        .map(|m| {
+            let field = m.field.trim_start_matches('/').replace('/', ".");
+            format!("{field}: sent {}, expected {}", m.sent, m.expected)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The material master as it stood when an event was emitted, for the flows' judge.
+pub(crate) struct EventFacts<'m, 'a> {
+    /// The material master over the run.
+    pub materials: &'m Materials<'a>,
+    /// The event's record index.
+    pub idx: usize,
+}
+
+impl flows::Facts for EventFacts<'_, '_> {
+    fn inspection_required(&self, material: &str, plant: &str) -> Option<bool> {
+        match self.materials.inspection(material, plant, self.idx) {
+            (now, false) => now,
+            (_, true) => None,
+        }
+    }
+
+    fn to_base(&self, material: &str, plant: &str, q: &Quantity) -> Option<i64> {
+        self.materials
+            .to_base(material, plant, self.idx, q)
+            .map(|x| x.0)
+    }
 }
 
 /// A text field of a JSON object.
@@ -547,7 +714,7 @@ pub(crate) struct Slot<'a> {
     /// Effect name in the history.
     pub effect: &'static str,
     /// Movement type, for goods movements.
-    pub movement: Option<&'static str>,
+    pub movement: Option<&'a str>,
     /// Material and batch, for goods movements.
     pub item: Option<(&'a str, Option<&'a str>)>,
     /// Must it land?
@@ -648,101 +815,42 @@ pub(crate) fn reverses(movement: &str) -> Option<&'static str> {
     })
 }
 
-/// The effects an event implies (DESIGN.md, *Flows the checkers expect*).
+/// The effects an event implies (`contracts/flows.yaml`).
 pub(crate) fn expected<'a>(ev: &Ev<'a>, materials: &Materials<'_>) -> Vec<Slot<'a>> {
     let mut out = Vec::new();
     expected_into(ev, materials, &mut out);
     out
 }
 
-/// [`expected`] into a buffer the caller reuses (cleared first).
+/// [`expected`] into a buffer the caller reuses (cleared first): one slot per call of the
+/// event's flow that applies (per element for calls made `each` element), read in place.
 pub(crate) fn expected_into<'a>(ev: &Ev<'a>, materials: &Materials<'_>, out: &mut Vec<Slot<'a>>) {
-    use EventKind as K;
-    use System::{Erp, Mes, Qms, Wms};
     out.clear();
-    let Some(kind) = ev.kind else {
+    let Some(flow) = ev.kind.and_then(|k| flows::flows().get(k)) else {
         return;
     };
     let d: JsonRef<'a> = ev.event.data.as_ref();
-    let slot = |system, effect, need| Slot {
-        system,
-        effect,
-        movement: None,
-        item: None,
-        need,
+    let facts = EventFacts {
+        materials,
+        idx: ev.idx,
     };
-    let lot_item = || field(d, "material").map(|m| (m, field(d, "batch")));
-    let gm = |movement, need| Slot {
-        system: Erp,
-        effect: "erp.goods_movement",
-        movement: Some(movement),
-        item: lot_item(),
-        need,
-    };
-    let r = Need::Required;
-    match kind {
-        K::ProductionOrderReleased => out.push(slot(Mes, "mes.work_order", r)),
-        K::ProductionOrderChanged => out.push(slot(Mes, "mes.work_order_changed", r)),
-        K::ProductionOrderCancelled => out.push(slot(Mes, "mes.work_order_cancelled", r)),
-        K::MaterialChanged => out.extend([
-            slot(Mes, "mes.material", r),
-            slot(Qms, "qms.material", r),
-            slot(Wms, "wms.material", r),
-        ]),
-        K::OperationConfirmed => out.push(slot(Erp, "erp.confirmation", r)),
-        K::MaterialConsumed => out.push(gm("261", r)),
-        K::MaterialProduced => {
-            let by_product = d
-                .get("by_product")
-                .and_then(JsonRef::as_bool)
-                .unwrap_or(false);
-            out.push(gm(if by_product { "531" } else { "101" }, r));
-            out.push(slot(Wms, "wms.receipt", r));
-            let (now, flips) = match (field(d, "material"), field(d, "plant")) {
-                (Some(m), Some(p)) => materials.inspection(m, p, ev.idx),
-                _ => (None, false),
-            };
-            match (now, flips) {
-                (Some(true), false) => out.push(slot(Qms, "qms.inspection_lot", r)),
-                (Some(false), false) => {}
-                _ => out.push(slot(Qms, "qms.inspection_lot", Need::AtMostOnce)),
-            }
+    for call in &flow.calls {
+        let need = match (call.need, call.applies_in(d, &facts)) {
+            (_, flows::Applies::No) => continue,
+            (flows::Need::Required, flows::Applies::Yes) => Need::Required,
+            (flows::Need::Required, flows::Applies::Maybe) => Need::AtMostOnce,
+            (flows::Need::Allowed, _) => Need::Allowed,
+        };
+        for el in call.elements(d) {
+            let text = |name: &str| call.element_field(name).and_then(|e| e.text_in(d, el));
+            out.push(Slot {
+                system: call.to,
+                effect: call.effect.as_str(),
+                movement: text("movement_type"),
+                item: text("material").map(|m| (m, text("batch"))),
+                need,
+            });
         }
-        K::UsageDecisionMade => {
-            let mvt = match field(d, "valuation") {
-                Some("R") => "350",
-                _ => "321",
-            };
-            out.extend([
-                gm(mvt, r),
-                slot(Mes, "mes.lot_status", r),
-                slot(Wms, "wms.lot_status", r),
-                gm("344", Need::Allowed),
-            ]);
-        }
-        K::LotHoldPlaced => out.extend([
-            slot(Mes, "mes.hold", r),
-            slot(Wms, "wms.hold", r),
-            gm("344", Need::Allowed),
-        ]),
-        K::LotHoldReleased => out.extend([
-            slot(Mes, "mes.release", r),
-            slot(Wms, "wms.release", r),
-            gm("343", Need::Allowed),
-        ]),
-        K::NonconformanceCreated => out.push(slot(Erp, "erp.quality_notification", r)),
-        K::ShipmentConfirmed => {
-            if let Some(items) = d.get("items").and_then(JsonRef::items) {
-                out.extend(items.into_iter().map(|it| Slot {
-                    system: Erp,
-                    effect: "erp.goods_movement",
-                    movement: Some("601"),
-                    item: field(it, "material").map(|m| (m, field(it, "batch"))),
-                    need: r,
-                }));
-            }
-        }
-        _ => {}
     }
 }
 

@@ -2,9 +2,11 @@
 //! contract, and the SUT's error answers to deliveries are problem+json.
 //!
 //! Calls judged: `request` records of `/api/` routes, except answers a fault gave instead
-//! of the system (they carry no body) — `commit_then_reset` is judged, the system did
-//! process it. Categories, each counted:
+//! of the system (they carry no body) — `commit_then_reset` and a `slow` request whose
+//! client gave up are judged, the system did process them. Categories, each counted:
 //! * `schema_violations`: the body did not validate against the contract (`valid` false);
+//! * `plant_scope_refused`: the call was refused 403 `plant-scope` (its token did not
+//!   cover the plant it was for);
 //! * for state-changing calls (POST, PUT): `missing_idempotency_key`,
 //!   `missing_traceparent`, `broken_traceparent` (malformed, or its trace id is not the
 //!   trace id of any source event it references), `missing_sources` (no source reference —
@@ -33,8 +35,9 @@ pub struct Contract;
 
 const NAME: &str = "contract";
 
-const CATEGORIES: [&str; 9] = [
+const CATEGORIES: [&str; 10] = [
     "schema_violations",
+    "plant_scope_refused",
     "missing_idempotency_key",
     "missing_traceparent",
     "broken_traceparent",
@@ -97,6 +100,7 @@ fn check(run: &RunData) -> Verdict {
                 violations,
                 fault,
                 status,
+                problem,
                 retry_after_s,
                 latency_us,
                 ..
@@ -136,7 +140,7 @@ fn check(run: &RunData) -> Verdict {
                     let entry = hold_off.entry(r.system).or_insert((r.at, until, secs));
                     *entry = (r.at, until.max(entry.1), secs);
                 }
-                if fault.as_deref().is_some_and(|f| f != "commit_then_reset") {
+                if !common::reached_system(fault.as_deref()) {
                     continue;
                 }
                 let route_counts = per_route
@@ -186,6 +190,14 @@ fn check(run: &RunData) -> Verdict {
                                 .collect::<Vec<_>>()
                                 .join("; ")
                         ),
+                    );
+                }
+                if *status == 403 && problem.as_deref() == Some("plant-scope") {
+                    bump("plant_scope_refused", &mut counts);
+                    witness(
+                        "plant_scope_refused",
+                        "a bearer token whose scope covers the plant of the call (request `scope=plant:<id>` for every plant served, one token per plant, or no scope)".into(),
+                        "refused 403 plant-scope: the token did not cover the call's plant".into(),
                     );
                 }
                 if !matches!(method.as_str(), "POST" | "PUT") {

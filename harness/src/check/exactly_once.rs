@@ -1,6 +1,6 @@
 //! Exactly-once: every acknowledged source event has exactly one business effect where it
-//! must land (DESIGN.md's flows table), counted from the `effect` records whose `sources`
-//! contain the event.
+//! must land (the flows of `contracts/flows.yaml`), counted from the `effect` records whose
+//! `sources` contain the event.
 //!
 //! Semantics, in the order they are applied:
 //! * **poison** events must have no effect; any effect referencing one is `unexpected`.
@@ -10,10 +10,15 @@
 //!   effects still count for duplicates: the SUT must be idempotent whether it answered or
 //!   not.
 //! * for an acknowledged event, each required effect missing is `lost`, unless the SUT's
-//!   call to that system realising the event was answered 422 (a business rejection) —
-//!   then it is `rejected`, which does not fail (the safety checker judges whether the
-//!   rejection was dead-lettered). A call carries the event when its body references it,
-//!   or, for answers a fault gave (which record no body), when it carries its trace id.
+//!   call to that system realising the event was answered 422 (a business rejection) and
+//!   the rejection is legitimate — andon's own `reject` fault gave it, or the call was right
+//!   in every field the flow names and the flow lists its problem code for that call — then
+//!   it is `rejected`, which does not fail (the safety checker judges whether the rejection
+//!   was dead-lettered). A rejection of a wrong call, or for a reason the flow does not
+//!   list, is the SUT's fault: the effect is `lost` (also counted `rejected_not_excused`,
+//!   the witness says which field was wrong). A call carries the event when its body
+//!   references it, or, for answers a fault gave (which record no body), when it carries
+//!   its trace id.
 //! * more than one effect of one expected kind is `duplicated`. Goods movements are told
 //!   apart by movement type, material and batch (a 601 per shipment item); a reversal
 //!   (`reversal_of` set) referencing the event takes one back (`reversed`).
@@ -31,7 +36,9 @@
 //!   reported as `indeterminate`.
 //!
 //! Fail on any lost, duplicated, unexpected or unattributed effect; unknown when no
-//! acknowledged event had expected effects; pass otherwise.
+//! acknowledged event had expected effects, or when most of them (more than half) ended in
+//! a business rejection (the flows were hardly exercised: a run that rejects most postings
+//! is no pass); pass otherwise.
 
 use std::collections::BTreeMap;
 
@@ -186,7 +193,7 @@ fn check(run: &RunData) -> Verdict {
     let materials = Materials::build(run, &events);
     let dels = common::deliveries(records, &events);
     let effects = common::effects_by_event(records, &events);
-    let rejections = common::rejections_by_event(records, &events);
+    let rejections = common::rejections_by_event(records, &events, &materials);
     // Every call per event, for the witnesses of lost effects only.
     let requests: std::cell::OnceCell<FastMap<Key<'_>, Vec<usize>>> = std::cell::OnceCell::new();
     let superseded = superseded(&events, &dels);
@@ -290,26 +297,43 @@ fn check(run: &RunData) -> Verdict {
         } else if required > 0 {
             add(&mut counts, "not_acknowledged", 1);
         }
+        let mut event_rejected = false;
         for g in &groups {
             if g.slot.need == Need::Allowed {
                 continue;
             }
             let missing = g.wanted - g.found;
             if missing > 0 && g.slot.need == Need::Required && d.acked() {
-                let rejected = rejections
+                let at_target = rejections
                     .get(&k)
-                    .is_some_and(|r| r.iter().any(|(s, _)| *s == g.slot.system));
-                if rejected {
+                    .map(|r| {
+                        r.iter()
+                            .filter(|x| x.system == g.slot.system)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                if at_target.iter().any(|x| x.legit) {
                     add(&mut counts, "rejected", missing as u64);
                     kc.rejected += missing as u64;
+                    event_rejected = true;
                 } else {
                     add(&mut counts, "lost", missing as u64);
                     kc.lost += missing as u64;
+                    let not_excused = at_target.iter().find_map(|x| x.why.clone());
+                    if not_excused.is_some() {
+                        add(&mut counts, "rejected_not_excused", missing as u64);
+                    }
                     w.push("lost", ev.idx, || {
                         let reqs = requests
                             .get_or_init(|| common::requests_by_event(records, &events))
                             .get(&k);
-                        lost_witness(records, ev, g, reqs, end)
+                        let mut wit = lost_witness(records, ev, g, reqs, end);
+                        if let Some(why) = &not_excused {
+                            wit.happened.push_str(&format!(
+                                "; the rejection is the middleware's fault, not the target's: {why}"
+                            ));
+                        }
+                        wit
                     });
                 }
             }
@@ -338,6 +362,9 @@ fn check(run: &RunData) -> Verdict {
                     trace_id: ev.trace(),
                 });
             }
+        }
+        if event_rejected && d.acked() {
+            add(&mut counts, "rejected_events", 1);
         }
     }
 
@@ -438,6 +465,14 @@ fn check(run: &RunData) -> Verdict {
                 counts.get("unattributed").copied().unwrap_or(0),
             ),
         )
+    } else if judged > 0 && counts.get("rejected_events").copied().unwrap_or(0) * 2 > judged {
+        (
+            Status::Unknown,
+            format!(
+                "most acknowledged events ({} of {judged}) ended in a business rejection by the target: the flows were hardly exercised, and a run that rejects most postings is no pass",
+                counts.get("rejected_events").copied().unwrap_or(0)
+            ),
+        )
     } else if judged == 0 {
         (
             Status::Unknown,
@@ -464,6 +499,8 @@ fn check(run: &RunData) -> Verdict {
         "effects",
         "lost",
         "rejected",
+        "rejected_events",
+        "rejected_not_excused",
         "duplicated",
         "unexpected",
         "unattributed",

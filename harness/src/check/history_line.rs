@@ -103,6 +103,8 @@ struct Flat<'a> {
     traceparent: Option<String>,
     #[serde(default)]
     sources: Vec<SourceRef>,
+    #[serde(borrow, default)]
+    body: Option<&'a RawValue>,
     #[serde(default)]
     valid: Option<bool>,
     #[serde(default)]
@@ -167,6 +169,7 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
             idempotency_key: f.idempotency_key,
             traceparent: f.traceparent,
             sources: f.sources,
+            body: f.body.map(Json::from_raw),
             valid: f.valid,
             violations: f.violations,
             status: f.status?,

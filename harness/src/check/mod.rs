@@ -6,8 +6,8 @@
 //! read; it is loaded from a run directory, so `andon check RUN_DIR` re-runs every checker
 //! without re-running the scenario.
 //!
-//! Layout: [`exactly_once`], [`reconciliation`], [`sla`], [`contract`], [`safety`] and
-//! [`ordering`] — one checker each, its semantics documented at the top of its file;
+//! Layout: [`exactly_once`], [`reconciliation`], [`sla`], [`contract`], [`mapping`],
+//! [`safety`] and [`ordering`] — one checker each, its semantics documented at the top of its file;
 //! `common` — indexes over the history keyed by source event, the flows table as data,
 //! the witness collector and wording; [`rundir`] — reading and writing a run directory
 //! (`history_line` is its fast reader of one history line); [`synthetic`] — a fabricated
@@ -17,6 +17,7 @@
 pub mod contract;
 pub mod exactly_once;
 mod history_line;
+pub mod mapping;
 pub mod ordering;
 pub mod reconciliation;
 pub mod rundir;
@@ -159,7 +160,7 @@ pub enum Reconcile {
 #[serde(deny_unknown_fields)]
 pub struct SafetyExpect {
     /// Time a hold may take to reach the WMS and MES before a pick or consumption of the
-    /// lot counts as unsafe (default 60 s, DOMAIN.md's design default).
+    /// lot counts as unsafe (default 60 s, docs/domain.md's design default).
     #[serde(default = "hold_grace")]
     pub hold_grace: Dur,
 }
@@ -176,34 +177,122 @@ impl Default for SafetyExpect {
     }
 }
 
-/// A scenario's expectations: which checkers run and with which budgets.
-/// Defaults: every checker on, reconcile inventory and lot status, no SLA budgets
-/// (latencies are still reported).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    /// Run the exactly-once checker.
-    #[serde(default = "yes")]
-    pub exactly_once: bool,
-    /// What the reconciliation checker compares (empty: skip it).
-    #[serde(default = "both")]
-    pub reconcile: Vec<Reconcile>,
-    /// Run the contract checker.
-    #[serde(default = "yes")]
-    pub contract: bool,
-    /// Safety settings (`false` in YAML is not allowed; omit to use defaults).
-    #[serde(default)]
-    pub safety: SafetyExpect,
-    /// Run the ordering checker.
-    #[serde(default = "yes")]
-    pub ordering: bool,
-    /// SLA budgets per route.
-    #[serde(default)]
-    pub sla: Vec<SlaBudget>,
+/// The checkers, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    /// Exactly-once effects.
+    ExactlyOnce,
+    /// Stock and lot status.
+    Reconciliation,
+    /// Propagation latency.
+    Sla,
+    /// The calls' contract.
+    Contract,
+    /// Every field of every call against its source event.
+    Mapping,
+    /// Held lots and vanished rejections.
+    Safety,
+    /// Per-lot order.
+    Ordering,
 }
 
-fn yes() -> bool {
-    true
+impl CheckName {
+    /// The name in verdicts (`exactly_once`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ExactlyOnce => "exactly_once",
+            Self::Reconciliation => "reconciliation",
+            Self::Sla => "sla",
+            Self::Contract => "contract",
+            Self::Mapping => "mapping",
+            Self::Safety => "safety",
+            Self::Ordering => "ordering",
+        }
+    }
+}
+
+/// A scenario's expectations: which checkers run, with which budgets, and which must be
+/// exercised. Defaults: every checker on, reconcile inventory and lot status, no SLA
+/// budgets (latencies are still reported), `required` as below.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ExpectDoc")]
+pub struct Expect {
+    /// Run the exactly-once checker.
+    pub exactly_once: bool,
+    /// What the reconciliation checker compares (empty: skip it).
+    pub reconcile: Vec<Reconcile>,
+    /// Run the contract checker.
+    pub contract: bool,
+    /// Run the mapping checker (every field of every call against its source event).
+    pub mapping: bool,
+    /// Safety settings (`false` in YAML is not allowed; omit to use defaults).
+    pub safety: SafetyExpect,
+    /// Run the ordering checker.
+    pub ordering: bool,
+    /// SLA budgets per route.
+    pub sla: Vec<SlaBudget>,
+    /// The checkers that must be exercised: one of them `unknown` makes the run
+    /// inconclusive, never a pass. Default: exactly-once (when on) and every checker the
+    /// `expect` block asks for by name (`ordering: true`, `contract: true`,
+    /// `mapping: true`, a `reconcile` list, `sla` budgets).
+    pub required: Vec<CheckName>,
+}
+
+/// `expect` as written: which keys were given decides `required`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectDoc {
+    #[serde(default)]
+    exactly_once: Option<bool>,
+    #[serde(default)]
+    reconcile: Option<Vec<Reconcile>>,
+    #[serde(default)]
+    contract: Option<bool>,
+    #[serde(default)]
+    mapping: Option<bool>,
+    #[serde(default)]
+    safety: SafetyExpect,
+    #[serde(default)]
+    ordering: Option<bool>,
+    #[serde(default)]
+    sla: Vec<SlaBudget>,
+    #[serde(default)]
+    required: Option<Vec<CheckName>>,
+}
+
+impl From<ExpectDoc> for Expect {
+    fn from(d: ExpectDoc) -> Self {
+        let exactly_once = d.exactly_once.unwrap_or(true);
+        let required = d.required.unwrap_or_else(|| {
+            let mut r = Vec::new();
+            let mut ask = |on: bool, c: CheckName| {
+                if on && !r.contains(&c) {
+                    r.push(c);
+                }
+            };
+            ask(exactly_once, CheckName::ExactlyOnce);
+            ask(
+                d.reconcile.as_ref().is_some_and(|r| !r.is_empty()),
+                CheckName::Reconciliation,
+            );
+            ask(!d.sla.is_empty(), CheckName::Sla);
+            ask(d.contract == Some(true), CheckName::Contract);
+            ask(d.mapping == Some(true), CheckName::Mapping);
+            ask(d.ordering == Some(true), CheckName::Ordering);
+            r
+        });
+        Self {
+            exactly_once,
+            reconcile: d.reconcile.unwrap_or_else(both),
+            contract: d.contract.unwrap_or(true),
+            mapping: d.mapping.unwrap_or(true),
+            safety: d.safety,
+            ordering: d.ordering.unwrap_or(true),
+            sla: d.sla,
+            required,
+        }
+    }
 }
 
 fn both() -> Vec<Reconcile> {
@@ -216,11 +305,58 @@ impl Default for Expect {
             exactly_once: true,
             reconcile: both(),
             contract: true,
+            mapping: true,
             safety: SafetyExpect::default(),
             ordering: true,
             sla: Vec::new(),
+            required: vec![CheckName::ExactlyOnce],
         }
     }
+}
+
+/// What a run's verdicts come to, by the one rule `andon run`, `check`, `load`, `test`
+/// and the reports share:
+/// * **fail** when any checker failed;
+/// * **inconclusive** when a checker the scenario requires ([`Expect::required`]) is
+///   unknown (for exactly-once: no acknowledged event had an effect to land, or most
+///   ended in a business rejection; for SLA: a budget's route had no sample), or when no
+///   checker could judge anything — never a pass;
+/// * **pass** otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overall {
+    /// Every required checker judged and none failed.
+    Pass,
+    /// A checker failed.
+    Fail,
+    /// Not judged enough to pass; why.
+    Inconclusive(String),
+}
+
+/// The one verdict rule (see [`Overall`]).
+pub fn overall(expect: &Expect, verdicts: &[Verdict]) -> Overall {
+    if verdicts.iter().any(|v| v.status == Status::Fail) {
+        return Overall::Fail;
+    }
+    let unjudged: Vec<String> = verdicts
+        .iter()
+        .filter(|v| {
+            v.status == Status::Unknown && expect.required.iter().any(|c| c.as_str() == v.checker)
+        })
+        .map(|v| {
+            format!(
+                "{} could not be judged ({})",
+                v.checker,
+                v.reason.as_deref().unwrap_or("no reason given")
+            )
+        })
+        .collect();
+    if !unjudged.is_empty() {
+        return Overall::Inconclusive(unjudged.join("; "));
+    }
+    if verdicts.iter().all(|v| v.status == Status::Unknown) {
+        return Overall::Inconclusive("no checker could judge anything".into());
+    }
+    Overall::Pass
 }
 
 /// Everything a checker may read about a finished run.
@@ -287,6 +423,9 @@ pub fn all(expect: &Expect) -> Vec<Box<dyn Checker>> {
     if expect.contract {
         out.push(Box::new(contract::Contract));
     }
+    if expect.mapping {
+        out.push(Box::new(mapping::Mapping));
+    }
     out.push(Box::new(safety::Safety));
     if expect.ordering {
         out.push(Box::new(ordering::Ordering));
@@ -324,4 +463,69 @@ pub fn run_all(run: &RunData) -> Vec<Verdict> {
         .zip(&checkers)
         .map(|(v, c)| v.unwrap_or_else(|| Verdict::unknown(c.name(), "the checker did not finish")))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(checker: &str, status: Status) -> Verdict {
+        Verdict::new(checker, status)
+    }
+
+    fn expect(yaml: &str) -> Expect {
+        serde_norway::from_str(yaml).expect("expect block")
+    }
+
+    #[test]
+    fn what_the_expect_block_names_is_required_and_the_rest_only_runs() {
+        let e = expect("ordering: true\nreconcile: [inventory]\n");
+        assert_eq!(
+            e.required,
+            [
+                CheckName::ExactlyOnce,
+                CheckName::Reconciliation,
+                CheckName::Ordering
+            ]
+        );
+        assert!(e.contract && e.mapping && e.ordering);
+        let e = expect("exactly_once: false\nordering: false\n");
+        assert!(e.required.is_empty() && !e.ordering);
+        let e = expect("required: [safety]\n");
+        assert_eq!(e.required, [CheckName::Safety]);
+        // expect.json round-trips, `required` included.
+        let again: Expect =
+            serde_json::from_str(&serde_json::to_string(&e).unwrap()).expect("round trip");
+        assert_eq!(again, e);
+        assert!(serde_norway::from_str::<Expect>("odering: true\n").is_err());
+    }
+
+    #[test]
+    fn unknown_is_never_a_pass() {
+        let e = expect("ordering: true\n");
+        let pass = [v("exactly_once", Status::Pass), v("ordering", Status::Pass)];
+        assert_eq!(overall(&e, &pass), Overall::Pass);
+        // A required checker unknown: inconclusive, whatever else passed.
+        let unk = [
+            v("exactly_once", Status::Pass),
+            v("ordering", Status::Unknown),
+        ];
+        assert!(
+            matches!(overall(&e, &unk), Overall::Inconclusive(why) if why.contains("ordering"))
+        );
+        // Not required: reported, not held against the run.
+        let e2 = expect("{}");
+        assert_eq!(overall(&e2, &unk), Overall::Pass);
+        // Nothing judged at all: inconclusive even when nothing is required.
+        let none = [v("exactly_once", Status::Unknown)];
+        let e3 = expect("exactly_once: false\n");
+        assert!(matches!(overall(&e3, &none), Overall::Inconclusive(_)));
+        assert!(matches!(overall(&e3, &[]), Overall::Inconclusive(_)));
+        // A failure wins over everything.
+        let fail = [
+            v("exactly_once", Status::Unknown),
+            v("ordering", Status::Fail),
+        ];
+        assert_eq!(overall(&e, &fail), Overall::Fail);
+    }
 }

@@ -15,9 +15,11 @@
 //!   unrestricted stock in blocked.
 //!
 //! The ERP snapshot's `stock` rows are compared key by key. A difference that disappears
-//! when the events whose ERP call was answered 422 are left out (a hold rejected at ERP is
-//! then not in force there, a rejected release leaves it in force) is `explained`: listed,
-//! not failing (the safety checker judges whether such rejections were dead-lettered).
+//! when the events whose ERP call was legitimately rejected (422 for a reason the flow
+//! lists, on a call right in every field; see the exactly-once checker) are left out (a hold
+//! rejected at ERP is then not in force there, a rejected release leaves it in force) is
+//! `explained`: listed, not failing (the safety checker judges whether such rejections
+//! were dead-lettered). A rejection of a wrong call explains nothing.
 //!
 //! **Lot status.** For each lot the MES and WMS snapshots know, `available` and `status`
 //! must agree with the truth from the QMS events: the last usage decision (A →
@@ -184,12 +186,12 @@ fn deltas<'a>(ev: &Ev<'a>, materials: &Materials<'_>) -> Option<Vec<(StockKey<'a
 
 /// Events whose call to `system` was answered 422.
 fn rejected_at<'a>(
-    rejections: &FastMap<Key<'a>, Vec<(System, usize)>>,
+    rejections: &FastMap<Key<'a>, Vec<common::Rejection>>,
     system: System,
 ) -> FastSet<Key<'a>> {
     rejections
         .iter()
-        .filter(|(_, r)| r.iter().any(|(s, _)| *s == system))
+        .filter(|(_, r)| r.iter().any(|x| x.system == system && x.legit))
         .map(|(k, _)| *k)
         .collect()
 }
@@ -307,7 +309,7 @@ struct Part {
 fn check(run: &RunData) -> Verdict {
     let events = Events::build(&run.records);
     let materials = Materials::build(run, &events);
-    let rejections = common::rejections_by_event(&run.records, &events);
+    let rejections = common::rejections_by_event(&run.records, &events, &materials);
     let rejected_erp = rejected_at(&rejections, System::Erp);
     let t = truth(run, &events, &materials, &rejected_erp);
 
@@ -510,7 +512,7 @@ fn lot_status(
     run: &RunData,
     events: &Events<'_>,
     materials: &Materials<'_>,
-    rejections: &FastMap<Key<'_>, Vec<(System, usize)>>,
+    rejections: &FastMap<Key<'_>, Vec<common::Rejection>>,
     t: &Truth<'_>,
     v: &mut Verdict,
     w: &mut Witnesses,
@@ -564,7 +566,7 @@ fn lot_status(
                 ks.iter().any(|k| {
                     rejections
                         .get(k)
-                        .is_some_and(|r| r.iter().any(|(s, _)| *s == system))
+                        .is_some_and(|r| r.iter().any(|x| x.system == system && x.legit))
                 })
             });
             if is_explained {

@@ -46,6 +46,11 @@ pub enum LoadError {
         /// What was wrong.
         message: String,
     },
+    /// The history holds no record: a damaged run directory, nothing to judge.
+    #[error(
+        "{0}: the history holds no record — the run directory is damaged or the run never started; nothing to judge"
+    )]
+    EmptyHistory(PathBuf),
     /// A JSON file does not have the expected shape.
     #[error("{file}: {message}")]
     Json {
@@ -258,7 +263,11 @@ impl RunData {
     /// required; `expect.json` is optional (absent: every checker on, [`Expect::default`]);
     /// `dead-letters.json` is optional (absent: the SUT lacks the capability, `None`).
     pub fn load(dir: &Path) -> Result<RunData, LoadError> {
-        let records = read_history(&dir.join(HISTORY))?;
+        let history = dir.join(HISTORY);
+        let records = read_history(&history)?;
+        if records.is_empty() {
+            return Err(LoadError::EmptyHistory(history));
+        }
         let snapshots: BTreeMap<System, serde_json::Value> = read_json(&dir.join(SNAPSHOTS))?;
         let master = MasterData::load(&dir.join(MASTER))?;
         let expect_file = dir.join(EXPECT);

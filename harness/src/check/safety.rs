@@ -240,7 +240,8 @@ fn check(run: &RunData) -> Verdict {
     }
 
     // Rejected postings.
-    let rejected = common::rejections_by_event(records, &events);
+    let materials = common::Materials::build(run, &events);
+    let rejected = common::rejections_by_event(records, &events, &materials);
     // Effects at each system after a rejection, for the rejected events only.
     let mut landed: FastMap<(Key<'_>, System), usize> = FastMap::default();
     if !rejected.is_empty() {
@@ -261,7 +262,10 @@ fn check(run: &RunData) -> Verdict {
     for k in &events.order {
         let Some(rs) = rejected.get(k) else { continue };
         let mut judged: Vec<System> = Vec::new();
-        for &(system, ri) in rs {
+        for &common::Rejection {
+            system, idx: ri, ..
+        } in rs
+        {
             attributed.insert(ri);
             if judged.contains(&system) {
                 continue;

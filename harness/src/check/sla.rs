@@ -130,8 +130,8 @@ fn check(run: &RunData) -> Verdict {
     let events = Events::build(records);
     let history_end = records.last().map(|r| r.at);
     // A business rejection (422) is not a slow effect: no lower bound for it.
-    let rejections = common::rejections_by_event(records, &events);
     let materials = Materials::build(run, &events);
+    let rejections = common::rejections_by_event(records, &events, &materials);
     let dels = common::deliveries(records, &events);
 
     // First effect per event and target system.
@@ -219,7 +219,7 @@ fn check(run: &RunData) -> Verdict {
                     rd.no_effect += 1;
                     let rejected = rejections
                         .get(&ev.key())
-                        .is_some_and(|r| r.iter().any(|(sys, _)| *sys == s.system));
+                        .is_some_and(|r| r.iter().any(|x| x.system == s.system));
                     if let Some(end) = history_end.filter(|_| !rejected) {
                         rd.censored.push(Sample {
                             us: micros(ev.intended_at, end).max(0) as u64,

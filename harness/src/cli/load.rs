@@ -14,7 +14,7 @@ use andon_simulators::faults::Dur;
 use clap::Args;
 
 use super::run::{EXIT_INTERRUPTED, ScenarioRunArgs, interruptible, print_checkers, refused};
-use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_FAILURE, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE};
 use crate::engine::run::{self, RunError};
 use crate::load::Overrides;
 use crate::load::report::{LoadReport, LoadVerdict, Summary};
@@ -98,6 +98,7 @@ fn conclude(outcome: Result<run::RunOutcome, RunError>) -> u8 {
         (_, Some(LoadVerdict::Invalid)) => writeln!(out, "INVALID"),
         (Exit::Fail, _) => writeln!(out, "FAIL"),
         (_, Some(LoadVerdict::Breached)) => writeln!(out, "BREACHED"),
+        (Exit::Inconclusive(why), _) => writeln!(out, "INCONCLUSIVE: {why}"),
         _ => writeln!(out, "PASS"),
     };
     let _ = out.flush();
@@ -105,12 +106,14 @@ fn conclude(outcome: Result<run::RunOutcome, RunError>) -> u8 {
 }
 
 /// The exit code of a load run: an error (2), an invalid run (4), a failed checker (1), a
-/// breached threshold (3), else 0.
+/// breached threshold (3), an inconclusive judgement (5), else 0.
 pub fn exit_code(exit: &Exit, load: Option<&LoadReport>) -> u8 {
     match (exit, load) {
         (Exit::Error(_), _) => EXIT_USAGE,
         (_, Some(l)) if l.verdict == LoadVerdict::Invalid => l.exit_code(),
         (Exit::Fail, _) => EXIT_FAILURE,
+        (_, Some(l)) if l.verdict == LoadVerdict::Breached => l.exit_code(),
+        (Exit::Inconclusive(_), _) => EXIT_INCONCLUSIVE,
         (_, Some(l)) => l.exit_code(),
         (Exit::Pass, None) => EXIT_OK,
     }

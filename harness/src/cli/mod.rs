@@ -6,8 +6,12 @@
 //!
 //! Exit codes, for every subcommand: [`EXIT_OK`] (0), [`EXIT_FAILURE`] (1: a runtime
 //! failure, or for checking commands a failed check), [`EXIT_USAGE`] (2: bad arguments or
-//! configuration; clap's own errors exit 2 as well).
+//! configuration; clap's own errors exit 2 as well), [`EXIT_INCONCLUSIVE`] (5: nothing
+//! failed but a required checker could not judge: never a pass). `andon load` adds 3
+//! (a threshold breached or not measurable) and 4 (the run is invalid).
 
+pub mod coverage;
+pub mod docs;
 pub mod load;
 pub mod reference_sut;
 pub mod run;
@@ -25,6 +29,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// A usage or configuration error.
 pub const EXIT_USAGE: u8 = 2;
+/// Nothing failed, but not enough was judged to pass (a required checker unknown).
+pub const EXIT_INCONCLUSIVE: u8 = 5;
 
 /// `andon`: contract testing and plant simulation for manufacturing integration.
 #[derive(Debug, Parser)]
@@ -52,16 +58,22 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run Gherkin features against a SUT and gate on them (exit 0 pass, 1 fail, 2 error).
+    /// Run Gherkin features against a SUT and gate on them (exit 0 pass, 1 fail, 2 error,
+    /// 5 inconclusive).
     Test(test::TestArgs),
     /// The step library, grouped by topic, with an example for each step.
     Steps(test::StepsArgs),
+    /// The generated pages of docs/ (flows, problems, steps) as Markdown.
+    Docs(docs::DocsArgs),
+    /// Which calls of the flows recorded runs exercised, and what none of them did.
+    Coverage(coverage::CoverageArgs),
     /// Standalone simulators (and OpenAPI example stubs) for onboarding a plant adapter.
     Serve(serve::ServeArgs),
-    /// Run one scenario against a SUT and judge it (exit 0 pass, 1 fail, 2 error).
+    /// Run one scenario against a SUT and judge it (exit 0 pass, 1 fail, 2 error, 5
+    /// inconclusive).
     Run(run::RunArgs),
     /// Load-test a SUT with a scenario's open-model profile; thresholds decide the exit
-    /// (0 held, 1 checker failed, 2 error, 3 breached, 4 run invalid).
+    /// (0 held, 1 checker failed, 2 error, 3 breached, 4 run invalid, 5 inconclusive).
     Load(load::LoadArgs),
     /// Re-run every checker on a recorded run directory, without re-running.
     Check(run::CheckArgs),
@@ -103,6 +115,8 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Test(args) => test::run(args).await,
             Command::Steps(args) => test::steps(args),
+            Command::Docs(args) => docs::run(args),
+            Command::Coverage(args) => coverage::run(args),
             Command::Serve(args) => serve::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Load(args) => load::run(args).await,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_FAILURE, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE};
 use crate::check::Status;
 use crate::engine::run::{self, RunError, RunOptions};
 use crate::engine::runtime::Runtime;
@@ -158,6 +158,7 @@ fn conclude(command: &str, outcome: Result<run::RunOutcome, RunError>) -> u8 {
     match &outcome.report.exit {
         Exit::Pass => EXIT_OK,
         Exit::Fail => EXIT_FAILURE,
+        Exit::Inconclusive(_) => EXIT_INCONCLUSIVE,
         Exit::Error(_) => EXIT_USAGE,
     }
 }
@@ -181,6 +182,7 @@ pub fn print_summary(out: &mut impl Write, outcome: &run::RunOutcome) -> std::io
     match &r.exit {
         Exit::Pass => writeln!(out, "PASS"),
         Exit::Fail => writeln!(out, "FAIL"),
+        Exit::Inconclusive(why) => writeln!(out, "INCONCLUSIVE: {why}"),
         Exit::Error(why) => writeln!(out, "ERROR: {why}"),
     }
 }

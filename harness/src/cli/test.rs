@@ -1,11 +1,12 @@
-//! `andon test [FEATURES…]`: run Gherkin features against a SUT (exit 0 all passed, 1 any
-//! failed, 2 usage or configuration error), and `andon steps`: the step library.
+//! `andon test [FEATURES…]`: run Gherkin features against a SUT (exit 0 all passed or
+//! skipped, 1 any failed, 5 none failed but some inconclusive, 2 usage or configuration
+//! error), and `andon steps`: the step library.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_FAILURE, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE};
 use crate::bdd::{self, Runtime, TestError, TestOptions};
 
 /// `andon test`.
@@ -64,10 +65,11 @@ pub async fn run(args: TestArgs) -> u8 {
     match outcome {
         Ok(s) => {
             println!(
-                "\nandon test: {} scenarios: {} passed, {} failed, {} skipped",
+                "\nandon test: {} scenarios: {} passed, {} failed, {} inconclusive, {} skipped",
                 s.scenarios.len(),
                 s.count("passed"),
                 s.count("failed"),
+                s.count("inconclusive"),
                 s.count("skipped")
             );
             for f in &s.files {
@@ -75,6 +77,8 @@ pub async fn run(args: TestArgs) -> u8 {
             }
             if s.failed || s.count("failed") > 0 {
                 EXIT_FAILURE
+            } else if s.count("inconclusive") > 0 {
+                EXIT_INCONCLUSIVE
             } else {
                 EXIT_OK
             }

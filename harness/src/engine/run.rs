@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use super::load::{self, LoadStats};
 use super::runtime::{Runtime, RuntimeError, Sims, SystemSettings};
 use super::settle::{Settled, settle};
-use crate::check::{self, LoadError, RunData, Status, Verdict};
+use crate::check::{self, LoadError, RunData, Verdict};
 use crate::load::live::Live;
 use crate::load::measure::Measures;
 use crate::load::report::LoadReport;
@@ -534,7 +534,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let verdicts = check::run_all(&data);
     record.meta.exit = match sut_failure {
         Some(why) => Exit::Error(why),
-        None => exit_of(&verdicts),
+        None => exit_of(&data.expect, &verdicts),
     };
     if let Some((report, hlog)) = &load {
         dir.write(
@@ -723,12 +723,12 @@ fn rebase_sut(sut: &mut crate::sut::ResolvedSut, inside: Option<&str>, outside: 
     }
 }
 
-/// The exit of a set of verdicts: fail when any failed.
-pub fn exit_of(verdicts: &[Verdict]) -> Exit {
-    if verdicts.iter().any(|v| v.status == Status::Fail) {
-        Exit::Fail
-    } else {
-        Exit::Pass
+/// The exit of a run's verdicts, by the one rule of [`crate::check::overall`].
+pub fn exit_of(expect: &crate::check::Expect, verdicts: &[Verdict]) -> Exit {
+    match crate::check::overall(expect, verdicts) {
+        crate::check::Overall::Pass => Exit::Pass,
+        crate::check::Overall::Fail => Exit::Fail,
+        crate::check::Overall::Inconclusive(why) => Exit::Inconclusive(why),
     }
 }
 
@@ -824,7 +824,7 @@ pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
     };
     let verdicts = check::run_all(&data);
     if !matches!(meta.exit, Exit::Error(_)) {
-        meta.exit = exit_of(&verdicts);
+        meta.exit = exit_of(&data.expect, &verdicts);
     }
     let mut report = RunReport::from_run(meta, &data, verdicts);
     // A load run keeps what its load concluded in its report.

@@ -71,7 +71,7 @@ dl.meta dd { margin: 0; }
 .badge { display: inline-block; padding: 1px 10px; border-radius: 12px; font-size: 12px; font-weight: 600;
          color: #fff; text-transform: uppercase; letter-spacing: .03em; vertical-align: middle; }
 .badge.pass { background: var(--pass); } .badge.fail, .badge.error { background: var(--fail); }
-.badge.unknown { background: var(--unknown); }
+.badge.unknown, .badge.inconclusive { background: var(--unknown); }
 .badges { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; padding: 0; list-style: none; }
 .badges a { text-decoration: none; color: inherit; }
 .chk { display: inline-flex; align-items: center; gap: 6px; border: 1px solid var(--line); border-radius: 14px;
@@ -185,6 +185,13 @@ fn header(h: &mut String, r: &RunReport) {
         let _ = writeln!(
             h,
             "<div class=\"error-box\"><strong>The run could not be completed.</strong><pre>{}</pre></div>",
+            escape(why)
+        );
+    }
+    if let Exit::Inconclusive(why) = &r.exit {
+        let _ = writeln!(
+            h,
+            "<div class=\"error-box\"><strong>Inconclusive: not enough was judged to pass.</strong><pre>{}</pre></div>",
             escape(why)
         );
     }

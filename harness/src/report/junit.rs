@@ -31,8 +31,9 @@ impl Reporter for Junit {
 
     fn render(&self, r: &RunReport) -> Result<String, ReportError> {
         let errors = usize::from(matches!(r.exit, Exit::Error(_)));
-        let tests = r.verdicts.len() + errors;
-        let failures = r.count(Status::Fail);
+        let inconclusive = usize::from(matches!(r.exit, Exit::Inconclusive(_)));
+        let tests = r.verdicts.len() + errors + inconclusive;
+        let failures = r.count(Status::Fail) + inconclusive;
         let skipped = r.count(Status::Unknown);
         let time = format!("{:.3}", r.duration_secs().max(0.0));
         let counts = format!(
@@ -73,6 +74,20 @@ impl Reporter for Junit {
             let _ = writeln!(
                 x,
                 r#"      <error message="{}" type="run-error">{}</error>"#,
+                escape_attr(first_line(why)),
+                escape(why)
+            );
+            x.push_str("    </testcase>\n");
+        }
+        if let Exit::Inconclusive(why) = &r.exit {
+            // Unknown is never a pass: a CI system reading this file must see a failure.
+            let _ = writeln!(
+                x,
+                r#"    <testcase name="run" classname="{classname}" time="{time}">"#
+            );
+            let _ = writeln!(
+                x,
+                r#"      <failure message="{}" type="inconclusive">{}</failure>"#,
                 escape_attr(first_line(why)),
                 escape(why)
             );

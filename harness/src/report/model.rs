@@ -13,33 +13,37 @@ use crate::check::{RunData, SlaBudget, Status, Verdict};
 use super::latency::LatencySummary;
 use super::route::route_name;
 
-/// How a run ended, as `andon run` exits.
+/// How a run ended, as `andon run` exits (the rule: [`crate::check::overall`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Exit {
-    /// No checker failed.
+    /// Every required checker judged and none failed.
     Pass,
     /// At least one checker failed.
     Fail,
+    /// Nothing failed, but not enough was judged to pass: why.
+    Inconclusive(String),
     /// The run could not be carried out (the SUT never became ready, a bad manifest, …).
     Error(String),
 }
 
 impl Exit {
-    /// The process exit code: 0 pass, 1 fail, 2 error.
+    /// The process exit code: 0 pass, 1 fail, 2 error, 5 inconclusive.
     pub fn code(&self) -> i32 {
         match self {
             Self::Pass => 0,
             Self::Fail => 1,
             Self::Error(_) => 2,
+            Self::Inconclusive(_) => 5,
         }
     }
 
-    /// `pass`, `fail` or `error`.
+    /// `pass`, `fail`, `inconclusive` or `error`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Pass => "pass",
             Self::Fail => "fail",
+            Self::Inconclusive(_) => "inconclusive",
             Self::Error(_) => "error",
         }
     }

@@ -1,5 +1,5 @@
 //! `sut.toml`: how to start the middleware under test, where each simulator delivers its
-//! events, and which optional capabilities it has (ARCHITECTURE.md, "How a SUT plugs in").
+//! events, and which optional capabilities it has (docs/manifest.md).
 //!
 //! ```toml
 //! name = "acme-bridge"

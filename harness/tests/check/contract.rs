@@ -173,6 +173,7 @@ fn throttled_at_one_second(h: &mut H, ev: &Ev) {
             idempotency_key: Some("k".into()),
             traceparent: Some(format!("00-{}-00000000000000aa-01", ev.trace)),
             sources: Vec::new(),
+            body: None,
             valid: None,
             violations: Vec::new(),
             status: 429,

@@ -1,7 +1,7 @@
 use andon::check::exactly_once::ExactlyOnce;
 use andon::check::{Checker, Status};
 use andon_contracts::System::{Erp, Mes, Qms, Wms};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -56,16 +56,45 @@ fn a_lost_consumption_fails_naming_the_event_and_what_the_sut_did() {
     assert_eq!(w.trace_id.as_deref(), Some(ev.trace.as_str()));
 }
 
-#[test]
-fn a_consumption_the_erp_rejected_is_counted_rejected_not_lost() {
-    let mut h = H::new();
+/// Two consumptions that land, so that one rejection is a minority of the run.
+fn two_that_land(h: &mut H) {
+    for (order, batch) in [("1000002", "R2"), ("1000003", "R3")] {
+        let ev = h.acked(
+            Mes,
+            "material.consumed",
+            order,
+            consumed(order, "RM-1", batch, q(1.0, "KG")),
+        );
+        h.gm(&ev, "261", "RM-1", batch, 1.0, "KG");
+    }
+}
+
+/// The 261 the flow derives from `consumed("1000001", "RM-1", "R1", q(2.0, "KG"))`, with
+/// its posting date.
+fn goods_issue(posting_date: &str) -> Value {
+    json!({ "posting_date": posting_date, "items": [{ "movement_type": "261", "plant": "1000",
+        "storage_location": "0001", "material": "RM-1", "batch": "R1",
+        "quantity": { "value": 2.0, "unit": "KG" }, "order": "1000001" }] })
+}
+
+/// A consumption of 2 KG of RM-1 batch R1 whose 261, dated `posting_date`, the ERP
+/// answered 422 `code`.
+fn rejected_issue(h: &mut H, code: &str, posting_date: &str) {
     let ev = h.acked(
         Mes,
         "material.consumed",
         "1000001",
         consumed("1000001", "RM-1", "R1", q(2.0, "KG")),
     );
-    h.rejected(Erp, "/api/v1/material-documents", &ev, "stock-deficit");
+    let i = h.rejected(Erp, "/api/v1/material-documents", &ev, code);
+    h.with_body(i, goods_issue(posting_date));
+}
+
+#[test]
+fn a_consumption_the_erp_rejected_is_counted_rejected_not_lost() {
+    let mut h = H::new();
+    two_that_land(&mut h);
+    rejected_issue(&mut h, "stock-deficit", "2026-11-02");
     let v = ExactlyOnce.check(&h.run());
     assert_status(&v, Status::Pass);
     assert_eq!(v.count("rejected"), 1);
@@ -73,8 +102,73 @@ fn a_consumption_the_erp_rejected_is_counted_rejected_not_lost() {
 }
 
 #[test]
+fn a_rejection_of_a_call_with_a_wrong_field_is_the_middlewares_fault() {
+    let mut h = H::new();
+    two_that_land(&mut h);
+    // The middleware stamped its own date; the ERP rightly refused the closed period.
+    rejected_issue(&mut h, "period-closed", "2026-12-06");
+    let v = ExactlyOnce.check(&h.run());
+    assert_status(&v, Status::Fail);
+    assert_eq!(v.count("lost"), 1);
+    assert_eq!(v.count("rejected"), 0);
+    assert_eq!(v.count("rejected_not_excused"), 1);
+    let w = &v.witnesses[0].happened;
+    assert!(
+        w.contains("posting_date: sent 2026-12-06, expected 2026-11-02"),
+        "{w}"
+    );
+}
+
+#[test]
+fn a_rejection_for_a_reason_the_flow_does_not_list_is_the_middlewares_fault() {
+    let mut h = H::new();
+    two_that_land(&mut h);
+    let ev = h.acked(
+        Mes,
+        "material.consumed",
+        "1000001",
+        consumed("1000001", "RM-1", "R1", q(2.0, "KG")),
+    );
+    // Reusing a key for another payload is the middleware's mistake, never the ERP's.
+    let i = h.rejected(
+        Erp,
+        "/api/v1/material-documents",
+        &ev,
+        "idempotency-key-reuse",
+    );
+    h.with_body(i, goods_issue("2026-11-02"));
+    let v = ExactlyOnce.check(&h.run());
+    assert_status(&v, Status::Fail);
+    assert_eq!(v.count("lost"), 1);
+}
+
+#[test]
+fn a_run_whose_events_mostly_end_in_rejections_is_no_pass() {
+    let mut h = H::new();
+    for (order, batch) in [("1000001", "R1"), ("1000002", "R2"), ("1000003", "R3")] {
+        let ev = h.acked(
+            Mes,
+            "material.consumed",
+            order,
+            consumed(order, "RM-1", batch, q(2.0, "KG")),
+        );
+        h.rejected(Erp, "/api/v1/material-documents", &ev, "stock-deficit");
+    }
+    let v = ExactlyOnce.check(&h.run());
+    assert_status(&v, Status::Unknown);
+    assert_eq!(v.count("rejected_events"), 3);
+    assert!(
+        v.reason
+            .as_deref()
+            .unwrap()
+            .contains("most acknowledged events")
+    );
+}
+
+#[test]
 fn a_rejection_by_a_fault_is_matched_by_trace_id() {
     let mut h = H::new();
+    two_that_land(&mut h);
     let ev = h.acked(
         Mes,
         "material.consumed",
@@ -321,6 +415,7 @@ fn indeterminate_effects_count_as_effects() {
 #[test]
 fn a_late_lot_event_superseded_by_a_newer_one_owes_nothing() {
     let mut h = H::new();
+    two_that_land(&mut h);
     let placed = h.emit(Qms, "lot.hold_placed", "FG-2/P1", hold("H1", "FG-2", "P1"));
     let released = h.emit(
         Qms,

@@ -217,6 +217,7 @@ impl H {
                 idempotency_key: idempotency_key.map(str::to_string),
                 traceparent: traceparent.map(str::to_string),
                 sources: sources.iter().map(|e| e.r.clone()).collect(),
+                body: None,
                 valid: Some(true),
                 violations: Vec::new(),
                 status,
@@ -262,6 +263,14 @@ impl H {
             Some("key"),
             Some(&tp),
         )
+    }
+
+    /// Sets the body the SUT sent on request record `i`.
+    pub fn with_body(&mut self, i: usize, body: Value) -> &mut Self {
+        if let Entry::Request { body: b, .. } = &mut self.records[i].entry {
+            *b = Some(body.into());
+        }
+        self
     }
 
     /// An effect.

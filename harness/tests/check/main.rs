@@ -6,6 +6,7 @@ mod contract;
 mod end_to_end;
 mod exactly_once;
 mod helpers;
+mod mapping;
 mod ordering;
 mod reconciliation;
 mod rundir;

@@ -126,6 +126,14 @@ fn a_caught_defect_fails_the_run_with_exit_1_and_says_why() {
         text(&o)
     );
     assert!(out.contains("run directory:"), "{out}");
+    // A failed expectation is told as such, not as a crash of andon.
+    assert!(out.contains("Failed: expected the reconciliation"), "{out}");
+    assert!(!out.to_lowercase().contains("panicked"), "{out}");
+    let junit = std::fs::read_to_string(report.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("<failure type=\"failed\""), "{junit}");
+    assert!(!junit.to_lowercase().contains("panicked"), "{junit}");
+    let json = std::fs::read_to_string(report.join("cucumber.json")).expect("cucumber.json");
+    assert!(!json.to_lowercase().contains("panicked"), "{json}");
     assert_eq!(
         outcomes(&report),
         vec![(
@@ -133,6 +141,28 @@ fn a_caught_defect_fails_the_run_with_exit_1_and_says_why() {
             "failed".to_string()
         )]
     );
+}
+
+#[test]
+fn a_step_whose_check_could_not_judge_is_inconclusive_and_exits_5() {
+    let dir = scratch("inconclusive");
+    let (o, report) = run_feature(
+        &dir,
+        "unjudged.feature",
+        "Feature: Order\n  Scenario: Nothing reorders a lot's events\n    Given plant 1000 with 2 lines making 10 materials\n    When the plants run for 4s\n    Then the ordering check passes\n",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Inconclusive: expected the ordering check to pass, but it was UNKNOWN"),
+        "{out}"
+    );
+    assert!(out.contains("0 failed, 1 inconclusive"), "{out}");
+    let junit = std::fs::read_to_string(report.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("<failure type=\"inconclusive\""), "{junit}");
+    let html = std::fs::read_to_string(report.join("report.html")).expect("report.html");
+    assert!(html.contains("1 inconclusive"), "{html}");
 }
 
 #[test]
@@ -216,7 +246,10 @@ fn a_scenario_needing_a_capability_the_sut_lacks_is_skipped_not_passed() {
         out.contains("skipped: Dead letters: Rejections are dead-lettered — the SUT does not declare the capability dead_letters"),
         "{out}"
     );
-    assert!(out.contains("0 passed, 0 failed, 1 skipped"), "{out}");
+    assert!(
+        out.contains("0 passed, 0 failed, 0 inconclusive, 1 skipped"),
+        "{out}"
+    );
     assert_eq!(outcomes(&report)[0].1, "skipped");
 }
 
@@ -271,18 +304,29 @@ fn the_containers_runtime_without_its_images_says_how_to_build_them() {
 }
 
 #[test]
-fn the_step_docs_in_the_repository_match_the_library() {
+fn the_generated_docs_in_the_repository_match_what_andon_reads() {
+    // Every generated page: the step library, the flows and the problem codes.
+    for page in ["steps", "flows", "problems"] {
+        let o = Command::new(ANDON)
+            .args(["docs", page])
+            .output()
+            .expect("andon docs");
+        assert_eq!(o.status.code(), Some(0));
+        let generated = String::from_utf8(o.stdout).expect("utf-8");
+        let file = repo().join(format!("docs/{page}.md"));
+        let kept = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            kept == generated,
+            "docs/{page}.md is out of date with what andon reads: regenerate it with\n  cargo run -p andon -- docs {page} > docs/{page}.md"
+        );
+    }
     let o = Command::new(ANDON)
         .args(["steps", "--format", "markdown"])
         .output()
         .expect("andon steps");
-    assert_eq!(o.status.code(), Some(0));
-    let generated = String::from_utf8(o.stdout).expect("utf-8");
-    let file = repo().join("docs/steps.md");
-    let kept = std::fs::read_to_string(&file).unwrap_or_default();
-    assert!(
-        kept == generated,
-        "docs/steps.md is out of date with the step library: regenerate it with\n  cargo run -p andon -- steps --format markdown > docs/steps.md"
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        std::fs::read_to_string(repo().join("docs/steps.md")).unwrap()
     );
     let text = Command::new(ANDON)
         .arg("steps")
@@ -318,4 +362,68 @@ fn every_bundled_feature_uses_only_library_steps() {
         .filter(|e| e.path().is_dir())
         .count();
     assert!(count >= 7, "features/ is organised by concern");
+}
+
+#[test]
+fn every_step_the_bundled_features_use_is_documented_as_written() {
+    let files = andon::bdd::feature_files(&[repo().join("features")]).expect("features");
+    let mut missing = Vec::new();
+    for file in files {
+        let f = andon::bdd::parse_feature(&file).expect("feature parses");
+        let steps = f
+            .background
+            .iter()
+            .flat_map(|b| &b.steps)
+            .chain(f.scenarios.iter().flat_map(|s| &s.steps))
+            .chain(f.rules.iter().flat_map(|r| {
+                r.background
+                    .iter()
+                    .flat_map(|b| &b.steps)
+                    .chain(r.scenarios.iter().flat_map(|s| &s.steps))
+            }));
+        for st in steps {
+            let found = andon::bdd::steps::matching(&st.value, st.ty);
+            let Some(&i) = found.first() else {
+                missing.push(format!("{}: {} matches no step", file.display(), st.value));
+                continue;
+            };
+            let def = &andon::bdd::steps::library()[i];
+            if !def.documented().is_match(&st.value) {
+                missing.push(format!(
+                    "{}:{}: {:?} is not what `andon steps` documents: {:?}",
+                    file.display(),
+                    st.position.line,
+                    st.value,
+                    def.text
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn self_tests_are_skipped_with_the_reason_against_another_sut() {
+    let dir = scratch("self-test-skipped");
+    // The bundled middleware's own manifest, given as `--sut`: andon treats it as any SUT.
+    let o = andon_test(&[
+        "features/self-test",
+        "--sut",
+        "examples/reference-middleware/sut.toml",
+        "--fail-fast",
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = outcomes(&dir);
+    assert!(got.len() >= 8, "{got:?}");
+    assert!(got.iter().all(|(_, s)| s == "skipped"), "{got:?}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("a self-test of andon") && stdout.contains("says nothing about this SUT"),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
+    assert_eq!(junit.matches("<skipped").count(), got.len(), "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
 }

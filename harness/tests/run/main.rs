@@ -61,6 +61,39 @@ fn check_rejudges_a_recorded_run_without_running_it() {
         strip(&after),
         "the same verdicts from the history alone"
     );
+
+    // A checker the scenario requires that could not judge makes the run inconclusive
+    // (exit 5), never a pass: nothing reordered a lot's events here.
+    let expect_file = run.join("expect.json");
+    let mut expect: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&expect_file).unwrap()).unwrap();
+    expect["required"] = serde_json::json!(["exactly_once", "ordering"]);
+    std::fs::write(&expect_file, expect.to_string()).unwrap();
+    let (out, text, stderr) = andon(&["check", run.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{text}\n{stderr}");
+    assert!(
+        text.contains("INCONCLUSIVE: ordering could not be judged"),
+        "{text}"
+    );
+    let verdict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("verdict.json")).unwrap()).unwrap();
+    assert_eq!(verdict["exit_code"], 5);
+    assert!(verdict["exit"]["inconclusive"].is_string(), "{verdict}");
+    let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    assert!(junit.contains("type=\"inconclusive\""), "{junit}");
+
+    // An empty history is a damaged run directory: refused, and the reports are left
+    // alone (never re-written as PASS).
+    let before = std::fs::read_to_string(run.join("verdict.json")).unwrap();
+    std::fs::write(run.join("history.jsonl"), "").unwrap();
+    let (out, text, stderr) = andon(&["check", run.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{text}\n{stderr}");
+    assert!(stderr.contains("the history holds no record"), "{stderr}");
+    assert!(!text.contains("PASS"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(run.join("verdict.json")).unwrap(),
+        before
+    );
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! scenario meant to catch it, through the checker meant to catch it. The whole
 //! defect × scenario matrix is `ci/self-test.sh` (its result is in the README).
 //!
-//! Runs `andon run` as a user does, several at a time (`ANDON_SELFTEST_JOBS`, default 4);
-//! filter with `cargo test -p andon --test selftest`.
+//! Runs `andon run` as a user does, several at a time (`ANDON_SELFTEST_JOBS`, default 6:
+//! the runs mostly wait on their scenarios' clocks); filter with `cargo test -p andon --test
+//! selftest`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,18 @@ const CATCHES: &[(&str, &str, &str)] = &[
     ("swallow-rejections", "posting-period-closed", "safety"),
     ("no-traceparent", "baseline-single-plant", "contract"),
     ("wrong-uom", "baseline-single-plant", "reconciliation"),
+    (
+        "short-timeout-new-key",
+        "cloud-erp-downtime",
+        "exactly_once",
+    ),
+    ("own-posting-date", "baseline-single-plant", "mapping"),
+    (
+        "by-product-as-receipt",
+        "shift-change-three-plants",
+        "mapping",
+    ),
+    ("single-plant-token", "token-expiry", "contract"),
 ];
 
 fn repo() -> PathBuf {
@@ -139,7 +152,7 @@ fn every_scenario_passes_and_every_defect_is_caught_by_its_checker() {
     let threads: usize = std::env::var("ANDON_SELFTEST_JOBS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(6);
     let queue = Mutex::new(jobs.clone());
     let results: Mutex<BTreeMap<Job, Outcome>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|s| {

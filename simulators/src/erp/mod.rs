@@ -119,7 +119,13 @@ impl Erp {
             plant: plant.plant.clone(),
             material: bom.material.clone(),
             planned_quantity: Quantity::from_milli(planned, mat.base_unit.clone()),
-            storage_location: plant.storage_locations[0].clone(),
+            // Output goes to the plant's finished-goods store (its second storage location,
+            // when it has one); components are issued from the first.
+            storage_location: plant
+                .storage_locations
+                .get(1)
+                .unwrap_or(&plant.storage_locations[0])
+                .clone(),
             status: OrderStatus::Released,
             production_hold: false,
             basic_start: today,

@@ -1,7 +1,7 @@
 //! ERP state and business rules, free of HTTP: stock by plant / storage location /
 //! material / batch / stock type, production orders with status, material documents with
 //! movement types and reversals, confirmations with group and counter, notifications.
-//! Every rejection is an [`ApiError`] with the stable code DOMAIN.md names.
+//! Every rejection is an [`ApiError`] with the stable code contracts/problems.yaml names (docs/domain.md).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -359,10 +359,8 @@ impl ErpState {
             };
             let (flow, needs_order, partner) = movement_type(item.movement_type.as_str())
                 .ok_or_else(|| {
-                    ApiError::new(
-                        422,
+                    ApiError::of(
                         "movement-type",
-                        "Movement type not defined",
                         format!("Movement type {} is not defined", item.movement_type),
                     )
                 })?;
@@ -376,10 +374,8 @@ impl ErpState {
                 )));
             }
             if mat.batch_managed && item.batch.is_none() {
-                return Err(ApiError::new(
-                    422,
+                return Err(ApiError::of(
                     "batch-required",
-                    "Batch required",
                     format!(
                         "Material {} is handled in batches: enter a batch",
                         item.material
@@ -388,10 +384,8 @@ impl ErpState {
             }
             if needs_order {
                 let order = item.order.as_ref().ok_or_else(|| {
-                    ApiError::new(
-                        422,
+                    ApiError::of(
                         "order-required",
-                        "Order required",
                         format!("Movement type {} needs an order", item.movement_type),
                     )
                 })?;
@@ -424,10 +418,8 @@ impl ErpState {
                     ))
                 })?;
                 if orig.posted.movement_type.as_str() != partner {
-                    return Err(ApiError::new(
-                        422,
+                    return Err(ApiError::of(
                         "reversal-mismatch",
-                        "Reversal does not match",
                         format!(
                             "Movement type {} cannot reverse an item posted with {}",
                             item.movement_type, orig.posted.movement_type
@@ -435,10 +427,8 @@ impl ErpState {
                     ));
                 }
                 if orig.reversed || reversed_refs.contains(r) {
-                    return Err(ApiError::new(
-                        422,
+                    return Err(ApiError::of(
                         "already-reversed",
-                        "Already reversed",
                         format!(
                             "Material document {} {} item {} has already been reversed",
                             r.material_document, r.year, r.item
@@ -450,10 +440,8 @@ impl ErpState {
                     || orig.posted.plant != item.plant
                     || orig.quantity_base.milli != qty
                 {
-                    return Err(ApiError::new(
-                        422,
+                    return Err(ApiError::of(
                         "reversal-mismatch",
-                        "Reversal does not match",
                         "A reversal must repeat the material, plant, batch and quantity of the item it reverses",
                     ));
                 }
@@ -479,10 +467,8 @@ impl ErpState {
                 ),
                 Flow::PlantToPlant | Flow::PlantToPlantReversal => {
                     let other = item.receiving_plant.as_ref().ok_or_else(|| {
-                        ApiError::new(
-                            422,
+                        ApiError::of(
                             "receiving-plant-required",
-                            "Receiving plant required",
                             format!(
                                 "Movement type {} needs a receiving plant",
                                 item.movement_type
@@ -517,10 +503,8 @@ impl ErpState {
                             item.plant
                         )));
                     }
-                    return Err(ApiError::new(
-                        422,
+                    return Err(ApiError::of(
                         "stock-deficit",
-                        "Deficit of stock",
                         format!(
                             "Deficit of SL {} {} {} : {} {} {} {}",
                             d.stock_type.label(),
@@ -624,15 +608,8 @@ impl ErpState {
                     .map(|m| m.2)
                     .unwrap_or("");
                 let mut posted = it.posted.clone();
-                posted.movement_type =
-                    andon_contracts::MovementTypeCode::parse(partner).map_err(|e| {
-                        ApiError::new(
-                            422,
-                            "movement-type",
-                            "Movement type not defined",
-                            e.to_string(),
-                        )
-                    })?;
+                posted.movement_type = andon_contracts::MovementTypeCode::parse(partner)
+                    .map_err(|e| ApiError::of("movement-type", e.to_string()))?;
                 posted.quantity = it.quantity_base.clone();
                 posted.reversal_of = Some(DocumentItemRef {
                     material_document: doc.material_document.clone(),
@@ -712,10 +689,8 @@ impl ErpState {
         let planned = rec.order.planned_quantity.milli;
         let limit = planned + planned * i64::from(rules.tolerance_pct) / 100;
         if done + y > limit {
-            return Err(ApiError::new(
-                422,
+            return Err(ApiError::of(
                 "over-confirmation",
-                "Over-confirmation",
                 format!(
                     "Confirmed yield {} {} for operation {} exceeds the planned {} {} by more than {} %",
                     format_milli(done + y),
@@ -813,10 +788,8 @@ fn check_period(md: &MasterData, date: NaiveDate, plant: Option<&PlantId>) -> Re
         .and_then(|p| md.plant(p))
         .map(|p| p.company_code.clone())
         .unwrap_or_else(|| "1000".into());
-    Err(ApiError::new(
-        422,
+    Err(ApiError::of(
         "period-closed",
-        "Posting period closed",
         format!(
             "Posting only possible in periods {} in company code {company}",
             md.open_periods.join(" and ")
@@ -835,12 +808,7 @@ fn check_order_status(order: &OrderId, status: OrderStatus) -> Result<(), ApiErr
         OrderStatus::Cancelled => "is flagged for deletion (status DLFL)".to_string(),
         s => format!("has status {s:?}"),
     };
-    Err(ApiError::new(
-        422,
-        "order-status",
-        "Order status does not allow posting",
-        format!("Order {order} {why}"),
-    ))
+    Err(ApiError::of("order-status", format!("Order {order} {why}")))
 }
 
 /// The material if maintained in the plant, else 422 `unknown-master-data`.
@@ -885,6 +853,6 @@ pub fn to_base(mat: &Material, q: &Quantity) -> Result<i64, ApiError> {
                 q.unit, mat.material, mat.base_unit
             )
         };
-        ApiError::new(422, "uom-conversion", "No unit conversion", detail)
+        ApiError::of("uom-conversion", detail)
     })
 }

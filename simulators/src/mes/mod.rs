@@ -36,6 +36,9 @@ use crate::problem::ApiError;
 pub struct WorkOrderRecord {
     /// The work order.
     pub work_order: WorkOrder,
+    /// Where the order's output is received (the download's `storage_location`).
+    #[serde(default)]
+    pub receipt_location: Option<andon_contracts::StorageLocation>,
     /// Events still to emit, in order (generated when execution starts).
     #[serde(with = "script_serde")]
     pub script: Option<VecDeque<(EventKind, serde_json::Value)>>,
@@ -126,6 +129,7 @@ impl Mes {
         &self,
         st: &mut MesState,
         wo: &WorkOrder,
+        receipt: Option<andon_contracts::StorageLocation>,
     ) -> VecDeque<(EventKind, serde_json::Value)> {
         let mut rng = self.order_rng(&wo.order);
         let md = self.core.master().clone();
@@ -297,10 +301,13 @@ impl Mes {
                         serde_json::to_value(MaterialProduced {
                             order: wo.order.clone(),
                             plant: plant.clone(),
-                            storage_location: wo
-                                .components
-                                .first()
-                                .map(|c| c.storage_location.clone())
+                            // Output is received where the order says (the finished
+                            // goods store), not where its components were issued from.
+                            storage_location: receipt
+                                .clone()
+                                .or_else(|| {
+                                    wo.components.first().map(|c| c.storage_location.clone())
+                                })
                                 .unwrap_or_else(|| {
                                     andon_contracts::StorageLocation::parse("0001")
                                         .expect("valid literal")
@@ -316,6 +323,39 @@ impl Mes {
                                 Vec::new()
                             },
                             by_product: false,
+                        })
+                        .unwrap_or_default(),
+                    ));
+                }
+                // A by-product now and then: regrind, trim or offcuts fed back as the first
+                // component's raw material (SAP 531 against the order). Batch plants make
+                // them more often than discrete lines.
+                let by_product_rate = match profile {
+                    Profile::Batch => 0.25,
+                    Profile::Discrete => 0.08,
+                };
+                if let Some(c) = wo.components.first()
+                    && md.material_in(&c.material, &plant).is_some()
+                    && rng.random_bool(by_product_rate)
+                {
+                    let q = (c.quantity.milli / 10 / 1000).max(1) * 1000;
+                    let batch =
+                        BatchId::parse(format!("Y{}{:06}", &plant.as_str()[..2], st.next_batch))
+                            .expect("generated batch is valid");
+                    st.next_batch += 1;
+                    out.push_back(ev(
+                        EventKind::MaterialProduced,
+                        serde_json::to_value(MaterialProduced {
+                            order: wo.order.clone(),
+                            plant: plant.clone(),
+                            storage_location: c.storage_location.clone(),
+                            material: c.material.clone(),
+                            batch,
+                            quantity: Quantity::from_milli(q, c.quantity.unit.clone()),
+                            posting_date: today,
+                            manufacture_date: today,
+                            genealogy: Vec::new(),
+                            by_product: true,
                         })
                         .unwrap_or_default(),
                     ));
@@ -429,7 +469,8 @@ impl Behaviour for Mes {
                     st.cursor += 1;
                     if st.work_orders[&order].script.is_none() {
                         let wo = st.work_orders[&order].work_order.clone();
-                        let script = self.script(&mut st, &wo);
+                        let receipt = st.work_orders[&order].receipt_location.clone();
+                        let script = self.script(&mut st, &wo, receipt);
                         let rec = st.work_orders.get_mut(&order).expect("present");
                         rec.script = Some(script);
                         rec.work_order.status = WorkOrderStatus::InProgress;
@@ -550,10 +591,8 @@ async fn download(
     let wo = {
         let mut st = mes.lock();
         if st.work_orders.contains_key(&req.order) {
-            return Err(ApiError::new(
-                409,
+            return Err(ApiError::of(
                 "work-order-exists",
-                "Work order exists",
                 format!("Work order {} was already downloaded", req.order),
             ));
         }
@@ -562,6 +601,7 @@ async fn download(
             req.order.clone(),
             WorkOrderRecord {
                 work_order: wo.clone(),
+                receipt_location: Some(req.storage_location.clone()),
                 script: None,
             },
         );
@@ -601,10 +641,8 @@ async fn change(
             .get_mut(&req.order)
             .ok_or_else(|| ApiError::not_found(format!("Work order {order} is not known")))?;
         if rec.work_order.status != WorkOrderStatus::Downloaded {
-            return Err(ApiError::new(
-                422,
+            return Err(ApiError::of(
                 "work-order-status",
-                "Work order already started",
                 format!(
                     "Work order {order} is {:?}; it can no longer change",
                     rec.work_order.status
@@ -612,6 +650,7 @@ async fn change(
             ));
         }
         rec.work_order = work_order_of(&req, rec.work_order.revision + 1);
+        rec.receipt_location = Some(req.storage_location.clone());
         rec.work_order.clone()
     };
     mes.core.effect(
@@ -638,10 +677,8 @@ async fn cancel(
             .ok_or_else(|| ApiError::not_found(format!("Work order {order} is not known")))?;
         ctx.scope.check(&rec.work_order.plant)?;
         if rec.work_order.status == WorkOrderStatus::Completed {
-            return Err(ApiError::new(
-                422,
+            return Err(ApiError::of(
                 "work-order-status",
-                "Work order completed",
                 format!("Work order {order} is completed and cannot be cancelled"),
             ));
         }

@@ -361,10 +361,8 @@ async fn open_lot(
 ) -> Result<Response, ApiError> {
     ctx.scope.check(&req.plant)?;
     if req.origin != "04" {
-        return Err(ApiError::new(
-            422,
+        return Err(ApiError::of(
             "inspection-origin",
-            "Inspection lot origin not supported",
             format!(
                 "Inspection lot origin {} is not set up; andon's QMS opens origin 04 (goods receipt from production)",
                 req.origin
@@ -380,10 +378,8 @@ async fn open_lot(
             ))
         })?;
         if m.to_base_milli(&req.quantity).is_none() {
-            return Err(ApiError::new(
-                422,
+            return Err(ApiError::of(
                 "uom-conversion",
-                "No unit conversion",
                 format!(
                     "Unit {} is not defined for material {} (base unit {})",
                     req.quantity.unit, m.material, m.base_unit

@@ -95,6 +95,10 @@ impl Wms {
             let lot = lots.entry(&key, andon_contracts::objects::StockType::Unrestricted);
             let have = lot.quantity.as_ref().map(|q| q.milli).unwrap_or(0);
             let unit = lot.quantity.as_ref().map(|q| q.unit.clone())?;
+            let sloc = lot
+                .storage_location
+                .clone()
+                .unwrap_or_else(|| StorageLocation::parse("0001").expect("valid literal"));
             let units = (have / 1000).max(1);
             let take = (g.rng.random_range(1..=((units + 1) / 2).max(1))).min(units) * 1000;
             lot.quantity = Some(Quantity::from_milli(have - take, unit.clone()));
@@ -112,7 +116,7 @@ impl Wms {
                     item: "000010".into(),
                     material: key.1.clone(),
                     batch: key.2.clone(),
-                    storage_location: StorageLocation::parse("0001").expect("valid literal"),
+                    storage_location: sloc,
                     quantity: Quantity::from_milli(take, unit),
                 }],
             };
@@ -297,6 +301,7 @@ async fn receive(
         let lot = lots.entry(&key, initial);
         let total = lot.quantity.as_ref().map(|q| q.milli).unwrap_or(0) + base;
         lot.quantity = Some(Quantity::from_milli(total, unit.clone()));
+        lot.storage_location = Some(req.storage_location.clone());
         (lots.available(&key), total)
     };
     let number = {

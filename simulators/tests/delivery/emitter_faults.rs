@@ -1,4 +1,4 @@
-//! Emitter faults: `duplicate`, `reorder`, `partition` and `clock_skew` change what reaches
+//! Emitter faults: `duplicate`, `reorder`, `partition`, `clock_skew` and `poison` change what reaches
 //! the SUT, and each leaves a `fault` record in the history.
 
 use std::collections::BTreeMap;
@@ -158,4 +158,51 @@ async fn clock_skew_moves_the_business_time_of_emitted_events() {
     let delivered = got.iter().find(|e| e.key() == skewed).expect("delivered");
     assert_eq!(delivered.time, times[&skewed.id]);
     assert!(rig.history.with_records(|r| fired(r, "clock_skew")) == 1);
+}
+
+#[tokio::test]
+async fn poison_mixes_a_poison_copy_in_after_each_chosen_event() {
+    let sut = accepting_sut().await;
+    let rig = Rig::start(Some(ingress_of(&sut)));
+    rig.fault(FaultKind::Poison {
+        mode: andon_simulators::faults::PoisonMode::Mixed,
+    });
+    let valid: Vec<_> = (1..=4).map(|i| rig.emit(&format!("10000000{i}"))).collect();
+    rig.drained().await;
+
+    let got = received(&sut).await;
+    assert_eq!(
+        got.len(),
+        8,
+        "every valid event and a poison copy of each: {got:#?}"
+    );
+    let (poison, marked): (Vec<String>, usize) = rig.history.with_records(|r| {
+        let reasons: Vec<String> = r
+            .iter()
+            .filter_map(|r| match &r.entry {
+                Entry::EventEmitted {
+                    poison: Some(why), ..
+                } => Some(why.clone()),
+                _ => None,
+            })
+            .collect();
+        (reasons, fired(r, "poison"))
+    });
+    assert_eq!(marked, 4);
+    assert_eq!(poison.len(), 4, "each copy is marked poison in the history");
+    // `mixed`: schema-invalid and unknown master data, alternately.
+    assert!(
+        poison.iter().any(|p| p.starts_with("schema-invalid")),
+        "{poison:?}"
+    );
+    assert!(
+        poison.iter().any(|p| p.starts_with("unknown master data")),
+        "{poison:?}"
+    );
+    for e in got.iter().filter(|e| !valid.contains(&e.key())) {
+        let data = e.data.to_value();
+        let broken = andon_contracts::validate("events/material.consumed", &data).is_err();
+        let unknown = data["material"] == "ZZ-UNKNOWN-MATERIAL";
+        assert!(broken || unknown, "{data}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Connection-level faults of a simulator served on a real socket, seen by a real HTTP
-//! client: `refuse`, `reset`, `hang` and `commit_then_reset`.
+//! client: `refuse`, `reset`, `hang`, `commit_then_reset`, and `slow` finishing the work of
+//! a client that gave up.
 
 use std::future::Future;
 use std::time::Duration;
@@ -274,11 +275,17 @@ async fn unrestricted(http: &reqwest::Client, srv: &Served, material: &str, batc
         .sum()
 }
 
-#[tokio::test]
-async fn commit_then_reset_posts_the_consumption_but_the_client_never_sees_the_answer() {
-    let srv = Served::start(System::Erp).await;
-    let http = client(Duration::from_secs(5));
-    // A released order from the ERP's own activity.
+/// A consumption the ERP can post: a released order of its own activity and a raw
+/// material batch with stock, as the body of `POST /api/v1/material-documents`; and the
+/// batch's unrestricted stock before.
+struct Consumption {
+    posting: Value,
+    material: String,
+    batch: String,
+    before: f64,
+}
+
+async fn consumption(srv: &Served, http: &reqwest::Client, event_id: &str) -> Consumption {
     let step = http
         .post(srv.url("/_andon/activity/step"))
         .json(&json!({"count": 3}))
@@ -298,7 +305,6 @@ async fn commit_then_reset_posts_the_consumption_but_the_client_never_sees_the_a
         .as_str()
         .expect("a released order")
         .to_string();
-    // A raw material batch from the generated master data.
     let (material, batch, unit) = {
         let md = srv.sim.core.master();
         let s = md
@@ -319,15 +325,8 @@ async fn commit_then_reset_posts_the_consumption_but_the_client_never_sees_the_a
             unit,
         )
     };
-    let before = unrestricted(&http, &srv, &material, &batch).await;
-    assert!(before >= 1.0);
-
-    let id = srv
-        .apply(
-            &http,
-            json!({"kind": "commit_then_reset", "path": "/api/v1/material-documents", "method": "POST"}),
-        )
-        .await;
+    let before = unrestricted(http, srv, &material, &batch).await;
+    assert!(before >= 2.0);
     let posting = json!({
         "posting_date": srv.sim.core.clock.today().to_string(),
         "items": [{
@@ -339,43 +338,85 @@ async fn commit_then_reset_posts_the_consumption_but_the_client_never_sees_the_a
             "quantity": {"value": 1, "unit": unit},
             "order": order,
         }],
-        "source": {"source": "/andon/mes/1000", "id": "evt-commit-then-reset"},
+        "source": {"source": "/andon/mes/1000", "id": event_id},
     });
-    let send = || {
-        http.post(srv.url("/api/v1/material-documents"))
-            .header("idempotency-key", "consume-1")
-            .header(
-                "traceparent",
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            )
-            .json(&posting)
-            .send()
-    };
-    let err = send().await.expect_err("the answer is lost");
-    assert!(
-        err.status().is_none() && !err.is_timeout(),
-        "{}",
-        error_chain(&err)
-    );
-    // …but the consumption is committed.
-    let after = unrestricted(&http, &srv, &material, &batch).await;
-    assert!((before - after - 1.0).abs() < 1e-9, "{before} -> {after}");
+    Consumption {
+        posting,
+        material,
+        batch,
+        before,
+    }
+}
+
+/// Posts `c` with an `Idempotency-Key`.
+async fn post(
+    http: &reqwest::Client,
+    srv: &Served,
+    c: &Consumption,
+    key: &str,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(srv.url("/api/v1/material-documents"))
+        .header("idempotency-key", key)
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .json(&c.posting)
+        .send()
+        .await
+}
+
+/// The outcomes of the ERP's goods-movement effects so far.
+fn movement_outcomes(srv: &Served) -> Vec<Outcome> {
     srv.sim.core.history.with_records(|r| {
-        let effects: Vec<_> = r
-            .iter()
+        r.iter()
             .filter_map(|r| match &r.entry {
                 Entry::Effect {
                     effect, outcome, ..
                 } if effect == "erp.goods_movement" => Some(*outcome),
                 _ => None,
             })
-            .collect();
-        assert_eq!(effects, vec![Outcome::Info], "one indeterminate effect");
-    });
+            .collect()
+    })
+}
+
+#[tokio::test]
+async fn commit_then_reset_posts_the_consumption_but_the_client_never_sees_the_answer() {
+    let srv = Served::start(System::Erp).await;
+    let http = client(Duration::from_secs(5));
+    let c = consumption(&srv, &http, "evt-commit-then-reset").await;
+    let id = srv
+        .apply(
+            &http,
+            json!({"kind": "commit_then_reset", "path": "/api/v1/material-documents", "method": "POST"}),
+        )
+        .await;
+    let err = post(&http, &srv, &c, "consume-1")
+        .await
+        .expect_err("the answer is lost");
+    assert!(
+        err.status().is_none() && !err.is_timeout(),
+        "{}",
+        error_chain(&err)
+    );
+    // …but the consumption is committed.
+    let after = unrestricted(&http, &srv, &c.material, &c.batch).await;
+    assert!(
+        (c.before - after - 1.0).abs() < 1e-9,
+        "{} -> {after}",
+        c.before
+    );
+    assert_eq!(
+        movement_outcomes(&srv),
+        vec![Outcome::Info],
+        "one indeterminate effect"
+    );
 
     // The SUT's retry with the same key gets the committed answer and posts nothing twice.
     srv.clear(&http, &id).await;
-    let retry = send().await.expect("answered after clearing");
+    let retry = post(&http, &srv, &c, "consume-1")
+        .await
+        .expect("answered after clearing");
     assert_eq!(retry.status(), 201);
     assert_eq!(
         retry
@@ -384,7 +425,52 @@ async fn commit_then_reset_posts_the_consumption_but_the_client_never_sees_the_a
             .and_then(|v| v.to_str().ok()),
         Some("true")
     );
-    assert!((unrestricted(&http, &srv, &material, &batch).await - after).abs() < 1e-9);
+    assert!((unrestricted(&http, &srv, &c.material, &c.batch).await - after).abs() < 1e-9);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_erp_finishes_the_posting_its_client_gave_up_on_and_a_fresh_key_books_it_twice() {
+    let srv = Served::start(System::Erp).await;
+    let http = client(Duration::from_secs(5));
+    let c = consumption(&srv, &http, "evt-slow").await;
+    srv.apply(
+        &http,
+        json!({"kind": "slow", "median": "600ms", "p99": "600ms", "path": "/api/v1/material-documents"}),
+    )
+    .await;
+    // A middleware with a timeout shorter than the ERP's answer gives up…
+    let impatient = client(Duration::from_millis(150));
+    let err = post(&impatient, &srv, &c, "consume-1")
+        .await
+        .expect_err("the client gives up");
+    assert!(err.is_timeout(), "{}", error_chain(&err));
+    // …and the ERP still commits the posting, like a real one.
+    let after = eventually("the posting committed after the client left", || async {
+        let now = unrestricted(&http, &srv, &c.material, &c.batch).await;
+        ((c.before - now - 1.0).abs() < 1e-9).then_some(now)
+    })
+    .await;
+    assert_eq!(
+        movement_outcomes(&srv),
+        vec![Outcome::Info],
+        "the answer never arrived"
+    );
+    srv.sim.core.history.with_records(|r| {
+        assert!(
+            r.iter().any(|r| matches!(&r.entry,
+                Entry::Request { fault: Some(f), status: 201, .. } if f == "slow")),
+            "the request record says the slow answer was not seen"
+        );
+    });
+    // A retry under the same key gets the committed answer: nothing twice.
+    let same = post(&http, &srv, &c, "consume-1").await.expect("answered");
+    assert_eq!(same.status(), 201);
+    assert!((unrestricted(&http, &srv, &c.material, &c.batch).await - after).abs() < 1e-9);
+    // A retry under a fresh key is a new posting: the double posting andon must catch.
+    let fresh = post(&http, &srv, &c, "consume-2").await.expect("answered");
+    assert_eq!(fresh.status(), 201);
+    assert!((unrestricted(&http, &srv, &c.material, &c.batch).await - (after - 1.0)).abs() < 1e-9);
     srv.stop().await;
 }
 

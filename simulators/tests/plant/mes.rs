@@ -1,5 +1,5 @@
 use andon_contracts::System;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -246,5 +246,35 @@ async fn material_master_replication_is_applied() {
             .await
             .1["description"],
         "Changed in ERP"
+    );
+}
+
+#[tokio::test]
+async fn output_is_received_where_the_order_says_and_by_products_come_back_as_raw_material() {
+    let mes = sim(System::Mes);
+    let md = mes.core.master().clone();
+    // Many orders whose output goes to the finished-goods store 0002.
+    for n in 0..40 {
+        let mut wo = work_order(&md, &format!("10000{n:02}"));
+        wo["storage_location"] = json!("0002");
+        let (s, body) = call(&mes, "POST", "/api/v1/work-orders", Some(wo)).await;
+        assert_eq!(s, 201, "{body}");
+    }
+    mes.behaviour.step(20_000);
+    let produced: Vec<Value> = emitted(&mes.core.history.snapshot())
+        .into_iter()
+        .filter(|(k, _)| k == "material.produced")
+        .map(|(_, d)| d)
+        .collect();
+    let (by, main): (Vec<&Value>, Vec<&Value>) =
+        produced.iter().partition(|d| d["by_product"] == true);
+    assert!(!main.is_empty() && !by.is_empty(), "{produced:#?}");
+    assert!(main.iter().all(|d| d["storage_location"] == "0002"
+        && d["material"] == json!(md.boms[0].material)));
+    // A by-product is the first component's material, back into the components' store.
+    let first = &md.boms[0].components[0].material;
+    assert!(
+        by.iter()
+            .all(|d| d["material"] == json!(first) && d["storage_location"] == "0001")
     );
 }

@@ -1,4 +1,4 @@
-//! The ERP's business rules (DOMAIN.md, "Business rules the ERP simulator enforces"), each
+//! The ERP's business rules (docs/domain.md, "The ERP's business rules"), each
 //! rejection checked for status, problem+json, code, detail and an unchanged state, and the
 //! postings that pass checked for their stock effect.
 
