@@ -17,6 +17,12 @@ use cucumber::{Event, World, Writer, cli, parser};
 pub const FAILED: &str = "\u{1}andon:failed\u{1}";
 /// Marks a step message as an expectation that could not be judged (a checker unknown).
 pub const INCONCLUSIVE: &str = "\u{1}andon:inconclusive\u{1}";
+/// Marks a step message as a configuration error: the feature, the scenario it builds or
+/// the manifest is wrong (`andon test` exits 2), not a verdict on the middleware.
+pub const CONFIG: &str = "\u{1}andon:config\u{1}";
+
+/// How a configuration error begins in andon's words.
+const CONFIG_WORDS: &str = "configuration error (not a verdict on the middleware): ";
 
 /// How a step ended badly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +31,8 @@ pub enum Outcome {
     Failed,
     /// An expectation could not be judged.
     Inconclusive,
+    /// The feature, the scenario it builds or the manifest is wrong.
+    Config,
     /// andon itself panicked.
     Panicked,
     /// No library step matches (only with `fail_on_skipped`).
@@ -40,6 +48,8 @@ impl Outcome {
             (Outcome::Failed, rest)
         } else if let Some(rest) = text.strip_prefix(INCONCLUSIVE) {
             (Outcome::Inconclusive, rest)
+        } else if let Some(rest) = text.strip_prefix(CONFIG) {
+            (Outcome::Config, rest)
         } else {
             (Outcome::Panicked, text)
         }
@@ -61,6 +71,9 @@ impl Outcome {
         if let Some(rest) = body.strip_prefix("inconclusive (never a pass): ") {
             return (Outcome::Inconclusive, Outcome::Inconclusive.words(rest));
         }
+        if let Some(rest) = body.strip_prefix(CONFIG_WORDS) {
+            return (Outcome::Config, Outcome::Config.words(rest));
+        }
         if body.starts_with("andon panicked") {
             return (Outcome::Panicked, body.to_string());
         }
@@ -73,10 +86,11 @@ impl Outcome {
         (Outcome::Failed, body.to_string())
     }
 
-    /// `failed`, `inconclusive`, … as `andon test` counts scenarios.
+    /// `failed`, `inconclusive`, `error`, … as `andon test` counts scenarios.
     pub fn status(self) -> &'static str {
         match self {
             Outcome::Inconclusive => "inconclusive",
+            Outcome::Config => "error",
             _ => "failed",
         }
     }
@@ -86,6 +100,7 @@ impl Outcome {
         match self {
             Outcome::Failed => msg.to_string(),
             Outcome::Inconclusive => format!("inconclusive (never a pass): {msg}"),
+            Outcome::Config => format!("{CONFIG_WORDS}{msg}"),
             Outcome::Panicked => format!(
                 "andon panicked — a bug in andon, not a verdict on the middleware; please report it: {msg}"
             ),
@@ -125,6 +140,8 @@ pub struct Counts {
     pub failed: usize,
     /// A step could not be judged.
     pub inconclusive: usize,
+    /// A configuration error: the feature, its scenario or the manifest is wrong.
+    pub errors: usize,
     /// A step was skipped (a missing capability, a self-test against another SUT).
     pub skipped: usize,
 }
@@ -180,6 +197,7 @@ impl<O: Write> Console<O> {
                 let (outcome, msg) = describe(err);
                 let (mark, color, head) = match outcome {
                     Outcome::Inconclusive => ("?", "33", "Inconclusive"),
+                    Outcome::Config => ("✘", "31", "Configuration error"),
                     Outcome::Panicked => ("✘", "31", "andon panicked"),
                     _ => ("✘", "31", "Failed"),
                 };
@@ -190,6 +208,7 @@ impl<O: Write> Console<O> {
                         .strip_prefix("inconclusive (never a pass): ")
                         .unwrap_or(&msg)
                         .to_string(),
+                    Outcome::Config => msg.strip_prefix(CONFIG_WORDS).unwrap_or(&msg).to_string(),
                     _ => msg,
                 };
                 let mut lines = body.lines();
@@ -232,6 +251,7 @@ impl<O: Write> Console<O> {
             event::Scenario::Log(msg) => self.line(&format!("{indent}   {msg}")),
             event::Scenario::Finished => match self.scenario.take() {
                 Some(Outcome::Inconclusive) => self.counts.inconclusive += 1,
+                Some(Outcome::Config) => self.counts.errors += 1,
                 Some(_) => self.counts.failed += 1,
                 None if self.skipped => self.counts.skipped += 1,
                 None => self.counts.passed += 1,

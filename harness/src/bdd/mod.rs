@@ -170,10 +170,48 @@ pub fn parse_feature(file: &Path) -> Result<Feature, TestError> {
             other => other.to_string(),
         },
     })?;
+    if let Some(message) = outline_without_examples(&f) {
+        return Err(TestError::Feature {
+            file: file.to_path_buf(),
+            message,
+        });
+    }
     f.expand_examples().map_err(|e| TestError::Feature {
         file: file.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+/// A Scenario Outline with no Examples row would run once with its `<placeholders>` as
+/// written, and could pass without testing anything: refused.
+fn outline_without_examples(f: &Feature) -> Option<String> {
+    let all = f
+        .scenarios
+        .iter()
+        .chain(f.rules.iter().flat_map(|r| &r.scenarios));
+    for sc in all {
+        let outline = sc.keyword.contains("Outline") || sc.keyword.contains("Template");
+        let rows: usize = sc
+            .examples
+            .iter()
+            .map(|e| {
+                e.table
+                    .as_ref()
+                    .map_or(0, |t| t.rows.len().saturating_sub(1))
+            })
+            .sum();
+        if outline && rows == 0 {
+            return Some(format!(
+                "line {}, column {}: the {} {:?} has no Examples rows: add an Examples table \
+                 with a header and at least one row, or make it a Scenario",
+                sc.position.line,
+                sc.position.col,
+                sc.keyword.trim(),
+                sc.name
+            ));
+        }
+    }
+    None
 }
 
 /// The parser's `Error at 4:20: {"unknown keyword"}` in plain words.
@@ -353,7 +391,13 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
     }
     let capabilities = match &opts.sut {
         Some(m) => {
-            crate::sut::SutManifest::load(m).map_err(|e| TestError::Config(e.to_string()))?
+            let m =
+                crate::sut::SutManifest::load(m).map_err(|e| TestError::Config(e.to_string()))?;
+            if !crate::engine::run::runs_in_container(&m, opts.runtime) {
+                m.check_program()
+                    .map_err(|e| TestError::Config(e.to_string()))?;
+            }
+            m
         }
         None => crate::sut::SutManifest::parse(crate::engine::run::REFERENCE_MANIFEST, "sut.toml")
             .map_err(|e| TestError::Config(format!("internal: the bundled manifest: {e}")))?,

@@ -130,21 +130,26 @@ pub fn junit_xml(scenarios: &[ScenarioResult]) -> String {
             .is_some_and(|m| m.starts_with("andon panicked"))
     };
     let all: Vec<&ScenarioResult> = scenarios.iter().collect();
-    let errors = all.iter().filter(|s| panicked(s)).count();
+    // A panic of andon, or a configuration error: not a verdict on the middleware.
+    let errors = all
+        .iter()
+        .filter(|s| panicked(s) || s.status == "error")
+        .count();
+    let panics = |v: &[&ScenarioResult]| v.iter().filter(|s| panicked(s)).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
         "<testsuites name=\"andon test\" tests=\"{}\" failures=\"{}\" errors=\"{errors}\" skipped=\"{}\">\n",
         all.len(),
-        count(&all, "failed") + count(&all, "inconclusive") - errors,
+        count(&all, "failed") + count(&all, "inconclusive") - panics(&all),
         count(&all, "skipped")
     ));
     for (uri, v) in &suites {
-        let errs = v.iter().filter(|s| panicked(s)).count();
+        let errs = panics(v) + count(v, "error");
         x.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{errs}\" skipped=\"{}\">\n",
             attr(uri),
             v.len(),
-            count(v, "failed") + count(v, "inconclusive") - errs,
+            count(v, "failed") + count(v, "inconclusive") - panics(v),
             count(v, "skipped")
         ));
         for s in v {
@@ -160,6 +165,11 @@ pub fn junit_xml(scenarios: &[ScenarioResult]) -> String {
                 "skipped" => x.push_str(&format!("<skipped message=\"{}\"/>", attr(first))),
                 _ if panicked(s) => x.push_str(&format!(
                     "\n      <error type=\"panic\" message=\"{}\">{}</error>\n    ",
+                    attr(first),
+                    esc(msg)
+                )),
+                "error" => x.push_str(&format!(
+                    "\n      <error type=\"configuration\" message=\"{}\">{}</error>\n    ",
                     attr(first),
                     esc(msg)
                 )),
@@ -217,11 +227,12 @@ tr.failed td:first-child {{ color: #b00020; font-weight: bold; }}
 tr.passed td:first-child {{ color: #1b5e20; }}
 tr.skipped td:first-child {{ color: #8d6e00; }}
 tr.inconclusive td:first-child {{ color: #8d6e00; font-weight: bold; }}
+tr.error td:first-child {{ color: #b00020; font-weight: bold; }}
 .counts span {{ margin-right: 1.5em; }}
 </style></head><body>
 <h1>andon test</h1>
 <p>SUT: {sut} · tags: {tags} · {features}</p>
-<p class="counts"><span>{total} scenarios</span><span>{passed} passed</span><span>{failed} failed</span><span>{inconclusive} inconclusive</span><span>{skipped} skipped</span></p>
+<p class="counts"><span>{total} scenarios</span><span>{passed} passed</span><span>{failed} failed</span><span>{inconclusive} inconclusive</span><span>{errors} configuration errors</span><span>{skipped} skipped</span></p>
 <table><tr><th>status</th><th>feature</th><th>scenario</th><th>first failure / reason</th><th>run</th></tr>
 {rows}</table>
 <p><small>Also in this directory: junit.xml, cucumber.json; each run directory holds the history, verdict.json and its own report.</small></p>
@@ -243,6 +254,7 @@ tr.inconclusive td:first-child {{ color: #8d6e00; font-weight: bold; }}
         passed = n("passed"),
         failed = n("failed"),
         inconclusive = n("inconclusive"),
+        errors = n("error"),
         skipped = n("skipped"),
     )
 }

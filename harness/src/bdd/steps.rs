@@ -347,19 +347,35 @@ pub fn dur_text(text: &str) -> Result<String, String> {
     let (n, unit) = t.split_at(split);
     let n: f64 = n
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 5s or 500ms"))?;
+        .map_err(|_| config(format!("{text:?} is not a duration such as 5s or 500ms")))?;
     let ms = match unit.trim() {
         "ms" | "millisecond" | "milliseconds" => 1.0,
         "s" | "sec" | "secs" | "second" | "seconds" => 1000.0,
         "min" | "minute" | "minutes" => 60_000.0,
         "h" | "hour" | "hours" => 3_600_000.0,
         other => {
-            return Err(format!(
+            return Err(config(format!(
                 "{text:?}: unknown unit {other:?}, expected ms, s, min or h"
-            ));
+            )));
         }
     };
-    Ok(format!("{}ms", (n * ms).round() as u64))
+    let ms = (n * ms).round();
+    if !(0.0..=MAX_STEP_MS).contains(&ms) {
+        return Err(config(format!(
+            "{text:?}: a duration in a step is at most {} days",
+            MAX_STEP_MS / 86_400_000.0
+        )));
+    }
+    Ok(format!("{}ms", ms as u64))
+}
+
+/// The longest duration a step takes: a year.
+const MAX_STEP_MS: f64 = 365.0 * 86_400_000.0;
+
+/// A step's words that cannot be what the step means: a configuration error of the
+/// feature (`andon test` exits 2), not a verdict on the middleware.
+pub fn config(message: String) -> String {
+    format!("{}{message}", super::console::CONFIG)
 }
 
 fn system_key(name: &str) -> String {
@@ -369,13 +385,18 @@ fn system_key(name: &str) -> String {
 fn number(text: &str) -> Result<f64, String> {
     text.trim()
         .parse()
-        .map_err(|_| format!("{text:?} is not a number"))
+        .ok()
+        .filter(|n: &f64| n.is_finite())
+        .ok_or_else(|| config(format!("{text:?} is not a number")))
 }
 
 fn integer(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a whole number"))
+    text.trim().parse().map_err(|_| {
+        config(format!(
+            "{text:?} is not a whole number from 0 to {}",
+            u64::MAX
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2151,6 +2172,14 @@ pub fn dispatch(
         // message marked, so that the console and the reports say "failed" or
         // "inconclusive", and keep "panicked" for real panics of andon.
         if let Err(msg) = result {
+            if let Some(rest) = msg.strip_prefix(super::console::CONFIG) {
+                panic!(
+                    "{}{rest} (the step at line {}: {})",
+                    super::console::CONFIG,
+                    step.position.line,
+                    step.value
+                );
+            }
             if msg.starts_with(super::console::INCONCLUSIVE) {
                 panic!("{msg}");
             }

@@ -217,7 +217,15 @@ impl AndonWorld {
             tokio::task::spawn_blocking(move || handle.block_on(crate::engine::run::run(&opts)))
                 .await
                 .map_err(|e| format!("internal: the run panicked: {e}"))?
-                .map_err(|e| format!("the scenario could not run: {e}"))?;
+                .map_err(|e| {
+                    let msg = format!("the scenario could not run: {e}");
+                    // A scenario or manifest refused: the feature is wrong, not the SUT.
+                    if e.is_usage() {
+                        super::steps::config(msg)
+                    } else {
+                        msg
+                    }
+                })?;
         if let crate::report::Exit::Error(why) = &outcome.report.exit {
             return Err(format!(
                 "the run ended in an error: {why} (run directory {})",

@@ -73,8 +73,8 @@ pub async fn run(args: LoadArgs) -> u8 {
         connections: args.connections,
     };
     match interruptible(run::run(&opts)).await {
-        Some(r) => conclude(r),
-        None => EXIT_INTERRUPTED,
+        Ok(r) => conclude(r),
+        Err(stop) => stop.code(),
     }
 }
 
@@ -95,6 +95,7 @@ fn conclude(outcome: Result<run::RunOutcome, RunError>) -> u8 {
         outcome.load.as_ref().map(|l| l.verdict),
     ) {
         (Exit::Error(why), _) => writeln!(out, "ERROR: {why}"),
+        (Exit::Interrupted(why), _) => writeln!(out, "INTERRUPTED: {why}"),
         (_, Some(LoadVerdict::Invalid)) => writeln!(out, "INVALID"),
         (Exit::Fail, _) => writeln!(out, "FAIL"),
         (_, Some(LoadVerdict::Breached)) => writeln!(out, "BREACHED"),
@@ -110,6 +111,7 @@ fn conclude(outcome: Result<run::RunOutcome, RunError>) -> u8 {
 pub fn exit_code(exit: &Exit, load: Option<&LoadReport>) -> u8 {
     match (exit, load) {
         (Exit::Error(_), _) => EXIT_USAGE,
+        (Exit::Interrupted(_), _) => EXIT_INTERRUPTED,
         (_, Some(l)) if l.verdict == LoadVerdict::Invalid => l.exit_code(),
         (Exit::Fail, _) => EXIT_FAILURE,
         (_, Some(l)) if l.verdict == LoadVerdict::Breached => l.exit_code(),

@@ -92,31 +92,100 @@ pub struct ReplayArgs {
 pub async fn run(args: RunArgs) -> u8 {
     let opts = args.run.options();
     match interruptible(run::run(&opts)).await {
-        Some(r) => conclude("run", r),
-        None => EXIT_INTERRUPTED,
+        Ok(r) => conclude("run", r),
+        Err(stop) => stop.code(),
     }
 }
 
 /// Exit code of a command interrupted with Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
-/// Runs `fut` until it ends or Ctrl-C; on Ctrl-C, removes the containers and networks
-/// this process created (a run's own cleanup does not get to run) and returns `None`.
-pub async fn interruptible<T>(fut: impl Future<Output = T>) -> Option<T> {
-    tokio::select! {
-        out = fut => Some(out),
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("andon: interrupted; removing this run's containers and networks");
-            match crate::containers::remove_own().await {
-                Ok(n) if n > 0 => eprintln!("andon: removed {n} containers and networks"),
-                Ok(_) => {}
-                // No engine: nothing of ours can be there.
-                Err(crate::containers::ContainerError::NoEngine(_)) => {}
-                Err(e) => eprintln!("andon: {e}"),
-            }
-            None
+/// Exit code of a command stopped with SIGTERM (128 + SIGTERM), as CI systems and
+/// `timeout` send when they cancel a job.
+pub const EXIT_TERMINATED: u8 = 143;
+
+/// The signal that stopped a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// SIGINT: Ctrl-C in a terminal.
+    Interrupt,
+    /// SIGTERM: a CI system, `timeout`, `docker stop`, `kill`.
+    Terminate,
+}
+
+impl Stopped {
+    /// The conventional exit code: 128 + the signal's number.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Interrupt => EXIT_INTERRUPTED,
+            Self::Terminate => EXIT_TERMINATED,
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// Resolves with the first SIGINT or SIGTERM. The handlers are installed when this is
+/// called, so a signal that arrives before the first poll is not lost.
+pub fn stop_signal() -> impl Future<Output = Stopped> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => tokio::select! {
+                    _ = int.recv() => Stopped::Interrupt,
+                    _ = term.recv() => Stopped::Terminate,
+                },
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    Stopped::Interrupt
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            Stopped::Interrupt
+        }
+    }
+}
+
+/// Runs `fut` until it ends or SIGINT/SIGTERM. On a signal, `fut` is dropped (its
+/// `run.json` still says *interrupted*, as it does from a run's start), then what the run
+/// started outside this process is stopped: the SUT's process group, and the containers
+/// and networks this process created.
+pub async fn interruptible<T>(fut: impl Future<Output = T>) -> Result<T, Stopped> {
+    let stop = stop_signal();
+    let stopped = tokio::select! {
+        out = fut => return Ok(out),
+        stopped = stop => stopped,
+    };
+    eprintln!(
+        "andon: {}: stopping the SUT, removing this run's containers and networks",
+        stopped.name()
+    );
+    let killed = crate::sut::stop_own().await;
+    if killed > 0 {
+        eprintln!("andon: stopped {killed} SUT process group(s)");
+    }
+    match crate::containers::remove_own().await {
+        Ok(n) if n > 0 => eprintln!("andon: removed {n} containers and networks"),
+        Ok(_) => {}
+        // No engine: nothing of ours can be there.
+        Err(crate::containers::ContainerError::NoEngine(_)) => {}
+        Err(e) => eprintln!("andon: {e}"),
+    }
+    Err(stopped)
 }
 
 /// `andon check`.
@@ -138,8 +207,8 @@ pub async fn replay(args: ReplayArgs) -> u8 {
         Ok(mut opts) => {
             opts.runtime = args.runtime;
             match interruptible(run::run(&opts)).await {
-                Some(r) => conclude("replay", r),
-                None => EXIT_INTERRUPTED,
+                Ok(r) => conclude("replay", r),
+                Err(stop) => stop.code(),
             }
         }
         Err(e) => conclude("replay", Err(e)),
@@ -160,6 +229,7 @@ fn conclude(command: &str, outcome: Result<run::RunOutcome, RunError>) -> u8 {
         Exit::Fail => EXIT_FAILURE,
         Exit::Inconclusive(_) => EXIT_INCONCLUSIVE,
         Exit::Error(_) => EXIT_USAGE,
+        Exit::Interrupted(_) => EXIT_INTERRUPTED,
     }
 }
 
@@ -184,6 +254,7 @@ pub fn print_summary(out: &mut impl Write, outcome: &run::RunOutcome) -> std::io
         Exit::Fail => writeln!(out, "FAIL"),
         Exit::Inconclusive(why) => writeln!(out, "INCONCLUSIVE: {why}"),
         Exit::Error(why) => writeln!(out, "ERROR: {why}"),
+        Exit::Interrupted(why) => writeln!(out, "INTERRUPTED: {why}"),
     }
 }
 

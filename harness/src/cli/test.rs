@@ -59,23 +59,36 @@ pub async fn run(args: TestArgs) -> u8 {
         fail_fast: args.fail_fast,
         andon: None,
     };
-    let Some(outcome) = super::run::interruptible(bdd::run(&opts)).await else {
-        return super::run::EXIT_INTERRUPTED;
+    let outcome = match super::run::interruptible(bdd::run(&opts)).await {
+        Ok(outcome) => outcome,
+        Err(stop) => return stop.code(),
     };
     match outcome {
         Ok(s) => {
             println!(
-                "\nandon test: {} scenarios: {} passed, {} failed, {} inconclusive, {} skipped",
+                "\nandon test: {} scenarios: {} passed, {} failed, {} inconclusive, {} configuration errors, {} skipped",
                 s.scenarios.len(),
                 s.count("passed"),
                 s.count("failed"),
                 s.count("inconclusive"),
+                s.count("error"),
                 s.count("skipped")
             );
             for f in &s.files {
                 println!("  {}", f.display());
             }
-            if s.failed || s.count("failed") > 0 {
+            // A wrong feature or manifest first: the verdicts beside it are not to be trusted.
+            if s.count("error") > 0 {
+                for e in s.scenarios.iter().filter(|x| x.status == "error") {
+                    eprintln!(
+                        "andon test: {}:{}: {}",
+                        e.uri,
+                        e.line,
+                        e.message.as_deref().unwrap_or("configuration error")
+                    );
+                }
+                EXIT_USAGE
+            } else if s.failed || s.count("failed") > 0 {
                 EXIT_FAILURE
             } else if s.count("inconclusive") > 0 {
                 EXIT_INCONCLUSIVE

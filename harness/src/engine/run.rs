@@ -99,6 +99,18 @@ pub enum RunError {
     /// Writing the reports failed.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// The recorded run never reached its verdict: there is nothing whole to judge.
+    #[error(
+        "{}: the run was interrupted before its end ({why}); its history is incomplete, \
+         so it is not judged: run it again",
+        dir.display()
+    )]
+    Interrupted {
+        /// The run directory.
+        dir: PathBuf,
+        /// What `run.json` says.
+        why: String,
+    },
     /// A flag of `andon load` cannot apply to the scenario.
     #[error("{file}: {message}")]
     Load {
@@ -257,7 +269,13 @@ fn manifest_of(opts: &RunOptions) -> Result<SutManifest, RunError> {
                         .into(),
                 ));
             }
-            Ok(SutManifest::load(p)?)
+            let m = SutManifest::load(p)?;
+            // A program that does not exist is the manifest's mistake (exit 2), found
+            // before anything starts.
+            if !runs_in_container(&m, opts.runtime) {
+                m.check_program()?;
+            }
+            Ok(m)
         }
         None => {
             for d in &opts.defects {
@@ -270,6 +288,12 @@ fn manifest_of(opts: &RunOptions) -> Result<SutManifest, RunError> {
             )?)
         }
     }
+}
+
+/// Whether the SUT of `manifest` runs in a container under `runtime` (its `image`), not
+/// as the manifest's command.
+pub fn runs_in_container(manifest: &SutManifest, runtime: Runtime) -> bool {
+    runtime == Runtime::Containers && manifest.start.as_ref().is_some_and(|s| s.image.is_some())
 }
 
 /// Runs the scenario of `opts` and writes its run directory and reports.
@@ -310,9 +334,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     }));
     dir.prepare()?;
     dir.write(SCENARIO_FILE, &text)?;
-    dir.write(MANIFEST_FILE, &manifest.text)?;
+    // Run directories become CI artifacts: no client secret or password in them.
+    dir.write(MANIFEST_FILE, crate::sut::redact::redact(&manifest.text).0)?;
 
-    let mut record = RunRecord {
+    let record = RunRecord {
         meta: RunMeta {
             scenario: scenario.name.clone(),
             seed: scenario.seed,
@@ -320,7 +345,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             sut: manifest.name.clone(),
             started: Utc::now(),
             ended: Utc::now(),
-            exit: Exit::Pass,
+            // Until the verdict replaces it: a run stopped by a signal or killed leaves
+            // this behind.
+            exit: Exit::Interrupted(INTERRUPTED.to_string()),
             sut_actions: Vec::new(),
         },
         scenario_file: opts.scenario.display().to_string(),
@@ -337,7 +364,31 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         RUN_FILE,
         serde_json::to_vec_pretty(&record).unwrap_or_default(),
     )?;
+    let out = drive(opts, &scenario, master, &manifest, &dir, record).await;
+    if let Err(e) = &out {
+        // Not interrupted: say what stopped it.
+        if let Ok(Some(mut record)) = read_record(&dir.0) {
+            record.meta.exit = Exit::Error(e.to_string());
+            record.meta.ended = Utc::now();
+            let _ = dir.write(
+                RUN_FILE,
+                serde_json::to_vec_pretty(&record).unwrap_or_default(),
+            );
+        }
+    }
+    out
+}
 
+/// The run proper, once its directory holds `run.json`: simulators, SUT, load, faults,
+/// settling, the checkers and the reports.
+async fn drive(
+    opts: &RunOptions,
+    scenario: &Scenario,
+    master: MasterData,
+    manifest: &SutManifest,
+    dir: &RunDir,
+    mut record: RunRecord,
+) -> Result<RunOutcome, RunError> {
     let settings: BTreeMap<System, SystemSettings> = System::ALL
         .into_iter()
         .map(|s| {
@@ -353,8 +404,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let rt = Sims::start(opts.runtime, &master, &settings).await?;
     // The SUT runs in a container when the runtime is containers and the manifest names an
     // image; it then finds the simulators by name on the run's network.
-    let in_container = opts.runtime == Runtime::Containers
-        && manifest.start.as_ref().is_some_and(|s| s.image.is_some());
+    let in_container = runs_in_container(manifest, opts.runtime);
     let urls = System::ALL
         .into_iter()
         .map(|s| (s, rt.url_for_sut(s, in_container)))
@@ -400,7 +450,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         Ok(d) => d,
         Err(e) => {
             rt.stop().await;
-            return finish_error(&dir, record, &master, &scenario, e.to_string()).await;
+            return finish_error(dir, record, &master, scenario, e.to_string()).await;
         }
     };
     for (system, url) in &sut.ingress {
@@ -412,7 +462,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     }
 
     let rt = Arc::new(rt);
-    let bar = Progress::new(opts.progress, &scenario);
+    let bar = Progress::new(opts.progress, scenario);
     let t0 = Instant::now();
     let load_start = Utc::now();
     let mut live = opts.load.then(Live::new);
@@ -422,7 +472,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         scenario.sut_faults().map(|(at, f)| (at.0, f)).collect();
     let sut_task = tokio::spawn(drive_sut_faults(driver, sut_faults, t0));
     // Simulator faults, and faults through the container engine, on their own clock.
-    let sim_task = tokio::spawn(drive_sim_faults(rt.clone(), sim_timeline(&scenario), t0));
+    let sim_task = tokio::spawn(drive_sim_faults(rt.clone(), sim_timeline(scenario), t0));
 
     let now = std::cell::Cell::new(Duration::ZERO);
     let mut carry: BTreeMap<System, f64> = BTreeMap::new();
@@ -546,7 +596,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             Err(e) => tracing::warn!(error = %e, "the HDR interval log could not be written"),
         }
     }
-    let mut outcome = finish_with(&dir, record, &data, verdicts, load.map(|(r, _)| r))?;
+    let mut outcome = finish_with(dir, record, &data, verdicts, load.map(|(r, _)| r))?;
     if outcome.load.is_some() {
         outcome.files.push(dir.file(crate::load::report::FILE));
         outcome.files.push(dir.file(crate::load::hlog::FILE));
@@ -801,10 +851,29 @@ fn read_record(dir: &Path) -> Result<Option<RunRecord>, RunError> {
     })
 }
 
-/// Re-runs every checker on a recorded run directory and renders the reports again.
+/// What `run.json` says of a run that has not reached its verdict.
+pub const INTERRUPTED: &str =
+    "the run did not reach its verdict: it was stopped (Ctrl-C, SIGTERM) or killed";
+
+/// Re-runs every checker on a recorded run directory and renders the reports again. A run
+/// that never reached its verdict (interrupted) is refused, as is an empty history.
 pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
+    let record = read_record(dir)?;
+    if let Some(RunRecord {
+        meta: RunMeta {
+            exit: Exit::Interrupted(why),
+            ..
+        },
+        ..
+    }) = &record
+    {
+        return Err(RunError::Interrupted {
+            dir: dir.to_path_buf(),
+            why: why.clone(),
+        });
+    }
     let data = RunData::load(dir)?;
-    let mut meta = match read_record(dir)? {
+    let mut meta = match record {
         Some(record) => record.meta,
         // A history from elsewhere (merged from shards, or written by a test): judge it
         // with what the history itself says.
@@ -860,11 +929,17 @@ pub fn replay_options(
         })
     })?;
     let scenario = run_dir.join(SCENARIO_FILE);
+    // The manifest the run was made with, where it still is (the run directory's copy has
+    // its secrets redacted, and relative paths in it were relative to it), else the copy.
     let sut = sut.or_else(|| {
-        record
-            .manifest_file
-            .as_ref()
-            .map(|_| run_dir.join(MANIFEST_FILE))
+        record.manifest_file.as_ref().map(|original| {
+            let original = PathBuf::from(original);
+            if original.is_file() {
+                original
+            } else {
+                run_dir.join(MANIFEST_FILE)
+            }
+        })
     });
     let defects = if sut.is_none() {
         record.defects.clone()

@@ -25,26 +25,32 @@ pub enum Exit {
     Inconclusive(String),
     /// The run could not be carried out (the SUT never became ready, a bad manifest, …).
     Error(String),
+    /// The run did not reach its verdict: Ctrl-C, SIGTERM or a kill stopped it. A run
+    /// directory says this from its start until the verdict replaces it.
+    Interrupted(String),
 }
 
 impl Exit {
-    /// The process exit code: 0 pass, 1 fail, 2 error, 5 inconclusive.
+    /// The process exit code: 0 pass, 1 fail, 2 error, 5 inconclusive, 130 interrupted
+    /// (128 + SIGINT; a SIGTERM'd command exits 143).
     pub fn code(&self) -> i32 {
         match self {
             Self::Pass => 0,
             Self::Fail => 1,
             Self::Error(_) => 2,
             Self::Inconclusive(_) => 5,
+            Self::Interrupted(_) => 130,
         }
     }
 
-    /// `pass`, `fail`, `inconclusive` or `error`.
+    /// `pass`, `fail`, `inconclusive`, `error` or `interrupted`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Pass => "pass",
             Self::Fail => "fail",
             Self::Inconclusive(_) => "inconclusive",
             Self::Error(_) => "error",
+            Self::Interrupted(_) => "interrupted",
         }
     }
 }

@@ -4,10 +4,13 @@
 //!
 //! The SUT runs in its own process group, so signals reach a wrapper script's children
 //! too (`sh -c "… && exec server"` or a launcher that forks a JVM). Dropping the driver
-//! kills the group (SIGKILL); a terminal's Ctrl-C reaches andon only, which then drops the
-//! driver. Only an andon killed outright (SIGKILL) leaves the SUT running. `sut.log` holds one line per line of output,
+//! kills the group (SIGKILL); a terminal's Ctrl-C reaches andon only. Every group this
+//! process started is also known process-wide until its driver is done with it, so that a
+//! command told to stop (SIGINT, SIGTERM) stops them all ([`stop_own`]) before it exits.
+//! Only an andon killed outright (SIGKILL) leaves the SUT running. `sut.log` holds one line per line of output,
 //! `TIMESTAMP [stdout|stderr] text`, and the driver's own notes as `[andon]` lines.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +33,40 @@ use super::manifest::{ResolvedStart, ResolvedSut};
 
 /// Lines of `sut.log` an error quotes.
 pub const LOG_TAIL_LINES: usize = 40;
+
+/// How long [`stop_own`] gives the SUTs after SIGTERM before SIGKILL.
+const STOP_OWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The process groups of the SUTs this process started and has not finished with.
+static OWN_GROUPS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+fn own_groups() -> std::sync::MutexGuard<'static, BTreeSet<u32>> {
+    OWN_GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Stops every SUT this process started and has not finished with: SIGCONT and SIGTERM to
+/// each process group, SIGKILL to those still there after a grace of 5 s. Returns how many
+/// groups there were. For a command told to stop mid-run (its drivers are not dropped in
+/// order when the process exits).
+pub async fn stop_own() -> usize {
+    let groups: Vec<u32> = std::mem::take(&mut *own_groups()).into_iter().collect();
+    let alive = |pgid: u32| killpg(Pid::from_raw(pgid as i32), None::<Signal>).is_ok();
+    for &g in &groups {
+        let _ = killpg(Pid::from_raw(g as i32), Signal::SIGCONT);
+        let _ = killpg(Pid::from_raw(g as i32), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + STOP_OWN_GRACE;
+    let mut left: Vec<u32> = groups.clone();
+    while !left.is_empty() && Instant::now() < deadline {
+        // The leaders are reaped by their drivers' monitor tasks, which keep running.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        left.retain(|&g| alive(g));
+    }
+    for g in left {
+        let _ = killpg(Pid::from_raw(g as i32), Signal::SIGKILL);
+    }
+    groups.len()
+}
 
 /// Why the driver could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -360,6 +397,7 @@ impl SutDriver {
             source,
         })?;
         let pid = child.id().unwrap_or_default();
+        own_groups().insert(pid);
         self.log
             .line("andon", &format!("started pid {pid}: {command_line}"));
         tracing::info!(pid, command = %command_line, "SUT started");
@@ -513,6 +551,7 @@ impl SutDriver {
     async fn finish(&mut self) {
         if let Some(mut p) = self.proc.take() {
             p.drain().await;
+            own_groups().remove(&p.pid);
         }
         self.paused = false;
     }
@@ -608,6 +647,7 @@ impl Drop for SutDriver {
                 self.log
                     .line("andon", &format!("pid {} killed on drop", p.pid));
             }
+            own_groups().remove(&p.pid);
             p.monitor.abort();
         }
     }

@@ -554,6 +554,45 @@ impl SutManifest {
         self.start.is_some()
     }
 
+    /// Checks that the program of `start.command` exists, before anything starts: a path
+    /// (relative to the manifest's folder) must be a file, a bare name must be on `PATH`.
+    /// A program with placeholders (`{andon}`), or none, is not checked.
+    pub fn check_program(&self) -> Result<(), ManifestError> {
+        let Some(program) = self.start.as_ref().and_then(|s| s.command.first()) else {
+            return Ok(());
+        };
+        let name = program.as_str();
+        if name.contains('{') {
+            return Ok(());
+        }
+        let path = Path::new(name);
+        let found = if name.contains('/') {
+            let full = match &self.base_dir {
+                Some(base) if path.is_relative() => base.join(path),
+                _ => path.to_path_buf(),
+            };
+            full.is_file()
+        } else {
+            std::env::var_os("PATH")
+                .is_some_and(|dirs| std::env::split_paths(&dirs).any(|d| d.join(name).is_file()))
+        };
+        if found {
+            return Ok(());
+        }
+        let (line, column) = line_col(&self.text, program.span.start);
+        let where_ = if name.contains('/') {
+            "no such file (a relative path is taken from the manifest's folder)"
+        } else {
+            "not found on PATH"
+        };
+        Err(ManifestError::Invalid {
+            file: self.file.clone(),
+            line,
+            column,
+            message: format!("start.command: the program {name:?} does not exist: {where_}"),
+        })
+    }
+
     /// The file the manifest came from, as given.
     pub fn file(&self) -> &str {
         &self.file

@@ -4,6 +4,7 @@
 //! * [`manifest`] — [`SutManifest`]: parse `sut.toml` (errors as `FILE:LINE:COLUMN: …`),
 //!   fill its placeholders ([`Placeholders`] → [`ResolvedSut`]).
 //! * [`driver`] — [`SutDriver`]: the child process, readiness, `sut.log`, signals.
+//! * [`redact`] — the run directory's copy of `sut.toml`, secret-looking values redacted.
 //!
 //! A run picks the SUT's port first ([`free_port`]), fills the placeholders, then starts:
 //!
@@ -23,8 +24,9 @@
 
 pub mod driver;
 pub mod manifest;
+pub mod redact;
 
-pub use driver::{SutDriver, SutError, SutEvent, SutEventKind, free_port};
+pub use driver::{SutDriver, SutError, SutEvent, SutEventKind, free_port, stop_own};
 pub use manifest::{
     Capabilities, ManifestError, Placeholders, ResolvedStart, ResolvedSut, StartSpec, SutManifest,
     Template,

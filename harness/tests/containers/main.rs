@@ -20,7 +20,7 @@ type Test = (&'static str, fn() -> Result<(), Failed>);
 fn main() {
     let args = Arguments::from_args();
     let engine = engine_state();
-    let tests: [Test; 11] = [
+    let tests: [Test; 12] = [
         ("rust_api_starts_a_simulator_with_one_call", rust_api),
         (
             "a_load_run_in_containers_measures_and_gates",
@@ -49,6 +49,7 @@ fn main() {
             killed_sut,
         ),
         ("ctrl_c_removes_the_containers_and_the_network", ctrl_c),
+        ("sigterm_removes_the_containers_and_the_network", sigterm),
         ("compose_starts_the_four_simulators", compose_up),
     ];
     let trials = tests
@@ -536,7 +537,18 @@ fn killed_sut() -> Result<(), Failed> {
 }
 
 fn ctrl_c() -> Result<(), Failed> {
-    let dir = scratch("ctrl-c");
+    stopped_by("INT", 130)
+}
+
+/// What CI systems and `timeout` send when they cancel a job.
+fn sigterm() -> Result<(), Failed> {
+    stopped_by("TERM", 143)
+}
+
+/// A run in containers told to stop by `signal`: exits with `code`, and nothing of the
+/// run (containers, network) is left.
+fn stopped_by(signal: &str, code: i32) -> Result<(), Failed> {
+    let dir = scratch(&format!("stopped-{signal}"));
     let sc = scenario(&dir, "containers-interrupted", 120, &[]);
     let run = dir.join("out");
     let mut child = Command::new(ANDON)
@@ -566,20 +578,19 @@ fn ctrl_c() -> Result<(), Failed> {
         })?;
         std::thread::sleep(Duration::from_millis(200));
     }
-    nix_kill(child.id())?;
-    let status = child.wait()?;
-    check(status.code() == Some(130), || {
-        format!("exit {status:?} after Ctrl-C")
-    })?;
-    Ok(())
-}
-
-/// SIGINT, as a terminal's Ctrl-C sends.
-fn nix_kill(pid: u32) -> Result<(), Failed> {
     let st = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()?;
-    check(st.success(), || "kill -INT failed".into())
+    check(st.success(), || format!("kill -{signal} failed"))?;
+    let status = child.wait()?;
+    check(status.code() == Some(code), || {
+        format!("exit {status:?} after SIG{signal}")
+    })?;
+    // Nothing of the run is left: the runner checks it after every test.
+    let record = std::fs::read_to_string(run.join("run.json"))?;
+    check(record.contains("\"interrupted\""), || {
+        format!("run.json does not say interrupted: {record}")
+    })
 }
 
 /// `docker compose` (the plugin) or `docker-compose` (v1), whichever is installed.

@@ -427,3 +427,44 @@ fn self_tests_are_skipped_with_the_reason_against_another_sut() {
     assert_eq!(junit.matches("<skipped").count(), got.len(), "{junit}");
     assert!(!junit.contains("<failure"), "{junit}");
 }
+
+#[test]
+fn a_number_a_step_cannot_take_is_a_configuration_error_naming_the_line() {
+    let dir = scratch("bad-number");
+    let (o, report) = run_feature(
+        &dir,
+        "numbers.feature",
+        "Feature: Numbers\n  Scenario: a seed too large\n    Given the seed 99999999999999999999999\n    Then the exactly-once check passes\n",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("numbers.feature:2"), "{err}");
+    assert!(
+        err.contains("configuration error") && err.contains("not a whole number"),
+        "{err}"
+    );
+    assert!(err.contains("the step at line 3"), "{err}");
+    // A configuration error, not a failure of the middleware, in every report.
+    let junit = std::fs::read_to_string(report.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("<error type=\"configuration\""), "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+}
+
+#[test]
+fn a_scenario_outline_without_examples_is_refused() {
+    let dir = scratch("outline");
+    let (o, report) = run_feature(
+        &dir,
+        "outline.feature",
+        "Feature: Outline\n  Scenario Outline: a seed of <n>\n    Given the seed <n>\n    Then the exactly-once check passes\n",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("outline.feature: line 2, column 3") && err.contains("no Examples rows"),
+        "{err}"
+    );
+    assert!(!report.join("runs").exists(), "nothing ran");
+}

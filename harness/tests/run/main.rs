@@ -2,6 +2,7 @@
 //! in-process and the reference middleware as a child process, on short scenarios.
 
 mod helpers;
+mod stopping;
 
 use helpers::{andon, emitted, history_len, run_into, scenario, scratch, status_of};
 
