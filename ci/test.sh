@@ -13,6 +13,13 @@ source ci/static-env.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== rust-version (ci/msrv.py)"
+if command -v python3 >/dev/null; then
+  python3 ci/msrv.py
+else
+  echo "no python3: the rust-version check is skipped"
+fi
+
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -1380,7 +1380,11 @@ fn show(v: &Value) -> String {
             }
             let t = other.to_string();
             if t.len() > 120 {
-                format!("{}…", &t[..t.floor_char_boundary(117)])
+                let mut cut = 117;
+                while !t.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                format!("{}…", &t[..cut])
             } else {
                 t
             }
