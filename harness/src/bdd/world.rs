@@ -204,8 +204,7 @@ impl AndonWorld {
             progress: false,
             andon: ctx.andon.clone(),
             runtime: ctx.runtime,
-            load: false,
-            overrides: crate::load::Overrides::default(),
+            load: None,
         };
         if opts.sut.is_some() && !opts.defects.is_empty() {
             return Err("defects belong to the bundled reference middleware; this scenario runs another SUT".into());

@@ -65,13 +65,12 @@ fn parse_dur(s: &str) -> Result<Dur, String> {
 /// `andon load`.
 pub async fn run(args: LoadArgs) -> u8 {
     let mut opts = args.run.options();
-    opts.load = true;
-    opts.overrides = Overrides {
+    opts.load = Some(Overrides {
         rate: args.rate,
         duration: args.duration,
         plants: args.plants,
         connections: args.connections,
-    };
+    });
     match interruptible(run::run(&opts)).await {
         Ok(r) => conclude(r),
         Err(stop) => stop.code(),

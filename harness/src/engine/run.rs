@@ -111,6 +111,9 @@ pub enum RunError {
         /// What `run.json` says.
         why: String,
     },
+    /// A task of the run failed in a way that is a bug of andon.
+    #[error("internal: {0}")]
+    Internal(String),
     /// A flag of `andon load` cannot apply to the scenario.
     #[error("{file}: {message}")]
     Load {
@@ -130,7 +133,7 @@ impl RunError {
             Self::Runtime(RuntimeError::Containers(
                 ContainerError::NoEngine(_) | ContainerError::NoImage(_),
             )) => true,
-            Self::Runtime(_) | Self::Io { .. } | Self::Report(_) => false,
+            Self::Runtime(_) | Self::Io { .. } | Self::Report(_) | Self::Internal(_) => false,
             _ => true,
         }
     }
@@ -156,11 +159,10 @@ pub struct RunOptions {
     pub andon: Option<PathBuf>,
     /// Where the simulators and the SUT run.
     pub runtime: Runtime,
-    /// Measure the run as a load test (`andon load`): overrides applied, buffer depths
-    /// sampled, the live line, `load.json` and `latency.hlog`.
-    pub load: bool,
-    /// What `andon load`'s flags change in the scenario.
-    pub overrides: crate::load::Overrides,
+    /// Measure the run as a load test (`andon load`), with what its flags change in the
+    /// scenario: buffer depths sampled, the live line, `load.json` and `latency.hlog`.
+    /// `None`: a plain run.
+    pub load: Option<crate::load::Overrides>,
 }
 
 impl RunOptions {
@@ -175,8 +177,7 @@ impl RunOptions {
             progress: true,
             andon: None,
             runtime: Runtime::InProcess,
-            load: false,
-            overrides: crate::load::Overrides::default(),
+            load: None,
         }
     }
 }
@@ -256,6 +257,24 @@ impl RunDir {
         let path = self.file(name);
         std::fs::write(&path, bytes).map_err(|source| RunError::Io { path, source })
     }
+
+    /// Writes `run.json`.
+    fn write_record(&self, record: &RunRecord) -> Result<(), RunError> {
+        self.write(
+            RUN_FILE,
+            serde_json::to_vec_pretty(record).unwrap_or_default(),
+        )
+    }
+
+    /// Makes `run.json` say why the run stopped short (best effort: the run is failing
+    /// already).
+    fn record_error(&self, e: &RunError) {
+        if let Ok(Some(mut record)) = read_record(&self.0) {
+            record.meta.exit = Exit::Error(e.to_string());
+            record.meta.ended = Utc::now();
+            let _ = self.write_record(&record);
+        }
+    }
 }
 
 /// The manifest of `opts`: the user's, or the bundled one.
@@ -296,12 +315,37 @@ pub fn runs_in_container(manifest: &SutManifest, runtime: Runtime) -> bool {
     runtime == Runtime::Containers && manifest.start.as_ref().is_some_and(|s| s.image.is_some())
 }
 
-/// Runs the scenario of `opts` and writes its run directory and reports.
+/// Runs the scenario of `opts` and writes its run directory and reports, stage by stage:
+/// [`prepare`] (read and check everything, make the run directory), [`start`] (the
+/// simulators and the SUT), [`drive`] (the load and the fault timeline), [`settle_run`],
+/// [`collect`] (what every simulator recorded), [`judge`] (the checkers) and [`report`].
 ///
 /// Configuration errors (the scenario, the manifest, the master data) are returned
 /// before anything starts. A SUT that never becomes ready or dies is not an `Err`: the
 /// run directory is written with [`Exit::Error`] and the tail of the SUT's log.
 pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let prepared = prepare(opts)?;
+    let out = stages(opts, &prepared).await;
+    if let Err(e) = &out {
+        // Not interrupted: say what stopped it.
+        prepared.dir.record_error(e);
+    }
+    out
+}
+
+/// A run read and checked, its directory made: `scenario.yaml`, `sut.toml` (secrets
+/// redacted) and a `run.json` that says *interrupted* until the verdict replaces it.
+struct Prepared {
+    scenario: Scenario,
+    master: MasterData,
+    manifest: SutManifest,
+    dir: RunDir,
+    record: RunRecord,
+}
+
+/// Stage 1: reads the scenario (with `andon load`'s overrides), the master data and the
+/// manifest, refusing what is wrong before anything starts, and makes the run directory.
+fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     let text = std::fs::read_to_string(&opts.scenario).map_err(|source| {
         RunError::Scenario(ScenarioError::Io {
             file: opts.scenario.display().to_string(),
@@ -309,8 +353,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         })
     })?;
     let mut scenario = Scenario::load(&opts.scenario)?;
-    if opts.load {
-        opts.overrides
+    if let Some(overrides) = &opts.load {
+        overrides
             .apply(&mut scenario)
             .map_err(|message| RunError::Load {
                 file: opts.scenario.display().to_string(),
@@ -336,7 +380,6 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     dir.write(SCENARIO_FILE, &text)?;
     // Run directories become CI artifacts: no client secret or password in them.
     dir.write(MANIFEST_FILE, crate::sut::redact::redact(&manifest.text).0)?;
-
     let record = RunRecord {
         meta: RunMeta {
             scenario: scenario.name.clone(),
@@ -356,60 +399,97 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         load: LoadStats::default(),
         settled: None,
         fault_errors: Vec::new(),
-        load_overrides: opts.load.then(|| opts.overrides.clone()),
+        load_overrides: opts.load.clone(),
     };
     // Written now so that an interrupted run still leaves a run directory (and records its
     // seed); rewritten at the end.
-    dir.write(
-        RUN_FILE,
-        serde_json::to_vec_pretty(&record).unwrap_or_default(),
-    )?;
-    let out = drive(opts, &scenario, master, &manifest, &dir, record).await;
-    if let Err(e) = &out {
-        // Not interrupted: say what stopped it.
-        if let Ok(Some(mut record)) = read_record(&dir.0) {
-            record.meta.exit = Exit::Error(e.to_string());
-            record.meta.ended = Utc::now();
-            let _ = dir.write(
-                RUN_FILE,
-                serde_json::to_vec_pretty(&record).unwrap_or_default(),
-            );
-        }
-    }
-    out
+    dir.write_record(&record)?;
+    Ok(Prepared {
+        scenario,
+        master,
+        manifest,
+        dir,
+        record,
+    })
 }
 
-/// The run proper, once its directory holds `run.json`: simulators, SUT, load, faults,
-/// settling, the checkers and the reports.
-async fn drive(
-    opts: &RunOptions,
-    scenario: &Scenario,
-    master: MasterData,
-    manifest: &SutManifest,
-    dir: &RunDir,
-    mut record: RunRecord,
-) -> Result<RunOutcome, RunError> {
+/// The stages after [`prepare`].
+async fn stages(opts: &RunOptions, p: &Prepared) -> Result<RunOutcome, RunError> {
+    let mut record = p.record.clone();
+    let (started, driver) = match start(opts, p).await? {
+        Start::Ready(s, driver) => (s, driver),
+        Start::SutFailed(why) => {
+            return finish_error(&p.dir, record, &p.master, &p.scenario, why).await;
+        }
+    };
+    record.meta.started = started.at;
+    let bar = Progress::new(opts.progress, &p.scenario);
+    let mut load = opts.load.is_some().then(LoadStage::new);
+    let driven = drive(
+        &p.scenario,
+        &started,
+        driver,
+        load.as_mut(),
+        &bar,
+        &mut record,
+    )
+    .await?;
+    bar.settling();
+    record.settled = Some(settle_run(&started, &p.scenario).await);
+    let collected = collect(started, driven.sut).await;
+    bar.finish();
+    let collected = collected?;
+    record.meta.ended = Utc::now();
+    let measured = load.map(|l| l.measure(&collected, &record, &p.scenario, opts, driven.t0));
+    let (data, verdicts) = judge(collected, &p.master, &p.scenario);
+    record.meta.exit = match driven.sut_failure {
+        Some(why) => Exit::Error(why),
+        None => exit_of(&data.expect, &verdicts),
+    };
+    report(&p.dir, record, &data, verdicts, measured)
+}
+
+/// The simulators and the SUT of a run, up and connected.
+struct Started {
+    rt: Arc<Sims>,
+    sut: crate::sut::ResolvedSut,
+    /// When the SUT was started.
+    at: chrono::DateTime<Utc>,
+}
+
+/// How [`start`] ended.
+#[allow(clippy::large_enum_variant)] // once per run
+enum Start {
+    /// Up, with the SUT's driver (which the SUT faults then own until settling).
+    Ready(Started, SutRun),
+    /// The SUT did not start or never became ready: why, with its log's tail.
+    SutFailed(String),
+}
+
+/// Stage 2: starts the four simulators in the runtime, then the SUT (placeholders filled,
+/// ready awaited), and points the simulators' emitters at the SUT's ingress.
+async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunError> {
     let settings: BTreeMap<System, SystemSettings> = System::ALL
         .into_iter()
         .map(|s| {
             (
                 s,
                 SystemSettings {
-                    config: scenario.sim_config(s),
-                    patch: scenario.config_patch(s),
+                    config: p.scenario.sim_config(s),
+                    patch: p.scenario.config_patch(s),
                 },
             )
         })
         .collect();
-    let rt = Sims::start(opts.runtime, &master, &settings).await?;
+    let rt = Sims::start(opts.runtime, &p.master, &settings).await?;
     // The SUT runs in a container when the runtime is containers and the manifest names an
     // image; it then finds the simulators by name on the run's network.
-    let in_container = runs_in_container(manifest, opts.runtime);
+    let in_container = runs_in_container(&p.manifest, opts.runtime);
     let urls = System::ALL
         .into_iter()
         .map(|s| (s, rt.url_for_sut(s, in_container)))
         .collect();
-    let port = match (manifest.is_managed(), in_container) {
+    let port = match (p.manifest.is_managed(), in_container) {
         (false, _) => None,
         (true, true) => Some(crate::containers::PORT),
         (true, false) => Some(free_port().map_err(|source| RunError::Io {
@@ -417,7 +497,7 @@ async fn drive(
             source,
         })?),
     };
-    let mut ph = Placeholders::new(urls, port, &dir.0);
+    let mut ph = Placeholders::new(urls, port, &p.dir.0);
     if let Some(a) = &opts.andon {
         ph.andon = a.clone();
     }
@@ -432,7 +512,7 @@ async fn drive(
             ph.run_dir = PathBuf::from("/var/andon/run");
         }
     }
-    let mut sut = match manifest.resolve(&ph) {
+    let mut sut = match p.manifest.resolve(&ph) {
         Ok(s) => s,
         Err(e) => {
             rt.stop().await;
@@ -444,13 +524,12 @@ async fn drive(
             .env
             .insert("DEFECTS".to_string(), opts.defects.join(","));
     }
-
-    record.meta.started = Utc::now();
-    let driver = match SutRun::start(&rt, &mut sut, &ph, in_container, &dir.0).await {
+    let at = Utc::now();
+    let driver = match SutRun::start(&rt, &mut sut, &ph, in_container, &p.dir.0).await {
         Ok(d) => d,
         Err(e) => {
             rt.stop().await;
-            return finish_error(dir, record, &master, scenario, e.to_string()).await;
+            return Ok(Start::SutFailed(e.to_string()));
         }
     };
     for (system, url) in &sut.ingress {
@@ -460,13 +539,40 @@ async fn drive(
             return Err(e.into());
         }
     }
+    Ok(Start::Ready(
+        Started {
+            rt: Arc::new(rt),
+            sut,
+            at,
+        },
+        driver,
+    ))
+}
 
-    let rt = Arc::new(rt);
-    let bar = Progress::new(opts.progress, scenario);
+/// What [`drive`] leaves.
+struct Driven {
+    /// The SUT, back from the fault task.
+    sut: SutRun,
+    /// Why the SUT failed, if it did (it did not come back after a fault).
+    sut_failure: Option<String>,
+    /// When the load began.
+    t0: chrono::DateTime<Utc>,
+}
+
+/// Stage 3: drives the load (open model) while the fault timeline fires on the same clock:
+/// simulator faults through the runtime, SUT faults through the driver. Records what the
+/// load driver and the faults did in `record`.
+async fn drive(
+    scenario: &Scenario,
+    started: &Started,
+    driver: SutRun,
+    mut load: Option<&mut LoadStage>,
+    bar: &Progress,
+    record: &mut RunRecord,
+) -> Result<Driven, RunError> {
+    let rt = &started.rt;
     let t0 = Instant::now();
     let load_start = Utc::now();
-    let mut live = opts.load.then(Live::new);
-
     // SUT faults run on their own task: the driver's start waits for readiness.
     let sut_faults: Vec<(Duration, SutFault)> =
         scenario.sut_faults().map(|(at, f)| (at.0, f)).collect();
@@ -493,9 +599,9 @@ async fn drive(
         },
         |t| {
             now.set(t);
-            match live.as_mut() {
-                Some(live) => {
-                    if let Some(line) = live.tick(t, || rt.emitter_stats(), rt.live_history()) {
+            match load.as_deref_mut() {
+                Some(l) => {
+                    if let Some(line) = l.live.tick(t, || rt.emitter_stats(), rt.live_history()) {
                         bar.position(t, line);
                     }
                 }
@@ -510,83 +616,135 @@ async fn drive(
     record.fault_errors = sim_task
         .await
         .unwrap_or_else(|e| vec![format!("the fault task failed: {e}")]);
-
     // The SUT faults end within the run; wait for them (and the driver) before settling.
-    let (driver, actions, sut_failure) = match sut_task.await {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(RunError::Io {
-                path: dir.0.clone(),
-                source: std::io::Error::other(format!("the SUT fault task failed: {e}")),
-            });
-        }
-    };
+    let (sut, actions, sut_failure) = sut_task
+        .await
+        .map_err(|e| RunError::Internal(format!("the SUT fault task failed: {e}")))?;
     record.meta.sut_actions = actions;
-    bar.settling();
+    Ok(Driven {
+        sut,
+        sut_failure,
+        t0: load_start,
+    })
+}
 
-    let backlog = BacklogProbe::new(sut.backlog.clone());
+/// Stage 4: waits until the run has settled — no new history record for a while, every
+/// emitter buffer empty and, when the SUT reports one, a 0 backlog — up to the scenario's
+/// settle limit, never a fixed sleep.
+async fn settle_run(started: &Started, scenario: &Scenario) -> Settled {
+    let backlog = BacklogProbe::new(started.sut.backlog.clone());
     let quiet = if backlog.is_some() {
         QUIET_WITH_BACKLOG
     } else {
         QUIET_WITHOUT_BACKLOG
     };
-    let settle_limit = scenario.settle.0;
-    let settled = settle_with_backlog(&rt, &backlog, settle_limit, quiet).await;
-    record.settled = Some(settled);
+    settle_with_backlog(&started.rt, &backlog, scenario.settle.0, quiet).await
+}
 
-    let dead_letters = match &sut.dead_letters {
+/// What every simulator recorded, and what the SUT says it dead-lettered.
+struct Collected {
+    records: Vec<andon_simulators::history::Record>,
+    snapshots: BTreeMap<System, serde_json::Value>,
+    dead_letters: Option<Vec<serde_json::Value>>,
+    emitters: BTreeMap<System, andon_simulators::emitter::EmitterStats>,
+}
+
+/// Stage 5: collects the dead letters, the emitters' figures, the snapshots and the
+/// history, then stops the SUT and the simulators.
+async fn collect(started: Started, sut: SutRun) -> Result<Collected, RunError> {
+    let dead_letters = match &started.sut.dead_letters {
         Some(url) => fetch_dead_letters(url).await,
         None => None,
     };
-    let final_emitters = rt.emitter_stats();
+    let rt = started.rt;
+    let emitters = rt.emitter_stats();
     let collected = match (rt.snapshots().await, rt.records().await) {
         (Ok(s), Ok(r)) => Ok((s, r)),
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
-    driver.stop().await;
-    bar.finish();
+    sut.stop().await;
     if let Ok(rt) = Arc::try_unwrap(rt) {
         rt.stop().await;
     }
     let (snapshots, records) = collected?;
-    record.meta.ended = Utc::now();
-    let load = live.map(|live| {
-        let measures = Measures::from_records(&records, load_start, scenario.duration.0);
+    Ok(Collected {
+        records,
+        snapshots,
+        dead_letters,
+        emitters,
+    })
+}
+
+/// Stage 6: every checker over what was collected.
+fn judge(c: Collected, master: &MasterData, scenario: &Scenario) -> (RunData, Vec<Verdict>) {
+    let data = RunData {
+        records: c.records,
+        snapshots: c.snapshots,
+        master: master.clone(),
+        expect: scenario.expect.clone(),
+        dead_letters: c.dead_letters,
+    };
+    let verdicts = check::run_all(&data);
+    (data, verdicts)
+}
+
+/// The load-test stage of `andon load`: samples buffer depths and draws the live line
+/// while the load runs, then measures the run against the scenario's thresholds.
+struct LoadStage {
+    live: Live,
+}
+
+/// What the load stage measured: `load.json`'s report and the HDR interval log.
+type Measured = (LoadReport, Result<Vec<u8>, String>);
+
+impl LoadStage {
+    fn new() -> Self {
+        Self { live: Live::new() }
+    }
+
+    fn measure(
+        self,
+        c: &Collected,
+        record: &RunRecord,
+        scenario: &Scenario,
+        opts: &RunOptions,
+        load_start: chrono::DateTime<Utc>,
+    ) -> Measured {
+        let measures = Measures::from_records(&c.records, load_start, scenario.duration.0);
         let connections = System::ALL
             .into_iter()
             .map(|s| scenario.sim_config(s).emitter.lanes)
             .max()
             .unwrap_or(0);
-        let emitters = if final_emitters.is_empty() {
-            live.emitters.clone()
+        let emitters = if c.emitters.is_empty() {
+            self.live.emitters.clone()
         } else {
-            final_emitters
+            c.emitters.clone()
         };
+        let overrides = opts.load.clone().unwrap_or_default();
         let report = LoadReport::build(crate::load::report::Inputs {
             measures: &measures,
             driver: &record.load,
             emitters: &emitters,
-            depths: &live.depths,
+            depths: &self.live.depths,
             thresholds: &scenario.thresholds,
-            overrides: &opts.overrides,
+            overrides: &overrides,
             connections,
         });
         (report, crate::load::hlog::render(&measures))
-    });
+    }
+}
 
-    let data = RunData {
-        records,
-        snapshots,
-        master,
-        expect: scenario.expect.clone(),
-        dead_letters,
-    };
-    let verdicts = check::run_all(&data);
-    record.meta.exit = match sut_failure {
-        Some(why) => Exit::Error(why),
-        None => exit_of(&data.expect, &verdicts),
-    };
-    if let Some((report, hlog)) = &load {
+/// Stage 7: writes the run directory (history, snapshots, `run.json`), the load files of a
+/// load run, and every report.
+fn report(
+    dir: &RunDir,
+    record: RunRecord,
+    data: &RunData,
+    verdicts: Vec<Verdict>,
+    measured: Option<Measured>,
+) -> Result<RunOutcome, RunError> {
+    if let Some((report, hlog)) = &measured {
         dir.write(
             crate::load::report::FILE,
             serde_json::to_vec_pretty(report).unwrap_or_default(),
@@ -596,7 +754,8 @@ async fn drive(
             Err(e) => tracing::warn!(error = %e, "the HDR interval log could not be written"),
         }
     }
-    let mut outcome = finish_with(dir, record, &data, verdicts, load.map(|(r, _)| r))?;
+    let load = measured.map(|(r, _)| r);
+    let mut outcome = finish_with(dir, record, data, verdicts, load)?;
     if outcome.load.is_some() {
         outcome.files.push(dir.file(crate::load::report::FILE));
         outcome.files.push(dir.file(crate::load::hlog::FILE));
@@ -958,8 +1117,7 @@ pub fn replay_options(
         andon: None,
         runtime: Runtime::InProcess,
         // A load run is re-driven as the same load.
-        load: record.load_overrides.is_some(),
-        overrides: record.load_overrides.clone().unwrap_or_default(),
+        load: record.load_overrides.clone(),
     })
 }
 
