@@ -36,7 +36,13 @@ impl Clock {
     /// Business time now.
     pub fn now(&self) -> DateTime<Utc> {
         let wall = self.started.elapsed().as_secs_f64() * self.scale;
-        self.start + chrono::Duration::milliseconds((wall * 1000.0) as i64)
+        // `as` saturates; the addition is checked: however large the scale, never a panic,
+        // time stops at the end of what a date can hold.
+        let ms = chrono::Duration::try_milliseconds((wall * 1000.0) as i64)
+            .unwrap_or(chrono::Duration::MAX);
+        self.start
+            .checked_add_signed(ms)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// Today's business date (posting date).
@@ -48,5 +54,17 @@ impl Clock {
 impl Default for Clock {
     fn default() -> Self {
         Self::new(default_start(), 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absurd_scale_saturates_instead_of_panicking() {
+        let c = Clock::new(default_start(), 1e300);
+        assert!(c.now() >= default_start());
+        let _ = c.today();
     }
 }

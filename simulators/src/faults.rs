@@ -28,6 +28,36 @@ impl Serialize for Dur {
     }
 }
 
+impl Dur {
+    /// The longest duration andon takes anywhere (a scenario, a settle limit, a fault's
+    /// `for`, a load phase's `at`): 30 days. Longer is a typo, and would overflow clocks.
+    pub const MAX: Duration = Duration::from_secs(30 * 24 * 3600);
+
+    /// A number of seconds as a duration, within `0..=MAX`.
+    pub fn from_secs(s: f64) -> Result<Self, String> {
+        match Duration::try_from_secs_f64(s) {
+            Ok(d) if d <= Self::MAX => Ok(Dur(d)),
+            _ => Err(format!(
+                "duration {s} is out of range: expected 0 to {} seconds (30 days)",
+                Self::MAX.as_secs()
+            )),
+        }
+    }
+
+    /// `5s`, `250ms`, `2m` as a duration, within `0..=MAX`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let d = humantime::parse_duration(text.trim()).map_err(|e| {
+            format!("duration {text:?}: {e} (expected e.g. \"5s\", \"250ms\", \"2m\")")
+        })?;
+        if d > Self::MAX {
+            return Err(format!(
+                "duration {text:?} is out of range: expected at most 30 days"
+            ));
+        }
+        Ok(Dur(d))
+    }
+}
+
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -37,16 +67,10 @@ impl<'de> Deserialize<'de> for Dur {
             Text(String),
         }
         match Raw::deserialize(d)? {
-            Raw::Secs(s) if s.is_finite() && s >= 0.0 => Ok(Dur(Duration::from_secs_f64(s))),
-            Raw::Secs(s) => Err(serde::de::Error::custom(format!(
-                "duration {s} must be a non-negative number of seconds"
-            ))),
-            Raw::Text(t) => humantime::parse_duration(t.trim()).map(Dur).map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "duration {t:?}: {e} (expected e.g. \"5s\", \"250ms\", \"2m\")"
-                ))
-            }),
+            Raw::Secs(s) => Dur::from_secs(s),
+            Raw::Text(t) => Dur::parse(&t),
         }
+        .map_err(serde::de::Error::custom)
     }
 }
 

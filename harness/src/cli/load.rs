@@ -57,9 +57,7 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
 }
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
-    humantime::parse_duration(s.trim())
-        .map(Dur)
-        .map_err(|e| format!("{s:?}: {e} (expected a duration such as 30s or 2m)"))
+    Dur::parse(s)
 }
 
 /// `andon load`.

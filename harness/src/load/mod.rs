@@ -72,6 +72,14 @@ impl Overrides {
             let k = r.0 / first;
             for p in &mut s.load {
                 p.rate = Rate(p.rate.0 * k);
+                if p.rate.0 > crate::scenario::validate::MAX_RATE {
+                    return Err(format!(
+                        "--rate {r}: a load phase would run at {} steps/s, above the most andon \
+                         drives ({} steps/s)",
+                        p.rate.0,
+                        crate::scenario::validate::MAX_RATE
+                    ));
+                }
             }
         }
         if let Some(d) = self.duration {

@@ -321,6 +321,10 @@ impl FromStr for Threshold {
         c.skip_ws();
         let at_value = c.pos;
         let (x, unit) = c.number()?;
+        if !x.is_finite() || x < 0.0 {
+            c.pos = at_value;
+            return c.fail(format!("expected a finite number of at least 0, found {x}"));
+        }
         let limit = match metric {
             Metric::Latency(..) => {
                 let per = match unit {
@@ -337,16 +341,27 @@ impl FromStr for Threshold {
                 };
                 x * per
             }
-            Metric::ErrorRate => match unit {
-                "%" => x / 100.0,
-                "" => x,
-                _ => {
+            Metric::ErrorRate => {
+                let rate = match unit {
+                    "%" => x / 100.0,
+                    "" => x,
+                    _ => {
+                        c.pos = at_value;
+                        return c.fail(format!(
+                            "an error rate is a percentage such as \"0.1 %\" (found {unit:?})"
+                        ));
+                    }
+                };
+                // Over 100 % (or under 0) the threshold holds or fails whatever happens.
+                if !(0.0..=1.0).contains(&rate) {
                     c.pos = at_value;
                     return c.fail(format!(
-                        "an error rate is a percentage such as \"0.1 %\" (found {unit:?})"
+                        "an error rate is between 0 % and 100 % (found {x}{unit}): a bound outside \
+                         it judges nothing"
                     ));
                 }
-            },
+                rate
+            }
             Metric::Throughput => match unit {
                 "/s" => x,
                 "/min" | "/m" => x / 60.0,

@@ -98,6 +98,14 @@ pub(super) fn parse(
     file: &str,
     base: Option<&Path>,
 ) -> Result<Scenario, ScenarioError> {
+    if let Some((pos, message)) = yaml::too_deep(text) {
+        return Err(ScenarioError::Invalid(vec![Problem {
+            file: file.to_string(),
+            line: pos.line,
+            column: pos.column,
+            message,
+        }]));
+    }
     let raw: Raw = serde_norway::from_str(text).map_err(|e| {
         let (pos, message) = yaml::error_position(text, &e);
         ScenarioError::Invalid(vec![Problem {

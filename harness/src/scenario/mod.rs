@@ -39,7 +39,7 @@ mod error;
 mod loader;
 pub mod model;
 pub mod profile;
-mod validate;
+pub mod validate;
 mod yaml;
 
 use std::collections::BTreeMap;

@@ -60,16 +60,22 @@ fn basics(ctx: &mut Ctx, s: &Scenario) {
             "duration must be longer than 0s: it is how long the load runs (wall time)",
         );
     }
-    if !(s.time_scale.is_finite() && s.time_scale > 0.0) {
+    if !(s.time_scale.is_finite() && s.time_scale > 0.0 && s.time_scale <= MAX_TIME_SCALE) {
         ctx.at(
             ypath!["time_scale"],
             format!(
-                "time_scale {} must be a number above 0 (business time runs that many times faster than wall time)",
+                "time_scale {} must be a number above 0 and at most {MAX_TIME_SCALE} (business time runs that many times faster than wall time)",
                 s.time_scale
             ),
         );
     }
 }
+
+/// The fastest business time may run: a year of business time in under a minute.
+pub const MAX_TIME_SCALE: f64 = 1e6;
+/// The highest arrival rate: far above what two cores drive (about 100,000 steps/s), low
+/// enough that a typo cannot make a run that never ends.
+pub const MAX_RATE: f64 = 1e6;
 
 fn plants(ctx: &mut Ctx, s: &Scenario) {
     match (s.plants.is_empty(), &s.data) {
@@ -128,11 +134,11 @@ fn load(ctx: &mut Ctx, s: &Scenario) {
             );
         }
         let at = p.at.0;
-        if p.rate.0.is_nan() || p.rate.0 <= 0.0 {
+        if !(p.rate.0 > 0.0 && p.rate.0 <= MAX_RATE) {
             ctx.at(
                 ypath!["load", i, "rate"],
                 format!(
-                    "rate {} must be above 0 steps per second, such as \"50/s\"",
+                    "rate {} must be above 0 and at most {MAX_RATE} steps per second, such as \"50/s\"",
                     p.rate
                 ),
             );

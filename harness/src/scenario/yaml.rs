@@ -30,6 +30,52 @@ impl Pos {
     pub const START: Pos = Pos { line: 1, column: 1 };
 }
 
+/// The deepest nesting of `[ ]` and `{ }` a scenario may have: far more than any scenario
+/// needs, and few enough that a hostile file is refused at once instead of parsed for long.
+pub const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow collections (`[ ]`, `{ }`) nest deeper than [`MAX_FLOW_DEPTH`], if they do:
+/// one pass over the text, before the parser sees it. Brackets inside quotes and comments
+/// do not count.
+pub fn too_deep(text: &str) -> Option<(Pos, String)> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = ' ';
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            line += 1;
+            column = 0;
+            comment = false;
+            prev = c;
+            continue;
+        }
+        match (quote, c) {
+            _ if comment => {}
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if prev.is_whitespace() => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Some((
+                        Pos { line, column },
+                        format!(
+                            "collections nest deeper than {MAX_FLOW_DEPTH} levels: a scenario never needs that"
+                        ),
+                    ));
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prev = c;
+    }
+    None
+}
+
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {

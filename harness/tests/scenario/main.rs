@@ -6,4 +6,5 @@ mod driver;
 mod helpers;
 mod loading;
 mod manifest;
+mod ranges;
 mod refusals;

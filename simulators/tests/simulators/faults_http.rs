@@ -190,6 +190,13 @@ async fn bad_fault_specs_are_refused() {
     post(json!({"kind": "reset", "probability": 2.0}))
         .await
         .assert_problem(422, "invalid-fault", "between 0 and 1");
+    // A duration too large for a clock is refused, not a dropped connection.
+    post(json!({"kind": "unavailable", "for": 1e20}))
+        .await
+        .assert_problem(400, "invalid-request", "out of range");
+    post(json!({"kind": "unavailable", "for": "18446744073709551000s"}))
+        .await
+        .assert_problem(400, "invalid-request", "30 days");
     sim.apply_fault(json!({"kind": "reset", "id": "mine"}))
         .await;
     post(json!({"kind": "reset", "id": "mine"}))

@@ -1,0 +1,201 @@
+//! Numbers and durations out of their documented range are refused with file, line and
+//! column, never a panic or a run that cannot end; and whatever the three grammars
+//! (scenario, manifest, threshold) are given, they answer with a value or a located error.
+
+use andon::load::threshold::Threshold;
+use andon::scenario::Scenario;
+use andon::sut::SutManifest;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use crate::helpers::refused;
+
+const PLANT: &str = "plants: [{ id: \"1000\", lines: 1, materials: 4, profile: discrete }]\n";
+
+fn scenario(body: &str) -> String {
+    format!("name: r\nseed: 1\n{PLANT}{body}")
+}
+
+/// The first problem of a refused scenario, which must name a line.
+fn first(text: &str) -> String {
+    let problems = refused(text);
+    assert!(!problems.is_empty(), "accepted:\n{text}");
+    problems[0].clone()
+}
+
+#[test]
+fn durations_beyond_thirty_days_are_refused_where_they_are_written() {
+    for (body, line) in [
+        ("duration: 1e20\nload: [{ at: 0s, rate: 10/s }]\n", 4),
+        (
+            "duration: 2s\nsettle: 1e20\nload: [{ at: 0s, rate: 10/s }]\n",
+            5,
+        ),
+        (
+            "duration: 2s\nsettle: 18446744073709551000s\nload: [{ at: 0s, rate: 10/s }]\n",
+            5,
+        ),
+        ("duration: 2s\nload: [{ at: 1e20, rate: 10/s }]\n", 5),
+        (
+            "duration: 2s\nload: [{ at: 0s, rate: 10/s }]\nfaults: [{ at: 1s, target: erp, kind: unavailable, for: 1e20 }]\n",
+            6,
+        ),
+    ] {
+        let p = first(&scenario(body));
+        assert!(p.contains(&format!(":{line}:")), "{p}");
+        assert!(p.contains("out of range") || p.contains("30 days"), "{p}");
+    }
+}
+
+#[test]
+fn a_time_scale_or_rate_that_cannot_end_is_refused() {
+    let p = first(&scenario(
+        "duration: 2s\ntime_scale: 1e300\nload: [{ at: 0s, rate: 10/s }]\n",
+    ));
+    assert!(p.contains(":5:") && p.contains("time_scale"), "{p}");
+    let p = first(&scenario(
+        "duration: 2s\nload: [{ at: 0s, rate: 1e15/s }]\n",
+    ));
+    assert!(p.contains(":5:") && p.contains("at most"), "{p}");
+}
+
+#[test]
+fn deep_nesting_is_refused_at_once_with_its_place() {
+    let text = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let p = first(&text);
+    assert!(p.contains(":1:68:"), "{p}");
+    assert!(p.contains("deeper than 64"), "{p}");
+}
+
+#[test]
+fn an_error_rate_outside_0_to_100_percent_judges_nothing_and_is_refused() {
+    for t in [
+        "error rate < 200 %",
+        "error rate < -1 %",
+        "error rate < 1.5",
+    ] {
+        assert!(t.parse::<Threshold>().is_err(), "{t} accepted");
+    }
+    assert!("error rate < 100 %".parse::<Threshold>().is_ok());
+}
+
+/// A fixed-seed runner of `cases` cases.
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+    )
+}
+
+/// Odd and extreme numbers, as a user might write them.
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<f64>().prop_map(|x| format!("{x}")),
+        any::<i64>().prop_map(|x| x.to_string()),
+        any::<u64>().prop_map(|x| x.to_string()),
+        Just("1e20".to_string()),
+        Just("1e300".to_string()),
+        Just("-0".to_string()),
+        Just(".nan".to_string()),
+        Just(".inf".to_string()),
+        Just("18446744073709551616".to_string()),
+        "[0-9]{1,30}(\\.[0-9]{0,5})?",
+        "[a-zé€ ]{0,6}",
+    ]
+}
+
+fn unit() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "", "s", "ms", "m", "h", "us", "/s", "/min", " %", "%", "d",
+    ])
+}
+
+#[test]
+fn the_scenario_grammar_answers_every_value_with_a_scenario_or_a_located_error() {
+    let doc = (
+        number(),
+        unit(),
+        number(),
+        unit(),
+        number(),
+        number(),
+        unit(),
+        number(),
+    )
+        .prop_map(|(d, du, st, su, ts, r, ru, f)| {
+            scenario(&format!(
+                "duration: {d}{du}\nsettle: {st}{su}\ntime_scale: {ts}\n\
+                 load: [{{ at: 0s, rate: {r}{ru} }}]\n\
+                 faults: [{{ at: 1s, target: erp, kind: unavailable, for: {f} }}]\n"
+            ))
+        });
+    runner(1_000)
+        .run(&doc, |text| {
+            match Scenario::parse(&text, "p.yaml") {
+                Ok(s) => {
+                    prop_assert!(s.duration.0 <= andon_simulators::faults::Dur::MAX);
+                    prop_assert!(s.settle.0 <= andon_simulators::faults::Dur::MAX);
+                    prop_assert!(s.time_scale > 0.0 && s.time_scale <= 1e6);
+                    prop_assert!(s.load.iter().all(|p| p.rate.0 > 0.0 && p.rate.0 <= 1e6));
+                }
+                Err(e) => prop_assert!(e.to_string().starts_with("p.yaml:"), "{e}"),
+            }
+            Ok(())
+        })
+        .expect("no panic, every error located");
+}
+
+#[test]
+fn the_threshold_grammar_answers_every_text_with_a_threshold_or_an_error() {
+    let text = (
+        prop::sample::select(vec![
+            "p99",
+            "p50",
+            "p99.9",
+            "max",
+            "mean",
+            "error rate",
+            "throughput",
+            "ingress p95",
+            "",
+        ]),
+        prop::sample::select(vec!["<", "<=", ">", ">=", "=", "", "<<"]),
+        number(),
+        unit(),
+        "( on [a-z.>\\- ]{0,12})?",
+    )
+        .prop_map(|(m, op, n, u, on)| format!("{m} {op} {n}{u}{on}"));
+    runner(1_000)
+        .run(&text, |t| {
+            // Either way, no panic; an error says what was expected.
+            if let Err(e) = t.parse::<Threshold>() {
+                prop_assert!(!e.to_string().is_empty());
+            }
+            Ok(())
+        })
+        .expect("no panic");
+}
+
+#[test]
+fn the_manifest_grammar_answers_every_value_with_a_manifest_or_a_located_error() {
+    let doc = (number(), unit(), number(), unit(), "[ -~]{0,20}").prop_map(|(rt, ru, g, gu, cmd)| {
+        format!(
+            "name = \"m\"\n[start]\ncommand = [\"{}\"]\nready = \"{{sut.url}}/health\"\n\
+             ready_timeout = \"{rt}{ru}\"\nstop_grace = \"{g}{gu}\"\n[ingress]\n\
+             erp = \"{{sut.url}}/e\"\nmes = \"{{sut.url}}/e\"\nqms = \"{{sut.url}}/e\"\nwms = \"{{sut.url}}/e\"\n",
+            cmd.replace(['"', '\\'], "")
+        )
+    });
+    runner(1_000)
+        .run(&doc, |text| {
+            if let Err(e) = SutManifest::parse(&text, "sut.toml") {
+                prop_assert!(e.to_string().starts_with("sut.toml:"), "{e}");
+            }
+            Ok(())
+        })
+        .expect("no panic, every error located");
+}
