@@ -64,6 +64,25 @@ impl Scope {
             Scope::Plants(_) => Err(ApiError::plant_scope(plant.as_str())),
         }
     }
+
+    /// For data kept across plants (a material master): 403 `plant-scope` unless the token
+    /// covers one of `plants`, or `plants` is empty (data of no plant in particular).
+    pub fn check_any<'a>(
+        &self,
+        plants: impl IntoIterator<Item = &'a PlantId>,
+    ) -> Result<(), ApiError> {
+        let mut first = None;
+        for p in plants {
+            if self.check(p).is_ok() {
+                return Ok(());
+            }
+            first.get_or_insert(p);
+        }
+        match first {
+            Some(p) => Err(ApiError::plant_scope(p.as_str())),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

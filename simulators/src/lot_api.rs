@@ -262,6 +262,7 @@ async fn put_material<T: MaterialReplica>(
 
 async fn get_material<T: MaterialReplica>(
     State(sys): State<Arc<T>>,
+    ctx: Ctx,
     Path(material): Path<String>,
 ) -> Result<Response, ApiError> {
     let md = sys.core().master();
@@ -270,5 +271,6 @@ async fn get_material<T: MaterialReplica>(
         .iter()
         .find(|m| m.material.as_str() == material)
         .ok_or_else(|| ApiError::not_found(format!("Material {material} does not exist")))?;
+    ctx.scope.check_any(&m.plants)?;
     Ok(Json(m).into_response())
 }

@@ -470,6 +470,7 @@ async fn notify(
 
 async fn get_document(
     State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
     path: Result<Path<(i32, String)>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let (year, number) = document_path(path)?;
@@ -477,6 +478,10 @@ async fn get_document(
     let d = st.documents.get(&(year, number.clone())).ok_or_else(|| {
         ApiError::not_found(format!("Material document {number} {year} does not exist"))
     })?;
+    // Another plant's document is not this token's to read.
+    for it in &d.items {
+        ctx.scope.check(&it.posted.plant)?;
+    }
     Ok(Json(d).into_response())
 }
 
@@ -574,12 +579,16 @@ pub struct MaterialQuery {
 
 async fn get_material(
     State(erp): State<Arc<Erp>>,
+    ctx: Ctx,
     Path(material): Path<String>,
     q: Result<Query<MaterialQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text(), vec![]))?;
     let md = erp.core.master();
     let plant = parse_opt(q.plant, PlantId::parse)?;
+    if let Some(p) = &plant {
+        ctx.scope.check(p)?;
+    }
     let m = md
         .materials
         .iter()
@@ -595,5 +604,6 @@ async fn get_material(
             }
             None => ApiError::not_found(format!("Material {material} does not exist")),
         })?;
+    ctx.scope.check_any(&m.plants)?;
     Ok(Json(m).into_response())
 }

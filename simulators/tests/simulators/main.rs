@@ -16,3 +16,4 @@ mod erp_rules;
 mod faults_http;
 mod helpers;
 mod idempotency;
+mod scope;
