@@ -448,7 +448,49 @@ pub fn assemble(core: Core, behaviour: Arc<dyn Behaviour>, api: Router<()>) -> R
         .with_state(shared.clone());
     api.merge(admin)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(shared, fault_mw))
+        .layer(middleware::from_fn_with_state(shared.clone(), fault_mw))
+        .layer(middleware::from_fn_with_state(shared, limit_mw))
+}
+
+/// Outermost layer: no body is read past the body limit, by any layer or route. A declared
+/// length over it is answered 413 at once, unread; any other body is cut off at the limit,
+/// so whoever reads it gets an error instead of memory.
+async fn limit_mw(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let limit = s.core.with_config(|c| c.body_limit);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(limit).into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return resp;
+    }
+    // axum's 405 has an empty body: answer problem+json like every other error, with
+    // the methods the path has.
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let mut out = ApiError::of(
+        "method-not-allowed",
+        format!("{path} does not take {method}"),
+    )
+    .into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(header::ALLOW, a);
+    }
+    out
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::of(
+        "payload-too-large",
+        format!("The body exceeds the limit of {limit} bytes"),
+    )
 }
 
 #[derive(Clone)]
@@ -726,10 +768,7 @@ async fn record_mw(State(s): State<Shared>, req: Request, next: Next) -> Respons
         let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
             valid = Some(false);
             violations.push(format!("body larger than {limit} bytes"));
-            ApiError::of(
-                "payload-too-large",
-                format!("The body exceeds the limit of {limit} bytes"),
-            )
+            too_large(limit)
         })?;
         let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             valid = Some(false);
@@ -856,10 +895,17 @@ async fn idempotency_mw(State(s): State<Shared>, req: Request, next: Next) -> Re
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_default();
+    // Only a route that takes this method takes a key: another method is a 405, whatever
+    // key it carries.
+    if s.behaviour.request_schema(req.method(), &route).is_none() {
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    // Bounded by the outermost layer: an error here is a body over the limit.
+    let limit = s.core.with_config(|c| c.body_limit);
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return too_large(limit).into_response();
+    };
     let fp = fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
     match s.core.idempotency.begin(&route, &key, fp) {
         Begin::Replay(stored) => stored.replay(),

@@ -400,3 +400,46 @@ async fn the_history_records_each_request_with_validation_key_and_traceparent() 
         (Some(3), Some(1), Some(2))
     );
 }
+
+#[tokio::test]
+async fn no_layer_reads_a_body_past_the_limit_whatever_the_route_method_or_key() {
+    let sim = Sim::start();
+    let big = vec![b'x'; (1 << 20) + 1];
+    // POST with a key: the idempotency layer reads the body first; it is cut off.
+    let req = base(Method::POST, "/api/v1/material-documents")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", "big-1")
+        .body(Body::from(big.clone()))
+        .expect("request");
+    sim.send(req)
+        .await
+        .assert_problem(413, "payload-too-large", "limit");
+    // A declared length over the limit is answered before anything is read.
+    let req = base(Method::PUT, "/api/v1/material-documents")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, (50u64 << 20).to_string())
+        .header("idempotency-key", "big-2")
+        .body(Body::from(big))
+        .expect("request");
+    sim.send(req)
+        .await
+        .assert_problem(413, "payload-too-large", "limit");
+}
+
+#[tokio::test]
+async fn a_method_the_route_lacks_is_405_problem_json_with_allow_whatever_its_key() {
+    let sim = Sim::start();
+    let body = consume_r1(1.0);
+    sim.post_keyed("/api/v1/material-documents", &body, "k-405")
+        .await
+        .assert_status(201);
+    let req = json_request(
+        Method::PUT,
+        "/api/v1/material-documents",
+        &body,
+        Some("k-405"),
+    );
+    let r = sim.send(req).await;
+    r.assert_problem(405, "method-not-allowed", "does not take PUT");
+    assert_eq!(r.header("allow"), Some("POST"), "{:?}", r.headers);
+}
