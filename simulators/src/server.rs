@@ -10,12 +10,21 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
+
+/// How long a client may take to send a request's header: a connection that sends half a
+/// header and waits is closed after this.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The most connections a simulator holds open at once; beyond it a new connection is
+/// closed at once (the client sees a reset and retries), so idle or hostile clients cannot
+/// take every file descriptor.
+pub const MAX_CONNECTIONS: usize = 4096;
 
 /// Put in a response's extensions to make the server drop the connection instead of answering.
 #[derive(Debug, Clone, Copy)]
@@ -39,9 +48,43 @@ impl std::error::Error for Dropped {}
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    mut refusing: watch::Receiver<bool>,
+    refusing: watch::Receiver<bool>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_with(listener, router, refusing, shutdown, Limits::default()).await
+}
+
+/// What one client may hold of a simulator.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: std::time::Duration,
+    /// See [`MAX_CONNECTIONS`].
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// [`serve`] with other [`Limits`].
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    mut refusing: watch::Receiver<bool>,
+    shutdown: impl Future<Output = ()> + Send,
+    limits: Limits,
+) -> std::io::Result<()> {
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut http = auto::Builder::new(TokioExecutor::new()).http1_only();
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
     let addr: SocketAddr = listener.local_addr()?;
     let mut listener = Some(listener);
     let mut conns = JoinSet::new();
@@ -69,8 +112,15 @@ pub async fn serve(
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 };
+                // Over the limit: closed at once, unread.
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    drop(stream);
+                    continue;
+                };
                 let router = router.clone();
+                let http = http.clone();
                 conns.spawn(async move {
+                    let _permit = permit;
                     let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                         let router = router.clone();
                         async move {
@@ -84,10 +134,7 @@ pub async fn serve(
                             Ok::<_, Dropped>(resp)
                         }
                     });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .http1_only()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let _ = http.serve_connection(TokioIo::new(stream), svc).await;
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}

@@ -21,6 +21,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The highest latency bound a threshold takes: the longest duration andon takes anywhere.
+pub const MAX_LATENCY: std::time::Duration = andon_simulators::faults::Dur::MAX;
+
 /// Which latency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Latency {
@@ -339,7 +342,15 @@ impl FromStr for Threshold {
                         ));
                     }
                 };
-                x * per
+                let us = x * per;
+                // Beyond the longest run andon takes, a latency bound judges nothing.
+                if us > MAX_LATENCY.as_secs_f64() * 1e6 {
+                    c.pos = at_value;
+                    return c.fail(format!(
+                        "a latency bound is at most 30 days (found {x}{unit})"
+                    ));
+                }
+                us
             }
             Metric::ErrorRate => {
                 let rate = match unit {

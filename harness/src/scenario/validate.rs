@@ -76,6 +76,10 @@ pub const MAX_TIME_SCALE: f64 = 1e6;
 /// The highest arrival rate: far above what two cores drive (about 100,000 steps/s), low
 /// enough that a typo cannot make a run that never ends.
 pub const MAX_RATE: f64 = 1e6;
+/// The most production lines a generated plant has.
+pub const MAX_LINES: u32 = 50;
+/// The most finished materials a generated plant has.
+pub const MAX_MATERIALS: u32 = 2000;
 
 fn plants(ctx: &mut Ctx, s: &Scenario) {
     match (s.plants.is_empty(), &s.data) {
@@ -101,16 +105,16 @@ fn plants(ctx: &mut Ctx, s: &Scenario) {
                 ),
             );
         }
-        if !(1..=50).contains(&p.lines) {
+        if !(1..=MAX_LINES).contains(&p.lines) {
             ctx.at(
                 ypath!["plants", i, "lines"],
-                format!("lines {} must be between 1 and 50", p.lines),
+                format!("lines {} must be between 1 and {MAX_LINES}", p.lines),
             );
         }
-        if !(1..=2000).contains(&p.materials) {
+        if !(1..=MAX_MATERIALS).contains(&p.materials) {
             ctx.at(
                 ypath!["plants", i, "materials"],
-                format!("materials {} must be between 1 and 2000", p.materials),
+                format!("materials {} must be between 1 and {MAX_MATERIALS}", p.materials),
             );
         }
     }

@@ -16,4 +16,5 @@ mod erp_rules;
 mod faults_http;
 mod helpers;
 mod idempotency;
+mod limits;
 mod scope;
