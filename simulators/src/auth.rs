@@ -85,6 +85,9 @@ impl Scope {
     }
 }
 
+/// The most live tokens a simulator keeps; issuing one more evicts the oldest.
+pub const MAX_TOKENS: usize = 10_000;
+
 #[derive(Debug, Clone)]
 struct Token {
     plants: BTreeSet<PlantId>,
@@ -106,6 +109,11 @@ impl Auth {
             config: Arc::new(Mutex::new(config)),
             tokens: Arc::default(),
         }
+    }
+
+    /// How many tokens are kept (live ones; expired ones go when the next is issued).
+    pub fn tokens_kept(&self) -> usize {
+        self.tokens.lock().map(|t| t.len()).unwrap_or(0)
     }
 
     /// Whether tokens are required.
@@ -170,6 +178,19 @@ impl Auth {
             .collect::<Vec<_>>()
             .join(" ");
         if let Ok(mut t) = self.tokens.lock() {
+            // Expired tokens go; at the limit, the oldest goes: a token storm cannot grow
+            // the store.
+            t.retain(|_, tok| tok.expires > now);
+            while t.len() >= MAX_TOKENS {
+                let oldest = t
+                    .iter()
+                    .min_by_key(|(_, tok)| tok.issued)
+                    .map(|(k, _)| k.clone());
+                match oldest {
+                    Some(k) => t.remove(&k),
+                    None => break,
+                };
+            }
             t.insert(
                 token.clone(),
                 Token {
@@ -239,6 +260,32 @@ mod tests {
             .iter()
             .map(|p| PlantId::parse(*p).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn a_token_storm_keeps_the_store_bounded_and_expired_tokens_go() {
+        let a = Auth::new(AuthConfig {
+            enabled: true,
+            ..Default::default()
+        });
+        let first = a.issue(&form(None), &plants()).unwrap();
+        for _ in 0..MAX_TOKENS + 50 {
+            a.issue(&form(None), &plants()).unwrap();
+        }
+        assert_eq!(a.tokens_kept(), MAX_TOKENS);
+        // The oldest was evicted: it no longer works.
+        let r = a.check(Some(&format!("Bearer {}", first.access_token)), None);
+        assert_eq!(r.unwrap_err().code(), "unauthorized");
+        // Tokens that expire at once are swept when the next is issued.
+        let b = Auth::new(AuthConfig {
+            enabled: true,
+            ttl_secs: 0,
+            ..Default::default()
+        });
+        for _ in 0..100 {
+            b.issue(&form(None), &plants()).unwrap();
+        }
+        assert!(b.tokens_kept() <= 1, "{}", b.tokens_kept());
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! column, never a panic or a run that cannot end; and whatever the three grammars
 //! (scenario, manifest, threshold) are given, they answer with a value or a located error.
 
-use andon::load::threshold::Threshold;
+use andon::load::threshold::{MAX_LATENCY, Metric, Threshold};
+use andon::scenario::MAX_FLOW_DEPTH;
+use andon::scenario::validate::{MAX_LINES, MAX_MATERIALS, MAX_RATE, MAX_TIME_SCALE};
+use andon_simulators::faults::Dur;
 use andon::scenario::Scenario;
 use andon::sut::SutManifest;
 use proptest::prelude::*;
@@ -172,8 +175,19 @@ fn the_threshold_grammar_answers_every_text_with_a_threshold_or_an_error() {
     runner(1_000)
         .run(&text, |t| {
             // Either way, no panic; an error says what was expected.
-            if let Err(e) = t.parse::<Threshold>() {
-                prop_assert!(!e.to_string().is_empty());
+            match t.parse::<Threshold>() {
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+                // Anything accepted is within the documented range of its metric.
+                Ok(th) => {
+                    prop_assert!(th.limit.is_finite() && th.limit >= 0.0, "{t}: {}", th.limit);
+                    match th.metric {
+                        Metric::ErrorRate => prop_assert!(th.limit <= 1.0, "{t}"),
+                        Metric::Latency(..) => {
+                            prop_assert!(th.limit <= MAX_LATENCY.as_secs_f64() * 1e6, "{t}")
+                        }
+                        Metric::Throughput => {}
+                    }
+                }
             }
             Ok(())
         })
@@ -192,10 +206,82 @@ fn the_manifest_grammar_answers_every_value_with_a_manifest_or_a_located_error()
     });
     runner(1_000)
         .run(&doc, |text| {
-            if let Err(e) = SutManifest::parse(&text, "sut.toml") {
-                prop_assert!(e.to_string().starts_with("sut.toml:"), "{e}");
+            match SutManifest::parse(&text, "sut.toml") {
+                Err(e) => prop_assert!(e.to_string().starts_with("sut.toml:"), "{e}"),
+                Ok(m) => {
+                    let start = m.start.expect("[start] was given");
+                    for d in [start.ready_timeout, start.stop_grace] {
+                        prop_assert!(!d.is_zero() && d <= Dur::MAX, "{text}");
+                    }
+                }
             }
             Ok(())
         })
         .expect("no panic, every error located");
+}
+
+/// The ranges table of docs/ranges.md, rendered from the constants the loaders check.
+fn scenario_ranges() -> String {
+    let days = Dur::MAX.as_secs() / 86_400;
+    let rows = [
+        (
+            "`duration`, `settle`, a load phase's `at` and `for`, a fault's `at` and `for`".to_string(),
+            format!("0 to {days} days (a bare number is seconds: 0 to {})", Dur::MAX.as_secs()),
+        ),
+        ("`time_scale`".into(), format!("above 0, at most {MAX_TIME_SCALE}")),
+        ("a load phase's `rate`".into(), format!("above 0, at most {MAX_RATE} per second")),
+        ("`plants[].lines`".into(), format!("1 to {MAX_LINES}")),
+        ("`plants[].materials`".into(), format!("1 to {MAX_MATERIALS}")),
+        ("`mix` shares".into(), "a finite number of at least 0; not all 0".into()),
+        ("nesting of `[ ]` and `{ }`".into(), format!("at most {MAX_FLOW_DEPTH} levels")),
+        ("threshold: error rate".into(), "0 % to 100 %".into()),
+        ("threshold: percentile `pN`".into(), "above 0, at most 100".into()),
+        (
+            "threshold: latency bound".into(),
+            format!("0 to {} days", MAX_LATENCY.as_secs() / 86_400),
+        ),
+        ("threshold: throughput bound".into(), "a finite number of at least 0".into()),
+    ];
+    table(&rows)
+}
+
+/// The ranges table of docs/manifest.md.
+fn manifest_ranges() -> String {
+    let days = Dur::MAX.as_secs() / 86_400;
+    table(&[(
+        "`ready_timeout`, `stop_grace`".to_string(),
+        format!("above 0 s, at most {days} days"),
+    )])
+}
+
+fn table(rows: &[(String, String)]) -> String {
+    let mut t = String::from("| value | range |\n|---|---|\n");
+    for (what, range) in rows {
+        t.push_str(&format!("| {what} | {range} |\n"));
+    }
+    t
+}
+
+/// The text between `<!-- ranges:begin -->` and `<!-- ranges:end -->` of a docs page.
+fn documented(page: &str) -> String {
+    let path = format!("{}/../docs/{page}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let begin = "<!-- ranges:begin -->\n";
+    let from = text.find(begin).unwrap_or_else(|| panic!("{path}: no {begin}")) + begin.len();
+    let to = text[from..].find("<!-- ranges:end -->").expect("ranges:end") + from;
+    text[from..to].to_string()
+}
+
+#[test]
+fn the_documented_ranges_are_the_ones_the_loaders_check() {
+    assert_eq!(documented("ranges.md"), scenario_ranges(), "regenerate docs/ranges.md's table");
+    assert_eq!(documented("manifest.md"), manifest_ranges(), "regenerate docs/manifest.md's table");
+}
+
+#[test]
+fn a_latency_threshold_beyond_thirty_days_is_refused() {
+    let e = "p99 < 1e300s".parse::<Threshold>().unwrap_err();
+    assert_eq!(e.column, 7, "{e}");
+    assert!(e.message.contains("at most 30 days"), "{e}");
+    assert!("max < 43200m".parse::<Threshold>().is_ok());
 }
