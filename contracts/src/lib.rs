@@ -18,6 +18,7 @@
 //!   contract files embedded at build time (it also serves the schemas, OpenAPI and AsyncAPI texts).
 
 pub mod api;
+pub mod bundle;
 pub mod events;
 pub mod flows;
 pub mod ids;

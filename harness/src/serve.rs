@@ -84,6 +84,8 @@ pub struct ServeOptions {
     pub stubs: Vec<StubSpec>,
     /// Where to write the history (JSON Lines) on shutdown.
     pub history: Option<PathBuf>,
+    /// The token the admin API requires (`None`: open, as on loopback).
+    pub admin_token: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -99,6 +101,7 @@ impl Default for ServeOptions {
             auth: false,
             stubs: Vec::new(),
             history: None,
+            admin_token: None,
         }
     }
 }
@@ -365,6 +368,7 @@ impl ServeOptions {
                 source,
             })?;
             let sim = Simulator::new(system, config.clone(), master.clone(), history.clone());
+            sim.set_admin_token(self.admin_token.clone());
             let ingress = self.ingress.get(&system).cloned();
             sim.core.emitter.set_ingress(ingress.clone());
             let url = format!("http://{addr}");

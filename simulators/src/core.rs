@@ -196,6 +196,8 @@ pub struct Core {
     pub clock: Clock,
     /// Outbound events.
     pub emitter: Emitter,
+    /// The bearer token the admin API (`/_andon/*` but `/_andon/health`) requires, when set.
+    pub admin_token: Arc<RwLock<Option<String>>>,
 }
 
 impl Core {
@@ -221,7 +223,15 @@ impl Core {
             master: Arc::new(RwLock::new(master)),
             clock,
             emitter,
+            admin_token: Arc::default(),
         }
+    }
+
+    /// Requires `token` on the admin API (`None`: the admin API is open, as it is on
+    /// loopback).
+    pub fn set_admin_token(&self, token: Option<String>) {
+        *self.admin_token.write().unwrap_or_else(|e| e.into_inner()) =
+            token.filter(|t| !t.is_empty());
     }
 
     /// A copy of the settings.
@@ -431,7 +441,6 @@ pub fn assemble(core: Core, behaviour: Arc<dyn Behaviour>, api: Router<()>) -> R
         .route_layer(middleware::from_fn_with_state(shared.clone(), auth_mw))
         .route_layer(middleware::from_fn_with_state(shared.clone(), record_mw));
     let admin = Router::new()
-        .route("/_andon/health", get(health))
         .route("/_andon/state", get(state_snapshot))
         .route("/_andon/history", get(history))
         .route(
@@ -444,12 +453,43 @@ pub fn assemble(core: Core, behaviour: Arc<dyn Behaviour>, api: Router<()>) -> R
         .route("/_andon/events", post(emit_event))
         .route("/_andon/activity/step", post(step))
         .route("/_andon/conformance", get(conformance))
+        .route_layer(middleware::from_fn_with_state(shared.clone(), admin_mw))
+        .route("/_andon/health", get(health))
         .route("/openapi.json", get(openapi))
         .with_state(shared.clone());
     api.merge(admin)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), fault_mw))
         .layer(middleware::from_fn_with_state(shared, limit_mw))
+}
+
+/// The admin API's guard: with an admin token set, every admin route but `/_andon/health`
+/// (and `/openapi.json`, the public contract) needs `Authorization: Bearer <admin token>`.
+async fn admin_mw(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let want = s
+        .core
+        .admin_token
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let Some(want) = want else {
+        return next.run(req).await;
+    };
+    let given = header_str(&req, header::AUTHORIZATION.as_str());
+    let given = given.as_deref().and_then(|h| h.strip_prefix("Bearer "));
+    if given.is_some_and(|g| same(g.as_bytes(), want.as_bytes())) {
+        return next.run(req).await;
+    }
+    ApiError::of(
+        "admin-unauthorized",
+        "The admin API needs the admin token: Authorization: Bearer <ANDON_ADMIN_TOKEN>",
+    )
+    .into_response()
+}
+
+/// Compares in time independent of where the bytes differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Outermost layer: no body is read past the body limit, by any layer or route. A declared
@@ -1261,9 +1301,9 @@ async fn conformance(State(s): State<Shared>) -> Json<BTreeMap<String, EndpointC
 }
 
 async fn openapi(State(s): State<Shared>) -> Response {
-    let yaml = andon_contracts::validate::openapi(s.core.system);
-    match serde_norway::from_str::<serde_json::Value>(yaml) {
+    // One self-contained document: every schema it refers to inside it.
+    match andon_contracts::bundle::bundled_openapi(s.core.system) {
         Ok(v) => Json(v).into_response(),
-        Err(e) => ApiError::of("contract-unreadable", e.to_string()).into_response(),
+        Err(e) => ApiError::of("contract-unreadable", e).into_response(),
     }
 }

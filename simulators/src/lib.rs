@@ -155,6 +155,11 @@ impl Simulator {
         Ok(sim)
     }
 
+    /// Requires `token` on the admin API (see [`core::Core::set_admin_token`]).
+    pub fn set_admin_token(&self, token: Option<String>) {
+        self.core.set_admin_token(token);
+    }
+
     /// Serves the simulator on `listener` until `shutdown` resolves.
     pub async fn serve(
         &self,

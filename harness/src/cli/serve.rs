@@ -81,6 +81,16 @@ pub struct ServeArgs {
     /// on shutdown.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// The token the admin API (`/_andon/*` but `/_andon/health`) requires as
+    /// `Authorization: Bearer TOKEN`; with `--bind` beyond loopback one is generated and
+    /// printed when none is given.
+    #[arg(
+        long,
+        env = "ANDON_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
 }
 
 /// `on` or `off`.
@@ -184,6 +194,7 @@ impl ServeArgs {
             auth: self.auth.on(),
             stubs: self.stubs.clone(),
             history: self.history.clone(),
+            admin_token: super::admin_token(self.bind, self.admin_token.clone()),
         }
     }
 }

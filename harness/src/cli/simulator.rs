@@ -44,6 +44,15 @@ pub struct SimulatorArgs {
     /// Keep the state here across a stop (written on SIGTERM, read on start).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The token the admin API (`/_andon/*` but `/_andon/health`) requires as
+    /// `Authorization: Bearer TOKEN`; beyond loopback one is generated when none is given.
+    #[arg(
+        long,
+        env = "ANDON_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
 }
 
 /// Runs one simulator until SIGTERM or Ctrl-C; returns the exit code.
@@ -118,6 +127,7 @@ async fn serve(args: SimulatorArgs) -> Result<(), Failure> {
             sim
         }
     };
+    sim.set_admin_token(super::admin_token(args.bind, args.admin_token.clone()));
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = TcpListener::bind(addr)
         .await

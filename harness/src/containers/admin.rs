@@ -23,6 +23,19 @@ pub struct AdminError {
     pub why: String,
 }
 
+/// The admin token of this process: `ANDON_ADMIN_TOKEN` when set, else one made for it. The
+/// simulators it starts in containers require it (they listen beyond loopback), and every
+/// [`Admin`] call carries it.
+pub fn admin_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        std::env::var("ANDON_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+    })
+}
+
 /// The admin API of one simulator.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -33,8 +46,14 @@ pub struct Admin {
 impl Admin {
     /// The admin API of the simulator at `base` (`http://127.0.0.1:32768`).
     pub fn new(base: impl Into<String>) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", admin_token()))
+        {
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .default_headers(headers)
             .build()
             .unwrap_or_default();
         Self {

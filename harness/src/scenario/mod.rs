@@ -56,11 +56,11 @@ use serde::Serialize;
 pub use crate::check::Expect;
 pub use crate::load::threshold::Threshold;
 pub use error::{Problem, ScenarioError};
-pub use yaml::MAX_FLOW_DEPTH;
 pub use model::{
     EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, Per, PlantEntry, Rate,
     Shape, SutFault, SutFaultKind, SystemOptions, Target, TimedFault,
 };
+pub use yaml::MAX_FLOW_DEPTH;
 
 /// Whether an SLA route reads `<system>.<event> -> <system>` (`"qms.hold -> wms"`).
 pub fn route_is_well_formed(route: &str) -> bool {

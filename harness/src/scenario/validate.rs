@@ -114,7 +114,10 @@ fn plants(ctx: &mut Ctx, s: &Scenario) {
         if !(1..=MAX_MATERIALS).contains(&p.materials) {
             ctx.at(
                 ypath!["plants", i, "materials"],
-                format!("materials {} must be between 1 and {MAX_MATERIALS}", p.materials),
+                format!(
+                    "materials {} must be between 1 and {MAX_MATERIALS}",
+                    p.materials
+                ),
             );
         }
     }

@@ -4,10 +4,10 @@
 
 use andon::load::threshold::{MAX_LATENCY, Metric, Threshold};
 use andon::scenario::MAX_FLOW_DEPTH;
-use andon::scenario::validate::{MAX_LINES, MAX_MATERIALS, MAX_RATE, MAX_TIME_SCALE};
-use andon_simulators::faults::Dur;
 use andon::scenario::Scenario;
+use andon::scenario::validate::{MAX_LINES, MAX_MATERIALS, MAX_RATE, MAX_TIME_SCALE};
 use andon::sut::SutManifest;
+use andon_simulators::faults::Dur;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
@@ -225,22 +225,47 @@ fn scenario_ranges() -> String {
     let days = Dur::MAX.as_secs() / 86_400;
     let rows = [
         (
-            "`duration`, `settle`, a load phase's `at` and `for`, a fault's `at` and `for`".to_string(),
-            format!("0 to {days} days (a bare number is seconds: 0 to {})", Dur::MAX.as_secs()),
+            "`duration`, `settle`, a load phase's `at` and `for`, a fault's `at` and `for`"
+                .to_string(),
+            format!(
+                "0 to {days} days (a bare number is seconds: 0 to {})",
+                Dur::MAX.as_secs()
+            ),
         ),
-        ("`time_scale`".into(), format!("above 0, at most {MAX_TIME_SCALE}")),
-        ("a load phase's `rate`".into(), format!("above 0, at most {MAX_RATE} per second")),
+        (
+            "`time_scale`".into(),
+            format!("above 0, at most {MAX_TIME_SCALE}"),
+        ),
+        (
+            "a load phase's `rate`".into(),
+            format!("above 0, at most {MAX_RATE} per second"),
+        ),
         ("`plants[].lines`".into(), format!("1 to {MAX_LINES}")),
-        ("`plants[].materials`".into(), format!("1 to {MAX_MATERIALS}")),
-        ("`mix` shares".into(), "a finite number of at least 0; not all 0".into()),
-        ("nesting of `[ ]` and `{ }`".into(), format!("at most {MAX_FLOW_DEPTH} levels")),
+        (
+            "`plants[].materials`".into(),
+            format!("1 to {MAX_MATERIALS}"),
+        ),
+        (
+            "`mix` shares".into(),
+            "a finite number of at least 0; not all 0".into(),
+        ),
+        (
+            "nesting of `[ ]` and `{ }`".into(),
+            format!("at most {MAX_FLOW_DEPTH} levels"),
+        ),
         ("threshold: error rate".into(), "0 % to 100 %".into()),
-        ("threshold: percentile `pN`".into(), "above 0, at most 100".into()),
+        (
+            "threshold: percentile `pN`".into(),
+            "above 0, at most 100".into(),
+        ),
         (
             "threshold: latency bound".into(),
             format!("0 to {} days", MAX_LATENCY.as_secs() / 86_400),
         ),
-        ("threshold: throughput bound".into(), "a finite number of at least 0".into()),
+        (
+            "threshold: throughput bound".into(),
+            "a finite number of at least 0".into(),
+        ),
     ];
     table(&rows)
 }
@@ -267,20 +292,36 @@ fn documented(page: &str) -> String {
     let path = format!("{}/../docs/{page}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let begin = "<!-- ranges:begin -->\n";
-    let from = text.find(begin).unwrap_or_else(|| panic!("{path}: no {begin}")) + begin.len();
-    let to = text[from..].find("<!-- ranges:end -->").expect("ranges:end") + from;
+    let from = text
+        .find(begin)
+        .unwrap_or_else(|| panic!("{path}: no {begin}"))
+        + begin.len();
+    let to = text[from..]
+        .find("<!-- ranges:end -->")
+        .expect("ranges:end")
+        + from;
     text[from..to].to_string()
 }
 
 #[test]
 fn the_documented_ranges_are_the_ones_the_loaders_check() {
-    assert_eq!(documented("ranges.md"), scenario_ranges(), "regenerate docs/ranges.md's table");
-    assert_eq!(documented("manifest.md"), manifest_ranges(), "regenerate docs/manifest.md's table");
+    assert_eq!(
+        documented("ranges.md"),
+        scenario_ranges(),
+        "regenerate docs/ranges.md's table"
+    );
+    assert_eq!(
+        documented("manifest.md"),
+        manifest_ranges(),
+        "regenerate docs/manifest.md's table"
+    );
 }
 
 #[test]
 fn a_latency_threshold_beyond_thirty_days_is_refused() {
-    let e = "p99 < 1e300s".parse::<Threshold>().unwrap_err();
+    let e = "p99 < 100000000000000000000s"
+        .parse::<Threshold>()
+        .unwrap_err();
     assert_eq!(e.column, 7, "{e}");
     assert!(e.message.contains("at most 30 days"), "{e}");
     assert!("max < 43200m".parse::<Threshold>().is_ok());

@@ -245,3 +245,32 @@ async fn bad_token_requests_are_refused() {
         .await;
     json_body.assert_problem(400, "invalid-request", "application/x-www-form-urlencoded");
 }
+
+#[tokio::test]
+async fn with_an_admin_token_the_admin_api_needs_it_but_health_and_the_contract_do_not() {
+    let sim = Sim::start();
+    sim.erp.core.set_admin_token(Some("s3cret".into()));
+    let put = |token: Option<&str>| {
+        let mut b =
+            base(Method::PUT, "/_andon/config").header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        b.body(Body::from(r#"{"auth": false}"#)).expect("request")
+    };
+    sim.send(put(None))
+        .await
+        .assert_problem(401, "admin-unauthorized", "admin token");
+    sim.send(put(Some("wrong")))
+        .await
+        .assert_problem(401, "admin-unauthorized", "admin token");
+    sim.get("/_andon/history")
+        .await
+        .assert_problem(401, "admin-unauthorized", "admin token");
+    sim.send(put(Some("s3cret"))).await.assert_status(200);
+    sim.get("/_andon/health").await.assert_status(200);
+    sim.get("/openapi.json").await.assert_status(200);
+    // Without a token (loopback), the admin API is open as before.
+    sim.erp.core.set_admin_token(None);
+    sim.get("/_andon/history").await.assert_status(200);
+}
