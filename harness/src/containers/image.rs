@@ -151,6 +151,14 @@ impl Image for SimulatorImage {
         self.cmd.iter().map(String::as_str)
     }
 
+    /// The admin token of this process: the simulator listens beyond loopback, so its
+    /// admin API requires it, and every [`Admin`] of this process sends it.
+    fn env_vars(
+        &self,
+    ) -> impl IntoIterator<Item = (impl Into<Cow<'_, str>>, impl Into<Cow<'_, str>>)> {
+        [("ANDON_ADMIN_TOKEN", super::admin::admin_token())]
+    }
+
     fn expose_ports(&self) -> &[ContainerPort] {
         &self.ports
     }

@@ -145,7 +145,6 @@ impl Containers {
                     r.with_label(k.clone(), v.clone())
                 })
                 .with_container_name(name.clone())
-                .with_env_var("ANDON_ADMIN_TOKEN", super::admin::admin_token())
                 .with_startup_timeout(STARTUP)
                 .with_host(
                     "host.docker.internal",
