@@ -409,15 +409,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Decodes JSON into `T`, as a 400 problem naming the line and column on failure.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::invalid(
-            format!("The body does not match the contract: {e}"),
-            vec![FieldError {
-                pointer: String::new(),
-                message: e.to_string(),
-            }],
-        )
-    })
+    serde_json::from_slice(bytes)
+        .or_else(|e| {
+            // JSON Schema counts `24.0` as the integer 24, and the schema check let it through:
+            // the body decodes as the schema read it, or not at all.
+            let mut v: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| e)?;
+            integral(&mut v);
+            serde_json::from_value(v)
+        })
+        .map_err(|e| {
+            ApiError::invalid(
+                format!("The body does not match the contract: {e}"),
+                vec![FieldError {
+                    pointer: String::new(),
+                    message: e.to_string(),
+                }],
+            )
+        })
+}
+
+/// Turns every number with no fraction (`24.0`) into an integer, as JSON Schema reads it.
+fn integral(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                && n.is_f64()
+            {
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral),
+        serde_json::Value::Object(o) => o.values_mut().for_each(integral),
+        _ => {}
+    }
 }
 
 /// Assembles a simulator's router: its API routes (`api`) behind the shared middleware,
@@ -1305,5 +1329,24 @@ async fn openapi(State(s): State<Shared>) -> Response {
     match andon_contracts::bundle::bundled_openapi(s.core.system) {
         Ok(v) => Json(v).into_response(),
         Err(e) => ApiError::of("contract-unreadable", e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::decode;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Ratio {
+        numerator: u32,
+        share: f64,
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_decodes_as_the_schema_read_it() {
+        let r: Ratio = decode(br#"{"numerator": 24.0, "share": 2}"#).expect("24.0 is 24");
+        assert_eq!((r.numerator, r.share), (24, 2.0));
+        let e = decode::<Ratio>(br#"{"numerator": 24.5, "share": 1}"#).unwrap_err();
+        assert_eq!(e.status(), 400);
     }
 }

@@ -247,7 +247,7 @@ fn a_scenario_needing_a_capability_the_sut_lacks_is_skipped_not_passed() {
         "{out}"
     );
     assert!(
-        out.contains("0 passed, 0 failed, 0 inconclusive, 1 skipped"),
+        out.contains("0 passed, 0 failed, 0 inconclusive, 0 configuration errors, 1 skipped"),
         "{out}"
     );
     assert_eq!(outcomes(&report)[0].1, "skipped");

@@ -5,4 +5,5 @@ mod helpers;
 mod mes;
 mod persist;
 mod qms;
+mod spec;
 mod wms;
