@@ -36,12 +36,17 @@ pub mod bench;
 pub mod benchgen;
 pub mod check;
 pub mod cli;
-pub mod containers;
 pub mod coverage;
 pub mod engine;
+/// The containers runtime (under [`engine::runtime`]), at the top for its Rust API.
+pub use engine::runtime::containers;
+pub mod history;
 pub mod load;
 pub mod memory;
 pub mod report;
 pub mod scenario;
 pub mod serve;
 pub mod sut;
+
+#[cfg(test)]
+mod layout;

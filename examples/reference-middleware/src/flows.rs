@@ -150,7 +150,7 @@ impl LotRef {
     }
 }
 
-/// What the lot bookkeeping knew when a lot event was applied (see [`crate::lots`]).
+/// What the lot bookkeeping knew when a lot event was applied (see [`crate::store::lots`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LotFacts {
     /// Holds in force after the event.

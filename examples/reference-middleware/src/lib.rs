@@ -14,7 +14,8 @@
 //!   and its commands are committed together.
 //! * [`flows`] — pure mapping from a source event to the commands that realise it, and the
 //!   body builders that need a look-up.
-//! * [`lots`] — per-lot resequencing of quality events and the hold bookkeeping.
+//! * [`lots`] (in `store`) — per-lot resequencing of quality events and the hold
+//!   bookkeeping, in the same SQLite transactions as the store.
 //! * [`delivery`] — per-target workers: ordering per aggregate, retries with backoff and
 //!   jitter, `Retry-After` pauses, tokens, dead letters.
 //! * [`defects`] — the named defects; the correct path asks about them at a few points
@@ -42,9 +43,10 @@ pub mod defects;
 pub mod delivery;
 pub mod flows;
 pub mod ingress;
-pub mod lots;
 pub mod server;
 pub mod store;
+
+pub use store::lots;
 
 pub use config::{Args, Config, Credentials};
 pub use defects::{Defect, Defects};

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::defects::Defect;
 use crate::delivery::Delivery;
 use crate::ingress::{self, AppState, WriteBehind};
-use crate::lots;
+use crate::store::lots;
 use crate::store::{Policy, Store, now_ms};
 
 /// What can stop the middleware from running.

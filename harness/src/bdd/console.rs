@@ -294,6 +294,12 @@ impl<W: World, O: Write> Writer<W> for Console<O> {
 
 impl<O> cucumber::writer::Normalized for Console<O> {}
 
+/// A step's words that cannot be what the step means: a configuration error of the
+/// feature (`andon test` exits 2), not a verdict on the middleware.
+pub fn config(message: String) -> String {
+    format!("{}{message}", CONFIG)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

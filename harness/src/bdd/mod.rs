@@ -33,7 +33,7 @@ use regex::Regex;
 use steps::{Action, library, regexes};
 use world::{AndonWorld, TestContext, slug};
 
-pub use crate::engine::runtime::Runtime;
+pub use crate::engine::runtime::RuntimeKind;
 
 /// What `andon test` was asked to do.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ pub struct TestOptions {
     /// Tag expression (`@smoke and not @slow`).
     pub tags: Option<String>,
     /// Runtime.
-    pub runtime: Runtime,
+    pub runtime: RuntimeKind,
     /// Scenarios run at once.
     pub concurrency: usize,
     /// Where the reports and run directories go.
@@ -370,11 +370,10 @@ impl cucumber::Parser<Vec<Feature>> for Prepared {
 
 /// Runs the features.
 pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
-    if opts.runtime == Runtime::Containers {
-        crate::containers::check_engine(&crate::engine::runtime::images_needed(opts.sut.is_none()))
-            .await
-            .map_err(|e| TestError::Config(format!("--runtime containers: {e}")))?;
-    }
+    opts.runtime
+        .check_ready(opts.sut.is_none())
+        .await
+        .map_err(|e| TestError::Config(format!("--runtime {}: {e}", opts.runtime.name())))?;
     let tags = opts
         .tags
         .as_deref()
@@ -393,7 +392,7 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         Some(m) => {
             let m =
                 crate::sut::SutManifest::load(m).map_err(|e| TestError::Config(e.to_string()))?;
-            if !crate::engine::run::runs_in_container(&m, opts.runtime) {
+            if !opts.runtime.hosts_sut(&m) {
                 m.check_program()
                     .map_err(|e| TestError::Config(e.to_string()))?;
             }

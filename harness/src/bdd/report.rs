@@ -295,7 +295,7 @@ mod tests {
             features: vec!["features".into()],
             sut: None,
             tags: None,
-            runtime: super::super::Runtime::InProcess,
+            runtime: super::super::RuntimeKind::InProcess,
             concurrency: 1,
             report_dir: dir.clone(),
             fail_fast: false,

@@ -9,6 +9,7 @@ use cucumber::gherkin::Table;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
+use super::console::config;
 use super::world::{AndonWorld, StepResult, explain, inconclusive, require};
 use crate::check::{self, Checker, Status, Verdict};
 
@@ -371,12 +372,6 @@ pub fn dur_text(text: &str) -> Result<String, String> {
 
 /// The longest duration a step takes: a year.
 const MAX_STEP_MS: f64 = 365.0 * 86_400_000.0;
-
-/// A step's words that cannot be what the step means: a configuration error of the
-/// feature (`andon test` exits 2), not a verdict on the middleware.
-pub fn config(message: String) -> String {
-    format!("{}{message}", super::console::CONFIG)
-}
 
 fn system_key(name: &str) -> String {
     name.to_ascii_lowercase()

@@ -27,7 +27,7 @@ pub struct TestContext {
     /// The program `{andon}` names in manifests.
     pub andon: Option<PathBuf>,
     /// Where the simulators and the SUT run.
-    pub runtime: crate::engine::runtime::Runtime,
+    pub runtime: crate::engine::runtime::RuntimeKind,
 }
 
 /// A finished run, and the recorded history loaded for the checkers.
@@ -220,7 +220,7 @@ impl AndonWorld {
                     let msg = format!("the scenario could not run: {e}");
                     // A scenario or manifest refused: the feature is wrong, not the SUT.
                     if e.is_usage() {
-                        super::steps::config(msg)
+                        super::console::config(msg)
                     } else {
                         msg
                     }

@@ -14,7 +14,7 @@ use clap::Args;
 use super::{EXIT_FAILURE, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE};
 use crate::check::Status;
 use crate::engine::run::{self, RunError, RunOptions};
-use crate::engine::runtime::Runtime;
+use crate::engine::runtime::RuntimeKind;
 use crate::report::Exit;
 
 /// Arguments of `andon run`.
@@ -47,8 +47,8 @@ pub struct ScenarioRunArgs {
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
     /// Where the simulators and the SUT run (containers: images from ci/images.sh).
-    #[arg(long, value_enum, default_value_t = Runtime::InProcess)]
-    pub runtime: Runtime,
+    #[arg(long, value_enum, default_value_t = RuntimeKind::InProcess)]
+    pub runtime: RuntimeKind,
 }
 
 impl ScenarioRunArgs {
@@ -84,8 +84,8 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
     /// Where the simulators and the SUT run.
-    #[arg(long, value_enum, default_value_t = Runtime::InProcess)]
-    pub runtime: Runtime,
+    #[arg(long, value_enum, default_value_t = RuntimeKind::InProcess)]
+    pub runtime: RuntimeKind,
 }
 
 /// `andon run`.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{EXIT_FAILURE, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE};
-use crate::bdd::{self, Runtime, TestError, TestOptions};
+use crate::bdd::{self, RuntimeKind, TestError, TestOptions};
 
 /// `andon test`.
 #[derive(Debug, Args)]
@@ -23,7 +23,7 @@ pub struct TestArgs {
     pub tags: Option<String>,
     /// Where simulators and the SUT run.
     #[arg(long, value_enum, default_value = "in-process")]
-    pub runtime: Runtime,
+    pub runtime: RuntimeKind,
     /// Scenarios run at once.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub concurrency: usize,

@@ -28,18 +28,7 @@ impl Mix {
     }
 }
 
-/// What the driver did.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LoadStats {
-    /// Steps scheduled.
-    pub scheduled: u64,
-    /// Steps that started later than 100 ms after their scheduled time.
-    pub late: u64,
-    /// Worst lateness in milliseconds.
-    pub max_lateness_ms: u64,
-    /// Events the steps emitted.
-    pub emitted: u64,
-}
+pub use crate::history::LoadStats;
 
 /// Runs the load for `duration`: `rate_at(t)` steps per second at wall time `t`, each
 /// handed to `step(system)`, which returns the events it emitted. `on_tick` is called

@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::measure::{error_class, histogram};
-use crate::report::fmt_us;
+use crate::history::latency::fmt_us;
 
 /// The emitters at one second of the load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

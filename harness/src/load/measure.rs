@@ -28,7 +28,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::threshold::{Latency, Observed, Stat};
-use crate::check::common::{self, Events, micros, sys_idx};
+use crate::history::index::{self as common, Events, micros, sys_idx};
 
 /// A send that starts this long after its intended time is counted late.
 pub const LATE_SEND: Duration = Duration::from_millis(100);

@@ -20,7 +20,8 @@ pub mod hlog;
 pub mod live;
 pub mod measure;
 pub mod report;
-pub mod threshold;
+/// Thresholds are part of the scenario (`thresholds:`); kept under this path too.
+pub use crate::scenario::threshold;
 
 use std::time::Duration;
 

@@ -25,7 +25,7 @@ use super::Overrides;
 use super::live::DepthSample;
 use super::measure::{LATE_SEND, Measures};
 use super::threshold::{Outcome, Threshold};
-use crate::engine::load::LoadStats;
+use crate::history::LoadStats;
 
 /// Exit code of a load run with a threshold breached (or unknown).
 pub const EXIT_BREACHED: u8 = 3;
@@ -59,7 +59,7 @@ impl LoadVerdict {
 
 /// A latency distribution, in microseconds (`count`, `min_us`, `p50_us` … `max_us`,
 /// `mean_us`).
-pub use crate::report::latency::LatencySummary as Summary;
+pub use crate::history::LatencySummary as Summary;
 
 /// What the generator did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

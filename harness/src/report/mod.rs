@@ -22,7 +22,6 @@ pub mod charts;
 pub mod escape;
 pub mod html;
 pub mod junit;
-pub mod latency;
 mod model;
 pub mod route;
 pub mod svg;
@@ -30,6 +29,10 @@ pub mod verdict;
 
 pub use model::{Exit, FaultSpan, RunMeta, RunReport, SutAction, ThroughputPoint, Timeline};
 pub use route::route_name;
+
+/// Latency percentiles, from the history module (kept under this path for the reports).
+pub use crate::history::latency;
+pub use crate::history::latency::fmt_us;
 
 /// Renders a [`RunReport`] into one file of the run directory.
 pub trait Reporter {
@@ -98,28 +101,4 @@ pub fn write_all(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, ReportE
         written.push(path);
     }
     Ok(written)
-}
-
-/// A latency in microseconds for people: `850µs`, `12.3ms`, `2.45s`.
-///
-/// ```
-/// use andon::report::fmt_us;
-/// assert_eq!(fmt_us(850), "850µs");
-/// assert_eq!(fmt_us(12_340), "12.3ms");
-/// assert_eq!(fmt_us(2_000_000), "2s");
-/// assert_eq!(fmt_us(2_456_000), "2.46s");
-/// ```
-pub fn fmt_us(us: u64) -> String {
-    fn trim(s: String) -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    }
-    match us {
-        0..1_000 => format!("{us}µs"),
-        1_000..1_000_000 => format!("{}ms", trim(format!("{:.1}", us as f64 / 1e3))),
-        _ => format!("{}s", trim(format!("{:.2}", us as f64 / 1e6))),
-    }
 }

@@ -7,8 +7,8 @@ use andon_simulators::history::{Entry, Outcome, Record};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::check::common::FastMap;
 use crate::check::{RunData, SlaBudget, Status, Verdict};
+use crate::history::index::FastMap;
 
 use super::latency::LatencySummary;
 use super::route::route_name;

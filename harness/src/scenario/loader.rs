@@ -18,10 +18,10 @@ use super::model::{
     EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, PlantEntry, SutFault,
     SutFaultKind, Target, TimedFault,
 };
-use super::yaml::{self, Seg, at_scalar, locate_nearest};
+use super::threshold::Threshold;
+use super::yaml::{self, Ctx, Seg, at_scalar, locate_nearest};
 use super::{Scenario, validate};
-use crate::check::Expect;
-use crate::load::threshold::Threshold;
+use crate::history::Expect;
 
 /// The document as written; faults stay raw until [`convert_fault`].
 #[derive(Deserialize)]
@@ -64,31 +64,6 @@ fn default_time_scale() -> f64 {
 }
 fn default_settle() -> Dur {
     Dur(Duration::from_secs(30))
-}
-
-/// Collects problems with their positions.
-pub(super) struct Ctx<'a> {
-    pub file: &'a str,
-    pub text: &'a str,
-    pub problems: Vec<Problem>,
-}
-
-impl Ctx<'_> {
-    /// Records a problem at the node `path` (or its nearest present ancestor).
-    pub fn at(&mut self, path: Vec<Seg>, message: impl Into<String>) {
-        let pos = locate_nearest(self.text, &path);
-        self.problems.push(Problem {
-            file: self.file.to_string(),
-            line: pos.line,
-            column: pos.column,
-            message: message.into(),
-        });
-    }
-
-    /// The 1-based line of the node `path`, for messages that refer to another entry.
-    pub fn line_of(&self, path: Vec<Seg>) -> usize {
-        locate_nearest(self.text, &path).line
-    }
 }
 
 /// Parses and checks `text`; `base` is the scenario's folder when it came from a file (the

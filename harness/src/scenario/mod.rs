@@ -39,6 +39,7 @@ mod error;
 mod loader;
 pub mod model;
 pub mod profile;
+pub mod threshold;
 pub mod validate;
 mod yaml;
 
@@ -53,13 +54,13 @@ use andon_simulators::masterdata::{MasterDataError, PlantSpec};
 use andon_simulators::{MasterData, SimConfig};
 use serde::Serialize;
 
-pub use crate::check::Expect;
-pub use crate::load::threshold::Threshold;
+pub use crate::history::Expect;
 pub use error::{Problem, ScenarioError};
 pub use model::{
     EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, Per, PlantEntry, Rate,
     Shape, SutFault, SutFaultKind, SystemOptions, Target, TimedFault,
 };
+pub use threshold::Threshold;
 pub use yaml::MAX_FLOW_DEPTH;
 
 /// Whether an SLA route reads `<system>.<event> -> <system>` (`"qms.hold -> wms"`).

@@ -10,9 +10,8 @@ use andon_simulators::MasterData;
 use andon_simulators::faults::{Dur, FaultKind};
 
 use super::Scenario;
-use super::loader::Ctx;
 use super::model::{FaultAction, Per, Shape, Target};
-use super::yaml::Seg;
+use super::yaml::{Ctx, Seg};
 
 /// Shows a duration as the scenario files write it (`15s`, `1m 30s`, `250ms`).
 pub(super) fn show(d: Duration) -> String {

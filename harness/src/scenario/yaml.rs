@@ -7,6 +7,7 @@
 //! text once per lookup, which costs microseconds for a scenario file and is only done
 //! when something is wrong.
 
+use super::error::Problem;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -432,6 +433,31 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for OptScalar<T> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<T>, A::Error> {
         Scalar(PhantomData).visit_seq(seq).map(Some)
+    }
+}
+
+/// Collects problems with their positions.
+pub(super) struct Ctx<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+    pub problems: Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    /// Records a problem at the node `path` (or its nearest present ancestor).
+    pub fn at(&mut self, path: Vec<Seg>, message: impl Into<String>) {
+        let pos = locate_nearest(self.text, &path);
+        self.problems.push(Problem {
+            file: self.file.to_string(),
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+        });
+    }
+
+    /// The 1-based line of the node `path`, for messages that refer to another entry.
+    pub fn line_of(&self, path: Vec<Seg>) -> usize {
+        locate_nearest(self.text, &path).line
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// there are none. `q = 0` is the minimum and `q = 1` the maximum.
 ///
 /// ```
-/// use andon::report::latency::quantile;
+/// use andon::history::latency::quantile;
 /// let s: Vec<u64> = (1..=100).collect();
 /// assert_eq!(quantile(&s, 0.5), Some(50));
 /// assert_eq!(quantile(&s, 0.99), Some(99));
@@ -84,6 +84,30 @@ impl LatencySummary {
             max_us: h.max(),
             mean_us: h.mean() as u64,
         }
+    }
+}
+
+/// A latency in microseconds for people: `850µs`, `12.3ms`, `2.45s`.
+///
+/// ```
+/// use andon::history::latency::fmt_us;
+/// assert_eq!(fmt_us(850), "850µs");
+/// assert_eq!(fmt_us(12_340), "12.3ms");
+/// assert_eq!(fmt_us(2_000_000), "2s");
+/// assert_eq!(fmt_us(2_456_000), "2.46s");
+/// ```
+pub fn fmt_us(us: u64) -> String {
+    fn trim(s: String) -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    }
+    match us {
+        0..1_000 => format!("{us}µs"),
+        1_000..1_000_000 => format!("{}ms", trim(format!("{:.1}", us as f64 / 1e3))),
+        _ => format!("{}s", trim(format!("{:.2}", us as f64 / 1e6))),
     }
 }
 

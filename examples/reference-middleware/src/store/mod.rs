@@ -6,6 +6,8 @@
 //! and back-pressure is natural. An event and the outbox rows it implies are written in
 //! one transaction: after the commit the middleware has taken durable responsibility.
 
+pub mod lots;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,7 +22,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::defects::{Defect, Defects};
 use crate::flows::{self, Command, LotFacts};
-use crate::lots;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -18,14 +18,11 @@
 
 mod admin;
 mod image;
+mod placement;
 mod runtime;
 mod sut;
 
 use std::time::Duration;
-
-use andon_simulators::SimConfig;
-use andon_simulators::core::ConfigPatch;
-use serde::{Deserialize, Serialize};
 
 pub use admin::{Admin, AdminError};
 pub use image::{SimulatorContainer, SimulatorImage};
@@ -48,20 +45,19 @@ pub fn image_tag() -> String {
     std::env::var("ANDON_IMAGE_TAG").unwrap_or_else(|_| "local".to_string())
 }
 
-/// What a simulator container starts with (`andon simulator --settings FILE`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimulatorSettings {
-    /// Settings at start.
-    #[serde(default = "default_config")]
-    pub config: SimConfig,
-    /// Run-time switches applied right after start.
-    #[serde(default)]
-    pub patch: ConfigPatch,
-}
+/// What a simulator container starts with (`andon simulator --settings FILE`): the one
+/// settings type of every runtime.
+pub use super::SystemSettings as SimulatorSettings;
 
-fn default_config() -> SimConfig {
-    SimConfig::default()
+/// The images a containers run needs: the simulators', and the reference middleware's
+/// when it is the SUT.
+pub fn images_needed(reference_sut: bool) -> Vec<String> {
+    let tag = image_tag();
+    let mut v = vec![format!("{IMAGE}:{tag}")];
+    if reference_sut {
+        v.push(format!("{REFERENCE_IMAGE}:{tag}"));
+    }
+    v
 }
 
 /// Errors of the container engine and of the containers runtime.

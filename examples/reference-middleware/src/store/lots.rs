@@ -13,9 +13,9 @@ use andon_contracts::{CloudEvent, EventData, System};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::{Policy, StoreError, insert_commands};
 use crate::defects::Defect;
 use crate::flows::{self, Blocked, LotFacts};
-use crate::store::{Policy, StoreError, insert_commands};
 
 /// The bookkeeping of one lot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -149,7 +149,7 @@ pub fn advance(
                 );
             }
             Arrival::Apply => {
-                let event = crate::store::inbox_event(conn, &source, &id)?;
+                let event = super::inbox_event(conn, &source, &id)?;
                 let data = event.typed_data().map_err(StoreError::Event)?;
                 let facts = state.apply(&data, sequence);
                 let commands = flows::plan(&event, &data, facts, &policy.defects);

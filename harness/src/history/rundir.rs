@@ -1,6 +1,7 @@
-//! Reading and writing the parts of a run directory the checkers need (DESIGN.md, *Run
-//! data*): `history.jsonl` (streamed line by line), `snapshots.json`, `master.yaml`,
-//! `expect.json` and, when the SUT has the capability, `dead-letters.json`.
+//! The run directory: made empty for a run ([`RunDir::prepare`]), and the parts the
+//! checkers need read and written (DESIGN.md, *Run data*): `history.jsonl` (streamed line
+//! by line), `snapshots.json`, `master.yaml`, `expect.json` and, when the SUT has the
+//! capability, `dead-letters.json`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,6 +14,10 @@ use andon_simulators::history::Record;
 use andon_simulators::masterdata::MasterDataError;
 
 use super::{Expect, RunData};
+
+/// What the engine records about the run besides the history (its own type lives with
+/// the engine); its presence marks a directory as a run directory.
+pub const RUN_FILE: &str = "run.json";
 
 /// The history, one JSON record per line.
 pub const HISTORY: &str = "history.jsonl";
@@ -62,6 +67,12 @@ pub enum LoadError {
     /// The master data file is invalid.
     #[error(transparent)]
     Master(#[from] MasterDataError),
+    /// A directory to run into holds files that are not an earlier run's.
+    #[error(
+        "{0}: the report directory is not empty and is not an andon run directory (no run.json); \
+         choose another --report-dir or empty it"
+    )]
+    NotARunDir(PathBuf),
     /// The master data could not be written as YAML.
     #[error("{file}: {message}")]
     Yaml {
@@ -70,6 +81,43 @@ pub enum LoadError {
         /// What went wrong.
         message: String,
     },
+}
+
+/// A run directory's paths.
+#[derive(Debug, Clone)]
+pub struct RunDir(pub PathBuf);
+
+impl RunDir {
+    /// A file of the run directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Makes the directory empty and ready. A run starts from nothing: the SUT keeps its
+    /// state under `{run.dir}`, and the same seed gives the same event ids, so a store left
+    /// from an earlier run would take every event for a duplicate. A directory of an
+    /// earlier run (it has `run.json`) is replaced; any other non-empty one is refused.
+    pub fn prepare(&self) -> Result<(), LoadError> {
+        match std::fs::read_dir(&self.0) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    if !self.file(RUN_FILE).exists() {
+                        return Err(LoadError::NotARunDir(self.0.clone()));
+                    }
+                    std::fs::remove_dir_all(&self.0).map_err(io(&self.0))?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&self.0)(e)),
+        }
+        std::fs::create_dir_all(&self.0).map_err(io(&self.0))
+    }
+
+    /// Writes one file of the run directory.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> Result<(), LoadError> {
+        let path = self.file(name);
+        std::fs::write(&path, bytes).map_err(io(&path))
+    }
 }
 
 fn io(file: &Path) -> impl FnOnce(std::io::Error) -> LoadError + '_ {

@@ -1,0 +1,120 @@
+//! Stage 2: the four simulators started in the runtime, the SUT placed by the runtime
+//! (its placeholders filled from the [`Placement`]) and started, ready awaited, and the
+//! simulators' emitters pointed at its ingress.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use andon_contracts::System;
+use chrono::Utc;
+
+use super::prepare::Prepared;
+use super::{RunError, RunOptions};
+use crate::engine::runtime::{self, Runtime, SutHandle, SystemSettings};
+use crate::sut::{Placeholders, free_port};
+
+/// The simulators and the SUT of a run, up and connected.
+pub(super) struct Started {
+    pub(super) rt: Arc<Box<dyn Runtime>>,
+    pub(super) sut: crate::sut::ResolvedSut,
+    /// When the SUT was started.
+    pub(super) at: chrono::DateTime<Utc>,
+}
+
+/// How [`start`] ended.
+pub(super) enum Start {
+    /// Up, with the SUT's handle (which the SUT faults then own until settling).
+    Ready(Started, Box<dyn SutHandle>),
+    /// The SUT did not start or never became ready: why, with its log's tail.
+    SutFailed(String),
+}
+
+/// Stage 2: starts the four simulators in the runtime, then the SUT where the runtime
+/// places it (placeholders filled, ready awaited), and points the simulators' emitters at
+/// the SUT's ingress.
+pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunError> {
+    let settings: BTreeMap<System, SystemSettings> = System::ALL
+        .into_iter()
+        .map(|s| {
+            (
+                s,
+                SystemSettings {
+                    config: p.scenario.sim_config(s),
+                    patch: p.scenario.config_patch(s),
+                },
+            )
+        })
+        .collect();
+    let rt = runtime::start(opts.runtime, &p.master, &settings).await?;
+    let ph = match placeholders(rt.as_ref(), opts, p) {
+        Ok(ph) => ph,
+        Err(e) => {
+            rt.stop().await;
+            return Err(e);
+        }
+    };
+    let mut sut = match p.manifest.resolve(&ph) {
+        Ok(s) => s,
+        Err(e) => {
+            rt.stop().await;
+            return Err(e.into());
+        }
+    };
+    if let Some(start) = sut.start.as_mut().filter(|_| !opts.defects.is_empty()) {
+        start
+            .env
+            .insert("DEFECTS".to_string(), opts.defects.join(","));
+    }
+    let at = Utc::now();
+    let driver = match rt.start_sut(&p.manifest, &mut sut, &ph, &p.dir.0).await {
+        Ok(d) => d,
+        Err(e) => {
+            rt.stop().await;
+            return Ok(Start::SutFailed(e.to_string()));
+        }
+    };
+    for (system, url) in &sut.ingress {
+        if let Err(e) = rt.set_ingress(*system, url).await {
+            driver.stop().await;
+            rt.stop().await;
+            return Err(e.into());
+        }
+    }
+    Ok(Start::Ready(
+        Started {
+            rt: Arc::new(rt),
+            sut,
+            at,
+        },
+        driver,
+    ))
+}
+
+/// The manifest's placeholders where the runtime placed the run: the simulators' URLs as
+/// the SUT reaches them, the SUT's host and port, and the run directory as it sees it.
+fn placeholders(
+    rt: &dyn Runtime,
+    opts: &RunOptions,
+    p: &Prepared,
+) -> Result<Placeholders, RunError> {
+    let placement = rt.placement(&p.manifest);
+    let port = match (p.manifest.is_managed(), placement.sut_port) {
+        (false, _) => None,
+        (true, Some(fixed)) => Some(fixed),
+        (true, None) => Some(free_port().map_err(|source| RunError::Io {
+            path: "127.0.0.1:0".into(),
+            source,
+        })?),
+    };
+    let mut ph = Placeholders::new(placement.sim_urls, port, &p.dir.0);
+    if let Some(a) = &opts.andon {
+        ph.andon = a.clone();
+    }
+    if let Some(host) = placement.sut_host {
+        ph.sut_host = host;
+    }
+    if let Some(dir) = placement.run_dir {
+        ph.run_dir = dir;
+    }
+    Ok(ph)
+}

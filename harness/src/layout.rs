@@ -1,0 +1,188 @@
+//! The workspace's shape holds: in every crate, the modules form no import cycle (each
+//! module's siblings are used in one direction only), so the pipeline reads bottom-up —
+//! `history` under `check`, `load` and `report`, and the engine above them all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+type Module = Vec<String>;
+
+/// Every module of the crate under `src` with its source (tests and comments left out).
+fn modules(src: &Path) -> BTreeMap<Module, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("source folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path
+                .strip_prefix(src)
+                .expect("under src")
+                .with_extension("");
+            let mut module: Module = rel
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            if module.last().is_some_and(|l| l == "mod") {
+                module.pop();
+            }
+            if module.first().is_some_and(|f| f == "bin") || module == ["lib"] || module == ["main"]
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source");
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let code: String = code
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.insert(module, code);
+        }
+    }
+    out
+}
+
+/// The module a path (`check::common::Events`) names: its longest prefix that is one.
+fn resolve(modules: &BTreeMap<Module, String>, path: &[String]) -> Option<Module> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].to_vec())
+        .find(|m| modules.contains_key(m))
+}
+
+/// For each parent module, the uses between its children: `a -> b` when something in
+/// `a` (or below it) names something in its sibling `b` (or below it).
+fn sibling_uses(
+    modules: &BTreeMap<Module, String>,
+) -> BTreeMap<Module, BTreeMap<String, BTreeSet<String>>> {
+    let path = regex::Regex::new(r"\b(crate|super)((?:::[a-z_][a-z_0-9]*)+)").expect("regex");
+    let mut out: BTreeMap<Module, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (from, code) in modules {
+        for c in path.captures_iter(code) {
+            let mut segs: Vec<String> = c[2].split("::").skip(1).map(str::to_string).collect();
+            let mut base: Module = Vec::new();
+            if &c[1] == "super" {
+                base = from[..from.len().saturating_sub(1)].to_vec();
+                while segs.first().is_some_and(|s| s == "super") {
+                    base.pop();
+                    segs.remove(0);
+                }
+            }
+            base.extend(segs);
+            let Some(to) = resolve(modules, &base) else {
+                continue;
+            };
+            let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+            if common == from.len() || common == to.len() {
+                continue; // a module and its own ancestor or descendant
+            }
+            out.entry(from[..common].to_vec())
+                .or_default()
+                .entry(from[common].clone())
+                .or_default()
+                .insert(to[common].clone());
+        }
+    }
+    out
+}
+
+/// A cycle in `graph`, if there is one.
+fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        state: &mut BTreeMap<String, bool>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(node.to_string(), false);
+        stack.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            match state.get(next) {
+                Some(false) => {
+                    let at = stack.iter().position(|s| s == next).unwrap_or(0);
+                    let mut c = stack[at..].to_vec();
+                    c.push(next.clone());
+                    return Some(c);
+                }
+                Some(true) => {}
+                None => {
+                    if let Some(c) = visit(next, graph, state, stack) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        stack.pop();
+        state.insert(node.to_string(), true);
+        None
+    }
+    let mut state = BTreeMap::new();
+    graph.keys().find_map(|n| {
+        if state.contains_key(n) {
+            return None;
+        }
+        visit(n, graph, &mut state, &mut Vec::new())
+    })
+}
+
+fn crate_src(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
+        .join("src")
+}
+
+#[test]
+fn no_crate_of_the_workspace_has_an_import_cycle() {
+    let mut cycles = Vec::new();
+    for krate in [
+        "contracts",
+        "simulators",
+        "harness",
+        "examples/reference-middleware",
+    ] {
+        let modules = modules(&crate_src(krate));
+        assert!(modules.len() > 3, "{krate}: modules found");
+        for (parent, graph) in sibling_uses(&modules) {
+            if let Some(c) = cycle(&graph) {
+                let parent = if parent.is_empty() {
+                    "crate".to_string()
+                } else {
+                    parent.join("::")
+                };
+                cycles.push(format!("{krate}: in {parent}: {}", c.join(" -> ")));
+            }
+        }
+    }
+    assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle_and_passes_a_chain() {
+    let g = |edges: &[(&str, &str)]| {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (a, b) in edges {
+            m.entry(a.to_string()).or_default().insert(b.to_string());
+        }
+        m
+    };
+    assert_eq!(
+        cycle(&g(&[("load", "engine"), ("engine", "load")])),
+        Some(vec!["engine".into(), "load".into(), "engine".into()])
+    );
+    assert_eq!(
+        cycle(&g(&[
+            ("engine", "check"),
+            ("check", "history"),
+            ("engine", "history")
+        ])),
+        None
+    );
+}
