@@ -332,6 +332,38 @@ pub struct ResolvedStart {
     pub stop_grace: Duration,
 }
 
+/// Where a simulator delivers its events: a plain `http://` URL with a host, parsed once
+/// when the manifest is resolved (andon's emitters speak plain HTTP; a SUT behind TLS is
+/// given its plain listener).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingress(String);
+
+impl Ingress {
+    /// Parses an ingress URL; why not, if it cannot take deliveries.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("https://") {
+            return Err(format!(
+                "{url:?}: andon delivers events over plain HTTP; give the SUT's plain http:// \
+                 listener (TLS in front of the SUT is not andon's to test)"
+            ));
+        }
+        andon_simulators::emitter::check_ingress(url)
+            .map(|()| Self(url.to_string()))
+            .map_err(|why| format!("{url:?} cannot take deliveries: {why}"))
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Ingress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A manifest with every placeholder filled for one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedSut {
@@ -339,8 +371,8 @@ pub struct ResolvedSut {
     pub name: String,
     /// How to start it (`None`: already running).
     pub start: Option<ResolvedStart>,
-    /// Ingress URL per simulator.
-    pub ingress: BTreeMap<System, String>,
+    /// Ingress endpoint per simulator.
+    pub ingress: BTreeMap<System, Ingress>,
     /// Dead-letter URL, when the SUT has the capability.
     pub dead_letters: Option<String>,
     /// Backlog URL, when the SUT has the capability.
@@ -474,6 +506,7 @@ impl SutManifest {
             base_dir: None,
         };
         manifest.check_templates()?;
+        manifest.check_ingress_scheme()?;
         Ok(manifest)
     }
 
@@ -544,6 +577,18 @@ impl SutManifest {
                         t.text
                     ),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// An ingress written as `https://` is refused at load, at its line: andon's emitters
+    /// deliver over plain HTTP, and every delivery would fail until the run ended.
+    fn check_ingress_scheme(&self) -> Result<(), ManifestError> {
+        for t in self.ingress.values() {
+            if t.text.starts_with("https://") {
+                let why = Ingress::parse(&t.text).err().unwrap_or_default();
+                return Err(self.error_in(t, None, why));
             }
         }
         Ok(())
@@ -637,7 +682,12 @@ impl SutManifest {
             ingress: self
                 .ingress
                 .iter()
-                .map(|(s, t)| Ok((*s, fill(t)?)))
+                .map(|(s, t)| {
+                    let url = fill(t)?;
+                    let ingress =
+                        Ingress::parse(&url).map_err(|why| self.error_in(t, None, why))?;
+                    Ok((*s, ingress))
+                })
                 .collect::<Result<_, ManifestError>>()?,
             dead_letters: self
                 .capabilities

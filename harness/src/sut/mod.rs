@@ -28,6 +28,6 @@ pub mod redact;
 
 pub use driver::{SutDriver, SutError, SutEvent, SutEventKind, free_port, stop_own};
 pub use manifest::{
-    Capabilities, ManifestError, Placeholders, ResolvedStart, ResolvedSut, StartSpec, SutManifest,
-    Template,
+    Capabilities, Ingress, ManifestError, Placeholders, ResolvedStart, ResolvedSut, StartSpec,
+    SutManifest, Template,
 };

@@ -1,6 +1,6 @@
 //! `sut.toml`: parsing with positions, placeholders, the reference manifest.
 
-use andon::sut::{ManifestError, Placeholders, SutManifest};
+use andon::sut::{Ingress, ManifestError, Placeholders, SutManifest};
 use andon_contracts::System;
 
 use crate::helpers::{repo, resolved, scratch, urls};
@@ -56,7 +56,7 @@ fn placeholders_are_filled_for_a_run() {
     assert_eq!(start.ready_timeout, std::time::Duration::from_secs(5));
     assert_eq!(start.stop_grace, std::time::Duration::from_secs(10));
     assert_eq!(
-        sut.ingress[&System::Wms],
+        sut.ingress[&System::Wms].as_str(),
         "http://127.0.0.1:45678/events/wms"
     );
     assert_eq!(
@@ -83,7 +83,7 @@ fn the_reference_manifest_parses_and_resolves() {
     );
     assert_eq!(start.env["DATA_DIR"], format!("{}/sut", run.display()));
     assert_eq!(
-        sut.ingress[&System::Mes],
+        sut.ingress[&System::Mes].as_str(),
         "http://127.0.0.1:40001/events/mes"
     );
     assert!(sut.dead_letters.is_some());
@@ -107,19 +107,42 @@ fn a_relative_program_path_is_taken_from_the_manifest_folder() {
 fn an_already_running_sut_needs_no_start_and_no_port() {
     let text = r#"name = "remote"
 [ingress]
-erp = "https://bridge.example/events/erp"
-mes = "https://bridge.example/events/mes"
-qms = "https://bridge.example/events/qms"
-wms = "https://bridge.example/events/wms"
+erp = "http://bridge.example/events/erp"
+mes = "http://bridge.example/events/mes"
+qms = "http://bridge.example/events/qms"
+wms = "http://bridge.example/events/wms"
 "#;
     let m = SutManifest::parse(text, "sut.toml").unwrap();
     assert!(!m.is_managed());
     let sut = resolved(text, None, &scratch("manifest-remote"));
     assert!(sut.start.is_none() && sut.port.is_none() && sut.dead_letters.is_none());
-    let bad = text.replace("https://bridge.example/events/qms", "{sut.url}/events/qms");
+    let bad = text.replace("http://bridge.example/events/qms", "{sut.url}/events/qms");
     assert_eq!(
         refused(&bad),
         "sut.toml:5:8: {sut.url} is only known when andon starts the SUT: add [start], or write the running SUT's address"
+    );
+}
+
+#[test]
+fn an_https_ingress_is_refused_at_its_line_not_retried_for_the_whole_run() {
+    let text = r#"name = "remote"
+[ingress]
+erp = "http://bridge.example/events/erp"
+mes = "https://bridge.example/events/mes"
+qms = "http://bridge.example/events/qms"
+wms = "http://bridge.example/events/wms"
+"#;
+    let e = refused(text);
+    assert!(
+        e.starts_with("sut.toml:4:7: \"https://bridge.example/events/mes\": andon delivers events over plain HTTP"),
+        "{e}"
+    );
+    // A placeholder that fills in as https is refused when the run resolves it.
+    assert!(Ingress::parse("https://x/events").is_err());
+    assert!(Ingress::parse("http://").is_err());
+    assert_eq!(
+        Ingress::parse("http://x:1/e").map(|i| i.to_string()),
+        Ok("http://x:1/e".to_string())
     );
 }
 

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use super::{BoxFuture, Placement, Runtime, RuntimeError, SutHandle, SystemSettings};
 use crate::scenario::EngineFault;
-use crate::sut::{Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
+use crate::sut::{Ingress, Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
 
 /// The four simulators of a run, in this process.
 pub struct InProcess {
@@ -209,7 +209,7 @@ impl Runtime for InProcess {
     fn set_ingress<'a>(
         &'a self,
         system: System,
-        url: &'a str,
+        url: &'a Ingress,
     ) -> BoxFuture<'a, Result<(), RuntimeError>> {
         InProcess::set_ingress(self, system, Some(url.to_string()));
         Box::pin(async { Ok(()) })

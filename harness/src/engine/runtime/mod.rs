@@ -27,7 +27,7 @@ use andon_simulators::{History, MasterData, SimConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::EngineFault;
-use crate::sut::{Placeholders, ResolvedSut, SutError, SutManifest};
+use crate::sut::{Ingress, Placeholders, ResolvedSut, SutError, SutManifest};
 
 pub use in_process::{InProcess, apply_patch};
 
@@ -191,7 +191,7 @@ pub trait Runtime: Send + Sync {
     fn set_ingress<'a>(
         &'a self,
         system: System,
-        url: &'a str,
+        url: &'a Ingress,
     ) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
     /// Asks `system` for `n` steps of plant activity; returns the events emitted when the

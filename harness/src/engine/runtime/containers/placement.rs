@@ -17,7 +17,7 @@ use crate::engine::runtime::{
     BoxFuture, Placement, Runtime, RuntimeError, RuntimeKind, SutHandle, rebase_sut,
 };
 use crate::scenario::EngineFault;
-use crate::sut::{Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
+use crate::sut::{Ingress, Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
 
 /// Where a SUT in a container finds its run directory (mounted from the host's).
 pub const SUT_RUN_DIR: &str = "/var/andon/run";
@@ -89,9 +89,11 @@ impl Runtime for Containers {
     fn set_ingress<'a>(
         &'a self,
         system: System,
-        url: &'a str,
+        url: &'a Ingress,
     ) -> BoxFuture<'a, Result<(), RuntimeError>> {
-        Box::pin(async move { Ok(Containers::set_ingress(self, system, Some(url)).await?) })
+        Box::pin(
+            async move { Ok(Containers::set_ingress(self, system, Some(url.as_str())).await?) },
+        )
     }
 
     fn step(&self, system: System, n: usize) -> usize {
