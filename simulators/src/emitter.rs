@@ -175,7 +175,7 @@ struct Inner {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SavedEmitter {
     queues: Vec<Vec<Queued>>,
-    #[serde(with = "crate::persist::pairs")]
+    #[serde(with = "crate::saved::pairs")]
     sequences: HashMap<(String, String), u64>,
     rng: ChaCha8Rng,
     jitter: ChaCha8Rng,

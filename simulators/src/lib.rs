@@ -38,6 +38,7 @@ pub mod mes;
 pub mod persist;
 pub mod problem;
 pub mod qms;
+pub mod saved;
 pub mod server;
 pub mod stub;
 pub mod wms;

@@ -220,17 +220,17 @@ pub struct OrderRecord {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ErpState {
     /// Stock balances in thousandths of the base unit.
-    #[serde(with = "crate::persist::pairs")]
+    #[serde(with = "crate::saved::pairs")]
     pub stock: BTreeMap<StockKey, i64>,
     /// Production orders.
     pub orders: BTreeMap<OrderId, OrderRecord>,
     /// Material documents by (year, number).
-    #[serde(with = "crate::persist::pairs")]
+    #[serde(with = "crate::saved::pairs")]
     pub documents: BTreeMap<(i32, String), MaterialDocument>,
     /// Confirmations in posting order.
     pub confirmations: Vec<Confirmation>,
     /// Confirmation group per order and operation.
-    #[serde(with = "crate::persist::pairs")]
+    #[serde(with = "crate::saved::pairs")]
     pub groups: HashMap<(OrderId, String), String>,
     /// Quality notifications.
     pub notifications: Vec<QualityNotification>,

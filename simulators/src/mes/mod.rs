@@ -15,9 +15,9 @@ use andon_contracts::events::{
     OperationEvent, ScrapReported,
 };
 use andon_contracts::objects::{BatchRef, StockType};
-use andon_contracts::{BatchId, MaterialId, OrderId, Quantity, SourceRef, Unit};
+use andon_contracts::{BatchId, MaterialId, OrderId, Quantity, Unit};
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -25,7 +25,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
+use crate::core::{Behaviour, Core, Ctx, JsonBody, PlannedEvent, Tick, assemble};
 use crate::lot_api::{LotKeeper, MaterialReplica, lot_routes, material_routes};
 use crate::lots::{LotKey, Lots};
 use crate::masterdata::Profile;
@@ -415,6 +415,10 @@ impl MaterialReplica for Mes {
 }
 
 impl Behaviour for Mes {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         let st = self.lock();
         let lots = self.lots.lock().unwrap_or_else(|e| e.into_inner());
@@ -433,93 +437,51 @@ impl Behaviour for Mes {
         serde_json::json!([&*st, &*self.lots.lock().unwrap_or_else(|e| e.into_inner())])
     }
 
-    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::saved::StateError> {
         let (state, lots): (MesState, Lots) =
-            crate::persist::behaviour(andon_contracts::System::Mes, saved)?;
+            crate::saved::behaviour(andon_contracts::System::Mes, saved)?;
         *self.lock() = state;
         *self.lots.lock().unwrap_or_else(|e| e.into_inner()) = lots;
         Ok(())
     }
 
-    fn step(&self, count: usize) -> usize {
-        let mut emitted = 0;
-        for done in 0..count {
-            if !self.core.emitter.has_room() {
-                // A full outbox: the plant's activity is lost, and counted as refused.
-                self.core.emitter.refuse((count - done) as u64);
-                break;
-            }
-            let next = {
-                let mut st = self.lock();
-                let active: Vec<OrderId> = st
-                    .work_orders
-                    .values()
-                    .filter(|w| {
-                        matches!(
-                            w.work_order.status,
-                            WorkOrderStatus::Downloaded | WorkOrderStatus::InProgress
-                        )
-                    })
-                    .map(|w| w.work_order.order.clone())
-                    .collect();
-                if active.is_empty() {
-                    None
-                } else {
-                    let order = active[st.cursor % active.len()].clone();
-                    st.cursor += 1;
-                    if st.work_orders[&order].script.is_none() {
-                        let wo = st.work_orders[&order].work_order.clone();
-                        let receipt = st.work_orders[&order].receipt_location.clone();
-                        let script = self.script(&mut st, &wo, receipt);
-                        let rec = st.work_orders.get_mut(&order).expect("present");
-                        rec.script = Some(script);
-                        rec.work_order.status = WorkOrderStatus::InProgress;
-                    }
-                    let rec = st.work_orders.get_mut(&order).expect("present");
-                    let item = rec.script.as_mut().and_then(|s| s.pop_front());
-                    if rec.script.as_ref().is_some_and(|s| s.is_empty()) {
-                        rec.work_order.status = WorkOrderStatus::Completed;
-                    }
-                    item.map(|(k, d)| (k, d, rec.work_order.plant.clone(), order))
-                }
-            };
-            let Some((kind, data, plant, order)) = next else {
-                break;
-            };
-            if self
-                .core
-                .emitter
-                .emit(kind, &plant, order.as_str(), data, chrono::Utc::now(), None)
-                .is_ok()
-            {
-                emitted += 1;
-            }
+    fn next_events(&self) -> Tick {
+        let mut st = self.lock();
+        let active: Vec<OrderId> = st
+            .work_orders
+            .values()
+            .filter(|w| {
+                matches!(
+                    w.work_order.status,
+                    WorkOrderStatus::Downloaded | WorkOrderStatus::InProgress
+                )
+            })
+            .map(|w| w.work_order.order.clone())
+            .collect();
+        if active.is_empty() {
+            return Tick::Done;
         }
-        emitted
-    }
-
-    fn request_schema(&self, method: &Method, route: &str) -> Option<&'static str> {
-        match (method.as_str(), route) {
-            ("POST", "/api/v1/work-orders") | ("PUT", "/api/v1/work-orders/{order}") => {
-                Some("api/WorkOrderDownload")
-            }
-            ("POST", "/api/v1/work-orders/{order}/cancellation") => {
-                Some("api/WorkOrderCancellation")
-            }
-            ("PUT", "/api/v1/materials/{material}") => Some("api/MaterialMasterUpdate"),
-            ("POST", "/api/v1/lots/{plant}/{material}/{batch}/holds") => Some("api/HoldRequest"),
-            ("POST", "/api/v1/lots/{plant}/{material}/{batch}/holds/{hold_id}/release") => {
-                Some("api/HoldReleaseRequest")
-            }
-            ("PUT", "/api/v1/lots/{plant}/{material}/{batch}/status") => {
-                Some("api/LotStatusUpdate")
-            }
-            _ => None,
+        let order = active[st.cursor % active.len()].clone();
+        st.cursor += 1;
+        if st.work_orders[&order].script.is_none() {
+            let wo = st.work_orders[&order].work_order.clone();
+            let receipt = st.work_orders[&order].receipt_location.clone();
+            let script = self.script(&mut st, &wo, receipt);
+            let rec = st.work_orders.get_mut(&order).expect("present");
+            rec.script = Some(script);
+            rec.work_order.status = WorkOrderStatus::InProgress;
         }
-    }
-
-    fn emit_event(&self, req: EmitRequest) -> Result<SourceRef, ApiError> {
-        self.core.emit_checked(req)
+        let rec = st.work_orders.get_mut(&order).expect("present");
+        let item = rec.script.as_mut().and_then(|s| s.pop_front());
+        if rec.script.as_ref().is_some_and(|s| s.is_empty()) {
+            rec.work_order.status = WorkOrderStatus::Completed;
+        }
+        Tick::one_or_done(item.map(|(kind, data)| PlannedEvent {
+            kind,
+            plant: rec.work_order.plant.clone(),
+            subject: order.to_string(),
+            data,
+        }))
     }
 }
 

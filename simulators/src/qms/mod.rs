@@ -13,9 +13,9 @@ use andon_contracts::events::{
     UsageDecisionMade,
 };
 use andon_contracts::objects::{InspectionLot, StockType, Valuation};
-use andon_contracts::{BatchId, MaterialId, PlantId, SourceRef, StorageLocation};
+use andon_contracts::{BatchId, MaterialId, PlantId, StorageLocation};
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,7 +23,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
+use crate::core::{Behaviour, Core, Ctx, JsonBody, PlannedEvent, Tick, assemble};
 use crate::lot_api::{MaterialReplica, material_routes};
 use crate::problem::ApiError;
 
@@ -275,6 +275,10 @@ impl MaterialReplica for Qms {
 }
 
 impl Behaviour for Qms {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         let st = self.lock();
         serde_json::json!({
@@ -289,9 +293,9 @@ impl Behaviour for Qms {
         serde_json::json!([&*st, &*self.rng.lock().unwrap_or_else(|e| e.into_inner())])
     }
 
-    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::saved::StateError> {
         let (mut state, rng): (QmsState, ChaCha8Rng) =
-            crate::persist::behaviour(andon_contracts::System::Qms, saved)?;
+            crate::saved::behaviour(andon_contracts::System::Qms, saved)?;
         // The result delay of a lot still open starts again: its timer did not survive.
         let now = Instant::now();
         for l in state.lots.values_mut().filter(|l| l.result.is_none()) {
@@ -302,45 +306,24 @@ impl Behaviour for Qms {
         Ok(())
     }
 
-    fn step(&self, count: usize) -> usize {
-        let mut emitted = 0;
-        for done in 0..count {
-            if !self.core.emitter.has_room() {
-                // A full outbox: the plant's activity is lost, and counted as refused.
-                self.core.emitter.refuse((count - done) as u64);
-                break;
-            }
-            let events = {
-                let mut st = self.lock();
-                let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-                self.next_event(&mut st, &mut rng)
-            };
-            // An idle tick still advances the hold schedule.
-            for (kind, plant, data) in events {
-                let subject = crate::core::subject_of(kind, &data);
-                if self
-                    .core
-                    .emitter
-                    .emit(kind, &plant, &subject, data, chrono::Utc::now(), None)
-                    .is_ok()
-                {
-                    emitted += 1;
-                }
-            }
-        }
-        emitted
-    }
-
-    fn request_schema(&self, method: &Method, route: &str) -> Option<&'static str> {
-        match (method.as_str(), route) {
-            ("POST", "/api/v1/inspection-lots") => Some("api/InspectionLotRequest"),
-            ("PUT", "/api/v1/materials/{material}") => Some("api/MaterialMasterUpdate"),
-            _ => None,
-        }
-    }
-
-    fn emit_event(&self, req: EmitRequest) -> Result<SourceRef, ApiError> {
-        self.core.emit_checked(req)
+    fn next_events(&self) -> Tick {
+        let events = {
+            let mut st = self.lock();
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            self.next_event(&mut st, &mut rng)
+        };
+        // An idle tick still advances the hold schedule.
+        Tick::Emit(
+            events
+                .into_iter()
+                .map(|(kind, plant, data)| PlannedEvent {
+                    kind,
+                    plant,
+                    subject: crate::core::subject_of(kind, &data),
+                    data,
+                })
+                .collect(),
+        )
     }
 }
 
