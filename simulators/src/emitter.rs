@@ -21,7 +21,8 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::faults::{Dur, FaultKind, Faults, PoisonMode};
 use crate::history::{Entry, History, Outcome};
-use crate::http1::{LaneConnection, Target};
+pub use crate::http1::IngressError;
+use crate::http1::{LaneConnection, PostError, Target};
 
 /// Delivery settings. Defaults: 10 000 events buffered, 4 lanes, 5 s timeout,
 /// backoff from 100 ms doubling to 5 s.
@@ -525,8 +526,13 @@ impl Emitter {
 }
 
 /// Whether events can be delivered to `url`: plain `http://` with a host; why not, if not.
-pub fn check_ingress(url: &str) -> Result<(), String> {
+pub fn verify_ingress(url: &str) -> Result<(), IngressError> {
     Target::parse(url).map(drop)
+}
+
+/// [`verify_ingress`] with the reason as text (the harness's callers keep the message).
+pub fn check_ingress(url: &str) -> Result<(), String> {
+    verify_ingress(url).map_err(|e| e.to_string())
 }
 
 /// A poison copy of an event's payload, and why it is poison: with `unknown`, it names a
@@ -596,7 +602,7 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
     };
     // The ingress URL as last parsed (once per URL, not per request), and the lane's own
     // connection to it.
-    let mut parsed: Option<(String, Result<Target, String>)> = None;
+    let mut parsed: Option<(String, Result<Target, IngressError>)> = None;
     let mut connection = LaneConnection::default();
     let mut expiry = Expiry::new();
     loop {
@@ -637,7 +643,6 @@ async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
             continue;
         };
         item.attempt += 1;
-        let target = target.as_ref().map_err(String::clone);
         match attempt(&inner, &mut connection, &mut expiry, url, target, &item).await {
             Attempt::Delivered => {
                 inner.delivered.fetch_add(1, Ordering::Relaxed);
@@ -806,7 +811,7 @@ async fn attempt(
     connection: &mut LaneConnection,
     expiry: &mut Expiry,
     url: &str,
-    target: Result<&Target, String>,
+    target: &Result<Target, IngressError>,
     item: &Queued,
 ) -> Attempt {
     inner.attempts.fetch_add(1, Ordering::Relaxed);
@@ -822,7 +827,7 @@ async fn attempt(
                 )
                 .await
         }
-        Err(why) => Some(Err(why)),
+        Err(why) => Some(Err(PostError::from(why.clone()))),
     };
     let latency_us = started.elapsed().as_micros() as u64;
     let mut content_type = None;
@@ -849,7 +854,13 @@ async fn attempt(
             false,
             Attempt::Retry(None),
         ),
-        Some(Err(msg)) => (Outcome::Fail, None, Some(msg), false, Attempt::Retry(None)),
+        Some(Err(e)) => (
+            Outcome::Fail,
+            None,
+            Some(e.to_string()),
+            false,
+            Attempt::Retry(None),
+        ),
     };
     inner.history.append(
         inner.system,

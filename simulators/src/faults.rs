@@ -18,6 +18,25 @@ use tokio::time::Instant;
 
 use crate::history::{Entry, History};
 
+/// Why a duration was not taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DurError {
+    /// A number of seconds below 0 or over [`Dur::MAX`].
+    #[error("duration {0} is out of range: expected 0 to {max} seconds (30 days)", max = Dur::MAX.as_secs())]
+    SecsOutOfRange(f64),
+    /// Text that is not a duration.
+    #[error("duration {text:?}: {message} (expected e.g. \"5s\", \"250ms\", \"2m\")")]
+    Unreadable {
+        /// The text given.
+        text: String,
+        /// Why it does not parse.
+        message: String,
+    },
+    /// A duration over [`Dur::MAX`].
+    #[error("duration {0:?} is out of range: expected at most 30 days")]
+    OutOfRange(String),
+}
+
 /// A duration written as `5s`, `250ms`, `2m` (or a number of seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Dur(pub Duration);
@@ -34,27 +53,36 @@ impl Dur {
     pub const MAX: Duration = Duration::from_secs(30 * 24 * 3600);
 
     /// A number of seconds as a duration, within `0..=MAX`.
-    pub fn from_secs(s: f64) -> Result<Self, String> {
+    pub fn from_secs(s: f64) -> Result<Self, DurError> {
         match Duration::try_from_secs_f64(s) {
             Ok(d) if d <= Self::MAX => Ok(Dur(d)),
-            _ => Err(format!(
-                "duration {s} is out of range: expected 0 to {} seconds (30 days)",
-                Self::MAX.as_secs()
-            )),
+            _ => Err(DurError::SecsOutOfRange(s)),
         }
     }
 
     /// `5s`, `250ms`, `2m` as a duration, within `0..=MAX`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let d = humantime::parse_duration(text.trim()).map_err(|e| {
-            format!("duration {text:?}: {e} (expected e.g. \"5s\", \"250ms\", \"2m\")")
+    pub fn read(text: &str) -> Result<Self, DurError> {
+        let d = humantime::parse_duration(text.trim()).map_err(|e| DurError::Unreadable {
+            text: text.to_string(),
+            message: e.to_string(),
         })?;
         if d > Self::MAX {
-            return Err(format!(
-                "duration {text:?} is out of range: expected at most 30 days"
-            ));
+            return Err(DurError::OutOfRange(text.to_string()));
         }
         Ok(Dur(d))
+    }
+
+    /// [`Dur::read`] with the reason as text (for command-line parsers).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::read(text).map_err(|e| e.to_string())
+    }
+}
+
+impl std::str::FromStr for Dur {
+    type Err = DurError;
+
+    fn from_str(text: &str) -> Result<Self, DurError> {
+        Self::read(text)
     }
 }
 
@@ -68,7 +96,7 @@ impl<'de> Deserialize<'de> for Dur {
         }
         match Raw::deserialize(d)? {
             Raw::Secs(s) => Dur::from_secs(s),
-            Raw::Text(t) => Dur::parse(&t),
+            Raw::Text(t) => Dur::read(&t),
         }
         .map_err(serde::de::Error::custom)
     }
@@ -282,27 +310,66 @@ impl FaultSpec {
     }
 
     /// Checks parameters that serde cannot.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn verify(&self) -> Result<(), FaultSpecError> {
         if let Some(p) = self.probability
             && !(0.0..=1.0).contains(&p)
         {
-            return Err(format!("probability {p} must be between 0 and 1"));
+            return Err(FaultSpecError::Probability(p));
         }
         match &self.kind {
-            FaultKind::Throttle { limit: 0, .. } => Err("throttle limit must be at least 1".into()),
+            FaultKind::Throttle { limit: 0, .. } => Err(FaultSpecError::ThrottleLimit),
             FaultKind::Throttle { per, .. } if per.0.is_zero() => {
-                Err("throttle window `per` must be longer than 0s".into())
+                Err(FaultSpecError::ThrottleWindow)
             }
             FaultKind::Burst { factor } if !(*factor >= 1.0 && factor.is_finite()) => {
-                Err(format!("burst factor {factor} must be at least 1"))
+                Err(FaultSpecError::BurstFactor(*factor))
             }
-            FaultKind::Reorder { window: 0 } => Err("reorder window must be at least 1".into()),
+            FaultKind::Reorder { window: 0 } => Err(FaultSpecError::ReorderWindow),
             FaultKind::Reject { status, .. } if !(400..600).contains(status) => {
-                Err(format!("reject status {status} must be 4xx or 5xx"))
+                Err(FaultSpecError::RejectStatus(*status))
             }
             _ => Ok(()),
         }
     }
+
+    /// [`FaultSpec::verify`] with the reason as text (the scenario loader matches on it).
+    pub fn check(&self) -> Result<(), String> {
+        self.verify().map_err(|e| e.to_string())
+    }
+}
+
+/// A fault's parameter that serde accepted and the fault cannot take.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FaultSpecError {
+    /// A probability outside 0..=1.
+    #[error("probability {0} must be between 0 and 1")]
+    Probability(f64),
+    /// A throttle limit of 0.
+    #[error("throttle limit must be at least 1")]
+    ThrottleLimit,
+    /// A throttle window of 0s.
+    #[error("throttle window `per` must be longer than 0s")]
+    ThrottleWindow,
+    /// A burst factor below 1.
+    #[error("burst factor {0} must be at least 1")]
+    BurstFactor(f64),
+    /// A reorder window of 0.
+    #[error("reorder window must be at least 1")]
+    ReorderWindow,
+    /// A reject status that is not 4xx or 5xx.
+    #[error("reject status {0} must be 4xx or 5xx")]
+    RejectStatus(u16),
+}
+
+/// Why a fault was not applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApplyError {
+    /// Its parameters do not hold.
+    #[error(transparent)]
+    Spec(#[from] FaultSpecError),
+    /// Its id is taken.
+    #[error("a fault with id {0:?} is already in force")]
+    Duplicate(String),
 }
 
 /// A fault in force.
@@ -387,9 +454,14 @@ impl Faults {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// [`Faults::add`] with the reason as text (the harness's runtime reports it so).
+    pub fn apply(&self, spec: FaultSpec) -> Result<String, String> {
+        self.add(spec).map_err(|e| e.to_string())
+    }
+
     /// Applies a fault; returns its id. A fault with `for` clears itself.
-    pub fn apply(&self, mut spec: FaultSpec) -> Result<String, String> {
-        spec.check()?;
+    pub fn add(&self, mut spec: FaultSpec) -> Result<String, ApplyError> {
+        spec.verify()?;
         let id = {
             let mut st = self.lock();
             let id = spec.id.clone().unwrap_or_else(|| {
@@ -398,7 +470,7 @@ impl Faults {
                 id
             });
             if st.active.iter().any(|f| f.id == id) {
-                return Err(format!("a fault with id {id:?} is already in force"));
+                return Err(ApplyError::Duplicate(id));
             }
             spec.id = Some(id.clone());
             if spec.kind == FaultKind::TokenExpiry {

@@ -150,7 +150,7 @@ impl Simulator {
         sim.core
             .idempotency
             .restore(saved.idempotency)
-            .map_err(|message| persist::StateError::Behaviour { system, message })?;
+            .map_err(|source| persist::StateError::Idempotency { system, source })?;
         sim.behaviour.restore(saved.behaviour)?;
         sim.core.emitter.restore(saved.emitter);
         Ok(sim)

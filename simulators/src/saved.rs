@@ -28,13 +28,21 @@ pub enum StateError {
         /// The system that saved it.
         found: System,
     },
+    /// The idempotency answers do not fit.
+    #[error("the {system} state does not fit: {source}")]
+    Idempotency {
+        /// The system.
+        system: System,
+        /// What is wrong.
+        source: crate::idempotency::RestoreError,
+    },
     /// The system-specific part does not fit.
-    #[error("the {system} state does not fit: {message}")]
+    #[error("the {system} state does not fit: {source}")]
     Behaviour {
         /// The system.
         system: System,
         /// What is wrong.
-        message: String,
+        source: serde_json::Error,
     },
 }
 
@@ -71,10 +79,7 @@ pub fn behaviour<T: serde::de::DeserializeOwned>(
     system: System,
     v: serde_json::Value,
 ) -> Result<T, StateError> {
-    serde_json::from_value(v).map_err(|e| StateError::Behaviour {
-        system,
-        message: e.to_string(),
-    })
+    serde_json::from_value(v).map_err(|source| StateError::Behaviour { system, source })
 }
 
 #[cfg(test)]

@@ -329,7 +329,7 @@ fn plan(text: &str, file: &str) -> Result<Plan, StubError> {
             return Err(invalid(&at, "a path template must start with `/`".into()));
         }
         let (template_regex, params) =
-            template_regex(path).map_err(|message| invalid(&at, message))?;
+            template_regex(path).map_err(|e| invalid(&at, e.to_string()))?;
         let regex = format!("^{}{template_regex}$", escape_regex(&base_path));
         let item = resolve(&doc, item, file, &at)?;
         for m in METHODS {
@@ -697,7 +697,7 @@ struct SchemaCompiler {
 const SCHEMA_SLOT: &str = "x-andon-request-schema";
 
 impl SchemaCompiler {
-    fn compile(&self, schema: Json) -> Result<Validator, String> {
+    fn compile(&self, schema: Json) -> Result<Validator, jsonschema::ValidationError<'static>> {
         let mut root = self.root.clone();
         if let Json::Object(map) = &mut root {
             map.insert(SCHEMA_SLOT.into(), schema);
@@ -710,7 +710,7 @@ impl SchemaCompiler {
         if let Some(base) = &self.base_uri {
             options = options.with_base_uri(base.clone());
         }
-        options.build(&root).map_err(|e| e.to_string())
+        options.build(&root)
     }
 }
 
@@ -829,8 +829,22 @@ fn base_path(doc: &Yaml) -> String {
     path.trim_end_matches('/').to_string()
 }
 
+/// A path template that does not open and close its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum TemplateError {
+    /// A `{` without its `}`.
+    #[error("unclosed `{{` in path template {0:?}")]
+    Unclosed(String),
+    /// `{}`.
+    #[error("empty `{{}}` in path template {0:?}")]
+    Empty(String),
+    /// A `}` without its `{`.
+    #[error("unmatched `}}` in path template {0:?}")]
+    Unmatched(String),
+}
+
 /// `/orders/{order}/items` → `/orders/[^/]+/items` (escaped), with the number of parameters.
-fn template_regex(path: &str) -> Result<(String, usize), String> {
+fn template_regex(path: &str) -> Result<(String, usize), TemplateError> {
     let mut out = String::new();
     let mut params = 0;
     let mut rest = path;
@@ -838,16 +852,16 @@ fn template_regex(path: &str) -> Result<(String, usize), String> {
         out.push_str(&escape_regex(&rest[..open]));
         let close = rest[open..]
             .find('}')
-            .ok_or_else(|| format!("unclosed `{{` in path template {path:?}"))?;
+            .ok_or_else(|| TemplateError::Unclosed(path.to_string()))?;
         if close == 1 {
-            return Err(format!("empty `{{}}` in path template {path:?}"));
+            return Err(TemplateError::Empty(path.to_string()));
         }
         out.push_str("[^/]+");
         params += 1;
         rest = &rest[open + close + 1..];
     }
     if rest.contains('}') {
-        return Err(format!("unmatched `}}` in path template {path:?}"));
+        return Err(TemplateError::Unmatched(path.to_string()));
     }
     out.push_str(&escape_regex(rest));
     Ok((out, params))

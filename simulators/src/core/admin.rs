@@ -162,9 +162,9 @@ async fn set_fault(State(s): State<Shared>, body: Bytes) -> Response {
         )
         .into_response();
     }
-    match s.core.faults.apply(spec) {
+    match s.core.faults.add(spec) {
         Ok(id) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
-        Err(e) => ApiError::of("invalid-fault", e).into_response(),
+        Err(e) => ApiError::of("invalid-fault", e.to_string()).into_response(),
     }
 }
 
@@ -219,9 +219,9 @@ async fn put_ingress(State(s): State<Shared>, body: Bytes) -> Response {
     match serde_json::from_slice::<IngressBody>(&body) {
         Ok(b) => {
             if let Some(u) = &b.url
-                && let Err(why) = crate::emitter::check_ingress(u)
+                && let Err(why) = crate::emitter::verify_ingress(u)
             {
-                return ApiError::invalid(why, vec![]).into_response();
+                return ApiError::invalid(why.to_string(), vec![]).into_response();
             }
             s.core.emitter.set_ingress(b.url);
             StatusCode::NO_CONTENT.into_response()
