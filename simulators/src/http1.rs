@@ -30,6 +30,87 @@ const MAX_HEADERS: usize = 64;
 /// Read buffer: an answer head and a small body in one read.
 const READ_CHUNK: usize = 8 * 1024;
 
+/// Why an ingress URL cannot take events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngressError {
+    /// Not a URL.
+    #[error("invalid ingress URL {url:?}: {message}")]
+    Invalid {
+        /// The URL given.
+        url: String,
+        /// Why it does not parse.
+        message: String,
+    },
+    /// A scheme other than `http`.
+    #[error("ingress URL {url:?}: scheme {scheme:?} is not supported (plain http only)")]
+    Scheme {
+        /// The URL given.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// No scheme.
+    #[error("ingress URL {url:?}: no scheme (expected http://)")]
+    NoScheme {
+        /// The URL given.
+        url: String,
+    },
+    /// No host.
+    #[error("ingress URL {url:?}: no host")]
+    NoHost {
+        /// The URL given.
+        url: String,
+    },
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PostError {
+    /// The ingress URL cannot take events.
+    #[error(transparent)]
+    Ingress(#[from] IngressError),
+    /// A `traceparent` that cannot go in a header.
+    #[error("traceparent {0:?} is not a header value")]
+    Traceparent(String),
+    /// The connection could not be made.
+    #[error("error connecting to {authority}: {source}")]
+    Connect {
+        /// `host:port`.
+        authority: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The request could not be written.
+    #[error("error sending the request to {authority}: {source}")]
+    Send {
+        /// `host:port`.
+        authority: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The answer could not be read.
+    #[error("error reading the answer: {0}")]
+    Read(std::io::Error),
+    /// The connection closed before an answer.
+    #[error("connection closed before the answer")]
+    ClosedBeforeAnswer,
+    /// The connection closed in the middle of the body.
+    #[error("connection closed in the middle of the answer's body")]
+    ClosedInBody,
+    /// An answer head over [`MAX_HEAD`].
+    #[error("answer head longer than {MAX_HEAD} bytes")]
+    HeadTooLong,
+    /// Answer trailers over [`MAX_HEAD`].
+    #[error("answer trailers longer than {MAX_HEAD} bytes")]
+    TrailersTooLong,
+    /// An answer that is not HTTP/1.1.
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    /// Trailers that are not HTTP/1.1.
+    #[error("malformed answer trailers: {0}")]
+    MalformedTrailers(httparse::Error),
+}
+
 /// An ingress URL, parsed once for all its requests.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
@@ -43,22 +124,28 @@ pub(crate) struct Target {
 
 impl Target {
     /// Parses `url`: plain `http://` only (the simulators talk to the SUT without TLS).
-    pub(crate) fn parse(url: &str) -> Result<Self, String> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| format!("invalid ingress URL {url:?}: {e}"))?;
+    pub(crate) fn parse(url: &str) -> Result<Self, IngressError> {
+        let uri: Uri = url.parse().map_err(|e| IngressError::Invalid {
+            url: url.to_string(),
+            message: format!("{e}"),
+        })?;
         match uri.scheme_str() {
             Some("http") => {}
             Some(other) => {
-                return Err(format!(
-                    "ingress URL {url:?}: scheme {other:?} is not supported (plain http only)"
-                ));
+                return Err(IngressError::Scheme {
+                    url: url.to_string(),
+                    scheme: other.to_string(),
+                });
             }
-            None => return Err(format!("ingress URL {url:?}: no scheme (expected http://)")),
+            None => {
+                return Err(IngressError::NoScheme {
+                    url: url.to_string(),
+                });
+            }
         }
-        let authority = uri
-            .authority()
-            .ok_or_else(|| format!("ingress URL {url:?}: no host"))?;
+        let authority = uri.authority().ok_or_else(|| IngressError::NoHost {
+            url: url.to_string(),
+        })?;
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -115,9 +202,9 @@ impl LaneConnection {
         target: &Target,
         traceparent: &str,
         body: &[u8],
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, PostError> {
         if !traceparent.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(format!("traceparent {traceparent:?} is not a header value"));
+            return Err(PostError::Traceparent(traceparent.to_string()));
         }
         let mut open = match self.open.take() {
             Some(open) if open.authority == target.authority && still_open(&open.stream) => open,
@@ -133,7 +220,10 @@ impl LaneConnection {
         open.stream
             .write_all(out)
             .await
-            .map_err(|e| format!("error sending the request to {}: {e}", target.authority))?;
+            .map_err(|source| PostError::Send {
+                authority: target.authority.clone(),
+                source,
+            })?;
         let (answer, keep) = open.read_answer().await?;
         if keep {
             self.open = Some(open);
@@ -149,10 +239,13 @@ fn still_open(stream: &TcpStream) -> bool {
     matches!(stream.try_read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
-async fn connect(target: &Target) -> Result<Open, String> {
+async fn connect(target: &Target) -> Result<Open, PostError> {
     let stream = TcpStream::connect((target.host.as_str(), target.port))
         .await
-        .map_err(|e| format!("error connecting to {}: {e}", target.authority))?;
+        .map_err(|source| PostError::Connect {
+            authority: target.authority.clone(),
+            source,
+        })?;
     // One event a request: waiting to coalesce small writes only adds latency.
     let _ = stream.set_nodelay(true);
     Ok(Open {
@@ -183,16 +276,16 @@ struct Head {
 }
 
 /// Parses an answer head at the start of `buf`; `Ok(None)` when it is not whole yet.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, PostError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut r = httparse::Response::new(&mut headers);
     let len = match r.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-            return Err(format!("answer head longer than {MAX_HEAD} bytes"));
+            return Err(PostError::HeadTooLong);
         }
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(format!("malformed answer: {e}")),
+        Err(e) => return Err(PostError::Malformed(e.to_string())),
     };
     let status = r.code.unwrap_or_default();
     fn values<'a>(
@@ -227,7 +320,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
         Framing::Length(
             v.trim()
                 .parse()
-                .map_err(|_| format!("malformed answer: content-length {v:?}"))?,
+                .map_err(|_| PostError::Malformed(format!("content-length {v:?}")))?,
         )
     } else {
         // No length said: the body runs to the end of the connection.
@@ -251,20 +344,20 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
 
 impl Open {
     /// Reads more into `buf`; `Ok(false)` at the end of the stream.
-    async fn fill(&mut self) -> Result<bool, String> {
+    async fn fill(&mut self) -> Result<bool, PostError> {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
             self.buf.reserve(READ_CHUNK);
         }
         match self.stream.read_buf(&mut self.buf).await {
             Ok(0) => Ok(false),
             Ok(_) => Ok(true),
-            Err(e) => Err(format!("error reading the answer: {e}")),
+            Err(e) => Err(PostError::Read(e)),
         }
     }
 
     /// Reads one answer (interim ones skipped) and its body; with whether the connection
     /// can be kept.
-    async fn read_answer(&mut self) -> Result<(Answer, bool), String> {
+    async fn read_answer(&mut self) -> Result<(Answer, bool), PostError> {
         let head = loop {
             match parse_head(&self.buf)? {
                 Some(h) if (100..200).contains(&h.answer.status) && h.answer.status != 101 => {
@@ -273,7 +366,7 @@ impl Open {
                 Some(h) => break h,
                 None => {
                     if !self.fill().await? {
-                        return Err("connection closed before the answer".into());
+                        return Err(PostError::ClosedBeforeAnswer);
                     }
                 }
             }
@@ -293,7 +386,7 @@ impl Open {
     }
 
     /// Skips a `chunked` body and its trailers.
-    async fn skip_chunks(&mut self) -> Result<(), String> {
+    async fn skip_chunks(&mut self) -> Result<(), PostError> {
         loop {
             match httparse::parse_chunk_size(&self.buf) {
                 Ok(httparse::Status::Complete((n, 0))) => {
@@ -306,12 +399,12 @@ impl Open {
                     self.skip(size.saturating_add(2)).await?;
                 }
                 Ok(httparse::Status::Partial) => self.more().await?,
-                Err(_) => return Err("malformed answer: bad chunk size".into()),
+                Err(_) => return Err(PostError::Malformed("bad chunk size".into())),
             }
         }
     }
 
-    async fn skip_trailers(&mut self) -> Result<(), String> {
+    async fn skip_trailers(&mut self) -> Result<(), PostError> {
         loop {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             match httparse::parse_headers(&self.buf, &mut headers) {
@@ -320,16 +413,16 @@ impl Open {
                     return Ok(());
                 }
                 Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
-                    return Err(format!("answer trailers longer than {MAX_HEAD} bytes"));
+                    return Err(PostError::TrailersTooLong);
                 }
                 Ok(httparse::Status::Partial) => self.more().await?,
-                Err(e) => return Err(format!("malformed answer trailers: {e}")),
+                Err(e) => return Err(PostError::MalformedTrailers(e)),
             }
         }
     }
 
     /// Consumes `n` bytes of the body, reading as they come.
-    async fn skip(&mut self, mut n: u64) -> Result<(), String> {
+    async fn skip(&mut self, mut n: u64) -> Result<(), PostError> {
         loop {
             let here = (self.buf.len() as u64).min(n);
             self.buf.drain(..here as usize);
@@ -342,11 +435,11 @@ impl Open {
     }
 
     /// Reads more of the body; an error at the end of the stream.
-    async fn more(&mut self) -> Result<(), String> {
+    async fn more(&mut self) -> Result<(), PostError> {
         if self.fill().await? {
             Ok(())
         } else {
-            Err("connection closed in the middle of the answer's body".into())
+            Err(PostError::ClosedInBody)
         }
     }
 }
@@ -373,10 +466,20 @@ mod tests {
 
     #[test]
     fn urls_that_cannot_be_delivered_to_say_why() {
-        let e = Target::parse("https://sut/events").unwrap_err();
+        let e = Target::parse("https://sut/events").unwrap_err().to_string();
         assert!(e.contains("\"https\" is not supported"), "{e}");
-        assert!(Target::parse("not a url").unwrap_err().contains("invalid"));
-        assert!(Target::parse("/events").unwrap_err().contains("no scheme"));
+        assert!(
+            Target::parse("not a url")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid")
+        );
+        assert!(
+            Target::parse("/events")
+                .unwrap_err()
+                .to_string()
+                .contains("no scheme")
+        );
     }
 
     fn head(text: &str) -> Head {
@@ -420,13 +523,16 @@ mod tests {
 
     #[test]
     fn partial_and_malformed_heads_are_told_apart() {
-        assert_eq!(parse_head(b"HTTP/1.1 202 Acc"), Ok(None));
+        assert!(matches!(parse_head(b"HTTP/1.1 202 Acc"), Ok(None)));
         assert!(
             parse_head(b"SMTP ready\r\n\r\n")
                 .unwrap_err()
+                .to_string()
                 .contains("malformed")
         );
-        let e = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: lots\r\n\r\n").unwrap_err();
+        let e = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: lots\r\n\r\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("content-length"), "{e}");
     }
 }

@@ -174,20 +174,25 @@ impl IdempotencyStore {
     }
 
     /// Holds `saved` answers again (after a restart).
-    pub fn restore(&self, saved: Vec<SavedAnswer>) -> Result<(), String> {
+    pub fn restore(&self, saved: Vec<SavedAnswer>) -> Result<(), RestoreError> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         for a in saved {
             let fingerprint = unhex(&a.fingerprint)
-                .ok_or_else(|| format!("key {:?}: fingerprint is not 64 hex digits", a.key))?;
-            let status = StatusCode::from_u16(a.status)
-                .map_err(|_| format!("key {:?}: {} is not an HTTP status", a.key, a.status))?;
+                .ok_or_else(|| RestoreError::Fingerprint { key: a.key.clone() })?;
+            let status = StatusCode::from_u16(a.status).map_err(|_| RestoreError::Status {
+                key: a.key.clone(),
+                status: a.status,
+            })?;
             let mut headers = HeaderMap::new();
             for (n, v) in &a.headers {
                 let (Ok(n), Ok(v)) = (
                     axum::http::HeaderName::try_from(n.as_str()),
                     HeaderValue::try_from(v.as_str()),
                 ) else {
-                    return Err(format!("key {:?}: header {n:?} is not valid", a.key));
+                    return Err(RestoreError::Header {
+                        key: a.key.clone(),
+                        name: n.clone(),
+                    });
                 };
                 headers.insert(n, v);
             }
@@ -269,6 +274,33 @@ impl Drop for Claim {
     }
 }
 
+/// Why saved answers cannot be held again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// A fingerprint that is not 64 hex digits.
+    #[error("key {key:?}: fingerprint is not 64 hex digits")]
+    Fingerprint {
+        /// The idempotency key.
+        key: String,
+    },
+    /// A status that is not an HTTP status.
+    #[error("key {key:?}: {status} is not an HTTP status")]
+    Status {
+        /// The idempotency key.
+        key: String,
+        /// The status saved.
+        status: u16,
+    },
+    /// A header that is not valid.
+    #[error("key {key:?}: header {name:?} is not valid")]
+    Header {
+        /// The idempotency key.
+        key: String,
+        /// The header's name.
+        name: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,7 +353,10 @@ mod tests {
             headers: vec![],
             body: String::new(),
         };
-        let e = IdempotencyStore::new().restore(vec![bad]).unwrap_err();
+        let e = IdempotencyStore::new()
+            .restore(vec![bad])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"k9\"") && e.contains("fingerprint"), "{e}");
     }
 

@@ -5,22 +5,38 @@
 //! code runs under `oneshot` in unit tests, on port 0 in-process, and in a container.
 //!
 //! Layout:
-//! * [`core`] — what every simulator shares: settings, the middleware stack (faults,
-//!   history and contract validation, authentication, idempotency), the admin API.
+//! * [`core`] — what every simulator shares: the [`Core`], the [`Behaviour`] hooks and
+//!   [`core::assemble`]; settings and run-time switches (`core::config`), request
+//!   extractors (`core::extract`), the middleware stack (`core::middleware`: body limit,
+//!   faults, history and contract validation, authentication, idempotency), the admin API
+//!   (`core::admin`), per-endpoint conformance (`core::conformance`), request schemas
+//!   derived from the OpenAPI documents (`core::schemas`) and the shared activity step
+//!   (`core::activity`).
 //! * [`erp`], [`mes`], [`qms`], [`wms`] — one module per system: state, rules, routes and
-//!   its seeded plant activity.
-//! * [`faults`] — fault kinds as data and the registry that applies them.
-//! * [`emitter`] — at-least-once CloudEvents delivery with backoff and a bounded buffer.
+//!   its seeded plant activity (`erp::state` with its goods movements and movement-type
+//!   table; `mes::script`, a work order's events).
+//! * [`lot_api`], [`lots`] — lot holds, status and material master replication shared by
+//!   MES, QMS and WMS.
+//! * [`faults`] — fault kinds as data (`faults::spec`) and the registry that applies them.
+//! * [`emitter`] — at-least-once CloudEvents delivery with backoff and a bounded buffer
+//!   (`emitter::delivery`: the lanes' tasks).
 //! * [`idempotency`] — `Idempotency-Key` semantics (IETF httpapi draft).
 //! * [`auth`] — optional OAuth 2.0 client credentials with plant-scoped tokens.
 //! * [`history`] — the append-only journal checkers read.
 //! * [`masterdata`] — plants, materials, BOMs, routings, initial stock (YAML or seeded).
 //! * [`clock`] — business time (`time_scale`).
+//! * [`saved`] — what every part of a saved state shares: format version, errors, serde of
+//!   maps with non-string keys.
 //! * [`persist`] — a simulator's state saved and continued from (a container stopped and
 //!   started again keeps its books).
 //! * [`server`] — serving on a given listener with connection-level faults.
-//! * [`stub`] — any OpenAPI document's examples served as a validating stub (wiremock).
+//! * [`stub`] — any OpenAPI document's examples served as a validating stub (wiremock):
+//!   the document read (`stub::document`), requests checked (`stub::check`).
 //! * [`problem`] — problem+json errors.
+//!
+//! Modules depend on each other without cycles (`tests/module_graph.rs` checks it):
+//! `saved`, `problem`, `clock`, `history` at the bottom; `persist` above `core`, which it
+//! saves; the systems above `core`.
 
 pub mod auth;
 pub mod clock;
@@ -38,6 +54,7 @@ pub mod mes;
 pub mod persist;
 pub mod problem;
 pub mod qms;
+pub mod saved;
 pub mod server;
 pub mod stub;
 pub mod wms;
@@ -149,7 +166,7 @@ impl Simulator {
         sim.core
             .idempotency
             .restore(saved.idempotency)
-            .map_err(|message| persist::StateError::Behaviour { system, message })?;
+            .map_err(|source| persist::StateError::Idempotency { system, source })?;
         sim.behaviour.restore(saved.behaviour)?;
         sim.core.emitter.restore(saved.emitter);
         Ok(sim)

@@ -18,39 +18,7 @@ use crate::emitter::SavedEmitter;
 use crate::history::Record;
 use crate::idempotency::SavedAnswer;
 use crate::masterdata::MasterData;
-
-/// Version of the saved-state format.
-pub const FORMAT: u32 = 1;
-
-/// Why a state could not be saved or continued from.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    /// The bytes are not a saved state.
-    #[error("not a saved simulator state: {0}")]
-    Malformed(#[from] serde_json::Error),
-    /// Saved by another version of the format.
-    #[error("saved in format {found}, this andon reads format {FORMAT}")]
-    Format {
-        /// The version found.
-        found: u32,
-    },
-    /// Saved by another system.
-    #[error("the state was saved by the {found} simulator, not the {expected} one")]
-    System {
-        /// The system asked for.
-        expected: System,
-        /// The system that saved it.
-        found: System,
-    },
-    /// The system-specific part does not fit.
-    #[error("the {system} state does not fit: {message}")]
-    Behaviour {
-        /// The system.
-        system: System,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub use crate::saved::{FORMAT, StateError, behaviour, pairs};
 
 /// Everything a simulator keeps across a restart.
 #[derive(Debug, Serialize, Deserialize)]
@@ -104,71 +72,9 @@ impl SavedState {
     }
 }
 
-/// Serde for maps whose keys are not strings (JSON objects cannot hold them): a list of
-/// `[key, value]` pairs.
-pub mod pairs {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    /// Writes the map as pairs.
-    pub fn serialize<'a, M, K, V, S>(map: &'a M, s: S) -> Result<S::Ok, S::Error>
-    where
-        &'a M: IntoIterator<Item = (&'a K, &'a V)>,
-        K: Serialize + 'a,
-        V: Serialize + 'a,
-        S: Serializer,
-    {
-        s.collect_seq(map)
-    }
-
-    /// Reads the pairs back into a map.
-    pub fn deserialize<'de, M, K, V, D>(d: D) -> Result<M, D::Error>
-    where
-        M: FromIterator<(K, V)>,
-        K: Deserialize<'de>,
-        V: Deserialize<'de>,
-        D: Deserializer<'de>,
-    {
-        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
-    }
-}
-
-/// Reads a behaviour's part of a saved state.
-pub fn behaviour<T: serde::de::DeserializeOwned>(
-    system: System,
-    v: serde_json::Value,
-) -> Result<T, StateError> {
-    serde_json::from_value(v).map_err(|e| StateError::Behaviour {
-        system,
-        message: e.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashMap};
-
     use super::*;
-
-    #[derive(Debug, PartialEq, Serialize, Deserialize)]
-    struct Tuples {
-        #[serde(with = "pairs")]
-        b: BTreeMap<(i32, String), u64>,
-        #[serde(with = "pairs")]
-        h: HashMap<(String, String), String>,
-    }
-
-    #[test]
-    fn maps_with_tuple_keys_round_trip_as_pairs() {
-        let t = Tuples {
-            b: [((2026, "49".to_string()), 7)].into_iter().collect(),
-            h: [(("a".to_string(), "b".to_string()), "c".to_string())]
-                .into_iter()
-                .collect(),
-        };
-        let text = serde_json::to_string(&t).unwrap();
-        assert_eq!(text, r#"{"b":[[[2026,"49"],7]],"h":[[["a","b"],"c"]]}"#);
-        assert_eq!(serde_json::from_str::<Tuples>(&text).unwrap(), t);
-    }
 
     #[test]
     fn another_format_or_system_is_refused_by_name() {

@@ -12,11 +12,9 @@ use andon_contracts::api::{
 };
 use andon_contracts::events::{EventKind, OrderCancelled, OrderChanged};
 use andon_contracts::objects::{OrderComponent, OrderStatus, ProductionOrder};
-use andon_contracts::{
-    BatchId, MaterialId, OrderId, PlantId, Quantity, SourceRef, StorageLocation,
-};
+use andon_contracts::{BatchId, MaterialId, OrderId, PlantId, Quantity, StorageLocation};
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,7 +22,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
+use crate::core::{Behaviour, Core, Ctx, JsonBody, PlannedEvent, Tick, assemble};
 use crate::problem::ApiError;
 pub use state::{ErpState, Rules, StockKey};
 
@@ -71,7 +69,7 @@ impl Erp {
     }
 
     /// Releases one generated production order and emits `production_order.released`.
-    fn release_next(&self, g: &mut Generator) -> Option<SourceRef> {
+    fn release_next(&self, g: &mut Generator) -> Option<PlannedEvent> {
         let md = self.core.master().clone();
         if md.plants.is_empty() {
             return None;
@@ -136,20 +134,15 @@ impl Erp {
             confirmed_scrap: None,
         };
         self.lock().release_order(order.clone());
-        self.core
-            .emitter
-            .emit(
-                EventKind::ProductionOrderReleased,
-                &plant.plant,
-                order_id.as_str(),
-                serde_json::to_value(&order).ok()?,
-                chrono::Utc::now(),
-                None,
-            )
-            .ok()
+        Some(PlannedEvent {
+            kind: EventKind::ProductionOrderReleased,
+            plant: plant.plant.clone(),
+            subject: order_id.as_str().to_string(),
+            data: serde_json::to_value(&order).ok()?,
+        })
     }
 
-    fn change_some_order(&self, g: &mut Generator) -> Option<SourceRef> {
+    fn change_some_order(&self, g: &mut Generator) -> Option<PlannedEvent> {
         let (order, cancel) = {
             let st = self.lock();
             let open: Vec<_> = st
@@ -173,18 +166,12 @@ impl Erp {
                 plant: plant.clone(),
                 reason: "Customer order withdrawn".into(),
             };
-            return self
-                .core
-                .emitter
-                .emit(
-                    EventKind::ProductionOrderCancelled,
-                    &plant,
-                    order.order.as_str(),
-                    serde_json::to_value(data).ok()?,
-                    chrono::Utc::now(),
-                    None,
-                )
-                .ok();
+            return Some(PlannedEvent {
+                kind: EventKind::ProductionOrderCancelled,
+                plant: plant.clone(),
+                subject: order.order.as_str().to_string(),
+                data: serde_json::to_value(data).ok()?,
+            });
         }
         let mut changed = order.clone();
         let extra = changed.planned_quantity.milli / 10;
@@ -199,20 +186,15 @@ impl Erp {
             order: changed,
             change_reason: "Planned quantity increased".into(),
         };
-        self.core
-            .emitter
-            .emit(
-                EventKind::ProductionOrderChanged,
-                &plant,
-                order.order.as_str(),
-                serde_json::to_value(data).ok()?,
-                chrono::Utc::now(),
-                None,
-            )
-            .ok()
+        Some(PlannedEvent {
+            kind: EventKind::ProductionOrderChanged,
+            plant: plant.clone(),
+            subject: order.order.as_str().to_string(),
+            data: serde_json::to_value(data).ok()?,
+        })
     }
 
-    fn change_some_material(&self, g: &mut Generator) -> Option<SourceRef> {
+    fn change_some_material(&self, g: &mut Generator) -> Option<PlannedEvent> {
         let (plant, mat) = {
             let mut md = self.core.master.write().unwrap_or_else(|e| e.into_inner());
             if md.materials.is_empty() {
@@ -232,21 +214,20 @@ impl Erp {
                 .or_else(|| md.plants.first().map(|p| p.plant.clone()))?;
             (plant, md.materials[i].clone())
         };
-        self.core
-            .emitter
-            .emit(
-                EventKind::MaterialChanged,
-                &plant,
-                mat.material.as_str(),
-                serde_json::to_value(&mat).ok()?,
-                chrono::Utc::now(),
-                None,
-            )
-            .ok()
+        Some(PlannedEvent {
+            kind: EventKind::MaterialChanged,
+            plant: plant.clone(),
+            subject: mat.material.as_str().to_string(),
+            data: serde_json::to_value(&mat).ok()?,
+        })
     }
 }
 
 impl Behaviour for Erp {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         let st = self.lock();
         let md = self.core.master();
@@ -271,53 +252,31 @@ impl Behaviour for Erp {
         serde_json::json!([&*self.lock(), &*g])
     }
 
-    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::saved::StateError> {
         let (state, generator): (ErpState, Generator) =
-            crate::persist::behaviour(andon_contracts::System::Erp, saved)?;
+            crate::saved::behaviour(andon_contracts::System::Erp, saved)?;
         *self.lock() = state;
         *self.generator.lock().unwrap_or_else(|e| e.into_inner()) = generator;
         Ok(())
     }
 
-    fn step(&self, count: usize) -> usize {
+    fn next_events(&self) -> Tick {
         let mut g = self.generator.lock().unwrap_or_else(|e| e.into_inner());
-        let mut emitted = 0;
-        for done in 0..count {
-            if !self.core.emitter.has_room() {
-                // A full outbox: the plant's activity is lost, and counted as refused.
-                self.core.emitter.refuse((count - done) as u64);
-                break;
-            }
-            let roll: f64 = g.rng.random();
-            let r = if roll < 0.05 {
-                self.change_some_material(&mut g)
-            } else if roll < 0.08 {
-                self.change_some_order(&mut g)
-            } else {
-                None
-            };
-            let r = r.or_else(|| self.release_next(&mut g));
-            if r.is_some() {
-                emitted += 1;
-            }
-        }
-        emitted
-    }
-
-    fn request_schema(&self, method: &Method, route: &str) -> Option<&'static str> {
-        match (method.as_str(), route) {
-            ("POST", "/api/v1/confirmations") => Some("api/ConfirmationRequest"),
-            ("POST", "/api/v1/material-documents") => Some("api/GoodsMovementRequest"),
-            ("POST", "/api/v1/material-documents/{year}/{number}/reversal") => {
-                Some("api/ReversalRequest")
-            }
-            ("POST", "/api/v1/quality-notifications") => Some("api/QualityNotificationRequest"),
-            _ => None,
-        }
-    }
-
-    fn emit_event(&self, req: EmitRequest) -> Result<SourceRef, ApiError> {
-        self.core.emit_checked(req)
+        let roll: f64 = g.rng.random();
+        let event = if roll < 0.05 {
+            self.change_some_material(&mut g)
+        } else if roll < 0.08 {
+            self.change_some_order(&mut g)
+        } else {
+            None
+        };
+        // A step that finds nothing to do is idle; the activity goes on.
+        Tick::Emit(
+            event
+                .or_else(|| self.release_next(&mut g))
+                .into_iter()
+                .collect(),
+        )
     }
 }
 

@@ -10,26 +10,24 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use andon_contracts::api::{WorkOrder, WorkOrderCancellation, WorkOrderDownload, WorkOrderStatus};
-use andon_contracts::events::{
-    EventKind, MaterialConsumed, MaterialProduced, NonconformanceCreated, OperationConfirmed,
-    OperationEvent, ScrapReported,
-};
-use andon_contracts::objects::{BatchRef, StockType};
-use andon_contracts::{BatchId, MaterialId, OrderId, Quantity, SourceRef, Unit};
+use andon_contracts::events::EventKind;
+use andon_contracts::objects::BatchRef;
+use andon_contracts::{MaterialId, OrderId};
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
+use crate::core::{Behaviour, Core, Ctx, JsonBody, PlannedEvent, Tick, assemble};
 use crate::lot_api::{LotKeeper, MaterialReplica, lot_routes, material_routes};
 use crate::lots::{LotKey, Lots};
-use crate::masterdata::Profile;
 use crate::problem::ApiError;
+
+mod script;
 
 /// A work order with its execution script.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,276 +121,6 @@ impl Mes {
         order.hash(&mut h);
         ChaCha8Rng::seed_from_u64(self.core.config().seed ^ h.finish())
     }
-
-    /// Builds the execution script of a work order.
-    fn script(
-        &self,
-        st: &mut MesState,
-        wo: &WorkOrder,
-        receipt: Option<andon_contracts::StorageLocation>,
-    ) -> VecDeque<(EventKind, serde_json::Value)> {
-        let mut rng = self.order_rng(&wo.order);
-        let md = self.core.master().clone();
-        let plant = wo.plant.clone();
-        let profile = md.plant(&plant).map(|p| p.profile).unwrap_or_default();
-        let now = self.core.clock.now();
-        let today = self.core.clock.today();
-        let mut out = VecDeque::new();
-        let ev = |kind, v: serde_json::Value| (kind, v);
-        let planned = wo.planned_quantity.milli;
-        // 1.5 % rejects on average, as on a bottling line.
-        let scrap_total =
-            (planned as f64 * rng.random_range(0.0..0.03)).round() as i64 / 1000 * 1000;
-        let good = planned - scrap_total;
-        let unit = wo.planned_quantity.unit.clone();
-        let mut genealogy = Vec::new();
-        for (i, op) in wo.operations.iter().enumerate() {
-            let first = i == 0;
-            let last = i + 1 == wo.operations.len();
-            let wc = op.work_center.clone();
-            out.push_back(ev(
-                EventKind::OperationStarted,
-                serde_json::to_value(OperationEvent {
-                    order: wo.order.clone(),
-                    operation: op.operation.clone(),
-                    plant: plant.clone(),
-                    work_center: wc.clone(),
-                    started_at: Some(now),
-                    completed_at: None,
-                })
-                .unwrap_or_default(),
-            ));
-            if first {
-                for c in &wo.components {
-                    let Some(cm) = md.material_in(&c.material, &plant) else {
-                        continue;
-                    };
-                    // Pick a component batch MES believes is available and has enough left.
-                    let batches: Vec<_> = md
-                        .stock
-                        .iter()
-                        .filter(|s| {
-                            s.plant == plant
-                                && s.material == c.material
-                                && s.stock_type == StockType::Unrestricted
-                        })
-                        .filter_map(|s| Some((s.batch.clone()?, cm.to_base_milli(&s.quantity)?)))
-                        .collect();
-                    let need = c.quantity.milli;
-                    let lots = self.lots.lock().unwrap_or_else(|e| e.into_inner());
-                    let pick = batches.iter().find(|(b, q)| {
-                        let key = (plant.clone(), c.material.clone(), b.clone());
-                        let used = st.consumed.get(&lot_id(&key)).copied().unwrap_or(0);
-                        q - used >= need && (lots.get(&key).is_none() || lots.available(&key))
-                    });
-                    drop(lots);
-                    let Some((batch, _)) = pick else {
-                        self.core.note("mes.no_available_batch", serde_json::json!({ "order": wo.order, "material": c.material, "quantity": c.quantity }));
-                        continue;
-                    };
-                    let key = (plant.clone(), c.material.clone(), batch.clone());
-                    *st.consumed.entry(lot_id(&key)).or_default() += need;
-                    genealogy.push(BatchRef {
-                        material: c.material.clone(),
-                        batch: batch.clone(),
-                    });
-                    // Some terminals report in an alternative unit (grams for kilograms).
-                    let quantity =
-                        match cm.alternative_units.iter().find(|a| a.unit.as_str() == "G") {
-                            Some(_) if rng.random_bool(0.3) => Quantity::from_milli(
-                                need * 1000,
-                                Unit::parse("G").expect("valid literal"),
-                            ),
-                            _ => c.quantity.clone(),
-                        };
-                    out.push_back(ev(
-                        EventKind::MaterialConsumed,
-                        serde_json::to_value(MaterialConsumed {
-                            order: wo.order.clone(),
-                            plant: plant.clone(),
-                            storage_location: c.storage_location.clone(),
-                            material: c.material.clone(),
-                            batch: batch.clone(),
-                            quantity,
-                            reservation_item: c.reservation_item.clone(),
-                            posting_date: today,
-                        })
-                        .unwrap_or_default(),
-                    ));
-                }
-            }
-            let chunks = match profile {
-                Profile::Discrete => rng.random_range(2..=4),
-                Profile::Batch => 1,
-            };
-            let mut left_good = good;
-            let mut left_scrap = scrap_total;
-            for k in 0..chunks {
-                let lastc = k + 1 == chunks;
-                let g = if lastc {
-                    left_good
-                } else {
-                    (good / chunks as i64) / 1000 * 1000
-                };
-                let s = if lastc {
-                    left_scrap
-                } else {
-                    (scrap_total / chunks as i64) / 1000 * 1000
-                };
-                left_good -= g;
-                left_scrap -= s;
-                out.push_back(ev(
-                    EventKind::OperationConfirmed,
-                    serde_json::to_value(OperationConfirmed {
-                        order: wo.order.clone(),
-                        operation: op.operation.clone(),
-                        plant: plant.clone(),
-                        work_center: wc.clone(),
-                        yield_: Quantity::from_milli(g, unit.clone()),
-                        scrap: Quantity::from_milli(s, unit.clone()),
-                        rework: Quantity::from_milli(0, unit.clone()),
-                        final_: lastc,
-                        posting_date: today,
-                    })
-                    .unwrap_or_default(),
-                ));
-            }
-            if scrap_total > 0 && last {
-                out.push_back(ev(
-                    EventKind::ScrapReported,
-                    serde_json::to_value(ScrapReported {
-                        order: wo.order.clone(),
-                        operation: op.operation.clone(),
-                        plant: plant.clone(),
-                        material: wo.material.clone(),
-                        quantity: Quantity::from_milli(scrap_total, unit.clone()),
-                        reason_code: "SC01".into(),
-                    })
-                    .unwrap_or_default(),
-                ));
-            }
-            if last {
-                // Output: discrete lines fill several pallets (batches); batch plants one lot.
-                let lots = match profile {
-                    Profile::Discrete => rng.random_range(1..=2i64),
-                    Profile::Batch => 1,
-                };
-                let mut left = good;
-                for n in 0..lots {
-                    let q = if n + 1 == lots {
-                        left
-                    } else {
-                        (good / lots) / 1000 * 1000
-                    };
-                    left -= q;
-                    if q <= 0 {
-                        continue;
-                    }
-                    let batch =
-                        BatchId::parse(format!("P{}{:06}", &plant.as_str()[..2], st.next_batch))
-                            .expect("generated batch is valid");
-                    st.next_batch += 1;
-                    st.produced.push(BatchRef {
-                        material: wo.material.clone(),
-                        batch: batch.clone(),
-                    });
-                    out.push_back(ev(
-                        EventKind::MaterialProduced,
-                        serde_json::to_value(MaterialProduced {
-                            order: wo.order.clone(),
-                            plant: plant.clone(),
-                            // Output is received where the order says (the finished
-                            // goods store), not where its components were issued from.
-                            storage_location: receipt
-                                .clone()
-                                .or_else(|| {
-                                    wo.components.first().map(|c| c.storage_location.clone())
-                                })
-                                .unwrap_or_else(|| {
-                                    andon_contracts::StorageLocation::parse("0001")
-                                        .expect("valid literal")
-                                }),
-                            material: wo.material.clone(),
-                            batch,
-                            quantity: Quantity::from_milli(q, unit.clone()),
-                            posting_date: today,
-                            manufacture_date: today,
-                            genealogy: if profile == Profile::Batch {
-                                genealogy.clone()
-                            } else {
-                                Vec::new()
-                            },
-                            by_product: false,
-                        })
-                        .unwrap_or_default(),
-                    ));
-                }
-                // A by-product now and then: regrind, trim or offcuts fed back as the first
-                // component's raw material (SAP 531 against the order). Batch plants make
-                // them more often than discrete lines.
-                let by_product_rate = match profile {
-                    Profile::Batch => 0.25,
-                    Profile::Discrete => 0.08,
-                };
-                if let Some(c) = wo.components.first()
-                    && md.material_in(&c.material, &plant).is_some()
-                    && rng.random_bool(by_product_rate)
-                {
-                    let q = (c.quantity.milli / 10 / 1000).max(1) * 1000;
-                    let batch =
-                        BatchId::parse(format!("Y{}{:06}", &plant.as_str()[..2], st.next_batch))
-                            .expect("generated batch is valid");
-                    st.next_batch += 1;
-                    out.push_back(ev(
-                        EventKind::MaterialProduced,
-                        serde_json::to_value(MaterialProduced {
-                            order: wo.order.clone(),
-                            plant: plant.clone(),
-                            storage_location: c.storage_location.clone(),
-                            material: c.material.clone(),
-                            batch,
-                            quantity: Quantity::from_milli(q, c.quantity.unit.clone()),
-                            posting_date: today,
-                            manufacture_date: today,
-                            genealogy: Vec::new(),
-                            by_product: true,
-                        })
-                        .unwrap_or_default(),
-                    ));
-                }
-                if rng.random_bool(0.02) {
-                    let nc = format!("MNC{:07}", st.next_nc);
-                    st.next_nc += 1;
-                    out.push_back(ev(
-                        EventKind::NonconformanceCreated,
-                        serde_json::to_value(NonconformanceCreated {
-                            nonconformance: nc,
-                            type_: "Q2".into(),
-                            plant: plant.clone(),
-                            material: wo.material.clone(),
-                            batch: None,
-                            defect_code: "D-SEAL".into(),
-                            text: "Seal integrity deviation on line".into(),
-                        })
-                        .unwrap_or_default(),
-                    ));
-                }
-            }
-            out.push_back(ev(
-                EventKind::OperationCompleted,
-                serde_json::to_value(OperationEvent {
-                    order: wo.order.clone(),
-                    operation: op.operation.clone(),
-                    plant: plant.clone(),
-                    work_center: wc,
-                    started_at: None,
-                    completed_at: Some(now),
-                })
-                .unwrap_or_default(),
-            ));
-        }
-        out
-    }
 }
 
 fn lot_id(k: &LotKey) -> String {
@@ -415,6 +143,10 @@ impl MaterialReplica for Mes {
 }
 
 impl Behaviour for Mes {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         let st = self.lock();
         let lots = self.lots.lock().unwrap_or_else(|e| e.into_inner());
@@ -433,93 +165,51 @@ impl Behaviour for Mes {
         serde_json::json!([&*st, &*self.lots.lock().unwrap_or_else(|e| e.into_inner())])
     }
 
-    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::saved::StateError> {
         let (state, lots): (MesState, Lots) =
-            crate::persist::behaviour(andon_contracts::System::Mes, saved)?;
+            crate::saved::behaviour(andon_contracts::System::Mes, saved)?;
         *self.lock() = state;
         *self.lots.lock().unwrap_or_else(|e| e.into_inner()) = lots;
         Ok(())
     }
 
-    fn step(&self, count: usize) -> usize {
-        let mut emitted = 0;
-        for done in 0..count {
-            if !self.core.emitter.has_room() {
-                // A full outbox: the plant's activity is lost, and counted as refused.
-                self.core.emitter.refuse((count - done) as u64);
-                break;
-            }
-            let next = {
-                let mut st = self.lock();
-                let active: Vec<OrderId> = st
-                    .work_orders
-                    .values()
-                    .filter(|w| {
-                        matches!(
-                            w.work_order.status,
-                            WorkOrderStatus::Downloaded | WorkOrderStatus::InProgress
-                        )
-                    })
-                    .map(|w| w.work_order.order.clone())
-                    .collect();
-                if active.is_empty() {
-                    None
-                } else {
-                    let order = active[st.cursor % active.len()].clone();
-                    st.cursor += 1;
-                    if st.work_orders[&order].script.is_none() {
-                        let wo = st.work_orders[&order].work_order.clone();
-                        let receipt = st.work_orders[&order].receipt_location.clone();
-                        let script = self.script(&mut st, &wo, receipt);
-                        let rec = st.work_orders.get_mut(&order).expect("present");
-                        rec.script = Some(script);
-                        rec.work_order.status = WorkOrderStatus::InProgress;
-                    }
-                    let rec = st.work_orders.get_mut(&order).expect("present");
-                    let item = rec.script.as_mut().and_then(|s| s.pop_front());
-                    if rec.script.as_ref().is_some_and(|s| s.is_empty()) {
-                        rec.work_order.status = WorkOrderStatus::Completed;
-                    }
-                    item.map(|(k, d)| (k, d, rec.work_order.plant.clone(), order))
-                }
-            };
-            let Some((kind, data, plant, order)) = next else {
-                break;
-            };
-            if self
-                .core
-                .emitter
-                .emit(kind, &plant, order.as_str(), data, chrono::Utc::now(), None)
-                .is_ok()
-            {
-                emitted += 1;
-            }
+    fn next_events(&self) -> Tick {
+        let mut st = self.lock();
+        let active: Vec<OrderId> = st
+            .work_orders
+            .values()
+            .filter(|w| {
+                matches!(
+                    w.work_order.status,
+                    WorkOrderStatus::Downloaded | WorkOrderStatus::InProgress
+                )
+            })
+            .map(|w| w.work_order.order.clone())
+            .collect();
+        if active.is_empty() {
+            return Tick::Done;
         }
-        emitted
-    }
-
-    fn request_schema(&self, method: &Method, route: &str) -> Option<&'static str> {
-        match (method.as_str(), route) {
-            ("POST", "/api/v1/work-orders") | ("PUT", "/api/v1/work-orders/{order}") => {
-                Some("api/WorkOrderDownload")
-            }
-            ("POST", "/api/v1/work-orders/{order}/cancellation") => {
-                Some("api/WorkOrderCancellation")
-            }
-            ("PUT", "/api/v1/materials/{material}") => Some("api/MaterialMasterUpdate"),
-            ("POST", "/api/v1/lots/{plant}/{material}/{batch}/holds") => Some("api/HoldRequest"),
-            ("POST", "/api/v1/lots/{plant}/{material}/{batch}/holds/{hold_id}/release") => {
-                Some("api/HoldReleaseRequest")
-            }
-            ("PUT", "/api/v1/lots/{plant}/{material}/{batch}/status") => {
-                Some("api/LotStatusUpdate")
-            }
-            _ => None,
+        let order = active[st.cursor % active.len()].clone();
+        st.cursor += 1;
+        if st.work_orders[&order].script.is_none() {
+            let wo = st.work_orders[&order].work_order.clone();
+            let receipt = st.work_orders[&order].receipt_location.clone();
+            let script = self.script(&mut st, &wo, receipt);
+            let rec = st.work_orders.get_mut(&order).expect("present");
+            rec.script = Some(script);
+            rec.work_order.status = WorkOrderStatus::InProgress;
         }
-    }
-
-    fn emit_event(&self, req: EmitRequest) -> Result<SourceRef, ApiError> {
-        self.core.emit_checked(req)
+        let rec = st.work_orders.get_mut(&order).expect("present");
+        let item = rec.script.as_mut().and_then(|s| s.pop_front());
+        if rec.script.as_ref().is_some_and(|s| s.is_empty()) {
+            rec.work_order.status = WorkOrderStatus::Completed;
+        }
+        Tick::one_or_done(item.map(|(kind, data)| PlannedEvent {
+            kind,
+            plant: rec.work_order.plant.clone(),
+            subject: order.to_string(),
+            data,
+        }))
     }
 }
 

@@ -13,9 +13,9 @@ use andon_contracts::events::{
     UsageDecisionMade,
 };
 use andon_contracts::objects::{InspectionLot, StockType, Valuation};
-use andon_contracts::{BatchId, MaterialId, PlantId, SourceRef, StorageLocation};
+use andon_contracts::{BatchId, MaterialId, PlantId, StorageLocation};
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,7 +23,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
+use crate::core::{Behaviour, Core, Ctx, JsonBody, PlannedEvent, Tick, assemble};
 use crate::lot_api::{MaterialReplica, material_routes};
 use crate::problem::ApiError;
 
@@ -100,7 +100,8 @@ impl Qms {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Decides the next event of the quality department, if any.
+    /// Decides the next event of the quality department, if any: a hold due for release, a
+    /// new hold on the seeded schedule, a result after the delay, a usage decision.
     fn next_event(
         &self,
         st: &mut QmsState,
@@ -109,163 +110,203 @@ impl Qms {
         st.steps += 1;
         let cfg = self.core.config().activity;
         let now = self.core.clock.now();
-        // Holds due for release.
-        if let Some(h) = st
-            .holds
-            .iter_mut()
-            .find(|h| !h.released && h.release_at_step <= st.steps)
+        if let Some(e) = release_due_hold(st, now) {
+            return vec![e];
+        }
+        if rng.random_bool(cfg.hold_rate.clamp(0.0, 1.0))
+            && let Some(out) = self.place_hold(st, rng, now)
         {
-            h.released = true;
-            let data = HoldReleased {
-                hold_id: h.hold_id.clone(),
-                plant: h.plant.clone(),
-                material: h.material.clone(),
-                batch: h.batch.clone(),
-                released_at: now,
-            };
-            return vec![(
-                EventKind::LotHoldReleased,
-                h.plant.clone(),
-                serde_json::to_value(data).unwrap_or_default(),
-            )];
+            return out;
         }
-        // A new hold on a seeded schedule: produced lots (the WMS race) or component lots (the MES race).
-        if rng.random_bool(cfg.hold_rate.clamp(0.0, 1.0)) {
-            let produced: Vec<(PlantId, MaterialId, BatchId)> = st
-                .lots
-                .values()
-                .filter(|l| l.lot.valuation == Some(Valuation::A))
-                .map(|l| {
-                    (
-                        l.lot.plant.clone(),
-                        l.lot.material.clone(),
-                        l.lot.batch.clone(),
-                    )
-                })
-                .collect();
-            let raw: Vec<(PlantId, MaterialId, BatchId)> = self
-                .core
-                .master()
-                .stock
-                .iter()
-                .filter(|s| s.stock_type == StockType::Unrestricted)
-                .filter_map(|s| Some((s.plant.clone(), s.material.clone(), s.batch.clone()?)))
-                .collect();
-            let pool = if !produced.is_empty() && (raw.is_empty() || rng.random_bool(0.7)) {
-                produced
-            } else {
-                raw
-            };
-            if !pool.is_empty() {
-                let (plant, material, batch) = pool[rng.random_range(0..pool.len())].clone();
-                let hold_id = format!("H{:07}", st.next_hold);
-                st.next_hold += 1;
-                let reason = ["QH01", "QH02", "QH07"][rng.random_range(0..3)].to_string();
-                let release_at_step = st.steps + rng.random_range(3..=12);
-                st.holds.push(Hold {
-                    hold_id: hold_id.clone(),
-                    plant: plant.clone(),
-                    material: material.clone(),
-                    batch: batch.clone(),
-                    reason_code: reason.clone(),
-                    released: false,
-                    release_at_step,
-                });
-                let mut out = vec![(
-                    EventKind::LotHoldPlaced,
-                    plant.clone(),
-                    serde_json::to_value(HoldPlaced {
-                        hold_id,
-                        plant: plant.clone(),
-                        material: material.clone(),
-                        batch: batch.clone(),
-                        scope: "batch".into(),
-                        reason_code: reason,
-                        placed_at: now,
-                    })
-                    .unwrap_or_default(),
-                )];
-                if rng.random_bool(0.5) {
-                    let nc = format!("QNC{:07}", st.next_nc);
-                    st.next_nc += 1;
-                    out.push((
-                        EventKind::NonconformanceCreated,
-                        plant.clone(),
-                        serde_json::to_value(NonconformanceCreated {
-                            nonconformance: nc,
-                            type_: "Q3".into(),
-                            plant,
-                            material,
-                            batch: Some(batch),
-                            defect_code: "D-CONTAM".into(),
-                            text: "Suspected contamination found in retained sample".into(),
-                        })
-                        .unwrap_or_default(),
-                    ));
-                }
-                return out;
-            }
+        if let Some(e) = record_result(st, rng, &cfg) {
+            return vec![e];
         }
-        // Results after the delay, then usage decisions.
-        let due = st.lots.values_mut().find(|l| {
-            l.result.is_none() && l.opened.is_none_or(|o| o.elapsed() >= cfg.result_delay.0)
-        });
-        if let Some(l) = due {
-            let valuation = if rng.random_bool(cfg.accept_rate.clamp(0.0, 1.0)) {
-                Valuation::A
-            } else {
-                Valuation::R
-            };
-            l.result = Some(valuation);
-            let result = match valuation {
-                Valuation::A => rng.random_range(98.0..100.0),
-                Valuation::R => rng.random_range(80.0..95.0),
-            };
-            let data = InspectionResultRecorded {
-                inspection_lot: l.lot.inspection_lot.clone(),
-                plant: l.lot.plant.clone(),
-                material: l.lot.material.clone(),
-                batch: l.lot.batch.clone(),
-                characteristic: "PURITY".into(),
-                result: (result * 100.0f64).round() / 100.0,
-                valuation,
-            };
-            return vec![(
-                EventKind::InspectionResultRecorded,
-                l.lot.plant.clone(),
-                serde_json::to_value(data).unwrap_or_default(),
-            )];
-        }
-        if let Some(l) = st
-            .lots
-            .values_mut()
-            .find(|l| l.result.is_some() && l.lot.valuation.is_none())
-        {
-            let valuation = l.result.unwrap_or(Valuation::A);
-            let code = match valuation {
-                Valuation::A => "A1",
-                Valuation::R => "R1",
-            };
-            l.lot.valuation = Some(valuation);
-            l.lot.usage_decision = Some(code.into());
-            let data = UsageDecisionMade {
-                inspection_lot: l.lot.inspection_lot.clone(),
-                plant: l.lot.plant.clone(),
-                storage_location: l.storage_location.clone(),
-                material: l.lot.material.clone(),
-                batch: l.lot.batch.clone(),
-                quantity: l.lot.quantity.clone(),
-                code: code.into(),
-                valuation,
-            };
-            return vec![(
-                EventKind::UsageDecisionMade,
-                l.lot.plant.clone(),
-                serde_json::to_value(data).unwrap_or_default(),
-            )];
-        }
-        Vec::new()
+        usage_decision(st).into_iter().collect()
     }
+
+    /// A new hold: on produced lots (the WMS race) or component lots (the MES race), with a
+    /// nonconformance half the time; none when there is no lot to hold.
+    fn place_hold(
+        &self,
+        st: &mut QmsState,
+        rng: &mut ChaCha8Rng,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Vec<(EventKind, PlantId, serde_json::Value)>> {
+        let produced: Vec<(PlantId, MaterialId, BatchId)> = st
+            .lots
+            .values()
+            .filter(|l| l.lot.valuation == Some(Valuation::A))
+            .map(|l| {
+                (
+                    l.lot.plant.clone(),
+                    l.lot.material.clone(),
+                    l.lot.batch.clone(),
+                )
+            })
+            .collect();
+        let raw: Vec<(PlantId, MaterialId, BatchId)> = self
+            .core
+            .master()
+            .stock
+            .iter()
+            .filter(|s| s.stock_type == StockType::Unrestricted)
+            .filter_map(|s| Some((s.plant.clone(), s.material.clone(), s.batch.clone()?)))
+            .collect();
+        let pool = if !produced.is_empty() && (raw.is_empty() || rng.random_bool(0.7)) {
+            produced
+        } else {
+            raw
+        };
+        if pool.is_empty() {
+            return None;
+        }
+        let (plant, material, batch) = pool[rng.random_range(0..pool.len())].clone();
+        let hold_id = format!("H{:07}", st.next_hold);
+        st.next_hold += 1;
+        let reason = ["QH01", "QH02", "QH07"][rng.random_range(0..3)].to_string();
+        let release_at_step = st.steps + rng.random_range(3..=12);
+        st.holds.push(Hold {
+            hold_id: hold_id.clone(),
+            plant: plant.clone(),
+            material: material.clone(),
+            batch: batch.clone(),
+            reason_code: reason.clone(),
+            released: false,
+            release_at_step,
+        });
+        let mut out = vec![(
+            EventKind::LotHoldPlaced,
+            plant.clone(),
+            serde_json::to_value(HoldPlaced {
+                hold_id,
+                plant: plant.clone(),
+                material: material.clone(),
+                batch: batch.clone(),
+                scope: "batch".into(),
+                reason_code: reason,
+                placed_at: now,
+            })
+            .unwrap_or_default(),
+        )];
+        if rng.random_bool(0.5) {
+            let nc = format!("QNC{:07}", st.next_nc);
+            st.next_nc += 1;
+            out.push((
+                EventKind::NonconformanceCreated,
+                plant.clone(),
+                serde_json::to_value(NonconformanceCreated {
+                    nonconformance: nc,
+                    type_: "Q3".into(),
+                    plant,
+                    material,
+                    batch: Some(batch),
+                    defect_code: "D-CONTAM".into(),
+                    text: "Suspected contamination found in retained sample".into(),
+                })
+                .unwrap_or_default(),
+            ));
+        }
+        Some(out)
+    }
+}
+
+/// Releases the first hold due, if any.
+fn release_due_hold(
+    st: &mut QmsState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<(EventKind, PlantId, serde_json::Value)> {
+    if let Some(h) = st
+        .holds
+        .iter_mut()
+        .find(|h| !h.released && h.release_at_step <= st.steps)
+    {
+        h.released = true;
+        let data = HoldReleased {
+            hold_id: h.hold_id.clone(),
+            plant: h.plant.clone(),
+            material: h.material.clone(),
+            batch: h.batch.clone(),
+            released_at: now,
+        };
+        return Some((
+            EventKind::LotHoldReleased,
+            h.plant.clone(),
+            serde_json::to_value(data).unwrap_or_default(),
+        ));
+    }
+    None
+}
+
+/// Records the result of the first lot whose delay is over.
+fn record_result(
+    st: &mut QmsState,
+    rng: &mut ChaCha8Rng,
+    cfg: &crate::core::ActivityConfig,
+) -> Option<(EventKind, PlantId, serde_json::Value)> {
+    let due = st
+        .lots
+        .values_mut()
+        .find(|l| l.result.is_none() && l.opened.is_none_or(|o| o.elapsed() >= cfg.result_delay.0));
+    if let Some(l) = due {
+        let valuation = if rng.random_bool(cfg.accept_rate.clamp(0.0, 1.0)) {
+            Valuation::A
+        } else {
+            Valuation::R
+        };
+        l.result = Some(valuation);
+        let result = match valuation {
+            Valuation::A => rng.random_range(98.0..100.0),
+            Valuation::R => rng.random_range(80.0..95.0),
+        };
+        let data = InspectionResultRecorded {
+            inspection_lot: l.lot.inspection_lot.clone(),
+            plant: l.lot.plant.clone(),
+            material: l.lot.material.clone(),
+            batch: l.lot.batch.clone(),
+            characteristic: "PURITY".into(),
+            result: (result * 100.0f64).round() / 100.0,
+            valuation,
+        };
+        return Some((
+            EventKind::InspectionResultRecorded,
+            l.lot.plant.clone(),
+            serde_json::to_value(data).unwrap_or_default(),
+        ));
+    }
+    None
+}
+
+/// Makes the usage decision of the first lot with a result and none yet.
+fn usage_decision(st: &mut QmsState) -> Option<(EventKind, PlantId, serde_json::Value)> {
+    if let Some(l) = st
+        .lots
+        .values_mut()
+        .find(|l| l.result.is_some() && l.lot.valuation.is_none())
+    {
+        let valuation = l.result.unwrap_or(Valuation::A);
+        let code = match valuation {
+            Valuation::A => "A1",
+            Valuation::R => "R1",
+        };
+        l.lot.valuation = Some(valuation);
+        l.lot.usage_decision = Some(code.into());
+        let data = UsageDecisionMade {
+            inspection_lot: l.lot.inspection_lot.clone(),
+            plant: l.lot.plant.clone(),
+            storage_location: l.storage_location.clone(),
+            material: l.lot.material.clone(),
+            batch: l.lot.batch.clone(),
+            quantity: l.lot.quantity.clone(),
+            code: code.into(),
+            valuation,
+        };
+        return Some((
+            EventKind::UsageDecisionMade,
+            l.lot.plant.clone(),
+            serde_json::to_value(data).unwrap_or_default(),
+        ));
+    }
+    None
 }
 
 impl MaterialReplica for Qms {
@@ -275,6 +316,10 @@ impl MaterialReplica for Qms {
 }
 
 impl Behaviour for Qms {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         let st = self.lock();
         serde_json::json!({
@@ -289,9 +334,9 @@ impl Behaviour for Qms {
         serde_json::json!([&*st, &*self.rng.lock().unwrap_or_else(|e| e.into_inner())])
     }
 
-    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::saved::StateError> {
         let (mut state, rng): (QmsState, ChaCha8Rng) =
-            crate::persist::behaviour(andon_contracts::System::Qms, saved)?;
+            crate::saved::behaviour(andon_contracts::System::Qms, saved)?;
         // The result delay of a lot still open starts again: its timer did not survive.
         let now = Instant::now();
         for l in state.lots.values_mut().filter(|l| l.result.is_none()) {
@@ -302,45 +347,24 @@ impl Behaviour for Qms {
         Ok(())
     }
 
-    fn step(&self, count: usize) -> usize {
-        let mut emitted = 0;
-        for done in 0..count {
-            if !self.core.emitter.has_room() {
-                // A full outbox: the plant's activity is lost, and counted as refused.
-                self.core.emitter.refuse((count - done) as u64);
-                break;
-            }
-            let events = {
-                let mut st = self.lock();
-                let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-                self.next_event(&mut st, &mut rng)
-            };
-            // An idle tick still advances the hold schedule.
-            for (kind, plant, data) in events {
-                let subject = crate::core::subject_of(kind, &data);
-                if self
-                    .core
-                    .emitter
-                    .emit(kind, &plant, &subject, data, chrono::Utc::now(), None)
-                    .is_ok()
-                {
-                    emitted += 1;
-                }
-            }
-        }
-        emitted
-    }
-
-    fn request_schema(&self, method: &Method, route: &str) -> Option<&'static str> {
-        match (method.as_str(), route) {
-            ("POST", "/api/v1/inspection-lots") => Some("api/InspectionLotRequest"),
-            ("PUT", "/api/v1/materials/{material}") => Some("api/MaterialMasterUpdate"),
-            _ => None,
-        }
-    }
-
-    fn emit_event(&self, req: EmitRequest) -> Result<SourceRef, ApiError> {
-        self.core.emit_checked(req)
+    fn next_events(&self) -> Tick {
+        let events = {
+            let mut st = self.lock();
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            self.next_event(&mut st, &mut rng)
+        };
+        // An idle tick still advances the hold schedule.
+        Tick::Emit(
+            events
+                .into_iter()
+                .map(|(kind, plant, data)| PlannedEvent {
+                    kind,
+                    plant,
+                    subject: crate::core::subject_of(kind, &data),
+                    data,
+                })
+                .collect(),
+        )
     }
 }
 

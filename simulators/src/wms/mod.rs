@@ -9,9 +9,9 @@ use andon_contracts::events::{
     AdjustmentDirection, EventKind, InventoryAdjusted, InventoryTransferred, ShipmentConfirmed,
     ShipmentItem,
 };
-use andon_contracts::{Quantity, SourceRef, StorageLocation};
+use andon_contracts::{Quantity, StorageLocation};
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -19,7 +19,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Behaviour, Core, Ctx, EmitRequest, JsonBody, assemble};
+use crate::core::{Behaviour, Core, Ctx, JsonBody, PlannedEvent, Tick, assemble};
 use crate::lot_api::{LotKeeper, MaterialReplica, lot_routes, material_routes};
 use crate::lots::Lots;
 use crate::problem::ApiError;
@@ -59,15 +59,7 @@ impl Wms {
         self.generator.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn next_event(
-        &self,
-        g: &mut Gen,
-    ) -> Option<(
-        EventKind,
-        andon_contracts::PlantId,
-        String,
-        serde_json::Value,
-    )> {
+    fn next_event(&self, g: &mut Gen) -> Option<PlannedEvent> {
         let ship = g
             .rng
             .random_bool(self.core.config().activity.ship_rate.clamp(0.0, 1.0));
@@ -120,12 +112,12 @@ impl Wms {
                     quantity: Quantity::from_milli(take, unit),
                 }],
             };
-            return Some((
-                EventKind::ShipmentConfirmed,
-                key.0.clone(),
-                delivery,
-                serde_json::to_value(data).ok()?,
-            ));
+            return Some(PlannedEvent {
+                kind: EventKind::ShipmentConfirmed,
+                plant: key.0.clone(),
+                subject: delivery,
+                data: serde_json::to_value(data).ok()?,
+            });
         }
         let key = stocked[g.rng.random_range(0..stocked.len())].clone();
         let lot = lots.entry(&key, andon_contracts::objects::StockType::Unrestricted);
@@ -140,12 +132,12 @@ impl Wms {
                 direction: AdjustmentDirection::Loss,
                 reason_code: "CC01".into(),
             };
-            return Some((
-                EventKind::InventoryAdjusted,
-                key.0.clone(),
+            return Some(PlannedEvent {
+                kind: EventKind::InventoryAdjusted,
+                plant: key.0.clone(),
                 subject,
-                serde_json::to_value(data).ok()?,
-            ));
+                data: serde_json::to_value(data).ok()?,
+            });
         }
         let bin = |n: u32| format!("A-{:02}-{:02}", n / 10 + 1, n % 10 + 1);
         let data = InventoryTransferred {
@@ -156,12 +148,12 @@ impl Wms {
             from_bin: bin(g.rng.random_range(0..50)),
             to_bin: bin(g.rng.random_range(50..99)),
         };
-        Some((
-            EventKind::InventoryTransferred,
-            key.0.clone(),
+        Some(PlannedEvent {
+            kind: EventKind::InventoryTransferred,
+            plant: key.0.clone(),
             subject,
-            serde_json::to_value(data).ok()?,
-        ))
+            data: serde_json::to_value(data).ok()?,
+        })
     }
 }
 
@@ -181,6 +173,10 @@ impl MaterialReplica for Wms {
 }
 
 impl Behaviour for Wms {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         let lots = self.lots();
         serde_json::json!({
@@ -194,58 +190,17 @@ impl Behaviour for Wms {
         serde_json::json!([&*lots, &*self.generator()])
     }
 
-    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::persist::StateError> {
+    fn restore(&self, saved: serde_json::Value) -> Result<(), crate::saved::StateError> {
         let (lots, generator): (Lots, Gen) =
-            crate::persist::behaviour(andon_contracts::System::Wms, saved)?;
+            crate::saved::behaviour(andon_contracts::System::Wms, saved)?;
         *self.lots() = lots;
         *self.generator() = generator;
         Ok(())
     }
 
-    fn step(&self, count: usize) -> usize {
-        let mut emitted = 0;
-        for done in 0..count {
-            if !self.core.emitter.has_room() {
-                // A full outbox: the plant's activity is lost, and counted as refused.
-                self.core.emitter.refuse((count - done) as u64);
-                break;
-            }
-            let next = {
-                let mut g = self.generator();
-                self.next_event(&mut g)
-            };
-            let Some((kind, plant, subject, data)) = next else {
-                break;
-            };
-            if self
-                .core
-                .emitter
-                .emit(kind, &plant, &subject, data, chrono::Utc::now(), None)
-                .is_ok()
-            {
-                emitted += 1;
-            }
-        }
-        emitted
-    }
-
-    fn request_schema(&self, method: &Method, route: &str) -> Option<&'static str> {
-        match (method.as_str(), route) {
-            ("POST", "/api/v1/receipts") => Some("api/ReceiptRequest"),
-            ("PUT", "/api/v1/materials/{material}") => Some("api/MaterialMasterUpdate"),
-            ("POST", "/api/v1/lots/{plant}/{material}/{batch}/holds") => Some("api/HoldRequest"),
-            ("POST", "/api/v1/lots/{plant}/{material}/{batch}/holds/{hold_id}/release") => {
-                Some("api/HoldReleaseRequest")
-            }
-            ("PUT", "/api/v1/lots/{plant}/{material}/{batch}/status") => {
-                Some("api/LotStatusUpdate")
-            }
-            _ => None,
-        }
-    }
-
-    fn emit_event(&self, req: EmitRequest) -> Result<SourceRef, ApiError> {
-        self.core.emit_checked(req)
+    fn next_events(&self) -> Tick {
+        let mut g = self.generator();
+        Tick::one_or_done(self.next_event(&mut g))
     }
 }
 

@@ -21,7 +21,12 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::faults::{Dur, FaultKind, Faults, PoisonMode};
 use crate::history::{Entry, History, Outcome};
-use crate::http1::{LaneConnection, Target};
+pub use crate::http1::IngressError;
+use crate::http1::{LaneConnection, PostError, Target};
+
+mod delivery;
+
+use delivery::lane_loop;
 
 /// Delivery settings. Defaults: 10 000 events buffered, 4 lanes, 5 s timeout,
 /// backoff from 100 ms doubling to 5 s.
@@ -175,7 +180,7 @@ struct Inner {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SavedEmitter {
     queues: Vec<Vec<Queued>>,
-    #[serde(with = "crate::persist::pairs")]
+    #[serde(with = "crate::saved::pairs")]
     sequences: HashMap<(String, String), u64>,
     rng: ChaCha8Rng,
     jitter: ChaCha8Rng,
@@ -525,8 +530,13 @@ impl Emitter {
 }
 
 /// Whether events can be delivered to `url`: plain `http://` with a host; why not, if not.
-pub fn check_ingress(url: &str) -> Result<(), String> {
+pub fn verify_ingress(url: &str) -> Result<(), IngressError> {
     Target::parse(url).map(drop)
+}
+
+/// [`verify_ingress`] with the reason as text (the harness's callers keep the message).
+pub fn check_ingress(url: &str) -> Result<(), String> {
+    verify_ingress(url).map_err(|e| e.to_string())
 }
 
 /// A poison copy of an event's payload, and why it is poison: with `unknown`, it names a
@@ -581,289 +591,4 @@ pub fn lane_of(subject: &str, lanes: usize) -> usize {
     let mut h = DefaultHasher::new();
     subject.hash(&mut h);
     (h.finish() as usize) % lanes.max(1)
-}
-
-enum Attempt {
-    Delivered,
-    Rejected,
-    Retry(Option<Duration>),
-}
-
-async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
-    let mut faults_changed = match weak.upgrade() {
-        Some(i) => i.faults.changes(),
-        None => return,
-    };
-    // The ingress URL as last parsed (once per URL, not per request), and the lane's own
-    // connection to it.
-    let mut parsed: Option<(String, Result<Target, String>)> = None;
-    let mut connection = LaneConnection::default();
-    let mut expiry = Expiry::new();
-    loop {
-        let Some(inner) = weak.upgrade() else { return };
-        match inner.ingress.borrow().as_deref() {
-            Some(url) if parsed.as_ref().is_none_or(|(s, _)| s != url) => {
-                parsed = Some((url.to_string(), Target::parse(url)));
-            }
-            Some(_) => {}
-            None => parsed = None,
-        }
-        // Without an ingress the events stay queued (taking one would lose it).
-        let next = if parsed.is_some() {
-            let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
-            if inner.halted.load(Ordering::SeqCst) {
-                None
-            } else {
-                let next = pick(&inner, &mut l, lane);
-                if next.is_some() {
-                    inner.active.fetch_add(1, Ordering::SeqCst);
-                }
-                next
-            }
-        } else {
-            None
-        };
-        let (Some((url, target)), Some(mut item)) = (parsed.as_ref(), next) else {
-            // Nothing to send, no ingress, or partitioned: wait for a change.
-            let wake = inner.wake[lane].clone();
-            let mut ingress_rx = inner.ingress.subscribe();
-            drop(inner);
-            tokio::select! {
-                () = wake.notified() => {}
-                _ = ingress_rx.changed() => {}
-                _ = faults_changed.changed() => {}
-                () = tokio::time::sleep(Duration::from_millis(500)) => {}
-            }
-            continue;
-        };
-        item.attempt += 1;
-        let target = target.as_ref().map_err(String::clone);
-        match attempt(&inner, &mut connection, &mut expiry, url, target, &item).await {
-            Attempt::Delivered => {
-                inner.delivered.fetch_add(1, Ordering::Relaxed);
-                let dup = !item.duplicate
-                    && inner
-                        .faults
-                        .decide_emitter(
-                            "duplicate",
-                            &item.event.plant,
-                            || serde_json::json!({ "event": item.event.key() }),
-                        )
-                        .is_some();
-                if dup {
-                    // Re-sent later, as after a lost acknowledgement; queued before this
-                    // one is finished so that the emitter never looks drained in between.
-                    Emitter {
-                        inner: inner.clone(),
-                    }
-                    .enqueue(
-                        lane,
-                        Queued {
-                            duplicate: true,
-                            ..Queued::new(item.event)
-                        },
-                    );
-                }
-                finish(&inner, lane);
-                settle(&inner);
-            }
-            Attempt::Rejected => {
-                inner.rejected.fetch_add(1, Ordering::Relaxed);
-                finish(&inner, lane);
-                settle(&inner);
-            }
-            Attempt::Retry(after) => {
-                let (base, max) = (inner.config.backoff_base.0, inner.config.backoff_max.0);
-                let exp = base.saturating_mul(1u32 << item.attempt.min(16).saturating_sub(1));
-                let cap = exp.min(max);
-                let jitter = {
-                    let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
-                    l.jitter.random_range(0.5..=1.0)
-                };
-                let wait = after
-                    .map(|a| a.min(Duration::from_secs(60)))
-                    .unwrap_or_else(|| cap.mul_f64(jitter));
-                // Back at the head of its lane: order within the aggregate is kept.
-                inner.lanes.lock().unwrap_or_else(|e| e.into_inner()).queues[lane].push_front(item);
-                settle(&inner);
-                drop(inner);
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
-}
-
-/// Takes the next event of the lane whose plant is not partitioned (a partition holds back
-/// only its own plant's aggregates; an aggregate never spans plants, so its order is kept).
-/// Under a `reorder` fault, a later event of the same aggregate may overtake it, as long as
-/// no event is overtaken by more than `window` later ones.
-fn pick(inner: &Inner, l: &mut Lanes, lane: usize) -> Option<Queued> {
-    let queue = &mut l.queues[lane];
-    if inner.faults.none_active() {
-        return queue.pop_front();
-    }
-    let mut partitioned: Vec<(PlantId, bool)> = Vec::new();
-    let head = queue.iter().position(|q| {
-        let plant = &q.event.plant;
-        let cut = match partitioned.iter().find(|(p, _)| p == plant) {
-            Some((_, cut)) => *cut,
-            None => {
-                let cut = inner.faults.in_force("partition", Some(plant)).is_some();
-                partitioned.push((plant.clone(), cut));
-                cut
-            }
-        };
-        !cut
-    })?;
-    let first = &queue[head];
-    if first.attempt == 0
-        && let Some(FaultKind::Reorder { window }) =
-            inner.faults.in_force("reorder", Some(&first.event.plant))
-        && first.overtaken < window
-    {
-        let plant = first.event.plant.clone();
-        let (source, subject) = (first.event.source.clone(), first.event.subject.clone());
-        let same = |q: &Queued| q.event.source == source && q.event.subject == subject;
-        let later = queue
-            .iter()
-            .enumerate()
-            .skip(head + 1)
-            .filter(|(_, q)| same(q) && q.attempt == 0)
-            .take(window - first.overtaken)
-            .map(|(i, _)| i)
-            .last();
-        if let Some(i) = later
-            && inner
-                .faults
-                .decide_emitter(
-                    "reorder",
-                    &plant,
-                    || serde_json::json!({ "subject": subject }),
-                )
-                .is_some()
-        {
-            for q in queue.range_mut(head..i).filter(|q| same(q)) {
-                q.overtaken += 1;
-            }
-            return queue.remove(i);
-        }
-    }
-    queue.remove(head)
-}
-
-/// A delivery taken from a lane is over (a save may be waiting for it).
-fn settle(inner: &Inner) {
-    inner.active.fetch_sub(1, Ordering::SeqCst);
-    inner.settled.notify_waiters();
-}
-
-fn finish(inner: &Inner, _lane: usize) {
-    let left = inner.pending.fetch_sub(1, Ordering::SeqCst) - 1;
-    if left == 0 {
-        inner.idle.notify_waiters();
-    }
-    if left < inner.config.capacity {
-        inner.full_episode.store(false, Ordering::Relaxed);
-    }
-}
-
-/// A lane's delivery timeout: one timer for all its attempts, moved on only when an attempt
-/// could outlast it. An attempt times out between its timeout and a sixteenth later
-/// (arming a timer for every request costs the generator a few per cent of its time).
-struct Expiry {
-    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
-}
-
-impl Expiry {
-    fn new() -> Self {
-        Self {
-            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-        }
-    }
-
-    /// `fut`'s output, or `None` if it took `timeout` or longer.
-    async fn run<F: std::future::Future>(
-        &mut self,
-        timeout: Duration,
-        fut: F,
-    ) -> Option<F::Output> {
-        let due = tokio::time::Instant::now() + timeout;
-        if self.timer.deadline() < due {
-            self.timer.as_mut().reset(due + timeout / 16);
-        }
-        tokio::select! {
-            biased;
-            out = fut => Some(out),
-            () = self.timer.as_mut() => None,
-        }
-    }
-}
-
-/// One delivery attempt to `url` (`target`: the same, parsed, or why it cannot be) on the
-/// lane's `connection`.
-async fn attempt(
-    inner: &Inner,
-    connection: &mut LaneConnection,
-    expiry: &mut Expiry,
-    url: &str,
-    target: Result<&Target, String>,
-    item: &Queued,
-) -> Attempt {
-    inner.attempts.fetch_add(1, Ordering::Relaxed);
-    let timeout = inner.config.timeout.0;
-    let started = std::time::Instant::now();
-    let body = serde_json::to_vec(&item.event).unwrap_or_default();
-    let result = match target {
-        Ok(target) => {
-            expiry
-                .run(
-                    timeout,
-                    connection.post(target, &item.event.traceparent, &body),
-                )
-                .await
-        }
-        Err(why) => Some(Err(why)),
-    };
-    let latency_us = started.elapsed().as_micros() as u64;
-    let mut content_type = None;
-    let (outcome, status, error, rejected, next) = match result {
-        Some(Ok(answer)) => {
-            let s = answer.status;
-            content_type = answer.content_type;
-            match s {
-                200..=299 => (Outcome::Ok, Some(s), None, false, Attempt::Delivered),
-                408 | 429 | 500..=599 => (
-                    Outcome::Fail,
-                    Some(s),
-                    None,
-                    false,
-                    Attempt::Retry(answer.retry_after),
-                ),
-                _ => (Outcome::Fail, Some(s), None, true, Attempt::Rejected),
-            }
-        }
-        None => (
-            Outcome::Info,
-            None,
-            Some(format!("timed out after {timeout:?}")),
-            false,
-            Attempt::Retry(None),
-        ),
-        Some(Err(msg)) => (Outcome::Fail, None, Some(msg), false, Attempt::Retry(None)),
-    };
-    inner.history.append(
-        inner.system,
-        Entry::Delivery {
-            event: item.event.key(),
-            attempt: item.attempt,
-            url: url.to_string(),
-            outcome,
-            status,
-            error,
-            content_type,
-            rejected,
-            latency_us,
-        },
-    );
-    next
 }

@@ -1,0 +1,156 @@
+//! What handlers take from a request: [`Ctx`] (trace context, token scope, whether the
+//! answer will be lost), [`JsonBody`] and [`decode`], and the markers the fault layer leaves
+//! in a request for the layers and handlers inside it.
+
+use std::sync::Arc;
+
+use andon_contracts::FieldError;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::auth::Scope;
+use crate::problem::ApiError;
+
+/// What a handler knows about the request beyond its body.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// `traceparent` header.
+    pub traceparent: Option<String>,
+    /// Plants the token covers.
+    pub scope: Scope,
+    /// The answer will be lost (`commit_then_reset`): effects are indeterminate.
+    pub answer_lost: bool,
+}
+
+/// Marks a request whose answer the fault layer will drop after processing.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AnswerLost;
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Ctx {
+            traceparent: parts
+                .headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            scope: parts
+                .extensions
+                .get::<Scope>()
+                .cloned()
+                .unwrap_or(Scope::Any),
+            answer_lost: parts.extensions.get::<AnswerLost>().is_some()
+                || parts
+                    .extensions
+                    .get::<ClientGone>()
+                    .is_some_and(ClientGone::is_set),
+        })
+    }
+}
+
+/// A JSON body already checked against the contract by the history layer, decoded into `T`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
+            .await
+            .map_err(|e| ApiError::invalid(format!("could not read the body: {e}"), vec![]))?;
+        decode(&bytes).map(JsonBody)
+    }
+}
+
+/// Decodes JSON into `T`, as a 400 problem naming the line and column on failure.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .or_else(|e| {
+            // JSON Schema counts `24.0` as the integer 24, and the schema check let it through:
+            // the body decodes as the schema read it, or not at all.
+            let mut v: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| e)?;
+            integral(&mut v);
+            serde_json::from_value(v)
+        })
+        .map_err(|e| {
+            ApiError::invalid(
+                format!("The body does not match the contract: {e}"),
+                vec![FieldError {
+                    pointer: String::new(),
+                    message: e.to_string(),
+                }],
+            )
+        })
+}
+
+/// Turns every number with no fraction (`24.0`) into an integer, as JSON Schema reads it.
+fn integral(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                && n.is_f64()
+            {
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral),
+        serde_json::Value::Object(o) => o.values_mut().for_each(integral),
+        _ => {}
+    }
+}
+
+/// Set once the client of a slow request has gone (its connection dropped the answer's
+/// future) while the system still works on the request.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ClientGone(Arc<std::sync::atomic::AtomicBool>);
+
+impl ClientGone {
+    pub(super) fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A guard that sets the flag when dropped before [`GoneGuard::disarm`].
+    pub(super) fn guard(&self) -> GoneGuard {
+        GoneGuard(Some(self.clone()))
+    }
+}
+
+/// Sets [`ClientGone`] on drop unless disarmed (the answer was handed to the client).
+pub(super) struct GoneGuard(Option<ClientGone>);
+
+impl GoneGuard {
+    pub(super) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GoneGuard {
+    fn drop(&mut self) {
+        if let Some(g) = self.0.take() {
+            g.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::decode;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Ratio {
+        numerator: u32,
+        share: f64,
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_decodes_as_the_schema_read_it() {
+        let r: Ratio = decode(br#"{"numerator": 24.0, "share": 2}"#).expect("24.0 is 24");
+        assert_eq!((r.numerator, r.share), (24, 2.0));
+        let e = decode::<Ratio>(br#"{"numerator": 24.5, "share": 1}"#).unwrap_err();
+        assert_eq!(e.status(), 400);
+    }
+}

@@ -1,0 +1,194 @@
+//! The fault layer: answers instead of the system while an API fault is in force
+//! (`unavailable`, `throttle`, `reject`, `reset`, `hang`, `slow`, `commit_then_reset`), and
+//! the innermost layer that serves a `slow` fault's delay.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::faults::ApiFault;
+use crate::history::Entry;
+use crate::idempotency::IDEMPOTENCY_KEY;
+use crate::problem::problem_response;
+use crate::server::ResetConnection;
+
+use super::super::extract::{AnswerLost, ClientGone};
+use super::super::{Core, Shared};
+use super::header_str;
+
+fn is_contract_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/oauth/")
+}
+
+/// Fault layer: answers instead of the system while an API fault is in force.
+pub(in crate::core) async fn fault_mw(
+    State(s): State<Shared>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if !is_contract_path(&path) {
+        return next.run(req).await;
+    }
+    let method = req.method().to_string();
+    let Some((id, decision)) = s.core.faults.decide_api(&method, &path) else {
+        return next.run(req).await;
+    };
+    let started = Instant::now();
+    let idempotency_key = header_str(&req, IDEMPOTENCY_KEY);
+    let traceparent = header_str(&req, "traceparent");
+    let faulted = |status: u16, problem: Option<&str>, kind: &str, retry_after: Option<u64>| {
+        s.core.history.append(
+            s.core.system,
+            Entry::Request {
+                method: method.clone(),
+                path: path.clone(),
+                route: path.clone(),
+                idempotency_key: idempotency_key.clone(),
+                traceparent: traceparent.clone(),
+                sources: Vec::new(),
+                body: None,
+                valid: None,
+                violations: Vec::new(),
+                status,
+                content_type: problem.map(|_| crate::problem::PROBLEM_JSON.to_string()),
+                problem: problem.map(str::to_string),
+                replayed: false,
+                fault: Some(kind.to_string()),
+                retry_after_s: retry_after,
+                latency_us: started.elapsed().as_micros() as u64,
+            },
+        );
+    };
+    match decision {
+        ApiFault::Unavailable(after) => {
+            faulted(
+                503,
+                Some("service-unavailable"),
+                "unavailable",
+                Some(retry_after_secs(after)),
+            );
+            let mut r = problem_response(&andon_contracts::Problem::of(
+                "service-unavailable",
+                format!(
+                    "The {} system is in maintenance; retry after {}s",
+                    s.core.system,
+                    after.as_secs()
+                ),
+            ));
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(after)),
+            );
+            r
+        }
+        ApiFault::Throttled(after) => {
+            faulted(
+                429,
+                Some("too-many-requests"),
+                "throttle",
+                Some(retry_after_secs(after)),
+            );
+            let mut r = problem_response(&andon_contracts::Problem::of(
+                "too-many-requests",
+                "Rate limit for this client exceeded; retry later",
+            ));
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(after)),
+            );
+            r
+        }
+        ApiFault::Reject {
+            status,
+            code,
+            detail,
+        } => {
+            faulted(status, Some(&code), "reject", None);
+            let detail = detail.unwrap_or_else(|| reject_detail(&s.core, &code));
+            problem_response(&andon_contracts::Problem::new(
+                status, &code, "Rejected", detail,
+            ))
+        }
+        ApiFault::Reset => {
+            faulted(0, None, "reset", None);
+            reset()
+        }
+        ApiFault::Hang => {
+            faulted(0, None, "hang", None);
+            let mut changes = s.core.faults.changes();
+            while s.core.faults.is_active(&id) {
+                if changes.changed().await.is_err() {
+                    break;
+                }
+            }
+            reset()
+        }
+        ApiFault::Slow(delay) => {
+            // The delay is served innermost, after the idempotency key is claimed, so a
+            // slow request is in flight for a concurrent retry as on a real system. Like a
+            // real ERP, the system finishes the work when the client has given up: the
+            // request runs on a task of its own that the client's disconnect does not
+            // cancel, and its effects are then indeterminate (the answer never arrived).
+            let gone = ClientGone::default();
+            req.extensions_mut().insert(SlowBy(delay));
+            req.extensions_mut().insert(gone.clone());
+            let mut guard = gone.guard();
+            let task = tokio::spawn(next.run(req));
+            let resp = task
+                .await
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            guard.disarm();
+            resp
+        }
+        ApiFault::CommitThenReset => {
+            req.extensions_mut().insert(AnswerLost);
+            let _ = next.run(req).await;
+            reset()
+        }
+    }
+}
+
+/// Added latency of a `slow` fault, served by the innermost layer.
+#[derive(Debug, Clone, Copy)]
+struct SlowBy(std::time::Duration);
+
+/// Innermost layer: sleeps for a `slow` fault just before the handler runs.
+pub(in crate::core) async fn slow_mw(req: Request, next: Next) -> Response {
+    if let Some(SlowBy(d)) = req.extensions().get::<SlowBy>().copied() {
+        tokio::time::sleep(d).await;
+    }
+    next.run(req).await
+}
+
+/// `Retry-After` in whole seconds, rounded up so a client that obeys it is not early.
+fn retry_after_secs(after: std::time::Duration) -> u64 {
+    (after.as_secs_f64().ceil() as u64).max(1)
+}
+
+fn reject_detail(core: &Core, code: &str) -> String {
+    match code {
+        "period-closed" => {
+            let md = core.master();
+            let company = md
+                .plants
+                .first()
+                .map(|p| p.company_code.clone())
+                .unwrap_or_default();
+            format!(
+                "Posting only possible in periods {} in company code {company}",
+                md.open_periods.join(" and ")
+            )
+        }
+        other => format!("The request was rejected ({other})"),
+    }
+}
+
+fn reset() -> Response {
+    let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    r.extensions_mut().insert(ResetConnection);
+    r
+}
