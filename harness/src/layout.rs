@@ -62,13 +62,34 @@ fn resolve(modules: &BTreeMap<Module, String>, path: &[String]) -> Option<Module
 fn sibling_uses(
     modules: &BTreeMap<Module, String>,
 ) -> BTreeMap<Module, BTreeMap<String, BTreeSet<String>>> {
-    let path = regex::Regex::new(r"\b(crate|super)((?:::[a-z_][a-z_0-9]*)+)").expect("regex");
+    let path = regex::Regex::new(r"\b(crate|super)((?:::[a-z_][a-z_0-9]*)*)(?:::\{([^{}]*)\})?")
+        .expect("regex");
     let mut out: BTreeMap<Module, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
     for (from, code) in modules {
-        for c in path.captures_iter(code) {
-            let mut segs: Vec<String> = c[2].split("::").skip(1).map(str::to_string).collect();
+        // `crate::a::b` and each entry of `crate::a::{b, c::d}`.
+        let named = path.captures_iter(code).flat_map(|c| {
+            let head = format!("{}{}", &c[1], &c[2]);
+            match c.get(3) {
+                None => vec![(c[1].to_string(), head)],
+                Some(group) => group
+                    .as_str()
+                    .split(',')
+                    .map(|e| {
+                        let e = e.trim().split(' ').next().unwrap_or_default();
+                        (c[1].to_string(), format!("{head}::{e}"))
+                    })
+                    .collect(),
+            }
+        });
+        for (kind, text) in named {
+            let mut segs: Vec<String> = text
+                .split("::")
+                .skip(1)
+                .filter(|s| !s.is_empty() && *s != "self")
+                .map(str::to_string)
+                .collect();
             let mut base: Module = Vec::new();
-            if &c[1] == "super" {
+            if kind == "super" {
                 base = from[..from.len().saturating_sub(1)].to_vec();
                 while segs.first().is_some_and(|s| s == "super") {
                     base.pop();

@@ -34,7 +34,8 @@
 //!   the document read (`stub::document`), requests checked (`stub::check`).
 //! * [`problem`] — problem+json errors.
 //!
-//! Modules depend on each other without cycles (`tests/module_graph.rs` checks it):
+//! Modules depend on each other without cycles (the `layout` test of the harness checks
+//! every crate of the workspace):
 //! `saved`, `problem`, `clock`, `history` at the bottom; `persist` above `core`, which it
 //! saves; the systems above `core`.
 

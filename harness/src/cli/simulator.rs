@@ -17,7 +17,6 @@ use tokio::net::TcpListener;
 
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use crate::containers::SimulatorSettings;
-use crate::engine::runtime::apply_patch;
 
 /// Arguments of `andon simulator`.
 #[derive(Debug, Args)]
@@ -123,7 +122,10 @@ async fn serve(args: SimulatorArgs) -> Result<(), Failure> {
         }
         _ => {
             let sim = Simulator::new(system, settings.config.clone(), master, History::new());
-            apply_patch(&sim, &settings.patch).map_err(Failure::Usage)?;
+            settings
+                .patch
+                .apply(&sim.core)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
             sim
         }
     };

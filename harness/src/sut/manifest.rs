@@ -347,7 +347,7 @@ impl Ingress {
                  listener (TLS in front of the SUT is not andon's to test)"
             ));
         }
-        andon_simulators::emitter::check_ingress(url)
+        andon_simulators::emitter::verify_ingress(url)
             .map(|()| Self(url.to_string()))
             .map_err(|why| format!("{url:?} cannot take deliveries: {why}"))
     }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use andon_contracts::System;
-use andon_simulators::core::ConfigPatch;
 use andon_simulators::emitter::EmitterStats;
 use andon_simulators::faults::FaultSpec;
 use andon_simulators::history::Record;
@@ -42,8 +41,10 @@ impl InProcess {
         for system in System::ALL {
             let s = settings.get(&system).cloned().unwrap_or_default();
             let sim = Simulator::new(system, s.config, master.clone(), history.clone());
-            apply_patch(&sim, &s.patch)
-                .map_err(|reason| RuntimeError::Option { system, reason })?;
+            s.patch.apply(&sim.core).map_err(|e| RuntimeError::Option {
+                system,
+                reason: e.to_string(),
+            })?;
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(|source| RuntimeError::Bind { system, source })?;
@@ -148,35 +149,6 @@ impl InProcess {
         self.shutdown.send_replace(true);
         while self.tasks.join_next().await.is_some() {}
     }
-}
-
-/// Applies run-time switches to a simulator.
-pub fn apply_patch(sim: &Simulator, patch: &ConfigPatch) -> Result<(), String> {
-    if let Some(periods) = &patch.open_periods {
-        if let Some(bad) = periods
-            .iter()
-            .find(|p| andon_simulators::masterdata::parse_period(p).is_none())
-        {
-            return Err(format!("open period {bad:?} must be YYYY/MM"));
-        }
-        sim.core
-            .master
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .open_periods = periods.clone();
-    }
-    if let Ok(mut c) = sim.core.config.write() {
-        if let Some(i) = patch.idempotency {
-            c.idempotency = i;
-        }
-        if let Some(t) = patch.over_confirmation_tolerance_pct {
-            c.over_confirmation_tolerance_pct = t;
-        }
-    }
-    if let Some(a) = patch.auth {
-        sim.core.auth.set_enabled(a);
-    }
-    Ok(())
 }
 
 impl Runtime for InProcess {

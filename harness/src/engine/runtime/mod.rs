@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::EngineFault;
 use crate::sut::{Ingress, Placeholders, ResolvedSut, SutError, SutManifest};
 
-pub use in_process::{InProcess, apply_patch};
+pub use in_process::InProcess;
 
 /// A boxed future, so that [`Runtime`] can be used as `dyn Runtime`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
