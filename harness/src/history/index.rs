@@ -170,6 +170,11 @@ impl<'a> EventIndex<'a> {
         self.index.get(k).map(|n| *n as usize)
     }
 
+    /// Whether the index holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// How many events.
     pub fn len(&self) -> usize {
         self.all.len()

@@ -22,6 +22,7 @@ pub(super) struct Started {
 }
 
 /// How [`start`] ended.
+#[allow(clippy::large_enum_variant)] // once per run
 pub(super) enum Start {
     /// Up, with the SUT's handle (which the SUT faults then own until settling).
     Ready(Started, Box<dyn SutHandle>),
