@@ -23,18 +23,23 @@
 
 use std::collections::BTreeMap;
 
-use andon_simulators::history::Entry;
+use andon_contracts::{SourceRef, System};
+use andon_simulators::history::{Entry, Record};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::common::{self, Events, Witnesses, describe, fmt_time, sys};
+use super::common::{self, Events, FastMap, Witnesses, describe, fmt_time, sys};
 use super::{Checker, RunData, Status, Verdict, Witness};
 
 /// The contract checker.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Contract;
 
+/// The checker's name in verdicts.
 const NAME: &str = "contract";
 
+/// What the checker counts, in report order (`non_problem_errors` is also counted for
+/// error answers to deliveries).
 const CATEGORIES: [&str; 10] = [
     "schema_violations",
     "plant_scope_refused",
@@ -61,6 +66,7 @@ impl Checker for Contract {
     }
 }
 
+/// The media type of a content type, lower-cased, without its parameters.
 fn essence(ct: &str) -> String {
     ct.split(';')
         .next()
@@ -69,211 +75,122 @@ fn essence(ct: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// A count per category.
+type Counts = BTreeMap<&'static str, u64>;
+
+/// A `request` record to an `/api/` route, its fields borrowed.
+struct Call<'r> {
+    /// Its index in the history (the witnesses' order).
+    idx: usize,
+    /// The record.
+    record: &'r Record,
+    /// The method.
+    method: &'r str,
+    /// The route template the simulator matched.
+    route: &'r str,
+    /// The `Idempotency-Key` header.
+    idempotency_key: Option<&'r str>,
+    /// The `traceparent` header.
+    traceparent: Option<&'r str>,
+    /// The source events its body references.
+    sources: &'r [SourceRef],
+    /// Whether the body validated (`None`: not judged).
+    valid: Option<bool>,
+    /// The contract violations of the body.
+    violations: &'r [String],
+    /// The fault that answered instead of the system, if any.
+    fault: Option<&'r str>,
+    /// The answer's status.
+    status: u16,
+    /// The answer's problem type.
+    problem: Option<&'r str>,
+    /// The answer's `Retry-After`, in seconds.
+    retry_after_s: Option<u64>,
+    /// How long the call took.
+    latency_us: u64,
+}
+
+impl<'r> Call<'r> {
+    /// The record at `idx` as a call to an `/api/` route, or `None`.
+    fn of(idx: usize, record: &'r Record) -> Option<Self> {
+        let Entry::Request {
+            method,
+            route,
+            idempotency_key,
+            traceparent,
+            sources,
+            valid,
+            violations,
+            fault,
+            status,
+            problem,
+            retry_after_s,
+            latency_us,
+            ..
+        } = &record.entry
+        else {
+            return None;
+        };
+        route.starts_with("/api/").then(|| Self {
+            idx,
+            record,
+            method,
+            route,
+            idempotency_key: idempotency_key.as_deref(),
+            traceparent: traceparent.as_deref(),
+            sources,
+            valid: *valid,
+            violations,
+            fault: fault.as_deref(),
+            status: *status,
+            problem: problem.as_deref(),
+            retry_after_s: *retry_after_s,
+            latency_us: *latency_us,
+        })
+    }
+
+    /// The trace id of its `traceparent`, when it has a well-formed one.
+    fn trace(&self) -> Option<String> {
+        self.traceparent
+            .and_then(common::trace_id)
+            .map(str::to_string)
+    }
+}
+
+/// Per system: when its last `Retry-After` answer came, until when the SUT must wait, and
+/// the seconds it asked for.
+type HoldOff = (DateTime<Utc>, DateTime<Utc>, u64);
+
+/// What the contract checker found so far.
+struct Findings<'r> {
+    /// Counts per category (every one of [`CATEGORIES`], and `non_problem_errors`).
+    counts: Counts,
+    /// Counts per category and called route (system, method, route).
+    per_route: FastMap<(System, &'r str, &'r str), Counts>,
+    /// The witnesses.
+    w: Witnesses,
+    /// Deliveries the SUT answered with a status of 400 or more.
+    error_answers: u64,
+    /// The last `Retry-After` answer of each system.
+    hold_off: FastMap<System, HoldOff>,
+}
+
+/// Judges every call and every error answer of the run.
 fn check(run: &RunData) -> Verdict {
     let records = &run.records;
     let events = Events::build(records);
-    let mut counts: BTreeMap<&'static str, u64> = CATEGORIES.iter().map(|c| (*c, 0)).collect();
-    let mut per_route: common::FastMap<
-        (andon_contracts::System, &str, &str),
-        BTreeMap<&'static str, u64>,
-    > = common::FastMap::default();
-    let mut w = Witnesses::default();
-    let mut error_answers = 0u64;
-    // Per system: when its last Retry-After answer came, and until when the SUT must wait.
-    let mut hold_off: common::FastMap<
-        andon_contracts::System,
-        (
-            chrono::DateTime<chrono::Utc>,
-            chrono::DateTime<chrono::Utc>,
-            u64,
-        ),
-    > = common::FastMap::default();
+    let mut found = Findings {
+        counts: CATEGORIES.iter().map(|c| (*c, 0)).collect(),
+        per_route: FastMap::default(),
+        w: Witnesses::default(),
+        error_answers: 0,
+        hold_off: FastMap::default(),
+    };
     for (i, r) in records.iter().enumerate() {
         match &r.entry {
-            Entry::Request {
-                method,
-                route,
-                idempotency_key,
-                traceparent,
-                sources,
-                valid,
-                violations,
-                fault,
-                status,
-                problem,
-                retry_after_s,
-                latency_us,
-                ..
-            } => {
-                if !route.starts_with("/api/") {
-                    continue;
-                }
-                let started = r.at - chrono::Duration::microseconds(*latency_us as i64);
-                if let Some((answered, until, secs)) = hold_off.get(&r.system).copied()
-                    && started > answered + chrono::Duration::milliseconds(RETRY_AFTER_GRACE_MS)
-                    && started < until
-                {
-                    *counts.entry("retry_after_ignored").or_default() += 1;
-                    let after_ms = (started - answered).num_milliseconds();
-                    w.push("retry_after_ignored", i, || Witness {
-                        event: sources.first().cloned(),
-                        system: Some(r.system),
-                        expected: format!(
-                            "no call to {} for {secs} s after its Retry-After answer at {}",
-                            sys(r.system),
-                            fmt_time(answered)
-                        ),
-                        happened: format!(
-                            "{method} {route} was sent {after_ms} ms after it (answered {status})"
-                        ),
-                        trace_id: traceparent
-                            .as_deref()
-                            .and_then(common::trace_id)
-                            .map(str::to_string),
-                    });
-                }
-                if matches!(status, 429 | 503)
-                    && let Some(secs) = *retry_after_s
-                    && secs > 0
-                {
-                    let until = r.at + chrono::Duration::milliseconds(secs as i64 * 900);
-                    let entry = hold_off.entry(r.system).or_insert((r.at, until, secs));
-                    *entry = (r.at, until.max(entry.1), secs);
-                }
-                if !common::reached_system(fault.as_deref()) {
-                    continue;
-                }
-                let route_counts = per_route
-                    .entry((r.system, method.as_str(), route.as_str()))
-                    .or_default();
-                let mut bump = |cat: &'static str, counts: &mut BTreeMap<&'static str, u64>| {
-                    *counts.entry(cat).or_default() += 1;
-                    *route_counts.entry(cat).or_default() += 1;
-                };
-                bump("calls", &mut counts);
-                let events = &events;
-                let mut witness = |cat: &'static str, expected: String, happened: String| {
-                    w.push(cat, i, || {
-                        let first_event = sources.first().and_then(|s| events.get(s));
-                        let about = first_event
-                            .map(|e| format!(" realising {}", describe(e)))
-                            .unwrap_or_default();
-                        Witness {
-                            event: sources.first().cloned(),
-                            system: Some(r.system),
-                            expected,
-                            happened: format!(
-                                "{happened} ({method} {route} to {} at {}{about})",
-                                sys(r.system),
-                                fmt_time(r.at)
-                            ),
-                            trace_id: traceparent
-                                .as_deref()
-                                .and_then(common::trace_id)
-                                .map(str::to_string)
-                                .or_else(|| first_event.and_then(|e| e.trace())),
-                        }
-                    });
-                };
-                let invalid = *valid == Some(false);
-                if invalid {
-                    bump("schema_violations", &mut counts);
-                    witness(
-                        "schema_violations",
-                        "a body that validates against the contract".into(),
-                        format!(
-                            "the body broke it: {}",
-                            violations
-                                .iter()
-                                .take(3)
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        ),
-                    );
-                }
-                if *status == 403 && problem.as_deref() == Some("plant-scope") {
-                    bump("plant_scope_refused", &mut counts);
-                    witness(
-                        "plant_scope_refused",
-                        "a bearer token whose scope covers the plant of the call (request `scope=plant:<id>` for every plant served, one token per plant, or no scope)".into(),
-                        "refused 403 plant-scope: the token did not cover the call's plant".into(),
-                    );
-                }
-                if !matches!(method.as_str(), "POST" | "PUT") {
-                    continue;
-                }
-                if idempotency_key
-                    .as_deref()
-                    .is_none_or(|k| k.trim().is_empty())
-                {
-                    bump("missing_idempotency_key", &mut counts);
-                    witness(
-                        "missing_idempotency_key",
-                        "an Idempotency-Key header on a state-changing call".into(),
-                        "none".into(),
-                    );
-                }
-                match traceparent.as_deref() {
-                    None => {
-                        bump("missing_traceparent", &mut counts);
-                        witness(
-                            "missing_traceparent",
-                            "a traceparent header continuing the source event's trace".into(),
-                            "none".into(),
-                        );
-                    }
-                    Some(tp) => {
-                        let known: Vec<_> = sources.iter().filter_map(|s| events.get(s)).collect();
-                        match common::trace_id(tp) {
-                            None => {
-                                bump("broken_traceparent", &mut counts);
-                                witness(
-                                    "broken_traceparent",
-                                    "a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)".into(),
-                                    format!("traceparent {tp:?} is malformed"),
-                                );
-                            }
-                            Some(t)
-                                if !known.is_empty()
-                                    && !known.iter().any(|e| {
-                                        common::trace_id(&e.event.traceparent) == Some(t)
-                                    }) =>
-                            {
-                                bump("broken_traceparent", &mut counts);
-                                witness(
-                                    "broken_traceparent",
-                                    format!(
-                                        "the trace id of the source event ({})",
-                                        known
-                                            .iter()
-                                            .filter_map(|e| e.trace())
-                                            .collect::<Vec<_>>()
-                                            .join(" or ")
-                                    ),
-                                    format!("trace id {t}"),
-                                );
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                if sources.is_empty() {
-                    if !invalid {
-                        bump("missing_sources", &mut counts);
-                        witness(
-                            "missing_sources",
-                            "a reference to the source event(s) the call realises".into(),
-                            "the body references no source event".into(),
-                        );
-                    }
-                } else if let Some(s) = sources.iter().find(|s| events.get(s).is_none()) {
-                    bump("unknown_sources", &mut counts);
-                    witness(
-                        "unknown_sources",
-                        "references to events the plant emitted".into(),
-                        format!("it references {} {}, never emitted", s.source, s.id),
-                    );
+            Entry::Request { .. } => {
+                if let Some(call) = Call::of(i, r) {
+                    found.call(&call, &events);
                 }
             }
             Entry::Delivery {
@@ -282,69 +199,305 @@ fn check(run: &RunData) -> Verdict {
                 content_type,
                 ..
             } if *status >= 400 => {
-                error_answers += 1;
-                let ok = content_type
-                    .as_deref()
-                    .is_some_and(|ct| essence(ct) == "application/problem+json");
-                if ok {
-                    continue;
-                }
-                *counts.entry("non_problem_errors").or_default() += 1;
-                let ev = events.get(event);
-                w.push("non_problem_errors", i, || Witness {
-                    event: Some(event.clone()),
-                    system: Some(r.system),
-                    expected: "error answers as application/problem+json (RFC 9457)".into(),
-                    happened: format!(
-                        "the SUT answered the delivery of {} with {status} as {}",
-                        ev.map(describe)
-                            .unwrap_or_else(|| format!("{} {}", event.source, event.id)),
-                        content_type.as_deref().unwrap_or("no content type")
-                    ),
-                    trace_id: ev.and_then(|e| e.trace()),
-                });
+                found.error_answer(i, r, event, *status, content_type.as_deref(), &events);
             }
             _ => {}
         }
     }
-    let calls = counts.get("calls").copied().unwrap_or(0);
-    let bad: u64 = CATEGORIES
-        .iter()
-        .filter(|c| **c != "calls")
-        .map(|c| counts.get(c).copied().unwrap_or(0))
-        .sum();
-    let (status, reason) = if bad > 0 {
-        let list = CATEGORIES
-            .iter()
-            .filter(|c| **c != "calls" && counts.get(*c).copied().unwrap_or(0) > 0)
-            .map(|c| format!("{} {}", counts[c], c.replace('_', " ")))
-            .collect::<Vec<_>>()
-            .join(", ");
-        (Status::Fail, format!("{list} over {calls} calls"))
-    } else if calls == 0 && error_answers == 0 {
-        (
-            Status::Unknown,
-            "the SUT made no call to the simulators' APIs".to_string(),
-        )
-    } else {
-        (
-            Status::Pass,
-            format!("{calls} calls and {error_answers} error answers kept the contract"),
-        )
-    };
-    let mut v = Verdict::new(NAME, status);
-    v.reason = Some(reason);
-    for c in CATEGORIES {
-        v.counts
-            .insert(c.to_string(), counts.get(c).copied().unwrap_or(0));
+    found.verdict()
+}
+
+impl<'r> Findings<'r> {
+    /// Judges one call: its respect of earlier `Retry-After` answers, then — when it
+    /// reached the system — its body, scope, headers and source references.
+    fn call(&mut self, call: &Call<'r>, events: &Events<'r>) {
+        self.retry_after(call);
+        if !common::reached_system(call.fault) {
+            return;
+        }
+        let r = call.record;
+        let route_counts = self
+            .per_route
+            .entry((r.system, call.method, call.route))
+            .or_default();
+        let mut judging = Judging {
+            counts: &mut self.counts,
+            route_counts,
+            w: &mut self.w,
+            call,
+            events,
+        };
+        judging.bump("calls");
+        let invalid = judging.body_and_scope();
+        if !matches!(call.method, "POST" | "PUT") {
+            return;
+        }
+        judging.headers();
+        judging.sources(invalid);
     }
-    v.counts
-        .insert("delivery_error_answers".into(), error_answers);
-    v.witnesses = w.finish();
-    let per_call: BTreeMap<String, &BTreeMap<&'static str, u64>> = per_route
-        .iter()
-        .map(|((system, method, route), c)| (format!("{system} {method} {route}"), c))
-        .collect();
-    v.details = json!({ "per_call": per_call });
-    v
+
+    /// Counts and witnesses a call sent while its system's `Retry-After` was in force, and
+    /// notes the call's own `Retry-After` answer.
+    fn retry_after(&mut self, call: &Call<'_>) {
+        let r = call.record;
+        let started = r.at - chrono::Duration::microseconds(call.latency_us as i64);
+        if let Some((answered, until, secs)) = self.hold_off.get(&r.system).copied()
+            && started > answered + chrono::Duration::milliseconds(RETRY_AFTER_GRACE_MS)
+            && started < until
+        {
+            *self.counts.entry("retry_after_ignored").or_default() += 1;
+            let after_ms = (started - answered).num_milliseconds();
+            self.w.push("retry_after_ignored", call.idx, || Witness {
+                event: call.sources.first().cloned(),
+                system: Some(r.system),
+                expected: format!(
+                    "no call to {} for {secs} s after its Retry-After answer at {}",
+                    sys(r.system),
+                    fmt_time(answered)
+                ),
+                happened: format!(
+                    "{} {} was sent {after_ms} ms after it (answered {})",
+                    call.method, call.route, call.status
+                ),
+                trace_id: call.trace(),
+            });
+        }
+        if matches!(call.status, 429 | 503)
+            && let Some(secs) = call.retry_after_s
+            && secs > 0
+        {
+            let until = r.at + chrono::Duration::milliseconds(secs as i64 * 900);
+            let entry = self.hold_off.entry(r.system).or_insert((r.at, until, secs));
+            *entry = (r.at, until.max(entry.1), secs);
+        }
+    }
+
+    /// Counts and witnesses a delivery the SUT answered with an error that is not
+    /// problem+json.
+    fn error_answer(
+        &mut self,
+        i: usize,
+        r: &Record,
+        event: &SourceRef,
+        status: u16,
+        content_type: Option<&str>,
+        events: &Events<'_>,
+    ) {
+        self.error_answers += 1;
+        let ok = content_type.is_some_and(|ct| essence(ct) == "application/problem+json");
+        if ok {
+            return;
+        }
+        *self.counts.entry("non_problem_errors").or_default() += 1;
+        let ev = events.get(event);
+        self.w.push("non_problem_errors", i, || Witness {
+            event: Some(event.clone()),
+            system: Some(r.system),
+            expected: "error answers as application/problem+json (RFC 9457)".into(),
+            happened: format!(
+                "the SUT answered the delivery of {} with {status} as {}",
+                ev.map(describe)
+                    .unwrap_or_else(|| format!("{} {}", event.source, event.id)),
+                content_type.unwrap_or("no content type")
+            ),
+            trace_id: ev.and_then(|e| e.trace()),
+        });
+    }
+
+    /// The verdict: fail on any broken rule, unknown when the SUT made no call and
+    /// answered no delivery with an error, pass otherwise.
+    fn verdict(self) -> Verdict {
+        let counts = &self.counts;
+        let calls = counts.get("calls").copied().unwrap_or(0);
+        let error_answers = self.error_answers;
+        let bad: u64 = CATEGORIES
+            .iter()
+            .filter(|c| **c != "calls")
+            .map(|c| counts.get(c).copied().unwrap_or(0))
+            .sum();
+        let (status, reason) = if bad > 0 {
+            let list = CATEGORIES
+                .iter()
+                .filter(|c| **c != "calls" && counts.get(*c).copied().unwrap_or(0) > 0)
+                .map(|c| format!("{} {}", counts[c], c.replace('_', " ")))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (Status::Fail, format!("{list} over {calls} calls"))
+        } else if calls == 0 && error_answers == 0 {
+            (
+                Status::Unknown,
+                "the SUT made no call to the simulators' APIs".to_string(),
+            )
+        } else {
+            (
+                Status::Pass,
+                format!("{calls} calls and {error_answers} error answers kept the contract"),
+            )
+        };
+        let mut v = Verdict::new(NAME, status);
+        v.reason = Some(reason);
+        for c in CATEGORIES {
+            v.counts
+                .insert(c.to_string(), counts.get(c).copied().unwrap_or(0));
+        }
+        v.counts
+            .insert("delivery_error_answers".into(), error_answers);
+        v.witnesses = self.w.finish();
+        let per_call: BTreeMap<String, &Counts> = self
+            .per_route
+            .iter()
+            .map(|((system, method, route), c)| (format!("{system} {method} {route}"), c))
+            .collect();
+        v.details = json!({ "per_call": per_call });
+        v
+    }
+}
+
+/// One call that reached its system, being judged rule by rule: what it breaks is counted
+/// overall and for its route, and witnessed.
+struct Judging<'a, 'r> {
+    /// The counts overall.
+    counts: &'a mut Counts,
+    /// The counts of the call's route.
+    route_counts: &'a mut Counts,
+    /// The witnesses.
+    w: &'a mut Witnesses,
+    /// The call.
+    call: &'a Call<'r>,
+    /// The run's events.
+    events: &'a Events<'r>,
+}
+
+impl Judging<'_, '_> {
+    /// Counts one of `cat`, overall and for the route.
+    fn bump(&mut self, cat: &'static str) {
+        *self.counts.entry(cat).or_default() += 1;
+        *self.route_counts.entry(cat).or_default() += 1;
+    }
+
+    /// Counts and witnesses a broken rule.
+    fn flag(&mut self, cat: &'static str, expected: String, happened: String) {
+        self.bump(cat);
+        let (call, events) = (self.call, self.events);
+        let r = call.record;
+        self.w.push(cat, call.idx, || {
+            let first_event = call.sources.first().and_then(|s| events.get(s));
+            let about = first_event
+                .map(|e| format!(" realising {}", describe(e)))
+                .unwrap_or_default();
+            Witness {
+                event: call.sources.first().cloned(),
+                system: Some(r.system),
+                expected,
+                happened: format!(
+                    "{happened} ({} {} to {} at {}{about})",
+                    call.method,
+                    call.route,
+                    sys(r.system),
+                    fmt_time(r.at)
+                ),
+                trace_id: call.trace().or_else(|| first_event.and_then(|e| e.trace())),
+            }
+        });
+    }
+
+    /// The body against the contract and the token's plant scope; whether the body broke
+    /// the contract.
+    fn body_and_scope(&mut self) -> bool {
+        let call = self.call;
+        let invalid = call.valid == Some(false);
+        if invalid {
+            self.flag(
+                "schema_violations",
+                "a body that validates against the contract".into(),
+                format!(
+                    "the body broke it: {}",
+                    call.violations
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            );
+        }
+        if call.status == 403 && call.problem == Some("plant-scope") {
+            self.flag(
+                "plant_scope_refused",
+                "a bearer token whose scope covers the plant of the call (request `scope=plant:<id>` for every plant served, one token per plant, or no scope)".into(),
+                "refused 403 plant-scope: the token did not cover the call's plant".into(),
+            );
+        }
+        invalid
+    }
+
+    /// The `Idempotency-Key` and `traceparent` headers of a state-changing call.
+    fn headers(&mut self) {
+        let call = self.call;
+        if call.idempotency_key.is_none_or(|k| k.trim().is_empty()) {
+            self.flag(
+                "missing_idempotency_key",
+                "an Idempotency-Key header on a state-changing call".into(),
+                "none".into(),
+            );
+        }
+        let Some(tp) = call.traceparent else {
+            self.flag(
+                "missing_traceparent",
+                "a traceparent header continuing the source event's trace".into(),
+                "none".into(),
+            );
+            return;
+        };
+        let events = self.events;
+        let known: Vec<_> = call.sources.iter().filter_map(|s| events.get(s)).collect();
+        match common::trace_id(tp) {
+            None => self.flag(
+                "broken_traceparent",
+                "a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)".into(),
+                format!("traceparent {tp:?} is malformed"),
+            ),
+            Some(t)
+                if !known.is_empty()
+                    && !known
+                        .iter()
+                        .any(|e| common::trace_id(&e.event.traceparent) == Some(t)) =>
+            {
+                self.flag(
+                    "broken_traceparent",
+                    format!(
+                        "the trace id of the source event ({})",
+                        known
+                            .iter()
+                            .filter_map(|e| e.trace())
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                    format!("trace id {t}"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The source references of a state-changing call (a missing one not counted again
+    /// for a body already counted as a schema violation).
+    fn sources(&mut self, invalid: bool) {
+        let call = self.call;
+        if call.sources.is_empty() {
+            if !invalid {
+                self.flag(
+                    "missing_sources",
+                    "a reference to the source event(s) the call realises".into(),
+                    "the body references no source event".into(),
+                );
+            }
+        } else if let Some(s) = call.sources.iter().find(|s| self.events.get(s).is_none()) {
+            self.flag(
+                "unknown_sources",
+                "references to events the plant emitted".into(),
+                format!("it references {} {}, never emitted", s.source, s.id),
+            );
+        }
+    }
 }

@@ -23,8 +23,8 @@
 
 use std::collections::BTreeMap;
 
-use andon_contracts::{EventKind, System};
-use andon_simulators::history::Entry;
+use andon_contracts::{EventKind, Json, System};
+use andon_simulators::history::{Entry, Record};
 use chrono::{DateTime, Utc};
 
 use super::common::{
@@ -37,6 +37,7 @@ use super::{Checker, RunData, Status, Verdict, Witness};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Safety;
 
+/// The checker's name in verdicts.
 const NAME: &str = "safety";
 
 impl Checker for Safety {
@@ -49,39 +50,74 @@ impl Checker for Safety {
     }
 }
 
+/// A lot: plant, material, batch.
 type LotKey<'a> = (&'a str, &'a str, &'a str);
 
+/// A hold the QMS placed on a lot.
 struct Hold<'a> {
+    /// Its hold id.
     id: &'a str,
+    /// When it was placed (the event's intended time).
     placed: DateTime<Utc>,
+    /// When it was released, if it was.
     released: Option<DateTime<Utc>>,
+    /// The record index of the placing event.
     event: usize,
 }
 
+/// A usage decision the QMS made on a lot.
 struct Decision {
+    /// When (the event's intended time).
     at: DateTime<Utc>,
+    /// Whether the lot was rejected (valuation R).
     rejected: bool,
+    /// The record index of the event.
     event: usize,
 }
 
-fn check(run: &RunData) -> Verdict {
-    let records = &run.records;
-    let events = Events::build(records);
-    let grace =
-        chrono::Duration::from_std(run.expect.safety.hold_grace.0).unwrap_or(chrono::Duration::MAX);
-    let mut holds: BTreeMap<LotKey<'_>, Vec<Hold<'_>>> = BTreeMap::new();
-    let mut decisions: BTreeMap<LotKey<'_>, Vec<Decision>> = BTreeMap::new();
-    let mut shipments: FastMap<(&str, &str), &Ev<'_>> = FastMap::default();
-    let (mut n_holds, mut n_rejected_lots) = (0u64, 0u64);
-    for ev in events.iter() {
-        if ev.poison {
-            continue;
+/// What blocked a lot when it was used: what (`hold H1`), since when, and the record index
+/// of the event that blocked it.
+type Block = (String, DateTime<Utc>, usize);
+
+/// The QMS's holds and decisions per lot, and the shipments, from the events.
+struct Lots<'a> {
+    /// Holds per lot, in emission order.
+    holds: BTreeMap<LotKey<'a>, Vec<Hold<'a>>>,
+    /// Usage decisions per lot, in emission order.
+    decisions: BTreeMap<LotKey<'a>, Vec<Decision>>,
+    /// Shipment events by (plant, delivery).
+    shipments: FastMap<(&'a str, &'a str), &'a Ev<'a>>,
+    /// Holds placed.
+    n_holds: u64,
+    /// Lots rejected by a usage decision.
+    n_rejected_lots: u64,
+}
+
+impl<'a> Lots<'a> {
+    /// Indexes the non-poison holds, releases, usage decisions and shipments.
+    fn build(events: &'a Events<'a>) -> Self {
+        let mut lots = Lots {
+            holds: BTreeMap::new(),
+            decisions: BTreeMap::new(),
+            shipments: FastMap::default(),
+            n_holds: 0,
+            n_rejected_lots: 0,
+        };
+        for ev in events.iter() {
+            if !ev.poison {
+                lots.add(ev);
+            }
         }
+        lots
+    }
+
+    /// Notes one event.
+    fn add(&mut self, ev: &'a Ev<'a>) {
         match ev.kind {
             Some(EventKind::LotHoldPlaced) => {
                 if let (Some(lot), Some(id)) = (ev.lot(), ev.field("hold_id")) {
-                    n_holds += 1;
-                    holds.entry(lot).or_default().push(Hold {
+                    self.n_holds += 1;
+                    self.holds.entry(lot).or_default().push(Hold {
                         id,
                         placed: ev.intended_at,
                         released: None,
@@ -91,7 +127,8 @@ fn check(run: &RunData) -> Verdict {
             }
             Some(EventKind::LotHoldReleased) => {
                 if let (Some(lot), Some(id)) = (ev.lot(), ev.field("hold_id"))
-                    && let Some(h) = holds
+                    && let Some(h) = self
+                        .holds
                         .get_mut(&lot)
                         .and_then(|hs| hs.iter_mut().find(|h| h.id == id && h.released.is_none()))
                 {
@@ -101,8 +138,8 @@ fn check(run: &RunData) -> Verdict {
             Some(EventKind::UsageDecisionMade) => {
                 if let Some(lot) = ev.lot() {
                     let rejected = ev.field("valuation") == Some("R");
-                    n_rejected_lots += u64::from(rejected);
-                    decisions.entry(lot).or_default().push(Decision {
+                    self.n_rejected_lots += u64::from(rejected);
+                    self.decisions.entry(lot).or_default().push(Decision {
                         at: ev.intended_at,
                         rejected,
                         event: ev.idx,
@@ -111,25 +148,34 @@ fn check(run: &RunData) -> Verdict {
             }
             Some(EventKind::ShipmentConfirmed) => {
                 if let Some(d) = ev.field("delivery") {
-                    shipments.insert((ev.event.plant.as_str(), d), ev);
+                    self.shipments.insert((ev.event.plant.as_str(), d), ev);
                 }
             }
             _ => {}
         }
     }
 
-    let mut w = Witnesses::default();
-    let (mut uses, mut unsafe_consumed, mut unsafe_picked) = (0u64, 0u64, 0u64);
-    // Why a use at `t` of `lot` is unsafe, if it is: (what blocked it, since when, the event).
-    let blocked = |lot: &LotKey<'_>, t: DateTime<Utc>| -> Option<(String, DateTime<Utc>, usize)> {
+    /// Whether no lot was ever held or rejected (then no use can be unsafe).
+    fn nothing_blocked(&self) -> bool {
+        self.holds.is_empty() && self.decisions.values().flatten().all(|d| !d.rejected)
+    }
+
+    /// Why a use at `t` of `lot` is unsafe, if it is.
+    fn blocked(
+        &self,
+        lot: &LotKey<'_>,
+        t: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Option<Block> {
         let limit = t - grace;
-        if let Some(h) = holds.get(lot).and_then(|hs| {
+        if let Some(h) = self.holds.get(lot).and_then(|hs| {
             hs.iter()
                 .find(|h| h.placed <= limit && h.released.is_none_or(|r| r > t))
         }) {
             return Some((format!("hold {}", h.id), h.placed, h.event));
         }
-        let last = decisions
+        let last = self
+            .decisions
             .get(lot)
             .and_then(|ds| ds.iter().rev().find(|d| d.at <= limit))?;
         last.rejected.then(|| {
@@ -139,35 +185,42 @@ fn check(run: &RunData) -> Verdict {
                 last.event,
             )
         })
-    };
-    let cause_of = |idx: usize| -> Option<&Ev<'_>> {
-        match &records.get(idx)?.entry {
-            Entry::EventEmitted { event, .. } => {
-                events.map.get(&(event.source.as_str(), event.id.as_str()))
-            }
-            _ => None,
-        }
-    };
-    let nothing_blocked = holds.is_empty() && decisions.values().flatten().all(|d| !d.rejected);
-    for (i, r) in records.iter().enumerate() {
-        // (lot, time, system, the event of the use, the note of a pick)
-        let (lot, t, system, use_event, note): (
-            LotKey<'_>,
-            DateTime<Utc>,
-            System,
-            Option<&Ev<'_>>,
-            Option<&andon_contracts::Json>,
-        ) = match &r.entry {
+    }
+}
+
+/// A use of a lot: a MES consumption or a WMS pick.
+struct Use<'a> {
+    /// The lot used.
+    lot: LotKey<'a>,
+    /// When.
+    t: DateTime<Utc>,
+    /// The MES or the WMS.
+    system: System,
+    /// The consumption event, or the shipment the pick was for.
+    event: Option<&'a Ev<'a>>,
+    /// The note of a pick.
+    note: Option<&'a Json>,
+}
+
+impl<'a> Use<'a> {
+    /// The use a record is, if it is one.
+    fn of(r: &'a Record, events: &'a Events<'a>, lots: &Lots<'a>) -> Option<Self> {
+        match &r.entry {
             Entry::EventEmitted {
                 event,
                 poison: None,
                 ..
             } if event.type_ == "andon.material.consumed.v1" => {
-                let Some(ev) = events.map.get(&(event.source.as_str(), event.id.as_str())) else {
-                    continue;
-                };
-                let Some(lot) = ev.lot() else { continue };
-                (lot, ev.intended_at, System::Mes, Some(ev), None)
+                let ev = events
+                    .map
+                    .get(&(event.source.as_str(), event.id.as_str()))?;
+                Some(Self {
+                    lot: ev.lot()?,
+                    t: ev.intended_at,
+                    system: System::Mes,
+                    event: Some(ev),
+                    note: None,
+                })
             }
             Entry::Note { name, detail } if name == "wms.pick" => {
                 let (Some(p), Some(m), Some(b)) = (
@@ -175,89 +228,166 @@ fn check(run: &RunData) -> Verdict {
                     common::field(detail, "material"),
                     common::field(detail, "batch"),
                 ) else {
-                    continue;
+                    return None;
                 };
                 let delivery = common::field(detail, "delivery").unwrap_or("?");
-                (
-                    (p, m, b),
-                    r.at,
-                    System::Wms,
-                    shipments.get(&(p, delivery)).copied(),
-                    Some(detail),
-                )
+                Some(Self {
+                    lot: (p, m, b),
+                    t: r.at,
+                    system: System::Wms,
+                    event: lots.shipments.get(&(p, delivery)).copied(),
+                    note: Some(detail),
+                })
             }
-            _ => continue,
+            _ => None,
+        }
+    }
+
+    /// What the use was, in words.
+    fn what(&self) -> String {
+        match (self.note, self.event) {
+            (Some(d), _) => format!(
+                "WMS picked {} of it for delivery {}",
+                common::quantity(d, "quantity")
+                    .map(|q| q.to_string())
+                    .unwrap_or_default(),
+                common::field(d, "delivery").unwrap_or("?")
+            ),
+            (None, Some(ev)) => format!(
+                "MES consumed {} of it for order {}",
+                common::quantity(&ev.event.data, "quantity")
+                    .map(|q| q.to_string())
+                    .unwrap_or_default(),
+                ev.field("order").unwrap_or("?")
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
+/// What the held-lot part found.
+#[derive(Default)]
+struct Uses {
+    /// Consumptions and picks.
+    uses: u64,
+    /// Consumptions of a held or rejected lot.
+    unsafe_consumed: u64,
+    /// Picks of a held or rejected lot.
+    unsafe_picked: u64,
+}
+
+/// What the rejected-postings part found.
+#[derive(Default)]
+struct Rejections {
+    /// Rejected calls judged (one per event and system).
+    rejections: u64,
+    /// Of those, named in a dead letter.
+    dead_lettered: u64,
+    /// Of those, whose effect landed later.
+    recovered: u64,
+    /// Of those, neither.
+    vanished: u64,
+    /// 422 answers to `/api/` calls that named no known source event.
+    unattributed: u64,
+}
+
+/// Judges both parts and builds the verdict.
+fn check(run: &RunData) -> Verdict {
+    let records = &run.records;
+    let events = Events::build(records);
+    let grace =
+        chrono::Duration::from_std(run.expect.safety.hold_grace.0).unwrap_or(chrono::Duration::MAX);
+    let lots = Lots::build(&events);
+    let mut w = Witnesses::default();
+    let uses = held_lots_used(records, &events, &lots, grace, &mut w);
+    let rejections = rejected_postings(run, &events, &mut w);
+    verdict(run, &lots, &uses, &rejections, w)
+}
+
+/// The event a record index emitted, if it emitted one.
+fn event_at<'e, 'a>(records: &[Record], events: &'e Events<'a>, idx: usize) -> Option<&'e Ev<'a>> {
+    match &records.get(idx)?.entry {
+        Entry::EventEmitted { event, .. } => {
+            events.map.get(&(event.source.as_str(), event.id.as_str()))
+        }
+        _ => None,
+    }
+}
+
+/// Every consumption and pick, judged against the holds and decisions in force.
+fn held_lots_used<'a>(
+    records: &'a [Record],
+    events: &'a Events<'a>,
+    lots: &Lots<'a>,
+    grace: chrono::Duration,
+    w: &mut Witnesses,
+) -> Uses {
+    let mut out = Uses::default();
+    let nothing_blocked = lots.nothing_blocked();
+    for (i, r) in records.iter().enumerate() {
+        let Some(u) = Use::of(r, events, lots) else {
+            continue;
         };
-        uses += 1;
+        out.uses += 1;
         if nothing_blocked {
             continue;
         }
-        let Some((why, since, cause)) = blocked(&lot, t) else {
+        let Some(block) = lots.blocked(&u.lot, u.t, grace) else {
             continue;
         };
-        if system == System::Mes {
-            unsafe_consumed += 1;
+        if u.system == System::Mes {
+            out.unsafe_consumed += 1;
         } else {
-            unsafe_picked += 1;
+            out.unsafe_picked += 1;
         }
-        let cause_ev = cause_of(cause);
+        let cause_ev = event_at(records, events, block.2);
         w.push("held_lot_used", i, || {
-            let what = match (note, use_event) {
-                (Some(d), _) => format!(
-                    "WMS picked {} of it for delivery {}",
-                    common::quantity(d, "quantity").map(|q| q.to_string()).unwrap_or_default(),
-                    common::field(d, "delivery").unwrap_or("?")
-                ),
-                (None, Some(ev)) => format!(
-                    "MES consumed {} of it for order {}",
-                    common::quantity(&ev.event.data, "quantity")
-                        .map(|q| q.to_string())
-                        .unwrap_or_default(),
-                    ev.field("order").unwrap_or("?")
-                ),
-                _ => String::new(),
-            };
-            Witness {
-                event: use_event.map(|e| e.source_ref()),
-                system: Some(system),
-                expected: format!(
-                    "no use of {} batch {} in plant {} while {why} (since {}) is in force, after {} of grace",
-                    lot.1,
-                    lot.2,
-                    lot.0,
-                    fmt_time(since),
-                    fmt_us(grace.num_microseconds().unwrap_or(i64::MAX))
-                ),
-                happened: format!(
-                    "{what} at {}, {} after {}",
-                    fmt_time(t),
-                    fmt_us(micros(since, t)),
-                    cause_ev.map(describe).unwrap_or_else(|| why.clone())
-                ),
-                trace_id: cause_ev.and_then(|e| e.trace()),
-            }
+            held_witness(&u, &block, cause_ev, grace)
         });
     }
+    out
+}
 
-    // Rejected postings.
-    let materials = common::Materials::build(run, &events);
-    let rejected = common::rejections_by_event(records, &events, &materials);
-    // Effects at each system after a rejection, for the rejected events only.
-    let mut landed: FastMap<(Key<'_>, System), usize> = FastMap::default();
-    if !rejected.is_empty() {
-        for (i, r) in records.iter().enumerate() {
-            if let Entry::Effect { sources, .. } = &r.entry {
-                for src in sources {
-                    let k = common::key(src);
-                    if rejected.contains_key(&k) {
-                        landed.insert((k, r.system), i);
-                    }
-                }
-            }
-        }
+/// The witness of a use of a lot while `block` was in force.
+fn held_witness(
+    u: &Use<'_>,
+    block: &Block,
+    cause_ev: Option<&Ev<'_>>,
+    grace: chrono::Duration,
+) -> Witness {
+    let (why, since, _) = block;
+    let (lot, t) = (u.lot, u.t);
+    Witness {
+        event: u.event.map(|e| e.source_ref()),
+        system: Some(u.system),
+        expected: format!(
+            "no use of {} batch {} in plant {} while {why} (since {}) is in force, after {} of grace",
+            lot.1,
+            lot.2,
+            lot.0,
+            fmt_time(*since),
+            fmt_us(grace.num_microseconds().unwrap_or(i64::MAX))
+        ),
+        happened: format!(
+            "{} at {}, {} after {}",
+            u.what(),
+            fmt_time(t),
+            fmt_us(micros(*since, t)),
+            cause_ev.map(describe).unwrap_or_else(|| why.clone())
+        ),
+        trace_id: cause_ev.and_then(|e| e.trace()),
     }
+}
+
+/// Every event rejected (422) by a system, judged against the dead letters and the
+/// effects that landed later; and the rejections that named no known event.
+fn rejected_postings<'a>(run: &'a RunData, events: &Events<'a>, w: &mut Witnesses) -> Rejections {
+    let records = &run.records;
+    let materials = common::Materials::build(run, events);
+    let rejected = common::rejections_by_event(records, events, &materials);
+    let landed = landed_after(records, &rejected);
     let dl = run.dead_letters.as_deref().map(DeadLetters::build);
-    let (mut rejections, mut dead_lettered, mut recovered, mut vanished) = (0u64, 0u64, 0u64, 0u64);
+    let mut out = Rejections::default();
     let mut attributed: FastSet<usize> = FastSet::default();
     for k in &events.order {
         let Some(rs) = rejected.get(k) else { continue };
@@ -271,50 +401,84 @@ fn check(run: &RunData) -> Verdict {
                 continue;
             }
             judged.push(system);
-            rejections += 1;
+            out.rejections += 1;
             if landed.get(&(*k, system)).is_some_and(|&e| e > ri) {
-                recovered += 1;
+                out.recovered += 1;
                 continue;
             }
             let Some(dl) = &dl else { continue };
             if dl.mentions(*k) {
-                dead_lettered += 1;
+                out.dead_lettered += 1;
                 continue;
             }
-            vanished += 1;
-            let Some(ev) = events.map.get(k) else {
-                continue;
-            };
-            let (call, problem) = match &records[ri].entry {
-                Entry::Request {
-                    method,
-                    route,
-                    problem,
-                    ..
-                } => (
-                    format!("{method} {route}"),
-                    problem.clone().unwrap_or_default(),
-                ),
-                _ => (String::new(), String::new()),
-            };
-            w.push("rejection_vanished", ri, || Witness {
-                event: Some(ev.source_ref()),
-                system: Some(system),
-                expected: format!(
-                    "{} in the SUT's dead letters after {} rejected its call",
-                    describe(ev),
-                    sys(system)
-                ),
-                happened: format!(
-                    "{call} was answered 422 {problem} at {}; no dead letter names the event and nothing landed at {} later",
-                    fmt_time(records[ri].at),
-                    sys(system)
-                ),
-                trace_id: ev.trace(),
-            });
+            out.vanished += 1;
+            if let Some(ev) = events.map.get(k) {
+                w.push("rejection_vanished", ri, || {
+                    vanished_witness(records, ev, system, ri)
+                });
+            }
         }
     }
-    let mut unattributed = 0u64;
+    out.unattributed = unattributed(records, &attributed);
+    out
+}
+
+/// The last effect at each system of each rejected event (its record index).
+fn landed_after<'a>(
+    records: &'a [Record],
+    rejected: &FastMap<Key<'a>, Vec<common::Rejection>>,
+) -> FastMap<(Key<'a>, System), usize> {
+    let mut landed: FastMap<(Key<'a>, System), usize> = FastMap::default();
+    if rejected.is_empty() {
+        return landed;
+    }
+    for (i, r) in records.iter().enumerate() {
+        if let Entry::Effect { sources, .. } = &r.entry {
+            for src in sources {
+                let k = common::key(src);
+                if rejected.contains_key(&k) {
+                    landed.insert((k, r.system), i);
+                }
+            }
+        }
+    }
+    landed
+}
+
+/// The witness of a rejected call (record `ri`) whose event vanished.
+fn vanished_witness(records: &[Record], ev: &Ev<'_>, system: System, ri: usize) -> Witness {
+    let (call, problem) = match &records[ri].entry {
+        Entry::Request {
+            method,
+            route,
+            problem,
+            ..
+        } => (
+            format!("{method} {route}"),
+            problem.clone().unwrap_or_default(),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    Witness {
+        event: Some(ev.source_ref()),
+        system: Some(system),
+        expected: format!(
+            "{} in the SUT's dead letters after {} rejected its call",
+            describe(ev),
+            sys(system)
+        ),
+        happened: format!(
+            "{call} was answered 422 {problem} at {}; no dead letter names the event and nothing landed at {} later",
+            fmt_time(records[ri].at),
+            sys(system)
+        ),
+        trace_id: ev.trace(),
+    }
+}
+
+/// 422 answers to `/api/` calls not attributed to a known source event.
+fn unattributed(records: &[Record], attributed: &FastSet<usize>) -> u64 {
+    let mut n = 0u64;
     for (i, r) in records.iter().enumerate() {
         if let Entry::Request {
             status: 422, route, ..
@@ -322,38 +486,48 @@ fn check(run: &RunData) -> Verdict {
             && route.starts_with("/api/")
             && !attributed.contains(&i)
         {
-            unattributed += 1;
+            n += 1;
         }
     }
+    n
+}
 
-    let unsafe_uses = unsafe_consumed + unsafe_picked;
+/// The verdict of both parts (see the module's documentation for the status).
+fn verdict(run: &RunData, lots: &Lots<'_>, u: &Uses, rj: &Rejections, w: Witnesses) -> Verdict {
+    let (n_holds, n_rejected_lots) = (lots.n_holds, lots.n_rejected_lots);
+    let dl = run.dead_letters.as_ref();
+    let unsafe_uses = u.unsafe_consumed + u.unsafe_picked;
     let held_exercised = n_holds + n_rejected_lots > 0;
-    let rejections_judged = rejections > 0 && dl.is_some();
+    let rejections_judged = rj.rejections > 0 && dl.is_some();
     let mut notes = Vec::new();
     if !held_exercised {
         notes.push("no hold was placed and no lot rejected".to_string());
     } else {
         notes.push(format!(
-            "{uses} consumptions and picks checked against {n_holds} holds and {n_rejected_lots} rejected lots, {unsafe_uses} unsafe"
+            "{} consumptions and picks checked against {n_holds} holds and {n_rejected_lots} rejected lots, {unsafe_uses} unsafe",
+            u.uses
         ));
     }
-    if rejections == 0 {
+    if rj.rejections == 0 {
         notes.push("no call was rejected (422)".to_string());
     } else if dl.is_none() {
         notes.push(format!(
-            "{rejections} rejected calls could not be judged: the SUT lacks the dead-letter capability (unknown)"
+            "{} rejected calls could not be judged: the SUT lacks the dead-letter capability (unknown)",
+            rj.rejections
         ));
     } else {
         notes.push(format!(
-            "{rejections} rejected calls: {dead_lettered} dead-lettered, {recovered} landed later, {vanished} vanished"
+            "{} rejected calls: {} dead-lettered, {} landed later, {} vanished",
+            rj.rejections, rj.dead_lettered, rj.recovered, rj.vanished
         ));
     }
-    if unattributed > 0 {
+    if rj.unattributed > 0 {
         notes.push(format!(
-            "{unattributed} rejections named no known source event"
+            "{} rejections named no known source event",
+            rj.unattributed
         ));
     }
-    let status = if unsafe_uses > 0 || vanished > 0 {
+    let status = if unsafe_uses > 0 || rj.vanished > 0 {
         Status::Fail
     } else if held_exercised || rejections_judged {
         Status::Pass
@@ -365,14 +539,14 @@ fn check(run: &RunData) -> Verdict {
     for (k, n) in [
         ("holds", n_holds),
         ("rejected_lots", n_rejected_lots),
-        ("uses", uses),
-        ("unsafe_consumptions", unsafe_consumed),
-        ("unsafe_picks", unsafe_picked),
-        ("rejections", rejections),
-        ("rejections_unattributed", unattributed),
-        ("dead_lettered", dead_lettered),
-        ("recovered", recovered),
-        ("vanished", vanished),
+        ("uses", u.uses),
+        ("unsafe_consumptions", u.unsafe_consumed),
+        ("unsafe_picks", u.unsafe_picked),
+        ("rejections", rj.rejections),
+        ("rejections_unattributed", rj.unattributed),
+        ("dead_lettered", rj.dead_lettered),
+        ("recovered", rj.recovered),
+        ("vanished", rj.vanished),
     ] {
         v.counts.insert(k.to_string(), n);
     }
