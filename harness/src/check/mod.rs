@@ -28,7 +28,6 @@ pub(crate) mod common;
 use std::collections::BTreeMap;
 
 use andon_contracts::{SourceRef, System};
-use andon_simulators::faults::Dur;
 use serde::{Deserialize, Serialize};
 
 pub use crate::history::expect::{CheckName, Expect, Phase, Reconcile, SafetyExpect, SlaBudget};
