@@ -32,7 +32,11 @@ fn modules(src: &Path) -> BTreeMap<Module, String> {
             if module.last().is_some_and(|l| l == "mod") {
                 module.pop();
             }
-            if module.first().is_some_and(|f| f == "bin") || module == ["lib"] || module == ["main"]
+            // Test modules in files of their own (`tests.rs`) are tests, not structure.
+            if module.first().is_some_and(|f| f == "bin")
+                || module.last().is_some_and(|l| l == "tests")
+                || module == ["lib"]
+                || module == ["main"]
             {
                 continue;
             }

@@ -7,13 +7,17 @@
 //! of the generator alone went from 0.7 ms to 5.3 ms, its rate down by a seventh, in
 //! `ci/bench-load.sh`). Ordinary pages grow the heap in small, cheap steps.
 
+/// Why transparent huge pages could not be turned off.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot turn transparent huge pages off: {0}")]
+pub struct PagesError(String);
+
 /// Turns transparent huge pages off for this process (Linux; elsewhere nothing to do).
 /// Returns why it could not, if it could not: the run goes on either way.
-pub fn small_pages() -> Result<(), String> {
+pub fn small_pages() -> Result<(), PagesError> {
     #[cfg(target_os = "linux")]
     {
-        nix::sys::prctl::set_thp_disable(true)
-            .map_err(|e| format!("cannot turn transparent huge pages off: {e}"))
+        nix::sys::prctl::set_thp_disable(true).map_err(|e| PagesError(e.to_string()))
     }
     #[cfg(not(target_os = "linux"))]
     {

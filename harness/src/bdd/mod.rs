@@ -388,21 +388,7 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
     if !problems.is_empty() {
         return Err(TestError::Steps(problems));
     }
-    let capabilities = match &opts.sut {
-        Some(m) => {
-            let m =
-                crate::sut::SutManifest::load(m).map_err(|e| TestError::Config(e.to_string()))?;
-            if !opts.runtime.hosts_sut(&m) {
-                m.check_program()
-                    .map_err(|e| TestError::Config(e.to_string()))?;
-            }
-            m
-        }
-        None => crate::sut::SutManifest::parse(crate::engine::run::REFERENCE_MANIFEST, "sut.toml")
-            .map_err(|e| TestError::Config(format!("internal: the bundled manifest: {e}")))?,
-    }
-    .capabilities
-    .names();
+    let capabilities = sut_capabilities(opts)?;
     let selected = select(features, tags.as_ref());
     std::fs::create_dir_all(&opts.report_dir).map_err(|e| {
         TestError::Config(format!("cannot create {}: {e}", opts.report_dir.display()))
@@ -419,16 +405,50 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         andon: opts.andon.clone(),
         runtime: opts.runtime,
     });
-
-    let junit_path = report_dir.join("junit.xml");
     let json_path = report_dir.join("cucumber.json");
+    run_cucumber(opts, ctx, &capabilities, selected, &json_path).await?;
+    for (name, why) in &skipped {
+        println!("skipped: {name} — {why}");
+    }
+    write_reports(opts, &report_dir, json_path, &skipped)
+}
+
+/// The capabilities the SUT's manifest declares (the bundled one's without `--sut`); a
+/// manifest that cannot be read, or a program that is not there, is a configuration error.
+fn sut_capabilities(opts: &TestOptions) -> Result<Vec<String>, TestError> {
+    let manifest = match &opts.sut {
+        Some(m) => {
+            let m =
+                crate::sut::SutManifest::load(m).map_err(|e| TestError::Config(e.to_string()))?;
+            if !opts.runtime.hosts_sut(&m) {
+                m.check_program()
+                    .map_err(|e| TestError::Config(e.to_string()))?;
+            }
+            m
+        }
+        None => crate::sut::SutManifest::parse(crate::engine::run::REFERENCE_MANIFEST, "sut.toml")
+            .map_err(|e| TestError::Config(format!("internal: the bundled manifest: {e}")))?,
+    };
+    Ok(manifest.capabilities.names())
+}
+
+/// Runs the selected scenarios through cucumber with the step library (steps of a
+/// capability the SUT lacks, and self-tests against another SUT, left undefined so their
+/// scenarios are skipped), printing to the console and writing `cucumber.json`.
+async fn run_cucumber(
+    opts: &TestOptions,
+    ctx: Arc<TestContext>,
+    capabilities: &[String],
+    selected: Vec<(PathBuf, Feature)>,
+    json_path: &Path,
+) -> Result<(), TestError> {
     let open = |p: &Path| {
         std::fs::File::create(p)
             .map_err(|e| TestError::Config(format!("cannot write {}: {e}", p.display())))
     };
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let out = console::Console::new(std::io::stdout(), color)
-        .tee::<AndonWorld, _>(writer::Json::for_tee(open(&json_path)?))
+        .tee::<AndonWorld, _>(writer::Json::for_tee(open(json_path)?))
         .normalized();
     let mut runner =
         cucumber::runner::Basic::default().max_concurrent_scenarios(opts.concurrency.max(1));
@@ -449,9 +469,8 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
             Action::Check(_) => runner = runner.then(re, steps::dispatch),
         }
     }
-    let hook_ctx = ctx.clone();
     let runner = runner.before(move |feature, _rule, scenario, w: &mut AndonWorld| {
-        let ctx = hook_ctx.clone();
+        let ctx = ctx.clone();
         Box::pin(async move {
             w.ctx = Some(ctx);
             w.feature_file = feature.path.clone();
@@ -469,18 +488,26 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         .run(selected.into_iter().map(|(_, f)| f).collect())
         .await;
     drop(writer);
+    Ok(())
+}
 
-    for (name, why) in &skipped {
-        println!("skipped: {name} — {why}");
-    }
+/// Reads the outcomes back from `cucumber.json` (its failures reworded in andon's words)
+/// and writes `junit.xml` and `report.html` beside it.
+fn write_reports(
+    opts: &TestOptions,
+    report_dir: &Path,
+    json_path: PathBuf,
+    skipped: &[(String, String)],
+) -> Result<TestSummary, TestError> {
     // cucumber words every failed step as a panic: say it in andon's words, then read the
     // outcomes back and write the JUnit report from them.
     report::reword_cucumber_json(&json_path)?;
-    let scenarios = report::read_cucumber_json(&json_path, &report_dir, &skipped)?;
+    let scenarios = report::read_cucumber_json(&json_path, report_dir, skipped)?;
     let write = |p: &Path, text: String| {
         std::fs::write(p, text)
             .map_err(|e| TestError::Config(format!("cannot write {}: {e}", p.display())))
     };
+    let junit_path = report_dir.join("junit.xml");
     write(&junit_path, report::junit_xml(&scenarios))?;
     let html = report_dir.join("report.html");
     write(&html, report::index_html(&scenarios, opts))?;

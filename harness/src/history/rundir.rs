@@ -192,7 +192,7 @@ pub fn read_history(file: &Path) -> Result<Vec<Record>, LoadError> {
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = BufReader::with_capacity(1 << 20, f);
     // A history line is a few hundred bytes: reserve roughly, to avoid regrowing a large Vec.
-    let mut records: Vec<Record> = Vec::with_capacity((len / 450).min(4_000_000) as usize);
+    let mut out = Reassembly::new(Vec::with_capacity((len / 450).min(4_000_000) as usize));
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -200,9 +200,6 @@ pub fn read_history(file: &Path) -> Result<Vec<Record>, LoadError> {
     let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(workers * 2);
     let work_rx = std::sync::Mutex::new(work_rx);
     let (done_tx, done_rx) = mpsc::channel::<(usize, Parsed)>();
-    // Lines per chunk, and the first bad line as (chunk, line within it, message).
-    let mut lines: Vec<usize> = Vec::new();
-    let mut bad: Option<(usize, usize, String)> = None;
     std::thread::scope(|s| -> Result<(), LoadError> {
         for _ in 0..workers {
             let done_tx = done_tx.clone();
@@ -220,56 +217,17 @@ pub fn read_history(file: &Path) -> Result<Vec<Record>, LoadError> {
             });
         }
         drop(done_tx);
-        let mut pending: BTreeMap<usize, Vec<Record>> = BTreeMap::new();
-        let mut next_out = 0usize;
-        let mut take = |n: usize, (count, r): Parsed, records: &mut Vec<Record>| {
-            if lines.len() <= n {
-                lines.resize(n + 1, 0);
-            }
-            lines[n] = count;
-            match r {
-                Ok(v) => {
-                    pending.insert(n, v);
-                }
-                Err((line, message)) => {
-                    if bad.as_ref().is_none_or(|(c, l, _)| (n, line) < (*c, *l)) {
-                        bad = Some((n, line, message));
-                    }
-                    pending.insert(n, Vec::new());
-                }
-            }
-            while let Some(v) = pending.remove(&next_out) {
-                records.extend(v);
-                next_out += 1;
-            }
-        };
         let mut n = 0usize;
         let mut carry: Vec<u8> = Vec::new();
         loop {
-            let mut chunk = std::mem::take(&mut carry);
-            chunk.reserve(CHUNK + 4096);
-            let before = chunk.len();
-            (&mut reader)
-                .take(CHUNK as u64)
-                .read_to_end(&mut chunk)
-                .map_err(io(file))?;
-            let eof = chunk.len() == before;
-            if !eof && let Some(cut) = chunk.iter().rposition(|b| *b == b'\n') {
-                carry = chunk.split_off(cut + 1);
-            } else if !eof {
-                // No newline in a whole chunk: keep reading into it.
-                carry = chunk;
-                continue;
-            }
-            if chunk.is_empty() {
-                break;
-            }
+            let (chunk, eof) = next_chunk(&mut reader, &mut carry).map_err(io(file))?;
+            let Some(chunk) = chunk else { break };
             if work_tx.send((n, chunk)).is_err() {
                 break;
             }
             n += 1;
             while let Ok((k, r)) = done_rx.try_recv() {
-                take(k, r, &mut records);
+                out.take(k, r);
             }
             if eof {
                 break;
@@ -277,19 +235,98 @@ pub fn read_history(file: &Path) -> Result<Vec<Record>, LoadError> {
         }
         drop(work_tx);
         for (k, r) in done_rx.iter() {
-            take(k, r, &mut records);
+            out.take(k, r);
         }
         Ok(())
     })?;
-    if let Some((chunk, line, message)) = bad {
-        return Err(LoadError::HistoryLine {
-            file: file.to_path_buf(),
-            line: lines[..chunk].iter().sum::<usize>() + line,
-            message,
-        });
+    out.finish(file)
+}
+
+/// The next chunk of whole lines (up to [`CHUNK`] bytes, more when a line is longer), the
+/// part of a line after it kept in `carry`; `None` at the end; and whether the file ended.
+fn next_chunk(
+    reader: &mut impl Read,
+    carry: &mut Vec<u8>,
+) -> std::io::Result<(Option<Vec<u8>>, bool)> {
+    loop {
+        let mut chunk = std::mem::take(carry);
+        chunk.reserve(CHUNK + 4096);
+        let before = chunk.len();
+        reader.take(CHUNK as u64).read_to_end(&mut chunk)?;
+        let eof = chunk.len() == before;
+        if !eof && let Some(cut) = chunk.iter().rposition(|b| *b == b'\n') {
+            *carry = chunk.split_off(cut + 1);
+        } else if !eof {
+            // No newline in a whole chunk: keep reading into it.
+            *carry = chunk;
+            continue;
+        }
+        return Ok(((!chunk.is_empty()).then_some(chunk), eof));
     }
-    records.shrink_to_fit();
-    Ok(records)
+}
+
+/// Parsed chunks put back in file order as they come in from the workers, with the
+/// lines of each chunk counted and the first bad line remembered.
+struct Reassembly {
+    records: Vec<Record>,
+    pending: BTreeMap<usize, Vec<Record>>,
+    next_out: usize,
+    /// Lines per chunk.
+    lines: Vec<usize>,
+    /// The first bad line: (chunk, line within it, message).
+    bad: Option<(usize, usize, String)>,
+}
+
+impl Reassembly {
+    fn new(records: Vec<Record>) -> Self {
+        Self {
+            records,
+            pending: BTreeMap::new(),
+            next_out: 0,
+            lines: Vec::new(),
+            bad: None,
+        }
+    }
+
+    /// Takes chunk `n`'s outcome, and appends every chunk that is now next in order.
+    fn take(&mut self, n: usize, (count, r): Parsed) {
+        if self.lines.len() <= n {
+            self.lines.resize(n + 1, 0);
+        }
+        self.lines[n] = count;
+        match r {
+            Ok(v) => {
+                self.pending.insert(n, v);
+            }
+            Err((line, message)) => {
+                if self
+                    .bad
+                    .as_ref()
+                    .is_none_or(|(c, l, _)| (n, line) < (*c, *l))
+                {
+                    self.bad = Some((n, line, message));
+                }
+                self.pending.insert(n, Vec::new());
+            }
+        }
+        while let Some(v) = self.pending.remove(&self.next_out) {
+            self.records.extend(v);
+            self.next_out += 1;
+        }
+    }
+
+    /// The records, or the first bad line of the file.
+    fn finish(mut self, file: &Path) -> Result<Vec<Record>, LoadError> {
+        if let Some((chunk, line, message)) = self.bad {
+            return Err(LoadError::HistoryLine {
+                file: file.to_path_buf(),
+                line: self.lines[..chunk].iter().sum::<usize>() + line,
+                message,
+            });
+        }
+        self.records.shrink_to_fit();
+        Ok(self.records)
+    }
 }
 
 /// Writes a history as JSON Lines.

@@ -10,243 +10,23 @@
 //! Only an andon killed outright (SIGKILL) leaves the SUT running. `sut.log` holds one line per line of output,
 //! `TIMESTAMP [stdout|stderr] text`, and the driver's own notes as `[andon]` lines.
 
-use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Command;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+pub use super::error::{SutError, SutEvent, SutEventKind};
 use super::manifest::{ResolvedStart, ResolvedSut};
+pub use super::process::stop_own;
+use super::process::{Log, Proc, own_groups, spawn};
 
 /// Lines of `sut.log` an error quotes.
 pub const LOG_TAIL_LINES: usize = 40;
-
-/// How long [`stop_own`] gives the SUTs after SIGTERM before SIGKILL.
-const STOP_OWN_GRACE: Duration = Duration::from_secs(5);
-
-/// The process groups of the SUTs this process started and has not finished with.
-static OWN_GROUPS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
-
-fn own_groups() -> std::sync::MutexGuard<'static, BTreeSet<u32>> {
-    OWN_GROUPS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Stops every SUT this process started and has not finished with: SIGCONT and SIGTERM to
-/// each process group, SIGKILL to those still there after a grace of 5 s. Returns how many
-/// groups there were. For a command told to stop mid-run (its drivers are not dropped in
-/// order when the process exits).
-pub async fn stop_own() -> usize {
-    let groups: Vec<u32> = std::mem::take(&mut *own_groups()).into_iter().collect();
-    let alive = |pgid: u32| killpg(Pid::from_raw(pgid as i32), None::<Signal>).is_ok();
-    for &g in &groups {
-        let _ = killpg(Pid::from_raw(g as i32), Signal::SIGCONT);
-        let _ = killpg(Pid::from_raw(g as i32), Signal::SIGTERM);
-    }
-    let deadline = Instant::now() + STOP_OWN_GRACE;
-    let mut left: Vec<u32> = groups.clone();
-    while !left.is_empty() && Instant::now() < deadline {
-        // The leaders are reaped by their drivers' monitor tasks, which keep running.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        left.retain(|&g| alive(g));
-    }
-    for g in left {
-        let _ = killpg(Pid::from_raw(g as i32), Signal::SIGKILL);
-    }
-    groups.len()
-}
-
-/// Why the driver could not do what it was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum SutError {
-    /// The manifest has no `[start]`: andon does not control the process.
-    #[error(
-        "{action} is not applicable: the manifest has no [start], so the SUT runs outside andon's control"
-    )]
-    NotApplicable {
-        /// What was asked (`restart`, `kill`, `pause`, `resume`).
-        action: &'static str,
-    },
-    /// The manifest names a container image, which the in-process runtime cannot run.
-    #[error(
-        "the manifest starts the SUT from the image {image:?}: that needs the containers runtime"
-    )]
-    NeedsContainers {
-        /// The image.
-        image: String,
-    },
-    /// The program could not be started.
-    #[error("could not start the SUT ({command}): {source}")]
-    Spawn {
-        /// The command line.
-        command: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// `sut.log` could not be opened.
-    #[error("could not open {path}: {source}")]
-    Log {
-        /// The log file.
-        path: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// The SUT exited before it answered its readiness URL.
-    #[error("the SUT exited before it was ready ({status}); the end of sut.log:\n{log_tail}")]
-    Died {
-        /// How it exited.
-        status: ExitStatus,
-        /// The last lines of `sut.log`.
-        log_tail: String,
-    },
-    /// The SUT never answered 2xx at its readiness URL (it has been killed).
-    #[error(
-        "the SUT did not answer 2xx at {url} within {}s (it was killed); the end of sut.log:\n{log_tail}",
-        waited.as_secs_f64()
-    )]
-    NeverReady {
-        /// The readiness URL.
-        url: String,
-        /// How long andon waited.
-        waited: Duration,
-        /// The last lines of `sut.log`.
-        log_tail: String,
-    },
-    /// The SUT is not running.
-    #[error("the SUT is not running")]
-    NotRunning,
-    /// The container engine failed to start, stop, kill or pause the SUT's container.
-    #[error("the SUT's container: {0}")]
-    Container(String),
-    /// A signal could not be sent.
-    #[error("could not send {signal} to the SUT: {source}")]
-    Signal {
-        /// The signal.
-        signal: &'static str,
-        /// Cause.
-        source: nix::Error,
-    },
-}
-
-/// Something that happened to the SUT process (for the history and the report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SutEvent {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// What.
-    #[serde(flatten)]
-    pub what: SutEventKind,
-}
-
-/// What happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum SutEventKind {
-    /// The process was spawned.
-    Started {
-        /// Process id.
-        pid: u32,
-    },
-    /// The readiness URL answered 2xx.
-    Ready {
-        /// Milliseconds from spawn.
-        after_ms: u64,
-    },
-    /// The driver sent a signal.
-    Signalled {
-        /// Process id.
-        pid: u32,
-        /// `SIGTERM`, `SIGKILL`, `SIGSTOP`, `SIGCONT`.
-        signal: String,
-    },
-    /// The process exited.
-    Exited {
-        /// Process id.
-        pid: u32,
-        /// How (`exit status: 0`, `signal: 9 (SIGKILL)`).
-        status: String,
-        /// Whether the driver caused it (stop, kill, restart); false is a crash.
-        expected: bool,
-    },
-}
-
-/// Appends timestamped lines to `sut.log`.
-#[derive(Clone)]
-struct Log {
-    path: PathBuf,
-    file: Arc<Mutex<File>>,
-}
-
-impl Log {
-    fn open(path: PathBuf) -> Result<Self, SutError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| SutError::Log {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(Self {
-            path,
-            file: Arc::new(Mutex::new(file)),
-        })
-    }
-
-    fn line(&self, stream: &str, text: &str) {
-        let ts = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
-        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = writeln!(f, "{ts} [{stream}] {text}") {
-            tracing::warn!(path = %self.path.display(), error = %e, "could not write sut.log");
-        }
-    }
-
-    fn tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
-}
-
-/// One spawned process.
-struct Proc {
-    pid: u32,
-    spawned: Instant,
-    exit: watch::Receiver<Option<ExitStatus>>,
-    expected: Arc<AtomicBool>,
-    readers: Vec<JoinHandle<()>>,
-    monitor: JoinHandle<()>,
-}
-
-impl Proc {
-    fn exited(&self) -> Option<ExitStatus> {
-        *self.exit.borrow()
-    }
-
-    async fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let _ = tokio::time::timeout(limit, self.exit.wait_for(Option::is_some)).await;
-        self.exited()
-    }
-
-    /// Waits (briefly) until the pipes are drained into the log.
-    async fn drain(&mut self) {
-        for r in self.readers.drain(..) {
-            let _ = tokio::time::timeout(Duration::from_secs(1), r).await;
-        }
-    }
-}
 
 /// Drives one SUT for a run. See the module docs.
 pub struct SutDriver {
@@ -379,82 +159,11 @@ impl SutDriver {
                 image: image.clone(),
             });
         }
-        let (program, args) = start.command.split_first().ok_or_else(|| SutError::Spawn {
-            command: String::new(),
-            source: std::io::Error::other("empty command"),
-        })?;
-        let command_line = start.command.join(" ");
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .envs(&start.env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
-        let mut child = cmd.spawn().map_err(|source| SutError::Spawn {
-            command: command_line.clone(),
-            source,
-        })?;
-        let pid = child.id().unwrap_or_default();
-        own_groups().insert(pid);
-        self.log
-            .line("andon", &format!("started pid {pid}: {command_line}"));
-        tracing::info!(pid, command = %command_line, "SUT started");
-        let mut readers = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            readers.push(tokio::spawn(pump(out, "stdout", self.log.clone())));
-        }
-        if let Some(err) = child.stderr.take() {
-            readers.push(tokio::spawn(pump(err, "stderr", self.log.clone())));
-        }
-        let (exit_tx, exit) = watch::channel(None);
-        let expected = Arc::new(AtomicBool::new(false));
-        let monitor = {
-            let log = self.log.clone();
-            let events = self.events.clone();
-            let expected = expected.clone();
-            tokio::spawn(async move {
-                let status = child.wait().await;
-                let expected = expected.load(Ordering::SeqCst);
-                match status {
-                    Ok(status) => {
-                        log.line(
-                            "andon",
-                            &format!(
-                                "pid {pid} exited: {status}{}",
-                                if expected { "" } else { " (unexpected)" }
-                            ),
-                        );
-                        if !expected {
-                            tracing::warn!(pid, %status, "the SUT exited unexpectedly");
-                        }
-                        let _ = events.send(SutEvent {
-                            at: Utc::now(),
-                            what: SutEventKind::Exited {
-                                pid,
-                                status: status.to_string(),
-                                expected,
-                            },
-                        });
-                        let _ = exit_tx.send(Some(status));
-                    }
-                    Err(e) => {
-                        log.line("andon", &format!("could not wait for pid {pid}: {e}"));
-                    }
-                }
-            })
-        };
+        let proc = spawn(&start, &self.log, &self.events)?;
+        let pid = proc.pid;
         self.emit(SutEventKind::Started { pid });
         self.paused = false;
-        self.proc = Some(Proc {
-            pid,
-            spawned: Instant::now(),
-            exit,
-            expected,
-            readers,
-            monitor,
-        });
+        self.proc = Some(proc);
         self.wait_ready(&start).await
     }
 
@@ -649,22 +358,6 @@ impl Drop for SutDriver {
             }
             own_groups().remove(&p.pid);
             p.monitor.abort();
-        }
-    }
-}
-
-/// Copies one output stream into the log, line by line.
-async fn pump(stream: impl AsyncRead + Unpin, name: &'static str, log: Log) {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                log.line(name, text.trim_end_matches(['\n', '\r']));
-            }
         }
     }
 }

@@ -23,11 +23,13 @@
 //! ```
 
 pub mod driver;
+mod error;
 pub mod manifest;
+mod process;
 pub mod redact;
 
 pub use driver::{SutDriver, SutError, SutEvent, SutEventKind, free_port, stop_own};
 pub use manifest::{
-    Capabilities, Ingress, ManifestError, Placeholders, ResolvedStart, ResolvedSut, StartSpec,
-    SutManifest, Template,
+    Capabilities, Ingress, IngressError, ManifestError, Placeholders, ResolvedStart, ResolvedSut,
+    StartSpec, SutManifest, Template,
 };

@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use andon_simulators::history::Record;
 
 use crate::check::RunData;
-use crate::check::common::{self, DeliveryState, Events, FastMap, FastSet, Key, Materials};
+use crate::check::common::{self, DeliveryState, Events, FastMap, FastSet, Key, Materials, Slot};
 
 /// What the exactly-once checker reads from the history, built once.
 pub(super) struct Index<'a> {
@@ -99,4 +99,23 @@ fn superseded<'a>(events: &Events<'a>, dels: &[DeliveryState]) -> FastSet<Key<'a
         }
     }
     out
+}
+
+/// The effects of one expected kind for one event: how many are wanted and found.
+pub(super) struct Group<'a> {
+    /// The expected effect.
+    pub(super) slot: Slot<'a>,
+    /// How many the event's flow wants.
+    pub(super) wanted: i64,
+    /// How many landed (less those reversed).
+    pub(super) found: i64,
+    /// The first effects found (enough for a witness).
+    pub(super) effects: [usize; 4],
+}
+
+impl Group<'_> {
+    /// The first effects found, by record index.
+    pub(super) fn effects(&self) -> &[usize] {
+        &self.effects[..(self.found.max(0) as usize).min(4)]
+    }
 }

@@ -4,29 +4,10 @@
 use andon_simulators::history::{Entry, Outcome, Record};
 
 use super::Tally;
-use super::index::Index;
+use super::index::{Group, Index};
 use super::witness::{effect_text, lost_witness, unattributed_witness};
 use crate::check::Witness;
 use crate::check::common::{self, Ev, Need, Slot, describe, sys};
-
-/// The effects of one expected kind for one event: how many are wanted and found.
-pub(super) struct Group<'a> {
-    /// The expected effect.
-    pub(super) slot: Slot<'a>,
-    /// How many the event's flow wants.
-    pub(super) wanted: i64,
-    /// How many landed (less those reversed).
-    pub(super) found: i64,
-    /// The first effects found (enough for a witness).
-    pub(super) effects: [usize; 4],
-}
-
-impl Group<'_> {
-    /// The first effects found, by record index.
-    pub(super) fn effects(&self) -> &[usize] {
-        &self.effects[..(self.found.max(0) as usize).min(4)]
-    }
-}
 
 /// Scratch vectors reused from event to event.
 #[derive(Default)]

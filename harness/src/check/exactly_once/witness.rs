@@ -3,7 +3,7 @@
 use andon_contracts::{SourceRef, System};
 use andon_simulators::history::{Entry, Record};
 
-use super::judge::Group;
+use super::index::Group;
 use crate::check::Witness;
 use crate::check::common::{self, Ev, describe, fmt_time, fmt_us, micros, sys};
 

@@ -116,8 +116,8 @@ pub async fn check_engine(images: &[String]) -> Result<(), ContainerError> {
 }
 
 /// Whether a Docker engine answers; `Err` says why not (for tests that must skip).
-pub async fn engine_available() -> Result<(), String> {
-    check_engine(&[]).await.map_err(|e| e.to_string())
+pub async fn engine_available() -> Result<(), ContainerError> {
+    check_engine(&[]).await
 }
 
 /// Removes containers and networks that an andon process which no longer runs left

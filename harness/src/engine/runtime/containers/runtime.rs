@@ -96,6 +96,73 @@ fn engine_error(action: &str, what: impl ToString, e: impl ToString) -> Containe
     }
 }
 
+/// The run's two networks, `RUN-ctl` (published ports) and `RUN-plant` (the systems and
+/// the SUT); on failure whatever the run made is removed.
+async fn create_networks(
+    docker: &Docker,
+    run: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<(String, String), ContainerError> {
+    // "-ctl" sorts before "-plant": the engine routes published ports through the
+    // network first in name order, the control one.
+    let (network, control) = (format!("{run}-plant"), format!("{run}-ctl"));
+    for name in [&control, &network] {
+        if let Err(e) = docker
+            .create_network(NetworkCreateRequest {
+                name: name.clone(),
+                labels: Some(labels.clone().into_iter().collect()),
+                ..Default::default()
+            })
+            .await
+        {
+            let _ = super::remove_run(run).await;
+            return Err(engine_error("creating the network", name, e));
+        }
+    }
+    Ok((network, control))
+}
+
+/// Starts one simulator's container on the control network, joins it to the plant
+/// network, and reaches its admin API.
+async fn start_node(
+    image: SimulatorImage,
+    system: System,
+    run: &str,
+    labels: &BTreeMap<String, String>,
+    docker: &Docker,
+    control: &str,
+    network: &str,
+) -> Result<(System, String, ContainerAsync<SimulatorImage>, Admin), ContainerError> {
+    let name = format!("{run}-{system}");
+    let request = labels
+        .iter()
+        .fold(image.with_network(control.to_string()), |r, (k, v)| {
+            r.with_label(k.clone(), v.clone())
+        })
+        .with_container_name(name.clone())
+        .with_startup_timeout(STARTUP)
+        .with_host(
+            super::placement::HOST_GATEWAY,
+            testcontainers::core::Host::HostGateway,
+        );
+    let container = request.start().await.map_err(|e| ContainerError::Start {
+        what: name.clone(),
+        why: e.to_string(),
+    })?;
+    docker
+        .connect_network(
+            network,
+            NetworkConnectRequest {
+                container: name.clone(),
+                endpoint_config: None,
+            },
+        )
+        .await
+        .map_err(|e| engine_error("joining the plant network", &name, e))?;
+    let admin = container.admin().await?;
+    Ok((system, name, container, admin))
+}
+
 impl Containers {
     /// Creates the run's network and starts the four simulators on it, each with its
     /// settings and the run's master data; returns once every one is ready.
@@ -118,57 +185,12 @@ impl Containers {
             .map_err(|e| ContainerError::NoEngine(e.to_string()))?;
         let run = format!("andon-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let labels = run_labels(&run);
-        // "-ctl" sorts before "-plant": the engine routes published ports through the
-        // network first in name order, the control one.
-        let (network, control) = (format!("{run}-plant"), format!("{run}-ctl"));
-        for name in [&control, &network] {
-            if let Err(e) = docker
-                .create_network(NetworkCreateRequest {
-                    name: name.clone(),
-                    labels: Some(labels.clone().into_iter().collect()),
-                    ..Default::default()
-                })
-                .await
-            {
-                let _ = super::remove_run(&run).await;
-                return Err(engine_error("creating the network", name, e));
-            }
-        }
+        let (network, control) = create_networks(&docker, &run, &labels).await?;
         let started = futures::future::join_all(System::ALL.into_iter().map(|system| {
             let image = SimulatorImage::new(system)
                 .with_settings(&settings.get(&system).cloned().unwrap_or_default())
                 .with_master(master);
-            let name = format!("{run}-{system}");
-            let request = labels
-                .iter()
-                .fold(image.with_network(control.clone()), |r, (k, v)| {
-                    r.with_label(k.clone(), v.clone())
-                })
-                .with_container_name(name.clone())
-                .with_startup_timeout(STARTUP)
-                .with_host(
-                    "host.docker.internal",
-                    testcontainers::core::Host::HostGateway,
-                );
-            let (docker, network) = (docker.clone(), network.clone());
-            async move {
-                let container = request.start().await.map_err(|e| ContainerError::Start {
-                    what: name.clone(),
-                    why: e.to_string(),
-                })?;
-                docker
-                    .connect_network(
-                        &network,
-                        NetworkConnectRequest {
-                            container: name.clone(),
-                            endpoint_config: None,
-                        },
-                    )
-                    .await
-                    .map_err(|e| engine_error("joining the plant network", &name, e))?;
-                let admin = container.admin().await?;
-                Ok::<_, ContainerError>((system, name, container, admin))
-            }
+            start_node(image, system, &run, &labels, &docker, &control, &network)
         }))
         .await;
         let mut nodes = BTreeMap::new();

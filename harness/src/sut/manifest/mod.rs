@@ -31,8 +31,10 @@
 //! Unknown keys, unknown placeholders and missing parts are refused with
 //! `FILE:LINE:COLUMN: what was expected`.
 
+mod resolved;
+mod template;
+
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,10 +43,9 @@ use andon_simulators::faults::Dur;
 use serde::Deserialize;
 use toml::Spanned;
 
-/// Every placeholder name, in the order messages list them.
-pub const PLACEHOLDERS: &[&str] = &[
-    "erp.url", "mes.url", "qms.url", "wms.url", "sut.port", "sut.url", "run.dir", "andon",
-];
+pub use resolved::{Ingress, IngressError, ResolvedStart, ResolvedSut};
+pub use template::{PLACEHOLDERS, Placeholders, Template};
+use template::{scan, unknown_placeholder};
 
 /// A bad manifest.
 #[derive(Debug, thiserror::Error)]
@@ -69,84 +70,6 @@ pub enum ManifestError {
         /// What was expected.
         message: String,
     },
-}
-
-/// A string of the manifest with `{placeholders}`, remembering where it was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    text: String,
-    span: Range<usize>,
-}
-
-impl Template {
-    /// The text as written (placeholders unfilled).
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    fn from(s: Spanned<String>) -> Self {
-        Self {
-            span: s.span(),
-            text: s.into_inner(),
-        }
-    }
-
-    /// The placeholders it uses, with their byte offset in the text.
-    fn placeholders(&self) -> Result<Vec<(usize, &str)>, (usize, String)> {
-        let mut out = Vec::new();
-        scan(&self.text, |offset, name| {
-            out.push((offset, name));
-            Ok(String::new())
-        })?;
-        Ok(out)
-    }
-}
-
-/// Walks `text`, handing each `{name}` to `fill`; returns the filled text.
-fn scan<'t>(
-    text: &'t str,
-    mut fill: impl FnMut(usize, &'t str) -> Result<String, (usize, String)>,
-) -> Result<String, (usize, String)> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut offset = 0;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let c = &rest[i..];
-        if c.starts_with("{{") || c.starts_with("}}") {
-            out.push_str(&c[..1]);
-            rest = &c[2..];
-            offset += i + 2;
-            continue;
-        }
-        if c.starts_with('}') {
-            return Err((
-                offset + i,
-                "a lone `}`: write `}}` for a literal brace".to_string(),
-            ));
-        }
-        let Some(end) = c.find('}') else {
-            return Err((
-                offset + i,
-                "an unclosed `{`: placeholders read `{name}`; write `{{` for a literal brace"
-                    .to_string(),
-            ));
-        };
-        let name = &c[1..end];
-        out.push_str(&fill(offset + i, name)?);
-        rest = &c[end + 1..];
-        offset += i + end + 1;
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn unknown_placeholder(name: &str) -> String {
-    let all: Vec<String> = PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect();
-    format!(
-        "unknown placeholder {{{name}}}, expected one of {}",
-        all.join(", ")
-    )
 }
 
 #[derive(Deserialize)]
@@ -259,128 +182,6 @@ pub struct SutManifest {
     base_dir: Option<PathBuf>,
 }
 
-/// The values of the placeholders for one run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placeholders {
-    /// Base URL of each simulator (`http://127.0.0.1:PORT`).
-    pub urls: BTreeMap<System, String>,
-    /// The port the SUT is to listen on (`None` when andon does not start it).
-    pub sut_port: Option<u16>,
-    /// The run directory.
-    pub run_dir: PathBuf,
-    /// The andon binary (`{andon}`).
-    pub andon: PathBuf,
-    /// The host in `{sut.url}`: `127.0.0.1`, or the SUT container's name as the
-    /// simulators see it on the run's network.
-    pub sut_host: String,
-}
-
-impl Placeholders {
-    /// Placeholders with `{andon}` set to the running binary.
-    pub fn new(urls: BTreeMap<System, String>, sut_port: Option<u16>, run_dir: &Path) -> Self {
-        Self {
-            urls,
-            sut_port,
-            run_dir: run_dir.to_path_buf(),
-            andon: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("andon")),
-            sut_host: "127.0.0.1".to_string(),
-        }
-    }
-
-    fn value(&self, name: &str) -> Result<String, String> {
-        let url = |s: System| {
-            self.urls
-                .get(&s)
-                .cloned()
-                .ok_or_else(|| format!("{{{name}}} has no value: the {s} simulator has no URL"))
-        };
-        let port = || {
-            self.sut_port.ok_or_else(|| {
-                format!("{{{name}}} is only known when andon starts the SUT ([start])")
-            })
-        };
-        match name {
-            "erp.url" => url(System::Erp),
-            "mes.url" => url(System::Mes),
-            "qms.url" => url(System::Qms),
-            "wms.url" => url(System::Wms),
-            "sut.port" => port().map(|p| p.to_string()),
-            "sut.url" => port().map(|p| format!("http://{}:{p}", self.sut_host)),
-            "run.dir" => Ok(self.run_dir.display().to_string()),
-            "andon" => Ok(self.andon.display().to_string()),
-            other => Err(unknown_placeholder(other)),
-        }
-    }
-}
-
-/// How to start the SUT, placeholders filled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedStart {
-    /// Program and arguments.
-    pub command: Vec<String>,
-    /// Environment added to andon's own.
-    pub env: BTreeMap<String, String>,
-    /// Readiness URL.
-    pub ready: String,
-    /// Container image, when the manifest names one.
-    pub image: Option<String>,
-    /// The container's arguments (empty: the image's own).
-    pub args: Vec<String>,
-    /// Longest wait for readiness.
-    pub ready_timeout: Duration,
-    /// SIGTERM → SIGKILL grace.
-    pub stop_grace: Duration,
-}
-
-/// Where a simulator delivers its events: a plain `http://` URL with a host, parsed once
-/// when the manifest is resolved (andon's emitters speak plain HTTP; a SUT behind TLS is
-/// given its plain listener).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ingress(String);
-
-impl Ingress {
-    /// Parses an ingress URL; why not, if it cannot take deliveries.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        if url.starts_with("https://") {
-            return Err(format!(
-                "{url:?}: andon delivers events over plain HTTP; give the SUT's plain http:// \
-                 listener (TLS in front of the SUT is not andon's to test)"
-            ));
-        }
-        andon_simulators::emitter::verify_ingress(url)
-            .map(|()| Self(url.to_string()))
-            .map_err(|why| format!("{url:?} cannot take deliveries: {why}"))
-    }
-
-    /// The URL.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Ingress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A manifest with every placeholder filled for one run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedSut {
-    /// Name in reports.
-    pub name: String,
-    /// How to start it (`None`: already running).
-    pub start: Option<ResolvedStart>,
-    /// Ingress endpoint per simulator.
-    pub ingress: BTreeMap<System, Ingress>,
-    /// Dead-letter URL, when the SUT has the capability.
-    pub dead_letters: Option<String>,
-    /// Backlog URL, when the SUT has the capability.
-    pub backlog: Option<String>,
-    /// The port the SUT listens on, when andon starts it.
-    pub port: Option<u16>,
-}
-
 /// Converts a byte offset of `text` to a 1-based line and column (in characters).
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -423,66 +224,7 @@ impl SutManifest {
         if raw.name.get_ref().trim().is_empty() {
             return Err(err(raw.name.span().start, "name must not be empty".into()));
         }
-        let start = match raw.start {
-            None => None,
-            Some(s) => {
-                let table = s.span();
-                let s = s.into_inner();
-                if let (Some(args), None) = (&s.args, &s.image) {
-                    return Err(err(
-                        args.span().start,
-                        "`args` are the container's arguments: they need `image`".into(),
-                    ));
-                }
-                let command: Vec<Template> = match (&s.command, &s.image) {
-                    (None, None) => {
-                        return Err(err(
-                            table.start,
-                            "[start] needs `command`, such as command = [\"./my-bridge\", \"--port\", \"{sut.port}\"], or `image`".into(),
-                        ));
-                    }
-                    (Some(c), _) => {
-                        if c.get_ref().is_empty() || c.get_ref()[0].get_ref().trim().is_empty() {
-                            return Err(err(
-                                c.span().start,
-                                "command needs at least the program to run".into(),
-                            ));
-                        }
-                        c.get_ref().iter().cloned().map(Template::from).collect()
-                    }
-                    (None, Some(_)) => Vec::new(),
-                };
-                let Some(ready) = s.ready else {
-                    return Err(err(
-                        table.start,
-                        "[start] needs `ready`: a URL that answers 2xx once the SUT is ready, such as ready = \"{sut.url}/health\"".into(),
-                    ));
-                };
-                let dur = |d: Option<Spanned<Dur>>, default: u64, key: &str| match d {
-                    Some(d) if d.get_ref().0.is_zero() => {
-                        Err(err(d.span().start, format!("{key} must be longer than 0s")))
-                    }
-                    Some(d) => Ok(d.into_inner().0),
-                    None => Ok(Duration::from_secs(default)),
-                };
-                Some(StartSpec {
-                    command,
-                    env: s
-                        .env
-                        .into_iter()
-                        .map(|(k, v)| (k, Template::from(v)))
-                        .collect(),
-                    ready: Template::from(ready),
-                    image: s.image.map(Template::from),
-                    args: s
-                        .args
-                        .map(|a| a.into_inner().into_iter().map(Template::from).collect())
-                        .unwrap_or_default(),
-                    ready_timeout: dur(s.ready_timeout, 30, "ready_timeout")?,
-                    stop_grace: dur(s.stop_grace, 10, "stop_grace")?,
-                })
-            }
-        };
+        let start = raw.start.map(|s| start_spec(s, &err)).transpose()?;
         let ingress = raw.ingress.into_inner();
         let ingress: BTreeMap<System, Template> = [
             (System::Erp, ingress.erp),
@@ -587,8 +329,8 @@ impl SutManifest {
     fn check_ingress_scheme(&self) -> Result<(), ManifestError> {
         for t in self.ingress.values() {
             if t.text.starts_with("https://") {
-                let why = Ingress::parse(&t.text).err().unwrap_or_default();
-                return Err(self.error_in(t, None, why));
+                let why = IngressError::Https(t.text.clone());
+                return Err(self.error_in(t, None, why.to_string()));
             }
         }
         Ok(())
@@ -642,67 +384,69 @@ impl SutManifest {
     pub fn file(&self) -> &str {
         &self.file
     }
+}
 
-    /// Fills every placeholder.
-    pub fn resolve(&self, ph: &Placeholders) -> Result<ResolvedSut, ManifestError> {
-        let fill = |t: &Template| -> Result<String, ManifestError> {
-            scan(&t.text, |offset, name| {
-                ph.value(name).map_err(|m| (offset, m))
-            })
-            .map_err(|(o, m)| self.error_in(t, Some(o), m))
-        };
-        let start = match &self.start {
-            None => None,
-            Some(s) => {
-                let mut command = s.command.iter().map(&fill).collect::<Result<Vec<_>, _>>()?;
-                if let (Some(program), Some(base)) = (command.first_mut(), &self.base_dir) {
-                    let p = Path::new(program.as_str());
-                    if p.is_relative() && program.contains('/') {
-                        *program = base.join(p).display().to_string();
-                    }
-                }
-                Some(ResolvedStart {
-                    command,
-                    env: s
-                        .env
-                        .iter()
-                        .map(|(k, v)| Ok((k.clone(), fill(v)?)))
-                        .collect::<Result<_, ManifestError>>()?,
-                    ready: fill(&s.ready)?,
-                    image: s.image.as_ref().map(&fill).transpose()?,
-                    args: s.args.iter().map(&fill).collect::<Result<_, _>>()?,
-                    ready_timeout: s.ready_timeout,
-                    stop_grace: s.stop_grace,
-                })
-            }
-        };
-        Ok(ResolvedSut {
-            name: self.name.clone(),
-            start,
-            ingress: self
-                .ingress
-                .iter()
-                .map(|(s, t)| {
-                    let url = fill(t)?;
-                    let ingress =
-                        Ingress::parse(&url).map_err(|why| self.error_in(t, None, why))?;
-                    Ok((*s, ingress))
-                })
-                .collect::<Result<_, ManifestError>>()?,
-            dead_letters: self
-                .capabilities
-                .dead_letters
-                .as_ref()
-                .map(&fill)
-                .transpose()?,
-            backlog: self.capabilities.backlog.as_ref().map(&fill).transpose()?,
-            port: if self.start.is_some() {
-                ph.sut_port
-            } else {
-                None
-            },
-        })
+/// The `[start]` table read: a command or an image, `ready`, the durations; `err` places a
+/// problem at a byte offset of the file.
+fn start_spec(
+    s: Spanned<RawStart>,
+    err: &dyn Fn(usize, String) -> ManifestError,
+) -> Result<StartSpec, ManifestError> {
+    let table = s.span();
+    let s = s.into_inner();
+    if let (Some(args), None) = (&s.args, &s.image) {
+        return Err(err(
+            args.span().start,
+            "`args` are the container's arguments: they need `image`".into(),
+        ));
     }
+    let command: Vec<Template> = match (&s.command, &s.image) {
+        (None, None) => {
+            return Err(err(
+                    table.start,
+                    "[start] needs `command`, such as command = [\"./my-bridge\", \"--port\", \"{sut.port}\"], or `image`".into(),
+                ));
+        }
+        (Some(c), _) => {
+            if c.get_ref().is_empty() || c.get_ref()[0].get_ref().trim().is_empty() {
+                return Err(err(
+                    c.span().start,
+                    "command needs at least the program to run".into(),
+                ));
+            }
+            c.get_ref().iter().cloned().map(Template::from).collect()
+        }
+        (None, Some(_)) => Vec::new(),
+    };
+    let Some(ready) = s.ready else {
+        return Err(err(
+                table.start,
+                "[start] needs `ready`: a URL that answers 2xx once the SUT is ready, such as ready = \"{sut.url}/health\"".into(),
+            ));
+    };
+    let dur = |d: Option<Spanned<Dur>>, default: u64, key: &str| match d {
+        Some(d) if d.get_ref().0.is_zero() => {
+            Err(err(d.span().start, format!("{key} must be longer than 0s")))
+        }
+        Some(d) => Ok(d.into_inner().0),
+        None => Ok(Duration::from_secs(default)),
+    };
+    Ok(StartSpec {
+        command,
+        env: s
+            .env
+            .into_iter()
+            .map(|(k, v)| (k, Template::from(v)))
+            .collect(),
+        ready: Template::from(ready),
+        image: s.image.map(Template::from),
+        args: s
+            .args
+            .map(|a| a.into_inner().into_iter().map(Template::from).collect())
+            .unwrap_or_default(),
+        ready_timeout: dur(s.ready_timeout, 30, "ready_timeout")?,
+        stop_grace: dur(s.stop_grace, 10, "stop_grace")?,
+    })
 }
 
 #[cfg(test)]

@@ -17,20 +17,21 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::future::Future;
-use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use andon_contracts::{PlantId, System};
 use andon_simulators::auth::AuthConfig;
-use andon_simulators::history::{Entry, Outcome, Record};
 use andon_simulators::masterdata::{MasterDataError, PlantSpec, Profile};
 use andon_simulators::stub::{StubError, StubServer, start_stub};
 use andon_simulators::{History, MasterData, SimConfig, Simulator};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+mod running;
+
+use running::follow_requests;
 
 /// Where the master data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,31 +313,68 @@ impl ServeOptions {
     pub async fn start(self) -> Result<Running, ServeError> {
         self.check()?;
         let master = self.master_data()?;
-        let mut documents = Vec::new();
-        for spec in &self.stubs {
-            let text =
+        let documents = self.stub_documents()?;
+        let history_file = self.history_file()?;
+        let listeners = self.bind().await?;
+        let history = History::new();
+        let (shutdown, _) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let (mut endpoints, simulators) =
+            self.serve_simulators(listeners, &master, &history, &shutdown, &mut tasks)?;
+        let stubs = self.start_stubs(&documents, &mut endpoints).await?;
+
+        let follower = history.clone();
+        let mut stop = shutdown.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = follow_requests(follower) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        });
+
+        Ok(Running {
+            endpoints,
+            history,
+            history_file,
+            shutdown,
+            tasks,
+            stubs,
+            simulators,
+        })
+    }
+
+    /// The text of every stub's OpenAPI document.
+    fn stub_documents(&self) -> Result<Vec<String>, ServeError> {
+        self.stubs
+            .iter()
+            .map(|spec| {
                 std::fs::read_to_string(&spec.file).map_err(|source| ServeError::StubFile {
                     file: spec.file.clone(),
                     source,
-                })?;
-            documents.push(text);
-        }
-        let history_file = match &self.history {
-            Some(path) => Some((
-                path.clone(),
-                File::create(path).map_err(|source| ServeError::HistoryFile {
-                    file: path.clone(),
-                    source,
-                })?,
-            )),
-            None => None,
-        };
+                })
+            })
+            .collect()
+    }
 
+    /// The file the history is streamed to, created now, when one is asked for.
+    fn history_file(&self) -> Result<Option<(PathBuf, File)>, ServeError> {
+        let Some(path) = &self.history else {
+            return Ok(None);
+        };
+        let file = File::create(path).map_err(|source| ServeError::HistoryFile {
+            file: path.clone(),
+            source,
+        })?;
+        Ok(Some((path.clone(), file)))
+    }
+
+    /// A listener for each chosen simulator (each once, in system order).
+    async fn bind(&self) -> Result<Vec<(System, TcpListener)>, ServeError> {
         let mut systems = self.systems.clone();
         systems.sort();
         systems.dedup();
         let mut listeners = Vec::new();
-        for &system in &systems {
+        for system in systems {
             let addr = SocketAddr::new(self.bind, self.port_of(system));
             let listener = TcpListener::bind(addr)
                 .await
@@ -347,8 +385,19 @@ impl ServeOptions {
                 })?;
             listeners.push((system, listener));
         }
+        Ok(listeners)
+    }
 
-        let history = History::new();
+    /// Starts a simulator on each listener, sharing `history`, until `shutdown`; returns
+    /// their endpoints and the simulators.
+    fn serve_simulators(
+        &self,
+        listeners: Vec<(System, TcpListener)>,
+        master: &MasterData,
+        history: &History,
+        shutdown: &watch::Sender<bool>,
+        tasks: &mut JoinSet<(String, std::io::Result<()>)>,
+    ) -> Result<(Vec<Endpoint>, Vec<Simulator>), ServeError> {
         let config = SimConfig {
             seed: self.seed,
             idempotency: self.idempotency,
@@ -358,8 +407,6 @@ impl ServeOptions {
             },
             ..SimConfig::default()
         };
-        let (shutdown, _) = watch::channel(false);
-        let mut tasks = JoinSet::new();
         let mut endpoints = Vec::new();
         let mut simulators = Vec::new();
         for (system, listener) in listeners {
@@ -392,9 +439,17 @@ impl ServeOptions {
             });
             simulators.push(sim);
         }
+        Ok((endpoints, simulators))
+    }
 
+    /// Starts a stub for each OpenAPI document, adding its endpoint.
+    async fn start_stubs(
+        &self,
+        documents: &[String],
+        endpoints: &mut Vec<Endpoint>,
+    ) -> Result<Vec<StubServer>, ServeError> {
         let mut stubs = Vec::new();
-        for ((spec, text), port) in self.stubs.iter().zip(&documents).zip(self.stub_ports()) {
+        for ((spec, text), port) in self.stubs.iter().zip(documents).zip(self.stub_ports()) {
             let file = spec.file.display().to_string();
             let stub = start_stub(text, &file, Some(SocketAddr::new(self.bind, port)))
                 .await
@@ -416,175 +471,7 @@ impl ServeOptions {
             });
             stubs.push(stub);
         }
-
-        let follower = history.clone();
-        let mut stop = shutdown.subscribe();
-        tokio::spawn(async move {
-            tokio::select! {
-                () = follow_requests(follower) => {}
-                _ = stop.wait_for(|s| *s) => {}
-            }
-        });
-
-        Ok(Running {
-            endpoints,
-            history,
-            history_file,
-            shutdown,
-            tasks,
-            stubs,
-            simulators,
-        })
-    }
-}
-
-impl Running {
-    /// What answers where, simulators first.
-    pub fn endpoints(&self) -> &[Endpoint] {
-        &self.endpoints
-    }
-
-    /// The shared history.
-    pub fn history(&self) -> &History {
-        &self.history
-    }
-
-    /// The simulators, to reach their state in-process.
-    pub fn simulators(&self) -> &[Simulator] {
-        &self.simulators
-    }
-
-    /// The stubs.
-    pub fn stubs(&self) -> &[StubServer] {
-        &self.stubs
-    }
-
-    /// Serves until `signal` resolves, then stops every server and writes the history.
-    /// A server that stops on its own first is a failure.
-    pub async fn run_until(
-        mut self,
-        signal: impl Future<Output = ()>,
-    ) -> Result<Summary, ServeError> {
-        let mut failure = None;
-        tokio::select! {
-            () = signal => tracing::info!("shutting down"),
-            Some(ended) = self.tasks.join_next() => {
-                failure = Some(match ended {
-                    Ok((name, Err(source))) => ServeError::Serve { name, source },
-                    Ok((name, Ok(()))) => ServeError::Serve {
-                        name,
-                        source: std::io::Error::other("the server stopped on its own"),
-                    },
-                    Err(e) => ServeError::Serve {
-                        name: "a simulator".into(),
-                        source: std::io::Error::other(e.to_string()),
-                    },
-                });
-            }
-        }
-        self.shutdown.send_replace(true);
-        let drained = tokio::time::timeout(Duration::from_secs(5), async {
-            while let Some(ended) = self.tasks.join_next().await {
-                if let Ok((name, Err(source))) = ended {
-                    tracing::warn!(%name, error = %source, "server stopped with an error");
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!("servers did not stop within 5 s; leaving them");
-            self.tasks.abort_all();
-        }
-        self.stubs.clear();
-        let records = self.history.len();
-        let mut history_file = None;
-        if let Some((path, file)) = self.history_file.take() {
-            let mut out = BufWriter::new(file);
-            self.history
-                .write_jsonl(&mut out)
-                .and_then(|()| out.flush())
-                .map_err(|source| ServeError::HistoryWrite {
-                    file: path.clone(),
-                    source,
-                })?;
-            tracing::info!(file = %path.display(), records, "history written");
-            history_file = Some(path);
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(Summary {
-                records,
-                history_file,
-            }),
-        }
-    }
-}
-
-/// Logs every request the simulators answer, and every delivery that failed.
-async fn follow_requests(history: History) {
-    let mut seen = 0u64;
-    loop {
-        for r in history.since(seen, 1_000) {
-            seen = r.seq;
-            log_record(&r);
-        }
-        tokio::select! {
-            () = history.changed() => {}
-            () = tokio::time::sleep(Duration::from_millis(250)) => {}
-        }
-    }
-}
-
-fn log_record(r: &Record) {
-    match &r.entry {
-        Entry::Request {
-            method,
-            path,
-            status,
-            valid,
-            violations,
-            problem,
-            fault,
-            ..
-        } => {
-            let verdict = match (valid, fault) {
-                (_, Some(f)) => format!("fault {f}"),
-                (Some(false), _) => format!(
-                    "contract violated: {}",
-                    violations.first().map(String::as_str).unwrap_or("?")
-                ),
-                (Some(true), _) => "valid".into(),
-                (None, _) => "no body".into(),
-            };
-            match problem {
-                Some(p) => {
-                    tracing::info!(system = %r.system, "{method} {path} -> {status} {p} ({verdict})")
-                }
-                None => {
-                    tracing::info!(system = %r.system, "{method} {path} -> {status} ({verdict})")
-                }
-            }
-        }
-        Entry::Delivery {
-            event,
-            attempt,
-            url,
-            outcome,
-            status,
-            error,
-            ..
-        } if *outcome != Outcome::Ok => {
-            tracing::warn!(
-                system = %r.system,
-                event = %event.id,
-                attempt,
-                %url,
-                status = ?status,
-                error = error.as_deref().unwrap_or(""),
-                "event delivery failed"
-            );
-        }
-        _ => {}
+        Ok(stubs)
     }
 }
 
