@@ -29,6 +29,7 @@ use andon_contracts::PlantId;
 use andon_simulators::faults::Dur;
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::validate::MAX_RATE;
 use crate::scenario::{Rate, Scenario};
 
 /// Delivery lanes (connections) of each emitter in a load run when neither the scenario
@@ -58,112 +59,212 @@ impl Overrides {
         *self == Self::default()
     }
 
-    /// Applies the flags to `s`, or says which one cannot apply and why.
+    /// Applies the flags to `s`, or says which one cannot apply and why, as the text the
+    /// command line shows (what [`crate::engine`] reports for `andon load`).
     pub fn apply(&self, s: &mut Scenario) -> Result<(), String> {
+        self.apply_to(s).map_err(|e| e.to_string())
+    }
+
+    /// Applies the flags to `s` in turn (rate, duration, plants, connections), or says
+    /// which one cannot apply and why.
+    pub fn apply_to(&self, s: &mut Scenario) -> Result<(), OverrideError> {
         if let Some(r) = self.rate {
-            let first = s.load.first().map(|p| p.rate.0).unwrap_or(0.0);
-            if first <= 0.0 {
-                return Err(format!(
-                    "--rate {r}: the scenario's first load phase has rate 0, so there is nothing to scale"
-                ));
-            }
-            if r.0 <= 0.0 || r.0.is_nan() {
-                return Err(format!("--rate {r}: the rate must be above 0"));
-            }
-            let k = r.0 / first;
-            for p in &mut s.load {
-                p.rate = Rate(p.rate.0 * k);
-                if p.rate.0 > crate::scenario::validate::MAX_RATE {
-                    return Err(format!(
-                        "--rate {r}: a load phase would run at {} steps/s, above the most andon \
-                         drives ({} steps/s)",
-                        p.rate.0,
-                        crate::scenario::validate::MAX_RATE
-                    ));
-                }
-            }
+            scale_rate(s, r)?;
         }
         if let Some(d) = self.duration {
-            if d.0.is_zero() {
-                return Err("--duration must be longer than 0s".to_string());
-            }
-            s.load.retain(|p| p.at.0 < d.0);
-            if s.load.is_empty() {
-                return Err(format!(
-                    "--duration {}: every load phase starts after it",
-                    show(d.0)
-                ));
-            }
-            for p in &mut s.load {
-                if let Some(f) = p.for_
-                    && p.at.0 + f.0 > d.0
-                {
-                    p.for_ = Some(Dur(d.0 - p.at.0));
-                }
-            }
-            for f in &s.faults {
-                if f.at.0 >= d.0 {
-                    return Err(format!(
-                        "--duration {}: the {} fault on {} starts at {}, after the load would end; \
-                         choose a longer duration or a scenario without it",
-                        show(d.0),
-                        f.spec.kind_name(),
-                        f.target.as_str(),
-                        show(f.at.0)
-                    ));
-                }
-            }
-            for f in &s.faults {
-                let end = f.ends_at(d.0);
-                if end > d.0 + s.settle.0 {
-                    return Err(format!(
-                        "--duration {}: the {} fault on {} lasts until {}, past the settle limit \
-                         ({} after the load); choose a longer duration",
-                        show(d.0),
-                        f.spec.kind_name(),
-                        f.target.as_str(),
-                        show(end),
-                        show(s.settle.0)
-                    ));
-                }
-            }
-            s.duration = d;
+            cut_to(s, d)?;
         }
         if let Some(n) = self.plants {
-            if n == 0 {
-                return Err("--plants must be at least 1".to_string());
-            }
-            if s.plants.is_empty() {
-                return Err(format!(
-                    "--plants {n}: the scenario reads its plants from a data file ({}); \
-                     --plants needs a scenario with `plants:`",
-                    s.data
-                        .as_ref()
-                        .map(|d| d.display().to_string())
-                        .unwrap_or_default()
-                ));
-            }
-            s.plants = grow_plants(&s.plants, n);
+            set_plants(s, n)?;
         }
-        if self.connections == Some(0) {
-            return Err("--connections must be at least 1".to_string());
-        }
-        let lanes = self.connections;
-        for o in [
-            &mut s.options.erp,
-            &mut s.options.mes,
-            &mut s.options.qms,
-            &mut s.options.wms,
-        ] {
-            match lanes {
-                Some(c) => o.lanes = Some(c),
-                None => {
-                    o.lanes.get_or_insert(DEFAULT_CONNECTIONS);
-                }
-            }
-        }
-        Ok(())
+        set_lanes(s, self.connections)
     }
+}
+
+/// Why a flag of `andon load` cannot apply to the scenario.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OverrideError {
+    /// `--rate` with a first phase at rate 0.
+    #[error("--rate {0}: the scenario's first load phase has rate 0, so there is nothing to scale")]
+    NothingToScale(Rate),
+    /// `--rate` of 0 or less.
+    #[error("--rate {0}: the rate must be above 0")]
+    RateNotPositive(Rate),
+    /// `--rate` that puts a phase above [`MAX_RATE`].
+    #[error(
+        "--rate {rate}: a load phase would run at {phase} steps/s, above the most andon drives ({max} steps/s)",
+        max = MAX_RATE
+    )]
+    RateTooHigh {
+        /// The flag.
+        rate: Rate,
+        /// The phase's scaled rate, steps per second.
+        phase: f64,
+    },
+    /// `--duration 0s`.
+    #[error("--duration must be longer than 0s")]
+    DurationZero,
+    /// `--duration` before every load phase.
+    #[error("--duration {}: every load phase starts after it", show(*.0))]
+    NoPhaseLeft(Duration),
+    /// `--duration` that would end the load before a fault starts.
+    #[error(
+        "--duration {}: the {kind} fault on {target} starts at {}, after the load would end; \
+         choose a longer duration or a scenario without it",
+        show(*.duration),
+        show(*.at)
+    )]
+    FaultAfterLoad {
+        /// The flag.
+        duration: Duration,
+        /// The fault's kind.
+        kind: &'static str,
+        /// Its target.
+        target: &'static str,
+        /// When it starts.
+        at: Duration,
+    },
+    /// `--duration` that would end the run's settle limit before a fault ends.
+    #[error(
+        "--duration {}: the {kind} fault on {target} lasts until {}, past the settle limit \
+         ({} after the load); choose a longer duration",
+        show(*.duration),
+        show(*.until),
+        show(*.settle)
+    )]
+    FaultPastSettle {
+        /// The flag.
+        duration: Duration,
+        /// The fault's kind.
+        kind: &'static str,
+        /// Its target.
+        target: &'static str,
+        /// When it ends.
+        until: Duration,
+        /// The scenario's settle limit.
+        settle: Duration,
+    },
+    /// `--plants 0`.
+    #[error("--plants must be at least 1")]
+    PlantsZero,
+    /// `--plants` with a scenario whose plants come from a data file.
+    #[error(
+        "--plants {count}: the scenario reads its plants from a data file ({data}); \
+         --plants needs a scenario with `plants:`"
+    )]
+    PlantsFromData {
+        /// The flag.
+        count: usize,
+        /// The data file, as the scenario names it.
+        data: String,
+    },
+    /// `--connections 0`.
+    #[error("--connections must be at least 1")]
+    ConnectionsZero,
+}
+
+/// Scales every phase so that the first runs at `r`.
+fn scale_rate(s: &mut Scenario, r: Rate) -> Result<(), OverrideError> {
+    let first = s.load.first().map(|p| p.rate.0).unwrap_or(0.0);
+    if first <= 0.0 {
+        return Err(OverrideError::NothingToScale(r));
+    }
+    if r.0 <= 0.0 || r.0.is_nan() {
+        return Err(OverrideError::RateNotPositive(r));
+    }
+    let k = r.0 / first;
+    for p in &mut s.load {
+        p.rate = Rate(p.rate.0 * k);
+        if p.rate.0 > MAX_RATE {
+            return Err(OverrideError::RateTooHigh {
+                rate: r,
+                phase: p.rate.0,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Makes the load last `d`: later phases dropped, longer ones cut; refused when a fault
+/// would be lost or outlast the settle limit.
+fn cut_to(s: &mut Scenario, d: Dur) -> Result<(), OverrideError> {
+    if d.0.is_zero() {
+        return Err(OverrideError::DurationZero);
+    }
+    s.load.retain(|p| p.at.0 < d.0);
+    if s.load.is_empty() {
+        return Err(OverrideError::NoPhaseLeft(d.0));
+    }
+    for p in &mut s.load {
+        if let Some(f) = p.for_
+            && p.at.0 + f.0 > d.0
+        {
+            p.for_ = Some(Dur(d.0 - p.at.0));
+        }
+    }
+    if let Some(f) = s.faults.iter().find(|f| f.at.0 >= d.0) {
+        return Err(OverrideError::FaultAfterLoad {
+            duration: d.0,
+            kind: f.spec.kind_name(),
+            target: f.target.as_str(),
+            at: f.at.0,
+        });
+    }
+    for f in &s.faults {
+        let end = f.ends_at(d.0);
+        if end > d.0 + s.settle.0 {
+            return Err(OverrideError::FaultPastSettle {
+                duration: d.0,
+                kind: f.spec.kind_name(),
+                target: f.target.as_str(),
+                until: end,
+                settle: s.settle.0,
+            });
+        }
+    }
+    s.duration = d;
+    Ok(())
+}
+
+/// Makes the scenario have `n` plants ([`grow_plants`]).
+fn set_plants(s: &mut Scenario, n: usize) -> Result<(), OverrideError> {
+    if n == 0 {
+        return Err(OverrideError::PlantsZero);
+    }
+    if s.plants.is_empty() {
+        return Err(OverrideError::PlantsFromData {
+            count: n,
+            data: s
+                .data
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        });
+    }
+    s.plants = grow_plants(&s.plants, n);
+    Ok(())
+}
+
+/// Gives every emitter `lanes` delivery lanes, or (without the flag) the scenario's own,
+/// else [`DEFAULT_CONNECTIONS`].
+fn set_lanes(s: &mut Scenario, lanes: Option<usize>) -> Result<(), OverrideError> {
+    if lanes == Some(0) {
+        return Err(OverrideError::ConnectionsZero);
+    }
+    for o in [
+        &mut s.options.erp,
+        &mut s.options.mes,
+        &mut s.options.qms,
+        &mut s.options.wms,
+    ] {
+        match lanes {
+            Some(c) => o.lanes = Some(c),
+            None => {
+                o.lanes.get_or_insert(DEFAULT_CONNECTIONS);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `n` plants: the first ones as written, then the written ones again in turn, each with
@@ -197,6 +298,7 @@ pub fn grow_plants(
     out
 }
 
+/// A duration as humantime writes it (`1m 5s`).
 fn show(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }

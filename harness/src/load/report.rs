@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Overrides;
 use super::live::DepthSample;
-use super::measure::{LATE_SEND, Measures};
+use super::measure::{LATE_SEND, Measures, Second};
 use super::threshold::{Outcome, Threshold};
 use crate::history::LoadStats;
 
@@ -226,68 +226,14 @@ pub struct Inputs<'a> {
 }
 
 impl LoadReport {
-    /// Judges the load.
+    /// Judges the load: whether the run is valid, what it measured, and how each threshold
+    /// came out.
     pub fn build(i: Inputs<'_>) -> Self {
         let m = i.measures;
         let secs = m.duration.as_secs_f64().max(1e-9);
         let dropped: u64 = i.emitters.values().map(|e| e.refused).sum();
-        let mut invalid = Vec::new();
-        if i.driver.late > 0 {
-            invalid.push(format!(
-                "the generator fell behind: {} of {} steps started more than 100 ms after their \
-                 scheduled time (worst {} ms); lower the rate or give the harness more CPU",
-                i.driver.late, i.driver.scheduled, i.driver.max_lateness_ms
-            ));
-        }
-        if dropped > 0 {
-            invalid.push(format!(
-                "{dropped} events were dropped: the emitters' buffers were full ({}); \
-                 raise options.<system>.buffer_capacity or --connections, or lower the rate",
-                i.emitters
-                    .iter()
-                    .filter(|(_, e)| e.refused > 0)
-                    .map(|(s, e)| format!("{s}: {} of {}", e.refused, e.capacity))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        let mut warnings = Vec::new();
-        let sendable = m.emitted.saturating_sub(m.poison).max(1);
-        if m.late_sends * 100 > sendable {
-            warnings.push(format!(
-                "{} of {} sends ({:.1} %) started more than {} ms after their intended time: the \
-                 SUT's ingress held them back (every connection busy, or an aggregate's earlier \
-                 event unanswered); their latency counts that wait",
-                m.late_sends,
-                sendable,
-                100.0 * m.late_sends as f64 / sendable as f64,
-                LATE_SEND.as_millis()
-            ));
-        }
-        let thresholds: Vec<ThresholdResult> = i
-            .thresholds
-            .iter()
-            .map(|t| match t.judge(m) {
-                Outcome::Pass(v) => ThresholdResult {
-                    threshold: t.text.clone(),
-                    outcome: "pass".into(),
-                    measured: Some(t.show(v)),
-                    why: None,
-                },
-                Outcome::Breached(v) => ThresholdResult {
-                    threshold: t.text.clone(),
-                    outcome: "breached".into(),
-                    measured: Some(t.show(v)),
-                    why: None,
-                },
-                Outcome::Unknown(why) => ThresholdResult {
-                    threshold: t.text.clone(),
-                    outcome: "unknown".into(),
-                    measured: None,
-                    why: Some(why),
-                },
-            })
-            .collect();
+        let invalid = invalidity(&i, dropped);
+        let thresholds = judge(i.thresholds, m);
         let verdict = if !invalid.is_empty() {
             LoadVerdict::Invalid
         } else if thresholds.iter().any(|t| t.outcome != "pass") {
@@ -295,46 +241,14 @@ impl LoadReport {
         } else {
             LoadVerdict::Pass
         };
-        let counted = m.attempts.saturating_sub(m.poison_rejected);
         LoadReport {
             verdict,
             invalid,
-            warnings,
+            warnings: warnings(m),
             overrides: i.overrides.clone(),
             duration_s: m.duration.as_secs_f64(),
-            generator: Generator {
-                scheduled_steps: i.driver.scheduled,
-                late_steps: i.driver.late,
-                max_step_lateness_ms: i.driver.max_lateness_ms,
-                events: m.emitted,
-                dropped,
-                late_sends: m.late_sends,
-                send_lag: Summary::of_histogram(&m.send_lag),
-                connections: i.connections,
-            },
-            throughput: Throughput {
-                emitted_per_s: m.emitted as f64 / secs,
-                acked_per_s: m.acked as f64 / secs,
-                effects_per_s: m.effect_count() as f64 / secs,
-                routes: m
-                    .effects
-                    .iter()
-                    .map(|(r, n)| (r.clone(), *n as f64 / secs))
-                    .collect(),
-                plants: m
-                    .plants
-                    .iter()
-                    .map(|(p, c)| {
-                        (
-                            p.clone(),
-                            PlantRate {
-                                emitted_per_s: c.emitted as f64 / secs,
-                                acked_per_s: c.acked as f64 / secs,
-                            },
-                        )
-                    })
-                    .collect(),
-            },
+            generator: Generator::of(&i, dropped),
+            throughput: Throughput::of(m, secs),
             e2e: Summary::of_histogram(&m.e2e_all()),
             routes: m
                 .routes
@@ -347,17 +261,7 @@ impl LoadReport {
                 .iter()
                 .map(|(s, h)| (*s, Summary::of_histogram(h)))
                 .collect(),
-            errors: Errors {
-                attempts: m.attempts,
-                total: m.error_count(),
-                rate: if counted == 0 {
-                    0.0
-                } else {
-                    m.error_count() as f64 / counted as f64
-                },
-                by_class: m.errors.clone(),
-                poison_rejected: m.poison_rejected,
-            },
+            errors: Errors::of(m),
             buffers: i
                 .emitters
                 .iter()
@@ -373,21 +277,7 @@ impl LoadReport {
                 })
                 .collect(),
             depths: i.depths.to_vec(),
-            seconds: m
-                .seconds
-                .iter()
-                .map(|s| SecondRow {
-                    second: s.second,
-                    emitted: s.emitted,
-                    acked: s.acked,
-                    effects: s.effects,
-                    errors: s.errors,
-                    e2e_p50_us: q(&s.e2e, 0.5),
-                    e2e_p99_us: q(&s.e2e, 0.99),
-                    ingress_p50_us: q(&s.ingress, 0.5),
-                    ingress_p99_us: q(&s.ingress, 0.99),
-                })
-                .collect(),
+            seconds: m.seconds.iter().map(SecondRow::of).collect(),
             thresholds,
         }
     }
@@ -408,6 +298,154 @@ impl LoadReport {
     }
 }
 
+/// Why the run does not measure the SUT, if it does not: the generator fell behind, or
+/// events were dropped (`dropped` of them) because the emitters' buffers were full.
+fn invalidity(i: &Inputs<'_>, dropped: u64) -> Vec<String> {
+    let mut invalid = Vec::new();
+    if i.driver.late > 0 {
+        invalid.push(format!(
+            "the generator fell behind: {} of {} steps started more than 100 ms after their \
+             scheduled time (worst {} ms); lower the rate or give the harness more CPU",
+            i.driver.late, i.driver.scheduled, i.driver.max_lateness_ms
+        ));
+    }
+    if dropped > 0 {
+        invalid.push(format!(
+            "{dropped} events were dropped: the emitters' buffers were full ({}); \
+             raise options.<system>.buffer_capacity or --connections, or lower the rate",
+            i.emitters
+                .iter()
+                .filter(|(_, e)| e.refused > 0)
+                .map(|(s, e)| format!("{s}: {} of {}", e.refused, e.capacity))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    invalid
+}
+
+/// What is worth knowing without making the run invalid: more than 1 % of the sends
+/// started late.
+fn warnings(m: &Measures) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let sendable = m.emitted.saturating_sub(m.poison).max(1);
+    if m.late_sends * 100 > sendable {
+        warnings.push(format!(
+            "{} of {} sends ({:.1} %) started more than {} ms after their intended time: the \
+             SUT's ingress held them back (every connection busy, or an aggregate's earlier \
+             event unanswered); their latency counts that wait",
+            m.late_sends,
+            sendable,
+            100.0 * m.late_sends as f64 / sendable as f64,
+            LATE_SEND.as_millis()
+        ));
+    }
+    warnings
+}
+
+/// Each threshold judged against the measures.
+fn judge(thresholds: &[Threshold], m: &Measures) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|t| {
+            let (outcome, measured, why) = match t.judge(m) {
+                Outcome::Pass(v) => ("pass", Some(t.show(v)), None),
+                Outcome::Breached(v) => ("breached", Some(t.show(v)), None),
+                Outcome::Unknown(why) => ("unknown", None, Some(why)),
+            };
+            ThresholdResult {
+                threshold: t.text.clone(),
+                outcome: outcome.into(),
+                measured,
+                why,
+            }
+        })
+        .collect()
+}
+
+impl Generator {
+    /// What the load driver and emitters did (`dropped` events refused by full buffers).
+    fn of(i: &Inputs<'_>, dropped: u64) -> Self {
+        let m = i.measures;
+        Generator {
+            scheduled_steps: i.driver.scheduled,
+            late_steps: i.driver.late,
+            max_step_lateness_ms: i.driver.max_lateness_ms,
+            events: m.emitted,
+            dropped,
+            late_sends: m.late_sends,
+            send_lag: Summary::of_histogram(&m.send_lag),
+            connections: i.connections,
+        }
+    }
+}
+
+impl Throughput {
+    /// Rates over the `secs` seconds of the load: overall, per route and per plant.
+    fn of(m: &Measures, secs: f64) -> Self {
+        Throughput {
+            emitted_per_s: m.emitted as f64 / secs,
+            acked_per_s: m.acked as f64 / secs,
+            effects_per_s: m.effect_count() as f64 / secs,
+            routes: m
+                .effects
+                .iter()
+                .map(|(r, n)| (r.clone(), *n as f64 / secs))
+                .collect(),
+            plants: m
+                .plants
+                .iter()
+                .map(|(p, c)| {
+                    (
+                        p.clone(),
+                        PlantRate {
+                            emitted_per_s: c.emitted as f64 / secs,
+                            acked_per_s: c.acked as f64 / secs,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Errors {
+    /// Failed delivery attempts, their rate over the attempts that count (poison
+    /// rejections aside) and their classes.
+    fn of(m: &Measures) -> Self {
+        let counted = m.attempts.saturating_sub(m.poison_rejected);
+        Errors {
+            attempts: m.attempts,
+            total: m.error_count(),
+            rate: if counted == 0 {
+                0.0
+            } else {
+                m.error_count() as f64 / counted as f64
+            },
+            by_class: m.errors.clone(),
+            poison_rejected: m.poison_rejected,
+        }
+    }
+}
+
+impl SecondRow {
+    /// One second's counts and latency quantiles.
+    fn of(s: &Second) -> Self {
+        SecondRow {
+            second: s.second,
+            emitted: s.emitted,
+            acked: s.acked,
+            effects: s.effects,
+            errors: s.errors,
+            e2e_p50_us: q(&s.e2e, 0.5),
+            e2e_p99_us: q(&s.e2e, 0.99),
+            ingress_p50_us: q(&s.ingress, 0.5),
+            ingress_p99_us: q(&s.ingress, 0.99),
+        }
+    }
+}
+
+/// The `q` quantile of `h`, 0 when it is empty.
 fn q(h: &Histogram<u64>, q: f64) -> u64 {
     if h.is_empty() {
         0

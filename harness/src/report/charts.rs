@@ -4,10 +4,11 @@
 //! the HTML page.
 
 use andon_contracts::System;
+use chrono::{DateTime, Utc};
 
 use super::latency::quantile;
 use super::svg::{Anchor, Linear, Svg, nice_axis, num, ticks, x_axis, y_axis};
-use super::{RunReport, fmt_us};
+use super::{FaultSpan, RunReport, SutAction, fmt_us};
 use crate::check::SlaBudget;
 
 /// Width of the full-width charts, in user units.
@@ -38,6 +39,27 @@ fn sys_class(s: System) -> String {
     format!("sys-{s}")
 }
 
+/// Width of the fault timeline's label column.
+const TIMELINE_LABEL: f64 = 220.0;
+/// Height of one fault timeline row.
+const TIMELINE_ROW: f64 = 30.0;
+/// Space above the fault timeline's first row.
+const TIMELINE_TOP: f64 = 8.0;
+
+/// Where times land on the fault timeline: the run, its span and the time scale.
+struct TimeScale<'r> {
+    r: &'r RunReport,
+    span: f64,
+    x: Linear,
+}
+
+impl TimeScale<'_> {
+    /// The x of instant `t`, kept within the run.
+    fn at(&self, t: DateTime<Utc>) -> f64 {
+        self.x.map(self.r.offset_secs(t).clamp(0.0, self.span))
+    }
+}
+
 /// The fault timeline: one row per fault (a bar from applied to cleared, open-ended when
 /// it was never cleared) and one row for the SUT's actions (diamonds, bars for pauses).
 /// `None` when the run had neither.
@@ -47,94 +69,112 @@ pub fn fault_timeline(r: &RunReport) -> Option<String> {
     if faults.is_empty() && sut.is_empty() {
         return None;
     }
-    const LABEL: f64 = 220.0;
-    const ROW: f64 = 30.0;
-    const TOP: f64 = 8.0;
     let rows = faults.len() + usize::from(!sut.is_empty());
-    let axis_y = TOP + rows as f64 * ROW + 4.0;
+    let axis_y = TIMELINE_TOP + rows as f64 * TIMELINE_ROW + 4.0;
     let mut svg = Svg::new(WIDTH, axis_y + 26.0);
     let span = run_span(r);
-    let x = Linear::new(0.0, span, LABEL, WIDTH - 16.0);
-    let at = |t| x.map(r.offset_secs(t).clamp(0.0, span));
+    let scale = TimeScale {
+        r,
+        span,
+        x: Linear::new(0.0, span, TIMELINE_LABEL, WIDTH - 16.0),
+    };
 
     // Vertical grid lines first, so bars are drawn over them.
     let time = time_ticks(span);
     for (v, _) in &time {
-        svg.line(x.map(*v), TOP, x.map(*v), axis_y, "grid");
+        let gx = scale.x.map(*v);
+        svg.line(gx, TIMELINE_TOP, gx, axis_y, "grid");
     }
     for (i, f) in faults.iter().enumerate() {
-        let y = TOP + i as f64 * ROW;
-        svg.text(
-            8.0,
-            y + 13.0,
-            Anchor::Start,
-            "label",
-            &format!("{} · {}", f.target, f.kind),
-        );
-        let fired = match f.fired {
-            0 => "never fired".to_string(),
-            n => format!("fired {n}×"),
-        };
-        let note_class = if f.fired == 0 { "note never" } else { "note" };
-        svg.text(
-            8.0,
-            y + 25.0,
-            Anchor::Start,
-            note_class,
-            &format!("{} · {fired}", f.id),
-        );
-        let x0 = at(f.applied_at);
-        let x1 = f.cleared_at.map_or(x.map(span), at);
-        let open = if f.cleared_at.is_none() { " open" } else { "" };
-        let until = f.cleared_at.map_or("not cleared".to_string(), |c| {
-            format!("cleared at {}s", num(r.offset_secs(c)))
-        });
-        let title = format!(
-            "{} {} ({}) on {}: applied at {}s, {until}, {fired}",
-            f.kind,
-            f.id,
-            params_text(f),
-            f.target,
-            num(r.offset_secs(f.applied_at)),
-        );
-        svg.rect(
+        fault_row(&mut svg, &scale, f, TIMELINE_TOP + i as f64 * TIMELINE_ROW);
+    }
+    if !sut.is_empty() {
+        let y = TIMELINE_TOP + faults.len() as f64 * TIMELINE_ROW;
+        sut_row(&mut svg, &scale, sut, y);
+    }
+    x_axis(&mut svg, &scale.x, axis_y, &time);
+    Some(svg.finish("Fault timeline over the run"))
+}
+
+/// One fault's row at height `y`: its label and note, and a bar from applied to cleared.
+fn fault_row(svg: &mut Svg, scale: &TimeScale, f: &FaultSpan, y: f64) {
+    let (r, span) = (scale.r, scale.span);
+    svg.text(
+        8.0,
+        y + 13.0,
+        Anchor::Start,
+        "label",
+        &format!("{} · {}", f.target, f.kind),
+    );
+    let fired = match f.fired {
+        0 => "never fired".to_string(),
+        n => format!("fired {n}×"),
+    };
+    let note_class = if f.fired == 0 { "note never" } else { "note" };
+    svg.text(
+        8.0,
+        y + 25.0,
+        Anchor::Start,
+        note_class,
+        &format!("{} · {fired}", f.id),
+    );
+    let x0 = scale.at(f.applied_at);
+    let x1 = f.cleared_at.map_or(scale.x.map(span), |c| scale.at(c));
+    let open = if f.cleared_at.is_none() { " open" } else { "" };
+    let until = f.cleared_at.map_or("not cleared".to_string(), |c| {
+        format!("cleared at {}s", num(r.offset_secs(c)))
+    });
+    let title = format!(
+        "{} {} ({}) on {}: applied at {}s, {until}, {fired}",
+        f.kind,
+        f.id,
+        params_text(f),
+        f.target,
+        num(r.offset_secs(f.applied_at)),
+    );
+    svg.rect(
+        x0,
+        y + 5.0,
+        (x1 - x0).max(3.0),
+        TIMELINE_ROW - 10.0,
+        &format!("bar {}{open}", sys_class(f.target)),
+        Some(&title),
+    );
+}
+
+/// The SUT's row at height `y`: a diamond per action, a bar for the ones that last.
+fn sut_row(svg: &mut Svg, scale: &TimeScale, sut: &[SutAction], y: f64) {
+    let r = scale.r;
+    svg.text(8.0, y + 13.0, Anchor::Start, "label", "sut");
+    let kinds: Vec<&str> = sut.iter().map(|a| a.kind.as_str()).collect();
+    svg.text(8.0, y + 25.0, Anchor::Start, "note", &kinds.join(", "));
+    for a in sut {
+        let x0 = scale.at(a.at);
+        let mut title = format!("{} at {}s", a.kind, num(r.offset_secs(a.at)));
+        if let Some(u) = a.until {
+            title.push_str(&format!(" until {}s", num(r.offset_secs(u))));
+        }
+        if let Some(n) = &a.note {
+            title.push_str(&format!(": {n}"));
+        }
+        if let Some(u) = a.until {
+            svg.rect(
+                x0,
+                y + 8.0,
+                (scale.at(u) - x0).max(3.0),
+                TIMELINE_ROW - 16.0,
+                "bar sys-sut",
+                None,
+            );
+        }
+        svg.diamond(
             x0,
-            y + 5.0,
-            (x1 - x0).max(3.0),
-            ROW - 10.0,
-            &format!("bar {}{open}", sys_class(f.target)),
+            y + TIMELINE_ROW / 2.0,
+            7.0,
+            "mark sys-sut",
             Some(&title),
         );
     }
-    if !sut.is_empty() {
-        let y = TOP + faults.len() as f64 * ROW;
-        svg.text(8.0, y + 13.0, Anchor::Start, "label", "sut");
-        let kinds: Vec<&str> = sut.iter().map(|a| a.kind.as_str()).collect();
-        svg.text(8.0, y + 25.0, Anchor::Start, "note", &kinds.join(", "));
-        for a in sut {
-            let x0 = at(a.at);
-            let mut title = format!("{} at {}s", a.kind, num(r.offset_secs(a.at)));
-            if let Some(u) = a.until {
-                title.push_str(&format!(" until {}s", num(r.offset_secs(u))));
-            }
-            if let Some(n) = &a.note {
-                title.push_str(&format!(": {n}"));
-            }
-            if let Some(u) = a.until {
-                svg.rect(
-                    x0,
-                    y + 8.0,
-                    (at(u) - x0).max(3.0),
-                    ROW - 16.0,
-                    "bar sys-sut",
-                    None,
-                );
-            }
-            svg.diamond(x0, y + ROW / 2.0, 7.0, "mark sys-sut", Some(&title));
-        }
-    }
-    x_axis(&mut svg, &x, axis_y, &time);
-    Some(svg.finish("Fault timeline over the run"))
 }
 
 /// A fault's parameters as `k=v, …` (`no parameters` when it has none).
@@ -305,30 +345,59 @@ fn pct_x(q: f64) -> f64 {
     (-(1.0 - q).max(10f64.powf(-X_END)).log10()).clamp(0.0, X_END)
 }
 
+/// Width of a latency curve.
+const CURVE_W: f64 = 300.0;
+/// Height of a latency curve.
+const CURVE_H: f64 = 200.0;
+/// Room for the latency labels.
+const CURVE_LEFT: f64 = 56.0;
+/// Room for the route's name.
+const CURVE_TOP: f64 = 30.0;
+/// Room for the percentile labels.
+const CURVE_BOTTOM: f64 = 30.0;
+/// Room for half of the `p99.9` label.
+const CURVE_RIGHT: f64 = 24.0;
+
+/// An SLA budget drawn on a latency curve: quantile, name, budget and measured value (µs).
+type Mark<'a> = (f64, &'a str, u64, u64);
+
 /// A route's latency percentile curve, p0 to p99.9 on a log scale of `1 - q` (the tail
 /// stretched, as HdrHistogram plots it), with the route's SLA budgets as markers: red
 /// when the measured percentile is over budget. Only budgets over the whole run are drawn:
 /// a budget for one phase (`steady`, `during_fault`, `recovery`) is judged by the SLA
 /// checker on that phase's samples, which this curve does not separate.
 pub fn latency_curve(route: &str, sorted: &[u64], budgets: &[SlaBudget]) -> String {
-    const W: f64 = 300.0;
-    const H: f64 = 200.0;
-    const LEFT: f64 = 56.0;
-    const TOP: f64 = 30.0;
-    const BOTTOM: f64 = 30.0;
-    // Room for half of the `p99.9` label.
-    const RIGHT: f64 = 24.0;
-    let mut svg = Svg::new(W, H);
+    let mut svg = Svg::new(CURVE_W, CURVE_H);
     svg.text(8.0, 16.0, Anchor::Start, "label", route);
     svg.text(
-        W - 8.0,
+        CURVE_W - 8.0,
         16.0,
         Anchor::End,
         "note",
         &format!("n={}", sorted.len()),
     );
+    let marks = budget_marks(route, sorted, budgets);
+    let top = quantile(sorted, 0.999).unwrap_or(0);
+    let top = marks.iter().map(|m| m.2).fold(top, u64::max);
+    let (step, end) = nice_axis(top as f64, 4);
+    let x = Linear::new(0.0, X_END, CURVE_LEFT, CURVE_W - CURVE_RIGHT);
+    let y = Linear::new(0.0, end, CURVE_H - CURVE_BOTTOM, CURVE_TOP);
+    curve_axes(&mut svg, &x, &y, step, end);
+    let points: Vec<(f64, f64)> = (0..=CURVE_STEPS)
+        .filter_map(|i| {
+            let px = X_END * i as f64 / CURVE_STEPS as f64;
+            let q = 1.0 - 10f64.powf(-px);
+            quantile(sorted, q).map(|v| (x.map(px), y.map(v as f64)))
+        })
+        .collect();
+    svg.polyline(&points, "line latency");
+    budget_markers(&mut svg, &x, &y, marks);
+    svg.finish(&format!("Latency percentiles of {route}"))
+}
 
-    let marks: Vec<(f64, &str, u64, u64)> = budgets
+/// The route's whole-run budgets that have a measured percentile to compare with.
+fn budget_marks<'a>(route: &str, sorted: &[u64], budgets: &'a [SlaBudget]) -> Vec<Mark<'a>> {
+    budgets
         .iter()
         .filter(|b| b.route == route && b.phase.is_none())
         .flat_map(|b| {
@@ -343,13 +412,11 @@ pub fn latency_curve(route: &str, sorted: &[u64], budgets: &[SlaBudget]) -> Stri
             let budget = d?.0.as_micros().min(u128::from(u64::MAX)) as u64;
             Some((q, name, budget, quantile(sorted, q)?))
         })
-        .collect();
-    let top = quantile(sorted, 0.999).unwrap_or(0);
-    let top = marks.iter().map(|m| m.2).fold(top, u64::max);
-    let (step, end) = nice_axis(top as f64, 4);
-    let x = Linear::new(0.0, X_END, LEFT, W - RIGHT);
-    let y = Linear::new(0.0, end, H - BOTTOM, TOP);
+        .collect()
+}
 
+/// The latency axis (ticks every `step` up to `end`) and the percentile axis.
+fn curve_axes(svg: &mut Svg, x: &Linear, y: &Linear, step: f64, end: f64) {
     let labels: Vec<(f64, String)> = ticks(step, end)
         .into_iter()
         .map(|v| {
@@ -363,7 +430,7 @@ pub fn latency_curve(route: &str, sorted: &[u64], budgets: &[SlaBudget]) -> Stri
             )
         })
         .collect();
-    y_axis(&mut svg, &y, LEFT, W - RIGHT, &labels);
+    y_axis(svg, y, CURVE_LEFT, CURVE_W - CURVE_RIGHT, &labels);
     let pct = [
         (0.0, "p0"),
         (0.5, "p50"),
@@ -375,16 +442,11 @@ pub fn latency_curve(route: &str, sorted: &[u64], budgets: &[SlaBudget]) -> Stri
         .iter()
         .map(|(q, l)| (pct_x(*q), l.to_string()))
         .collect();
-    x_axis(&mut svg, &x, H - BOTTOM, &pct);
+    x_axis(svg, x, CURVE_H - CURVE_BOTTOM, &pct);
+}
 
-    let points: Vec<(f64, f64)> = (0..=CURVE_STEPS)
-        .filter_map(|i| {
-            let px = X_END * i as f64 / CURVE_STEPS as f64;
-            let q = 1.0 - 10f64.powf(-px);
-            quantile(sorted, q).map(|v| (x.map(px), y.map(v as f64)))
-        })
-        .collect();
-    svg.polyline(&points, "line latency");
+/// Each budget as a tick and a circle at its percentile, `over` when measured above it.
+fn budget_markers(svg: &mut Svg, x: &Linear, y: &Linear, marks: Vec<Mark>) {
     for (q, name, budget, measured) in marks {
         let over = if measured > budget { " over" } else { "" };
         let px = x.map(pct_x(q));
@@ -402,7 +464,6 @@ pub fn latency_curve(route: &str, sorted: &[u64], budgets: &[SlaBudget]) -> Stri
             )),
         );
     }
-    svg.finish(&format!("Latency percentiles of {route}"))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::check::{Status, Verdict};
+use crate::load::report::{LoadReport, LoadVerdict};
 
 use super::charts::{fault_timeline, latency_curve, latency_over_time, params_text, throughput};
 use super::escape::escape;
@@ -353,12 +354,14 @@ fn latency(h: &mut String, r: &RunReport) {
     h.push_str("</section>\n");
 }
 
-fn load(h: &mut String, l: &crate::load::report::LoadReport) {
+/// The load section of `andon load`: verdict, generator, thresholds, latency over time and
+/// by route, SUT errors and emitter buffers.
+fn load(h: &mut String, l: &LoadReport) {
     let verdict = l.verdict.as_str();
     let class = match l.verdict {
-        crate::load::report::LoadVerdict::Pass => "pass",
-        crate::load::report::LoadVerdict::Breached => "fail",
-        crate::load::report::LoadVerdict::Invalid => "unknown",
+        LoadVerdict::Pass => "pass",
+        LoadVerdict::Breached => "fail",
+        LoadVerdict::Invalid => "unknown",
     };
     let _ = writeln!(
         h,
@@ -370,6 +373,21 @@ fn load(h: &mut String, l: &crate::load::report::LoadReport) {
     for w in &l.warnings {
         let _ = writeln!(h, "<p class=\"muted\">{}</p>", escape(w));
     }
+    load_generator(h, l);
+    load_thresholds(h, l);
+    if let Some(svg) = latency_over_time(l) {
+        let _ = writeln!(
+            h,
+            "<figure>\n{svg}\n</figure>\n<p class=\"muted\">Measured from each event's intended send time (no coordinated omission); the full distributions per second are in <code>latency.hlog</code>.</p>"
+        );
+    }
+    load_latencies(h, l);
+    load_errors_and_buffers(h, l);
+    h.push_str("</section>\n");
+}
+
+/// One paragraph on what the generator did: events, rates, connections, late and dropped.
+fn load_generator(h: &mut String, l: &LoadReport) {
     let g = &l.generator;
     let _ = writeln!(
         h,
@@ -387,6 +405,10 @@ fn load(h: &mut String, l: &crate::load::report::LoadReport) {
         g.late_sends,
         fmt_us(g.send_lag.p99_us)
     );
+}
+
+/// The thresholds and how each came out, as a table (nothing without thresholds).
+fn load_thresholds(h: &mut String, l: &LoadReport) {
     if !l.thresholds.is_empty() {
         h.push_str("<table>\n<thead><tr><th>threshold</th><th>outcome</th><th class=\"num\">measured</th></tr></thead>\n<tbody>\n");
         for t in &l.thresholds {
@@ -405,12 +427,11 @@ fn load(h: &mut String, l: &crate::load::report::LoadReport) {
         }
         h.push_str("</tbody>\n</table>\n");
     }
-    if let Some(svg) = latency_over_time(l) {
-        let _ = writeln!(
-            h,
-            "<figure>\n{svg}\n</figure>\n<p class=\"muted\">Measured from each event's intended send time (no coordinated omission); the full distributions per second are in <code>latency.hlog</code>.</p>"
-        );
-    }
+}
+
+/// Latency percentiles per emitting system (ingress) and per route (end to end), as a
+/// table.
+fn load_latencies(h: &mut String, l: &LoadReport) {
     h.push_str("<table>\n<thead><tr><th>latency</th><th class=\"num\">n</th><th class=\"num\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">p99.9</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n");
     let ingress = l
         .ingress_by_system
@@ -431,6 +452,10 @@ fn load(h: &mut String, l: &crate::load::report::LoadReport) {
         );
     }
     h.push_str("</tbody>\n</table>\n");
+}
+
+/// SUT errors by class and the emitter buffers' deepest fill.
+fn load_errors_and_buffers(h: &mut String, l: &LoadReport) {
     let e = &l.errors;
     let classes = if e.by_class.is_empty() {
         "none".to_string()
@@ -456,7 +481,6 @@ fn load(h: &mut String, l: &crate::load::report::LoadReport) {
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(h, "<p class=\"muted\">Emitter buffers: {buffers}.</p>");
-    h.push_str("</section>\n");
 }
 
 fn witnesses(h: &mut String, r: &RunReport) {

@@ -50,94 +50,102 @@ impl Reporter for Junit {
             escape_attr(&r.scenario),
             r.started.format("%Y-%m-%dT%H:%M:%S")
         );
-        x.push_str("    <properties>\n");
-        for (name, value) in [
-            ("seed", r.seed.to_string()),
-            ("sut", r.sut.clone()),
-            ("andon_version", r.andon_version.clone()),
-            ("started", r.started.to_rfc3339()),
-            ("ended", r.ended.to_rfc3339()),
-            ("exit", r.exit.as_str().to_string()),
-        ] {
-            let _ = writeln!(
-                x,
-                r#"      <property name="{name}" value="{}"/>"#,
-                escape_attr(&value)
-            );
-        }
-        x.push_str("    </properties>\n");
-        if let Exit::Error(why) = &r.exit {
-            let _ = writeln!(
-                x,
-                r#"    <testcase name="run" classname="{classname}" time="{time}">"#
-            );
-            let _ = writeln!(
-                x,
-                r#"      <error message="{}" type="run-error">{}</error>"#,
-                escape_attr(first_line(why)),
-                escape(why)
-            );
-            x.push_str("    </testcase>\n");
-        }
-        if let Exit::Inconclusive(why) = &r.exit {
-            // Unknown is never a pass: a CI system reading this file must see a failure.
-            let _ = writeln!(
-                x,
-                r#"    <testcase name="run" classname="{classname}" time="{time}">"#
-            );
-            let _ = writeln!(
-                x,
-                r#"      <failure message="{}" type="inconclusive">{}</failure>"#,
-                escape_attr(first_line(why)),
-                escape(why)
-            );
-            x.push_str("    </testcase>\n");
-        }
+        properties(&mut x, r);
+        run_case(&mut x, &r.exit, &classname, &time);
         for v in &r.verdicts {
-            let _ = write!(
-                x,
-                r#"    <testcase name="{}" classname="{classname}" time="0""#,
-                escape_attr(&v.checker)
-            );
-            match v.status {
-                Status::Pass => {
-                    let out = describe(v, false);
-                    if out.is_empty() {
-                        x.push_str("/>\n");
-                    } else {
-                        let _ = writeln!(x, ">\n      <system-out>{}</system-out>", escape(&out));
-                        x.push_str("    </testcase>\n");
-                    }
-                }
-                Status::Fail => {
-                    let _ = writeln!(
-                        x,
-                        ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>",
-                        escape_attr(&failure_message(v)),
-                        escape_attr(&v.checker),
-                        escape(&describe(v, true))
-                    );
-                    x.push_str("    </testcase>\n");
-                }
-                Status::Unknown => {
-                    let reason = v
-                        .reason
-                        .as_deref()
-                        .unwrap_or("unknown: the checker gave no reason");
-                    let _ = writeln!(
-                        x,
-                        ">\n      <skipped message=\"{}\"/>",
-                        escape_attr(&format!("unknown: {reason}"))
-                    );
-                    x.push_str("    </testcase>\n");
-                }
-            }
+            checker_case(&mut x, v, &classname);
         }
         x.push_str("  </testsuite>\n</testsuites>\n");
         Ok(x)
     }
 }
 
+/// The suite's `<properties>`: seed, SUT, andon's version, start, end and exit.
+fn properties(x: &mut String, r: &RunReport) {
+    x.push_str("    <properties>\n");
+    for (name, value) in [
+        ("seed", r.seed.to_string()),
+        ("sut", r.sut.clone()),
+        ("andon_version", r.andon_version.clone()),
+        ("started", r.started.to_rfc3339()),
+        ("ended", r.ended.to_rfc3339()),
+        ("exit", r.exit.as_str().to_string()),
+    ] {
+        let _ = writeln!(
+            x,
+            r#"      <property name="{name}" value="{}"/>"#,
+            escape_attr(&value)
+        );
+    }
+    x.push_str("    </properties>\n");
+}
+
+/// The extra `run` test case of a run that ended in error (`<error>`) or inconclusive
+/// (`<failure>`); nothing for a run that ended normally.
+fn run_case(x: &mut String, exit: &Exit, classname: &str, time: &str) {
+    // Unknown is never a pass: a CI system reading this file must see a failure.
+    let (element, kind, why) = match exit {
+        Exit::Error(why) => ("error", "run-error", why),
+        Exit::Inconclusive(why) => ("failure", "inconclusive", why),
+        _ => return,
+    };
+    let _ = writeln!(
+        x,
+        r#"    <testcase name="run" classname="{classname}" time="{time}">"#
+    );
+    let _ = writeln!(
+        x,
+        r#"      <{element} message="{}" type="{kind}">{}</{element}>"#,
+        escape_attr(first_line(why)),
+        escape(why)
+    );
+    x.push_str("    </testcase>\n");
+}
+
+/// One checker's test case: empty (or with its `<system-out>`) when it passed,
+/// `<failure>` when it failed, `<skipped>` when its verdict is unknown.
+fn checker_case(x: &mut String, v: &Verdict, classname: &str) {
+    let _ = write!(
+        x,
+        r#"    <testcase name="{}" classname="{classname}" time="0""#,
+        escape_attr(&v.checker)
+    );
+    match v.status {
+        Status::Pass => {
+            let out = describe(v, false);
+            if out.is_empty() {
+                x.push_str("/>\n");
+            } else {
+                let _ = writeln!(x, ">\n      <system-out>{}</system-out>", escape(&out));
+                x.push_str("    </testcase>\n");
+            }
+        }
+        Status::Fail => {
+            let _ = writeln!(
+                x,
+                ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                escape_attr(&failure_message(v)),
+                escape_attr(&v.checker),
+                escape(&describe(v, true))
+            );
+            x.push_str("    </testcase>\n");
+        }
+        Status::Unknown => {
+            let reason = v
+                .reason
+                .as_deref()
+                .unwrap_or("unknown: the checker gave no reason");
+            let _ = writeln!(
+                x,
+                ">\n      <skipped message=\"{}\"/>",
+                escape_attr(&format!("unknown: {reason}"))
+            );
+            x.push_str("    </testcase>\n");
+        }
+    }
+}
+
+/// The first line of `s` (an error's headline).
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }

@@ -8,6 +8,8 @@
 //!
 //! * [`model`] — the types ([`PlantEntry`], [`LoadPhase`], [`Rate`], [`TimedFault`], …).
 //! * `loader` — text → typed document → faults converted by hand → checks.
+//! * `fault_entry` — one entry of `faults:` as a timed fault, each problem where it is.
+//! * `fault_params` — what a simulator fault takes, learnt from its types.
 //! * `validate` — the checks serde cannot make (timeline, options, SLA routes).
 //! * [`profile`] — the load profile as a function of wall time.
 //! * `yaml` — line and column of any node, for the messages.
@@ -36,6 +38,8 @@ macro_rules! ypath {
 pub(crate) use ypath;
 
 mod error;
+mod fault_entry;
+mod fault_params;
 mod loader;
 pub mod model;
 pub mod profile;
@@ -58,7 +62,7 @@ pub use crate::history::Expect;
 pub use error::{Problem, ScenarioError};
 pub use model::{
     EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, Per, PlantEntry, Rate,
-    Shape, SutFault, SutFaultKind, SystemOptions, Target, TimedFault,
+    RateError, Shape, SutFault, SutFaultKind, SystemOptions, Target, TimedFault,
 };
 pub use threshold::Threshold;
 pub use yaml::MAX_FLOW_DEPTH;

@@ -61,8 +61,8 @@ impl Rate {
         self.0
     }
 
-    /// Parses `50/s`, `3000/min`, `7200/h`, `2.5/sec` or `50`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Reads `50/s`, `3000/min`, `7200/h`, `2.5/sec` or `50`.
+    pub fn read(text: &str) -> Result<Self, RateError> {
         let t = text.trim();
         let (count, unit) = t.split_once('/').unwrap_or((t, "s"));
         let per = match unit.trim() {
@@ -70,19 +70,47 @@ impl Rate {
             "min" | "minute" => 60.0,
             "h" | "hour" => 3600.0,
             other => {
-                return Err(format!(
-                    "rate {text:?}: unknown unit {other:?}, expected s, min or h (such as \"50/s\" or \"3000/min\")"
-                ));
+                return Err(RateError::UnknownUnit {
+                    text: text.to_string(),
+                    unit: other.to_string(),
+                });
             }
         };
-        let n: f64 = count.trim().parse().map_err(|_| {
-            format!("rate {text:?}: expected a number of steps per unit, such as \"50/s\" or \"3000/min\"")
-        })?;
+        let n: f64 = count
+            .trim()
+            .parse()
+            .map_err(|_| RateError::NotANumber(text.to_string()))?;
         if !n.is_finite() || n < 0.0 {
-            return Err(format!("rate {text:?} must be a non-negative number"));
+            return Err(RateError::Negative(text.to_string()));
         }
         Ok(Rate(n / per))
     }
+
+    /// [`Rate::read`] with the reason as text (for command-line parsers).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::read(text).map_err(|e| e.to_string())
+    }
+}
+
+/// Why a rate was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    /// A unit other than per second, minute or hour.
+    #[error(
+        "rate {text:?}: unknown unit {unit:?}, expected s, min or h (such as \"50/s\" or \"3000/min\")"
+    )]
+    UnknownUnit {
+        /// The rate as written.
+        text: String,
+        /// The unit.
+        unit: String,
+    },
+    /// A count that is not a number.
+    #[error("rate {0:?}: expected a number of steps per unit, such as \"50/s\" or \"3000/min\"")]
+    NotANumber(String),
+    /// A negative or infinite count.
+    #[error("rate {0:?} must be a non-negative number")]
+    Negative(String),
 }
 
 impl fmt::Display for Rate {
@@ -106,16 +134,16 @@ impl<'de> Deserialize<'de> for Rate {
                 f.write_str("a rate such as \"50/s\" or \"3000/min\"")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Rate, E> {
-                Rate::parse(v).map_err(E::custom)
+                Rate::read(v).map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Rate, E> {
                 Ok(Rate(v as f64))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Rate, E> {
-                Rate::parse(&v.to_string()).map_err(E::custom)
+                Rate::read(&v.to_string()).map_err(E::custom)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Rate, E> {
-                Rate::parse(&v.to_string()).map_err(E::custom)
+                Rate::read(&v.to_string()).map_err(E::custom)
             }
         }
         // Parsing inside the visitor lets a YAML deserializer stamp errors with the

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use andon_contracts::{PlantId, System};
 use andon_simulators::MasterData;
-use andon_simulators::faults::{Dur, FaultKind};
+use andon_simulators::faults::{Dur, FaultKind, FaultSpec};
 
 use super::Scenario;
-use super::model::{FaultAction, Per, Shape, Target};
+use super::model::{FaultAction, LoadPhase, Per, Shape, Target, TimedFault};
 use super::yaml::{Ctx, Seg};
 
 /// Shows a duration as the scenario files write it (`15s`, `1m 30s`, `250ms`).
@@ -122,6 +122,8 @@ fn plants(ctx: &mut Ctx, s: &Scenario) {
     }
 }
 
+/// Checks the load phases: at least one, each within the run, in time order, and each
+/// with the `for` its shape needs.
 fn load(ctx: &mut Ctx, s: &Scenario) {
     if s.load.is_empty() {
         ctx.at(
@@ -130,90 +132,109 @@ fn load(ctx: &mut Ctx, s: &Scenario) {
         );
         return;
     }
-    let end = s.duration.0;
     let mut prev: Option<(Duration, Option<Duration>)> = None;
     for (i, p) in s.load.iter().enumerate() {
-        if p.per == Per::Plant && s.plants.is_empty() {
-            ctx.at(
-                ypath!["load", i, "per"],
-                "`per: plant` needs the scenario's `plants` (with a `data` file the rate is over all plants)",
-            );
+        phase_rate_and_start(ctx, s, i, p);
+        if let Some(prev) = prev {
+            phase_order(ctx, i, p.at.0, prev);
         }
-        let at = p.at.0;
-        if !(p.rate.0 > 0.0 && p.rate.0 <= MAX_RATE) {
-            ctx.at(
-                ypath!["load", i, "rate"],
-                format!(
-                    "rate {} must be above 0 and at most {MAX_RATE} steps per second, such as \"50/s\"",
-                    p.rate
-                ),
-            );
-        }
-        if at >= end && !end.is_zero() {
-            ctx.at(
-                ypath!["load", i, "at"],
-                format!(
-                    "load phase starts at {}, when the load has ended (duration {})",
-                    show(at),
-                    show(end)
-                ),
-            );
-        }
-        if let Some((prev_at, prev_for)) = prev {
-            if at <= prev_at {
-                ctx.at(
-                    ypath!["load", i, "at"],
-                    format!(
-                        "load phases must be in time order: this one starts at {}, the one before at {}",
-                        show(at),
-                        show(prev_at)
-                    ),
-                );
-            } else if let Some(f) = prev_for
-                && prev_at + f > at
-            {
-                ctx.at(
-                    ypath!["load", i, "at"],
-                    format!(
-                        "load phase starts at {} while the one before still runs until {} (its `for`)",
-                        show(at),
-                        show(prev_at + f)
-                    ),
-                );
-            }
-        }
-        match p.for_ {
-            Some(f) if f.0.is_zero() => {
-                ctx.at(ypath!["load", i, "for"], "`for` must be longer than 0s")
-            }
-            Some(f) if at + f.0 > end && at < end => ctx.at(
-                ypath!["load", i, "for"],
-                format!(
-                    "load phase lasts until {}, past the end of the load at {} (duration)",
-                    show(at + f.0),
-                    show(end)
-                ),
+        phase_for(ctx, s.duration.0, i, p);
+        prev = Some((p.at.0, p.for_.map(|f| f.0)));
+    }
+}
+
+/// Checks one phase's `per`, its rate, and that it starts before the load ends.
+fn phase_rate_and_start(ctx: &mut Ctx, s: &Scenario, i: usize, p: &LoadPhase) {
+    let end = s.duration.0;
+    if p.per == Per::Plant && s.plants.is_empty() {
+        ctx.at(
+            ypath!["load", i, "per"],
+            "`per: plant` needs the scenario's `plants` (with a `data` file the rate is over all plants)",
+        );
+    }
+    let at = p.at.0;
+    if !(p.rate.0 > 0.0 && p.rate.0 <= MAX_RATE) {
+        ctx.at(
+            ypath!["load", i, "rate"],
+            format!(
+                "rate {} must be above 0 and at most {MAX_RATE} steps per second, such as \"50/s\"",
+                p.rate
             ),
-            None if p.shape != Shape::Constant => {
-                let what = match p.shape {
-                    Shape::Ramp => "how long the ramp takes",
-                    _ => "the spike lasts its first 20 %",
-                };
-                ctx.at(
-                    ypath!["load", i, "shape"],
-                    format!(
-                        "shape {} needs `for` ({what})",
-                        if p.shape == Shape::Ramp {
-                            "ramp"
-                        } else {
-                            "spike"
-                        }
-                    ),
-                );
-            }
-            _ => {}
+        );
+    }
+    if at >= end && !end.is_zero() {
+        ctx.at(
+            ypath!["load", i, "at"],
+            format!(
+                "load phase starts at {}, when the load has ended (duration {})",
+                show(at),
+                show(end)
+            ),
+        );
+    }
+}
+
+/// Checks that a phase starting at `at` comes after the one before (`prev`: its start and
+/// `for`) and after that one has run its `for`.
+fn phase_order(ctx: &mut Ctx, i: usize, at: Duration, prev: (Duration, Option<Duration>)) {
+    let (prev_at, prev_for) = prev;
+    if at <= prev_at {
+        ctx.at(
+            ypath!["load", i, "at"],
+            format!(
+                "load phases must be in time order: this one starts at {}, the one before at {}",
+                show(at),
+                show(prev_at)
+            ),
+        );
+    } else if let Some(f) = prev_for
+        && prev_at + f > at
+    {
+        ctx.at(
+            ypath!["load", i, "at"],
+            format!(
+                "load phase starts at {} while the one before still runs until {} (its `for`)",
+                show(at),
+                show(prev_at + f)
+            ),
+        );
+    }
+}
+
+/// Checks a phase's `for`: longer than 0s, within the load (ending at `end`), and present
+/// when the shape needs it.
+fn phase_for(ctx: &mut Ctx, end: Duration, i: usize, p: &LoadPhase) {
+    let at = p.at.0;
+    match p.for_ {
+        Some(f) if f.0.is_zero() => {
+            ctx.at(ypath!["load", i, "for"], "`for` must be longer than 0s")
         }
-        prev = Some((at, p.for_.map(|f| f.0)));
+        Some(f) if at + f.0 > end && at < end => ctx.at(
+            ypath!["load", i, "for"],
+            format!(
+                "load phase lasts until {}, past the end of the load at {} (duration)",
+                show(at + f.0),
+                show(end)
+            ),
+        ),
+        None if p.shape != Shape::Constant => {
+            let what = match p.shape {
+                Shape::Ramp => "how long the ramp takes",
+                _ => "the spike lasts its first 20 %",
+            };
+            ctx.at(
+                ypath!["load", i, "shape"],
+                format!(
+                    "shape {} needs `for` ({what})",
+                    if p.shape == Shape::Ramp {
+                        "ramp"
+                    } else {
+                        "spike"
+                    }
+                ),
+            );
+        }
+        _ => {}
     }
 }
 
@@ -304,129 +325,187 @@ fn options(ctx: &mut Ctx, s: &Scenario) {
     }
 }
 
+/// A SUT fault's window, for the overlap check: start, end, entry index, kind.
+type SutSpan = (Duration, Duration, usize, &'static str);
+
+/// Fault ids seen so far per target, with the entry that first used each.
+type FaultIds<'s> = BTreeMap<(Target, &'s str), usize>;
+
+/// Checks every fault: its time window, then what its kind needs, then that SUT faults do
+/// not overlap.
 fn faults(ctx: &mut Ctx, s: &Scenario, index: &[usize], master: Option<&MasterData>) {
-    let end = s.duration.0;
-    let run_end = end + s.settle.0;
     let plants: BTreeSet<PlantId> = match master {
         Some(md) => md.plant_ids(),
         None => s.plants.iter().map(|p| p.id.clone()).collect(),
     };
-    let mut ids: BTreeMap<(Target, &str), usize> = BTreeMap::new();
-    let mut sut: Vec<(Duration, Duration, usize, &'static str)> = Vec::new();
+    let mut ids: FaultIds = BTreeMap::new();
+    let mut sut: Vec<SutSpan> = Vec::new();
     for (f, &i) in s.faults.iter().zip(index) {
-        let at = f.at.0;
-        let kind = f.spec.kind_name();
-        if at >= end {
-            ctx.at(
-                ypath!["faults", i, "at"],
-                format!(
-                    "{kind} starts at {}, when the load has ended (duration {}): it would act on nothing",
-                    show(at),
-                    show(end)
-                ),
-            );
+        if !fault_window(ctx, s, f, i) {
             continue;
-        }
-        if let Some(d) = f.spec.duration() {
-            if d.0.is_zero() {
-                ctx.at(ypath!["faults", i, "for"], "`for` must be longer than 0s");
-            } else if at + d.0 > run_end {
-                ctx.at(
-                    ypath!["faults", i, "for"],
-                    format!(
-                        "fault ends after the run: {kind} at {} for {} ends at {}, past duration {} + settle {} = {}",
-                        show(at),
-                        show(d.0),
-                        show(at + d.0),
-                        show(end),
-                        show(s.settle.0),
-                        show(run_end)
-                    ),
-                );
-            }
         }
         match &f.spec {
             FaultAction::Sut(sf) => {
-                sut.push((at, f.ends_at(end), i, sf.kind.name()));
+                sut.push((f.at.0, f.ends_at(s.duration.0), i, sf.kind.name()));
             }
             FaultAction::Engine(_) => {}
             FaultAction::Simulator(spec) => {
                 let system = f.target.system().unwrap_or(System::Erp);
-                let sys = system_name(system);
-                if spec.kind == FaultKind::TokenExpiry && s.options.of(system).auth != Some(true) {
-                    ctx.at(
-                        ypath!["faults", i, "kind"],
-                        format!(
-                            "token_expiry on {sys} needs authentication, which is off for {sys}: add `options: {{ {sys}: {{ auth: true }} }}`"
-                        ),
-                    );
-                }
-                let emitter = spec.kind.is_emitter_fault();
-                for (key, set) in [
-                    ("path", spec.path.is_some()),
-                    ("method", spec.method.is_some()),
-                ] {
-                    if emitter && set {
-                        ctx.at(
-                            ypath!["faults", i, Seg::KeyName(key.into())],
-                            format!(
-                                "`{key}` narrows API faults only; {kind} acts on the events {sys} emits (narrow it with `plant`)"
-                            ),
-                        );
-                    }
-                }
-                if let Some(p) = &spec.plant {
-                    if !emitter {
-                        ctx.at(
-                            ypath!["faults", i, Seg::KeyName("plant".into())],
-                            format!(
-                                "`plant` narrows emitter faults only; {kind} acts on the calls {sys} answers (narrow it with `path` or `method`)"
-                            ),
-                        );
-                    } else if !plants.is_empty() && !plants.contains(p) {
-                        let known: Vec<&str> = plants.iter().map(PlantId::as_str).collect();
-                        ctx.at(
-                            ypath!["faults", i, "plant"],
-                            format!(
-                                "plant {:?} is not a plant of this scenario, expected one of {}",
-                                p.as_str(),
-                                known.join(", ")
-                            ),
-                        );
-                    }
-                }
-                if let Some(p) = &spec.path
-                    && !p.starts_with('/')
-                {
-                    ctx.at(
-                        ypath!["faults", i, "path"],
-                        format!(
-                            "path {p:?} must start with '/', such as \"/api/v1/material-documents\""
-                        ),
-                    );
-                }
-                if let Some(m) = &spec.method
-                    && !["GET", "POST", "PUT", "PATCH", "DELETE"]
-                        .iter()
-                        .any(|x| x.eq_ignore_ascii_case(m))
-                {
-                    ctx.at(
-                        ypath!["faults", i, "method"],
-                        format!("method {m:?} must be one of GET, POST, PUT, PATCH, DELETE"),
-                    );
-                }
-                if let Some(id) = &spec.id
-                    && let Some(first) = ids.insert((f.target, id.as_str()), i)
-                {
-                    let line = ctx.line_of(ypath!["faults", first, "id"]);
-                    ctx.at(
-                        ypath!["faults", i, "id"],
-                        format!("fault id {id:?} on {sys} is used twice (first on line {line})"),
-                    );
-                }
+                let at = SimFault {
+                    i,
+                    spec,
+                    system,
+                    kind: f.spec.kind_name(),
+                };
+                needs_auth(ctx, s, &at);
+                narrowing(ctx, &at, &plants);
+                path_and_method(ctx, &at);
+                unique_id(ctx, &at, f.target, &mut ids);
             }
         }
     }
+    sut_overlaps(ctx, sut);
+}
+
+/// Checks that the fault starts while the load runs and that its `for` ends within the run.
+/// False when it starts too late (nothing else about it is then worth saying).
+fn fault_window(ctx: &mut Ctx, s: &Scenario, f: &TimedFault, i: usize) -> bool {
+    let end = s.duration.0;
+    let run_end = end + s.settle.0;
+    let at = f.at.0;
+    let kind = f.spec.kind_name();
+    if at >= end {
+        ctx.at(
+            ypath!["faults", i, "at"],
+            format!(
+                "{kind} starts at {}, when the load has ended (duration {}): it would act on nothing",
+                show(at),
+                show(end)
+            ),
+        );
+        return false;
+    }
+    if let Some(d) = f.spec.duration() {
+        if d.0.is_zero() {
+            ctx.at(ypath!["faults", i, "for"], "`for` must be longer than 0s");
+        } else if at + d.0 > run_end {
+            ctx.at(
+                ypath!["faults", i, "for"],
+                format!(
+                    "fault ends after the run: {kind} at {} for {} ends at {}, past duration {} + settle {} = {}",
+                    show(at),
+                    show(d.0),
+                    show(at + d.0),
+                    show(end),
+                    show(s.settle.0),
+                    show(run_end)
+                ),
+            );
+        }
+    }
+    true
+}
+
+/// A simulator fault being checked: its entry, spec, system and kind name.
+struct SimFault<'s> {
+    i: usize,
+    spec: &'s FaultSpec,
+    system: System,
+    kind: &'static str,
+}
+
+/// Checks that `token_expiry` aims at a system with authentication on.
+fn needs_auth(ctx: &mut Ctx, s: &Scenario, f: &SimFault) {
+    let sys = system_name(f.system);
+    if f.spec.kind == FaultKind::TokenExpiry && s.options.of(f.system).auth != Some(true) {
+        ctx.at(
+            ypath!["faults", f.i, "kind"],
+            format!(
+                "token_expiry on {sys} needs authentication, which is off for {sys}: add `options: {{ {sys}: {{ auth: true }} }}`"
+            ),
+        );
+    }
+}
+
+/// Checks that `path` and `method` narrow API faults only, and `plant` emitter faults only
+/// (and names a plant of the scenario).
+fn narrowing(ctx: &mut Ctx, f: &SimFault, plants: &BTreeSet<PlantId>) {
+    let (i, kind, sys) = (f.i, f.kind, system_name(f.system));
+    let emitter = f.spec.kind.is_emitter_fault();
+    for (key, set) in [
+        ("path", f.spec.path.is_some()),
+        ("method", f.spec.method.is_some()),
+    ] {
+        if emitter && set {
+            ctx.at(
+                ypath!["faults", i, Seg::KeyName(key.into())],
+                format!(
+                    "`{key}` narrows API faults only; {kind} acts on the events {sys} emits (narrow it with `plant`)"
+                ),
+            );
+        }
+    }
+    let Some(p) = &f.spec.plant else { return };
+    if !emitter {
+        ctx.at(
+            ypath!["faults", i, Seg::KeyName("plant".into())],
+            format!(
+                "`plant` narrows emitter faults only; {kind} acts on the calls {sys} answers (narrow it with `path` or `method`)"
+            ),
+        );
+    } else if !plants.is_empty() && !plants.contains(p) {
+        let known: Vec<&str> = plants.iter().map(PlantId::as_str).collect();
+        ctx.at(
+            ypath!["faults", i, "plant"],
+            format!(
+                "plant {:?} is not a plant of this scenario, expected one of {}",
+                p.as_str(),
+                known.join(", ")
+            ),
+        );
+    }
+}
+
+/// Checks that a `path` starts with '/' and a `method` is an HTTP method andon knows.
+fn path_and_method(ctx: &mut Ctx, f: &SimFault) {
+    if let Some(p) = &f.spec.path
+        && !p.starts_with('/')
+    {
+        ctx.at(
+            ypath!["faults", f.i, "path"],
+            format!("path {p:?} must start with '/', such as \"/api/v1/material-documents\""),
+        );
+    }
+    if let Some(m) = &f.spec.method
+        && !["GET", "POST", "PUT", "PATCH", "DELETE"]
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(m))
+    {
+        ctx.at(
+            ypath!["faults", f.i, "method"],
+            format!("method {m:?} must be one of GET, POST, PUT, PATCH, DELETE"),
+        );
+    }
+}
+
+/// Checks that a fault id is used once per target.
+fn unique_id<'s>(ctx: &mut Ctx, f: &SimFault<'s>, target: Target, ids: &mut FaultIds<'s>) {
+    if let Some(id) = &f.spec.id
+        && let Some(first) = ids.insert((target, id.as_str()), f.i)
+    {
+        let line = ctx.line_of(ypath!["faults", first, "id"]);
+        ctx.at(
+            ypath!["faults", f.i, "id"],
+            format!(
+                "fault id {id:?} on {} is used twice (first on line {line})",
+                system_name(f.system)
+            ),
+        );
+    }
+}
+
+/// Checks that SUT faults do not overlap: the SUT takes one at a time.
+fn sut_overlaps(ctx: &mut Ctx, mut sut: Vec<SutSpan>) {
     sut.sort();
     for pair in sut.windows(2) {
         let ((a_at, a_end, a_i, a_kind), (b_at, _, b_i, b_kind)) = (pair[0], pair[1]);

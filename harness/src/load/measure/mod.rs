@@ -18,17 +18,18 @@
 //! Each sample falls in the second of its event's intended time: the per-second series and
 //! the HDR interval log show the latency of what was sent at that second.
 
+mod read;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use andon_contracts::System;
-use andon_simulators::history::{Entry, Outcome, Record};
+use andon_simulators::history::Outcome;
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::threshold::{Latency, Observed, Stat};
-use crate::history::index::{self as common, Events, micros, sys_idx};
 
 /// A send that starts this long after its intended time is counted late.
 pub const LATE_SEND: Duration = Duration::from_millis(100);
@@ -142,146 +143,6 @@ pub fn error_class(outcome: Outcome, status: Option<u16>, error: Option<&str>) -
 }
 
 impl Measures {
-    /// Reads the measures of a load that started at `start` and ran for `duration`.
-    pub fn from_records(records: &[Record], start: DateTime<Utc>, duration: Duration) -> Self {
-        let events = Events::build(records);
-        let first = common::first_effects(records, &events);
-        let end = start + chrono::Duration::from_std(duration).unwrap_or_default();
-        let mut m = Measures {
-            start,
-            duration,
-            routes: BTreeMap::new(),
-            route_system: BTreeMap::new(),
-            ingress: BTreeMap::new(),
-            effects: BTreeMap::new(),
-            emitted: 0,
-            poison: 0,
-            acked: 0,
-            attempts: 0,
-            errors: BTreeMap::new(),
-            poison_rejected: 0,
-            late_sends: 0,
-            send_lag: histogram(),
-            plants: BTreeMap::new(),
-            seconds: Vec::new(),
-        };
-        let second_of = |t: DateTime<Utc>| (micros(start, t).max(0) / 1_000_000) as u64;
-        // Deliveries: first acknowledgement and first attempt's start, per event.
-        let n = events.map.len();
-        let mut acked_at: Vec<Option<DateTime<Utc>>> = vec![None; n];
-        let mut sent_at: Vec<Option<DateTime<Utc>>> = vec![None; n];
-        let mut attempts_per_second: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-        for r in records {
-            match &r.entry {
-                Entry::Delivery {
-                    event,
-                    outcome,
-                    status,
-                    error,
-                    latency_us,
-                    ..
-                } => {
-                    let ev = events.get(event);
-                    let number = ev.map(|e| e.n);
-                    let poison = ev.is_some_and(|e| e.poison);
-                    m.attempts += 1;
-                    let slot = attempts_per_second.entry(second_of(r.at)).or_default();
-                    slot.0 += 1;
-                    if let Some(class) = error_class(*outcome, *status, error.as_deref()) {
-                        if poison && status.is_some_and(|s| (400..500).contains(&s)) {
-                            m.poison_rejected += 1;
-                        } else {
-                            *m.errors.entry(class).or_default() += 1;
-                            slot.1 += 1;
-                        }
-                    }
-                    if let Some(i) = number {
-                        let started = r.at - chrono::Duration::microseconds(*latency_us as i64);
-                        if sent_at[i].is_none() {
-                            sent_at[i] = Some(started);
-                        }
-                        if *outcome == Outcome::Ok && acked_at[i].is_none() {
-                            acked_at[i] = Some(r.at);
-                        }
-                    }
-                }
-                Entry::Effect { sources, .. } if r.at >= start && r.at <= end => {
-                    let s = second_of(r.at);
-                    m.second(s).effects += 1;
-                    for src in sources.iter().take(1) {
-                        if let Some(ev) = events.get(src)
-                            && let Some(kind) = ev.kind
-                        {
-                            *m.effects
-                                .entry(common::route(ev.system, kind, r.system))
-                                .or_default() += 1;
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        for (s, (a, e)) in attempts_per_second {
-            let sec = m.second(s);
-            sec.attempts = a;
-            sec.errors = e;
-        }
-        for ev in events.iter() {
-            m.emitted += 1;
-            let s = second_of(ev.intended_at);
-            m.second(s).emitted += 1;
-            let plant = m.plants.entry(ev.event.plant.to_string()).or_default();
-            plant.emitted += 1;
-            if ev.poison {
-                m.poison += 1;
-                continue;
-            }
-            if let Some(sent) = sent_at[ev.n] {
-                let lag = micros(ev.intended_at, sent).max(0) as u64;
-                m.send_lag.saturating_record(lag.max(1));
-                if lag > LATE_SEND.as_micros() as u64 {
-                    m.late_sends += 1;
-                }
-            }
-            if let Some(acked) = acked_at[ev.n] {
-                m.acked += 1;
-                plant.acked += 1;
-                let us = (micros(ev.intended_at, acked).max(0) as u64).max(1);
-                m.ingress
-                    .entry(ev.system)
-                    .or_insert_with(histogram)
-                    .saturating_record(us);
-                let sec = m.second(s);
-                sec.acked += 1;
-                sec.ingress.saturating_record(us);
-            }
-            let Some(kind) = ev.kind else { continue };
-            for target in System::ALL {
-                if let Some(at) = first[ev.n][sys_idx(target)] {
-                    let us = (micros(ev.intended_at, at).max(0) as u64).max(1);
-                    let route = common::route(ev.system, kind, target);
-                    m.route_system.entry(route.clone()).or_insert(ev.system);
-                    m.routes
-                        .entry(route)
-                        .or_insert_with(histogram)
-                        .saturating_record(us);
-                    m.second(s).e2e.saturating_record(us);
-                }
-            }
-        }
-        m
-    }
-
-    fn second(&mut self, s: u64) -> &mut Second {
-        // Seconds are few (one per second of the run): a dense vector.
-        let i = s as usize;
-        while self.seconds.len() <= i {
-            let next = self.seconds.len() as u64;
-            self.seconds.push(Second::new(next));
-        }
-        &mut self.seconds[i]
-    }
-
     /// Every route's end-to-end latency in one histogram.
     pub fn e2e_all(&self) -> Histogram<u64> {
         merged(self.routes.values())
@@ -375,6 +236,7 @@ impl Observed for Measures {
 mod tests {
     use super::*;
     use andon_contracts::{CloudEvent, EventKind, PlantId, SourceRef};
+    use andon_simulators::history::{Entry, Record};
     use proptest::prelude::*;
 
     fn t0() -> DateTime<Utc> {
