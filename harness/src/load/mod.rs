@@ -59,12 +59,6 @@ impl Overrides {
         *self == Self::default()
     }
 
-    /// Applies the flags to `s`, or says which one cannot apply and why, as the text the
-    /// command line shows (what [`crate::engine`] reports for `andon load`).
-    pub fn apply(&self, s: &mut Scenario) -> Result<(), String> {
-        self.apply_to(s).map_err(|e| e.to_string())
-    }
-
     /// Applies the flags to `s` in turn (rate, duration, plants, connections), or says
     /// which one cannot apply and why.
     pub fn apply_to(&self, s: &mut Scenario) -> Result<(), OverrideError> {
@@ -332,7 +326,7 @@ faults:
             rate: Some(Rate(100.0)),
             ..Overrides::default()
         }
-        .apply(&mut s)
+        .apply_to(&mut s)
         .unwrap();
         let rates: Vec<f64> = s.load.iter().map(|p| p.rate.0).collect();
         assert_eq!(rates, vec![100.0, 500.0, 200.0]);
@@ -345,7 +339,7 @@ faults:
             duration: Some(Dur(Duration::from_secs(15))),
             ..Overrides::default()
         }
-        .apply(&mut s)
+        .apply_to(&mut s)
         .unwrap();
         assert_eq!(s.load.len(), 2);
         assert_eq!(s.load[1].for_, Some(Dur(Duration::from_secs(5))));
@@ -354,9 +348,12 @@ faults:
             duration: Some(Dur(Duration::from_secs(11))),
             ..Overrides::default()
         }
-        .apply(&mut s)
+        .apply_to(&mut s)
         .unwrap_err();
-        assert!(e.contains("slow fault on erp starts at 12s"), "{e}");
+        assert!(
+            e.to_string().contains("slow fault on erp starts at 12s"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -378,14 +375,14 @@ faults:
     #[test]
     fn connections_set_every_emitter_and_default_to_32() {
         let mut s = scenario();
-        Overrides::default().apply(&mut s).unwrap();
+        Overrides::default().apply_to(&mut s).unwrap();
         assert_eq!(s.options.mes.lanes, Some(DEFAULT_CONNECTIONS));
         let mut s = scenario();
         Overrides {
             connections: Some(8),
             ..Overrides::default()
         }
-        .apply(&mut s)
+        .apply_to(&mut s)
         .unwrap();
         assert_eq!(s.options.wms.lanes, Some(8));
     }
@@ -397,8 +394,8 @@ faults:
             plants: Some(0),
             ..Overrides::default()
         }
-        .apply(&mut s)
+        .apply_to(&mut s)
         .unwrap_err();
-        assert!(e.contains("--plants"), "{e}");
+        assert!(e.to_string().contains("--plants"), "{e}");
     }
 }

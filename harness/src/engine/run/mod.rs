@@ -127,12 +127,12 @@ pub enum RunError {
     #[error("internal: {0}")]
     Internal(String),
     /// A flag of `andon load` cannot apply to the scenario.
-    #[error("{file}: {message}")]
+    #[error("{file}: {source}")]
     Load {
         /// The scenario.
         file: String,
         /// Which flag and why.
-        message: String,
+        source: crate::load::OverrideError,
     },
 }
 

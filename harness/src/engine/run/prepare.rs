@@ -70,10 +70,10 @@ pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     let mut scenario = Scenario::load(&opts.scenario)?;
     if let Some(overrides) = &opts.load {
         overrides
-            .apply(&mut scenario)
-            .map_err(|message| RunError::Load {
+            .apply_to(&mut scenario)
+            .map_err(|source| RunError::Load {
                 file: opts.scenario.display().to_string(),
-                message,
+                source,
             })?;
     }
     let base = opts.scenario.parent().unwrap_or(Path::new("."));
