@@ -69,12 +69,12 @@ pub enum GenError {
     #[error("rate {0:?}: expected `max` or a positive number of requests per second")]
     Rate(String),
     /// The ingress URL does not parse or is not plain HTTP.
-    #[error("{reason}")]
+    #[error("{source}")]
     Url {
         /// The URL given.
         url: String,
         /// What is wrong with it, naming it.
-        reason: String,
+        source: andon_simulators::emitter::IngressError,
     },
     /// The event payload could not be built.
     #[error("event payload: {0}")]
@@ -420,9 +420,9 @@ pub async fn run(config: GenConfig) -> Result<Report, GenError> {
 
 #[tracing::instrument(skip_all, fields(url = %config.url, connections = config.connections))]
 async fn measure(config: GenConfig) -> Result<Report, GenError> {
-    andon_simulators::emitter::check_ingress(&config.url).map_err(|reason| GenError::Url {
+    andon_simulators::emitter::verify_ingress(&config.url).map_err(|source| GenError::Url {
         url: config.url.clone(),
-        reason,
+        source,
     })?;
     let lanes = config.connections.max(1);
     let history = History::from_records(reserved(records_expected(&config)));

@@ -57,7 +57,7 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
 }
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
-    Dur::parse(s)
+    Dur::read(s).map_err(|e| e.to_string())
 }
 
 /// `andon load`.

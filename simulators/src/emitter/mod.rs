@@ -534,11 +534,6 @@ pub fn verify_ingress(url: &str) -> Result<(), IngressError> {
     Target::parse(url).map(drop)
 }
 
-/// [`verify_ingress`] with the reason as text (the harness's callers keep the message).
-pub fn check_ingress(url: &str) -> Result<(), String> {
-    verify_ingress(url).map_err(|e| e.to_string())
-}
-
 /// A poison copy of an event's payload, and why it is poison: with `unknown`, it names a
 /// material (or order, or plant) no system knows; otherwise it breaks the event's schema (a
 /// negative quantity, or a required field left out).

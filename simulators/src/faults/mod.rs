@@ -107,11 +107,6 @@ impl Faults {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// [`Faults::add`] with the reason as text (the harness's runtime reports it so).
-    pub fn apply(&self, spec: FaultSpec) -> Result<String, String> {
-        self.add(spec).map_err(|e| e.to_string())
-    }
-
     /// Applies a fault; returns its id. A fault with `for` clears itself.
     pub fn add(&self, mut spec: FaultSpec) -> Result<String, ApplyError> {
         spec.verify()?;
@@ -442,7 +437,7 @@ mod tests {
     #[tokio::test]
     async fn throttle_answers_429_above_the_limit_within_the_window() {
         let f = faults();
-        f.apply(FaultSpec::new(FaultKind::Throttle {
+        f.add(FaultSpec::new(FaultKind::Throttle {
             limit: 2,
             per: Dur(Duration::from_secs(60)),
         }))
@@ -460,7 +455,7 @@ mod tests {
         let f = faults();
         let mut spec = FaultSpec::new(FaultKind::Reset);
         spec.path = Some("/api/v1/material-documents".into());
-        f.apply(spec).unwrap();
+        f.add(spec).unwrap();
         assert!(f.decide_api("POST", "/api/v1/confirmations").is_none());
         assert_eq!(
             f.decide_api("POST", "/api/v1/material-documents")
@@ -473,7 +468,7 @@ mod tests {
     async fn refuse_flips_the_watch_and_clear_restores() {
         let f = faults();
         let rx = f.refusing();
-        let id = f.apply(FaultSpec::new(FaultKind::Refuse)).unwrap();
+        let id = f.add(FaultSpec::new(FaultKind::Refuse)).unwrap();
         assert!(*rx.borrow());
         assert!(f.clear(&id));
         assert!(!*rx.borrow());
@@ -485,7 +480,7 @@ mod tests {
             let f = faults();
             let mut s = FaultSpec::new(FaultKind::Reset);
             s.probability = Some(0.5);
-            f.apply(s).unwrap();
+            f.add(s).unwrap();
             (0..64)
                 .map(|_| f.decide_api("GET", "/api").is_some())
                 .collect::<Vec<_>>()
@@ -499,13 +494,13 @@ mod tests {
     fn bad_parameters_are_refused() {
         let mut s = FaultSpec::new(FaultKind::Reset);
         s.probability = Some(1.5);
-        assert!(s.check().is_err());
+        assert!(s.verify().is_err());
         assert!(
             FaultSpec::new(FaultKind::Throttle {
                 limit: 0,
                 per: Dur(Duration::from_secs(1))
             })
-            .check()
+            .verify()
             .is_err()
         );
     }

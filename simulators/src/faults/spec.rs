@@ -59,11 +59,6 @@ impl Dur {
         }
         Ok(Dur(d))
     }
-
-    /// [`Dur::read`] with the reason as text (for command-line parsers).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        Self::read(text).map_err(|e| e.to_string())
-    }
 }
 
 impl std::str::FromStr for Dur {
@@ -318,11 +313,6 @@ impl FaultSpec {
             }
             _ => Ok(()),
         }
-    }
-
-    /// [`FaultSpec::verify`] with the reason as text (the scenario loader matches on it).
-    pub fn check(&self) -> Result<(), String> {
-        self.verify().map_err(|e| e.to_string())
     }
 }
 

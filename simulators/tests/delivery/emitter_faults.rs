@@ -25,7 +25,7 @@ async fn duplicate_with_probability_1_delivers_every_event_exactly_twice_with_th
     let rig = Rig::start(Some(ingress_of(&sut)));
     let mut spec = FaultSpec::new(FaultKind::Duplicate);
     spec.probability = Some(1.0);
-    rig.faults.apply(spec).expect("valid fault");
+    rig.faults.add(spec).expect("valid fault");
     let events: Vec<_> = (1..=3).map(|i| rig.emit(&format!("10000000{i}"))).collect();
     rig.drained().await;
 
@@ -109,7 +109,7 @@ async fn a_partition_of_one_plant_does_not_hold_back_another_plants_events() {
     let rig = Rig::start(Some(ingress_of(&sut)));
     let mut spec = FaultSpec::new(FaultKind::Partition);
     spec.plant = Some(plant("1000"));
-    let id = rig.faults.apply(spec).expect("valid fault");
+    let id = rig.faults.add(spec).expect("valid fault");
     // Same order number in both plants: the same delivery lane, different aggregates.
     let held: Vec<_> = (0..3).map(|_| rig.emit("100000001")).collect();
     let other = rig.emit_in("2000", "100000001").expect("room");

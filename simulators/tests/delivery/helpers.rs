@@ -126,7 +126,7 @@ impl Rig {
     /// Applies an emitter fault on every plant; returns its id.
     pub fn fault(&self, kind: FaultKind) -> String {
         self.faults
-            .apply(FaultSpec::new(kind))
+            .add(FaultSpec::new(kind))
             .expect("the fault is valid")
     }
 

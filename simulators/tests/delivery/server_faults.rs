@@ -153,7 +153,7 @@ async fn refuse_closes_the_port_and_clearing_opens_the_same_port_again() {
         .sim
         .core
         .faults
-        .apply(FaultSpec::new(FaultKind::Refuse))
+        .add(FaultSpec::new(FaultKind::Refuse))
         .expect("valid fault");
     let refused = eventually("connection refused", || {
         let req = http.get(&health).send();

@@ -192,7 +192,7 @@ impl Plant {
         self.sim(system)
             .core
             .faults
-            .apply(spec)
+            .add(spec)
             .expect("fault applies")
     }
 

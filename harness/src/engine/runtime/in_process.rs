@@ -41,10 +41,9 @@ impl InProcess {
         for system in System::ALL {
             let s = settings.get(&system).cloned().unwrap_or_default();
             let sim = Simulator::new(system, s.config, master.clone(), history.clone());
-            s.patch.apply(&sim.core).map_err(|e| RuntimeError::Option {
-                system,
-                reason: e.to_string(),
-            })?;
+            s.patch
+                .apply(&sim.core)
+                .map_err(|source| RuntimeError::Option { system, source })?;
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(|source| RuntimeError::Bind { system, source })?;
@@ -102,11 +101,11 @@ impl InProcess {
         self.sims[&system]
             .core
             .faults
-            .apply(spec)
-            .map_err(|reason| RuntimeError::Fault {
+            .add(spec)
+            .map_err(|e| RuntimeError::Fault {
                 system,
                 kind,
-                reason,
+                source: Box::new(e),
             })
     }
 

@@ -110,22 +110,22 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
     /// A fault was refused by the simulator.
-    #[error("the {system} simulator refused fault {kind}: {reason}")]
+    #[error("the {system} simulator refused fault {kind}: {source}")]
     Fault {
         /// Which simulator.
         system: System,
         /// Fault kind.
         kind: String,
-        /// Why.
-        reason: String,
+        /// Why: the simulator's refusal, or the container engine's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An option was refused.
-    #[error("option for {system} refused: {reason}")]
+    #[error("option for {system} refused: {source}")]
     Option {
         /// Which simulator.
         system: System,
         /// Why.
-        reason: String,
+        source: andon_simulators::core::ConfigPatchError,
     },
 }
 

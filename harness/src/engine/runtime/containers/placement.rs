@@ -117,7 +117,7 @@ impl Runtime for Containers {
                 .map_err(|e| RuntimeError::Fault {
                     system,
                     kind: spec.kind.name().to_string(),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })
         })
     }
