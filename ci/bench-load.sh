@@ -10,7 +10,7 @@
 #   wrk          wrk -t1 (Debian's package), a Lua script posting the body;
 #   oha          oha (crates.io), the same body and headers;
 #   andon max    `andon-bench-target generate --rate max`: the simulators' emitter, closed
-#                loop, its history recording every request's latency (harness/src/benchgen.rs);
+#                loop, its history recording every request's latency (harness/src/benchgen/);
 #   andon open   the same emitter in the open model at 70 % of this round's wrk rate, latency
 #                measured from each event's intended time.
 # The verdict uses the median ratio andon max / wrk over the rounds.
