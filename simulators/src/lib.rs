@@ -23,7 +23,8 @@
 //! * [`idempotency`] — `Idempotency-Key` semantics (IETF httpapi draft).
 //! * [`auth`] — optional OAuth 2.0 client credentials with plant-scoped tokens.
 //! * [`history`] — the append-only journal checkers read.
-//! * [`masterdata`] — plants, materials, BOMs, routings, initial stock (YAML or seeded).
+//! * [`masterdata`] — plants, materials, BOMs, routings, initial stock (YAML or seeded:
+//!   `masterdata::generate`).
 //! * [`clock`] — business time (`time_scale`).
 //! * [`saved`] — what every part of a saved state shares: format version, errors, serde of
 //!   maps with non-string keys.
