@@ -19,11 +19,13 @@
 //!   MES, QMS and WMS.
 //! * [`faults`] — fault kinds as data (`faults::spec`) and the registry that applies them.
 //! * [`emitter`] — at-least-once CloudEvents delivery with backoff and a bounded buffer
-//!   (`emitter::delivery`: the lanes' tasks).
+//!   (`emitter::delivery`: the lanes' tasks; `emitter::event`: an event's id, sequence and
+//!   trace context, and the poison copy of a payload).
 //! * [`idempotency`] — `Idempotency-Key` semantics (IETF httpapi draft).
 //! * [`auth`] — optional OAuth 2.0 client credentials with plant-scoped tokens.
 //! * [`history`] — the append-only journal checkers read.
-//! * [`masterdata`] — plants, materials, BOMs, routings, initial stock (YAML or seeded).
+//! * [`masterdata`] — plants, materials, BOMs, routings, initial stock (YAML or seeded:
+//!   `masterdata::generate`).
 //! * [`clock`] — business time (`time_scale`).
 //! * [`saved`] — what every part of a saved state shares: format version, errors, serde of
 //!   maps with non-string keys.

@@ -4,86 +4,50 @@
 
 use super::*;
 
+/// How one delivery attempt ended.
 enum Attempt {
+    /// Acknowledged with 2xx.
     Delivered,
+    /// Rejected with a 4xx other than 408 and 429.
     Rejected,
+    /// To be tried again, after `Retry-After` if the answer gave one.
     Retry(Option<Duration>),
 }
 
+/// The ingress URL as last parsed (once per URL, not per request): the URL and its target,
+/// or why events cannot be delivered to it.
+type Parsed = Option<(String, Result<Target, IngressError>)>;
+
+/// The task of one lane: takes the lane's next event while there is an ingress, attempts
+/// its delivery on the lane's own connection and settles it (delivered, rejected, or back
+/// at the head of the lane to retry after a backoff); waits for a change when there is
+/// nothing to send. Ends when the emitter is gone.
 pub(super) async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
     let mut faults_changed = match weak.upgrade() {
         Some(i) => i.faults.changes(),
         None => return,
     };
-    // The ingress URL as last parsed (once per URL, not per request), and the lane's own
-    // connection to it.
-    let mut parsed: Option<(String, Result<Target, IngressError>)> = None;
+    let mut parsed: Parsed = None;
     let mut connection = LaneConnection::default();
     let mut expiry = Expiry::new();
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        match inner.ingress.borrow().as_deref() {
-            Some(url) if parsed.as_ref().is_none_or(|(s, _)| s != url) => {
-                parsed = Some((url.to_string(), Target::parse(url)));
-            }
-            Some(_) => {}
-            None => parsed = None,
-        }
+        reparse(&inner, &mut parsed);
         // Without an ingress the events stay queued (taking one would lose it).
         let next = if parsed.is_some() {
-            let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
-            if inner.halted.load(Ordering::SeqCst) {
-                None
-            } else {
-                let next = pick(&inner, &mut l, lane);
-                if next.is_some() {
-                    inner.active.fetch_add(1, Ordering::SeqCst);
-                }
-                next
-            }
+            take(&inner, lane)
         } else {
             None
         };
         let (Some((url, target)), Some(mut item)) = (parsed.as_ref(), next) else {
             // Nothing to send, no ingress, or partitioned: wait for a change.
-            let wake = inner.wake[lane].clone();
-            let mut ingress_rx = inner.ingress.subscribe();
-            drop(inner);
-            tokio::select! {
-                () = wake.notified() => {}
-                _ = ingress_rx.changed() => {}
-                _ = faults_changed.changed() => {}
-                () = tokio::time::sleep(Duration::from_millis(500)) => {}
-            }
+            wait_for_change(inner, lane, &mut faults_changed).await;
             continue;
         };
         item.attempt += 1;
         match attempt(&inner, &mut connection, &mut expiry, url, target, &item).await {
             Attempt::Delivered => {
-                inner.delivered.fetch_add(1, Ordering::Relaxed);
-                let dup = !item.duplicate
-                    && inner
-                        .faults
-                        .decide_emitter(
-                            "duplicate",
-                            &item.event.plant,
-                            || serde_json::json!({ "event": item.event.key() }),
-                        )
-                        .is_some();
-                if dup {
-                    // Re-sent later, as after a lost acknowledgement; queued before this
-                    // one is finished so that the emitter never looks drained in between.
-                    Emitter {
-                        inner: inner.clone(),
-                    }
-                    .enqueue(
-                        lane,
-                        Queued {
-                            duplicate: true,
-                            ..Queued::new(item.event)
-                        },
-                    );
-                }
+                delivered(&inner, lane, item);
                 finish(&inner, lane);
                 settle(&inner);
             }
@@ -93,24 +57,103 @@ pub(super) async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
                 settle(&inner);
             }
             Attempt::Retry(after) => {
-                let (base, max) = (inner.config.backoff_base.0, inner.config.backoff_max.0);
-                let exp = base.saturating_mul(1u32 << item.attempt.min(16).saturating_sub(1));
-                let cap = exp.min(max);
-                let jitter = {
-                    let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
-                    l.jitter.random_range(0.5..=1.0)
-                };
-                let wait = after
-                    .map(|a| a.min(Duration::from_secs(60)))
-                    .unwrap_or_else(|| cap.mul_f64(jitter));
-                // Back at the head of its lane: order within the aggregate is kept.
-                inner.lanes.lock().unwrap_or_else(|e| e.into_inner()).queues[lane].push_front(item);
+                let wait = requeue(&inner, lane, item, after);
                 settle(&inner);
                 drop(inner);
                 tokio::time::sleep(wait).await;
             }
         }
     }
+}
+
+/// Parses the ingress URL again when it changed since `parsed`; forgets it when unset.
+fn reparse(inner: &Inner, parsed: &mut Parsed) {
+    match inner.ingress.borrow().as_deref() {
+        Some(url) if parsed.as_ref().is_none_or(|(s, _)| s != url) => {
+            *parsed = Some((url.to_string(), Target::parse(url)));
+        }
+        Some(_) => {}
+        None => *parsed = None,
+    }
+}
+
+/// Takes the lane's next event under the lanes lock and counts it as in flight; none while
+/// a save has halted the lanes.
+fn take(inner: &Inner, lane: usize) -> Option<Queued> {
+    let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
+    if inner.halted.load(Ordering::SeqCst) {
+        return None;
+    }
+    let next = pick(inner, &mut l, lane);
+    if next.is_some() {
+        inner.active.fetch_add(1, Ordering::SeqCst);
+    }
+    next
+}
+
+/// Waits until the lane is woken, the ingress or the faults change, or half a second has
+/// passed; lets go of the emitter meanwhile.
+async fn wait_for_change(
+    inner: Arc<Inner>,
+    lane: usize,
+    faults_changed: &mut watch::Receiver<u64>,
+) {
+    let wake = inner.wake[lane].clone();
+    let mut ingress_rx = inner.ingress.subscribe();
+    drop(inner);
+    tokio::select! {
+        () = wake.notified() => {}
+        _ = ingress_rx.changed() => {}
+        _ = faults_changed.changed() => {}
+        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+    }
+}
+
+/// Counts a delivered event; under a `duplicate` fault, queues it once more (never a
+/// duplicate of a duplicate).
+fn delivered(inner: &Arc<Inner>, lane: usize, item: Queued) {
+    inner.delivered.fetch_add(1, Ordering::Relaxed);
+    let dup = !item.duplicate
+        && inner
+            .faults
+            .decide_emitter(
+                "duplicate",
+                &item.event.plant,
+                || serde_json::json!({ "event": item.event.key() }),
+            )
+            .is_some();
+    if dup {
+        // Re-sent later, as after a lost acknowledgement; queued before this
+        // one is finished so that the emitter never looks drained in between.
+        Emitter {
+            inner: inner.clone(),
+        }
+        .enqueue(
+            lane,
+            Queued {
+                duplicate: true,
+                ..Queued::new(item.event)
+            },
+        );
+    }
+}
+
+/// Puts an event whose attempt failed back at the head of its lane (order within the
+/// aggregate is kept) and returns how long the lane waits: `Retry-After` (at most a
+/// minute) if given, otherwise the exponential backoff with jitter.
+fn requeue(inner: &Inner, lane: usize, item: Queued, after: Option<Duration>) -> Duration {
+    let (base, max) = (inner.config.backoff_base.0, inner.config.backoff_max.0);
+    let exp = base.saturating_mul(1u32 << item.attempt.min(16).saturating_sub(1));
+    let cap = exp.min(max);
+    let jitter = {
+        let mut l = inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        l.jitter.random_range(0.5..=1.0)
+    };
+    let wait = after
+        .map(|a| a.min(Duration::from_secs(60)))
+        .unwrap_or_else(|| cap.mul_f64(jitter));
+    inner.lanes.lock().unwrap_or_else(|e| e.into_inner()).queues[lane].push_front(item);
+    wait
 }
 
 /// Takes the next event of the lane whose plant is not partitioned (a partition holds back
@@ -177,6 +220,8 @@ fn settle(inner: &Inner) {
     inner.settled.notify_waiters();
 }
 
+/// A delivered or rejected event leaves the buffer: wakes those waiting for it to drain,
+/// and ends a full episode once there is room again.
 fn finish(inner: &Inner, _lane: usize) {
     let left = inner.pending.fetch_sub(1, Ordering::SeqCst) - 1;
     if left == 0 {
@@ -191,10 +236,12 @@ fn finish(inner: &Inner, _lane: usize) {
 /// could outlast it. An attempt times out between its timeout and a sixteenth later
 /// (arming a timer for every request costs the generator a few per cent of its time).
 struct Expiry {
+    /// The timer, moved on only when an attempt could outlast it.
     timer: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Expiry {
+    /// A timer that has already fired.
     fn new() -> Self {
         Self {
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),

@@ -25,8 +25,11 @@ pub use crate::http1::IngressError;
 use crate::http1::{LaneConnection, PostError, Target};
 
 mod delivery;
+mod event;
 
 use delivery::lane_loop;
+use event::poison_payload;
+pub use event::traceparent;
 
 /// Delivery settings. Defaults: 10 000 events buffered, 4 lanes, 5 s timeout,
 /// backoff from 100 ms doubling to 5 s.
@@ -133,6 +136,7 @@ impl Queued {
     }
 }
 
+/// The lanes' queues, and what is drawn or numbered under their lock.
 struct Lanes {
     queues: Vec<VecDeque<Queued>>,
     sequences: HashMap<(String, String), u64>,
@@ -185,32 +189,6 @@ pub struct SavedEmitter {
     rng: ChaCha8Rng,
     jitter: ChaCha8Rng,
     stats: EmitterStats,
-}
-
-/// Builds a W3C traceparent from random bytes.
-pub fn traceparent(rng: &mut impl Rng) -> String {
-    let mut t = [0u8; 16];
-    let mut s = [0u8; 8];
-    rng.fill_bytes(&mut t);
-    rng.fill_bytes(&mut s);
-    t[0] |= 1;
-    s[0] |= 1;
-    let mut out = String::with_capacity(55);
-    out.push_str("00-");
-    hex(&t, &mut out);
-    out.push('-');
-    hex(&s, &mut out);
-    out.push_str("-01");
-    out
-}
-
-/// Appends the lower-case hex of `b` (a table: this runs for every event).
-fn hex(b: &[u8], out: &mut String) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for x in b {
-        out.push(DIGITS[usize::from(x >> 4)] as char);
-        out.push(DIGITS[usize::from(x & 0x0f)] as char);
-    }
 }
 
 impl Emitter {
@@ -312,60 +290,15 @@ impl Emitter {
         poison: Option<String>,
     ) -> Result<SourceRef, BufferFull> {
         let is_poison = poison.is_some();
-        let cap = self.capacity();
-        // Take a place in the buffer atomically: concurrent emits never overfill it.
-        let reserved = self
-            .inner
-            .pending
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
-                (p < cap).then_some(p + 1)
-            });
-        let Ok(before) = reserved else {
-            self.refuse(1);
-            return Err(BufferFull { capacity: cap });
-        };
-        self.inner
-            .max_depth
-            .fetch_max(before + 1, Ordering::Relaxed);
+        self.reserve()?;
         let source = format!("/andon/{}/{}", self.inner.system, plant);
-        let mut time = self.inner.clock.now();
-        if let Some(FaultKind::ClockSkew { offset_secs }) = self.inner.faults.decide_emitter(
-            "clock_skew",
-            plant,
-            || serde_json::json!({ "subject": subject }),
-        ) {
-            time += chrono::Duration::seconds(offset_secs);
-        }
-        let (event, lane) = {
-            let mut l = self.inner.lanes.lock().unwrap_or_else(|e| e.into_inner());
-            let seq = l
-                .sequences
-                .entry((source.clone(), subject.to_string()))
-                .or_insert(0);
-            *seq += 1;
-            let sequence = *seq;
-            let mut idb = [0u8; 16];
-            l.rng.fill_bytes(&mut idb);
-            let id = uuid::Builder::from_random_bytes(idb)
-                .into_uuid()
-                .to_string();
-            let tp = traceparent(&mut l.rng);
-            let event = CloudEvent {
-                specversion: "1.0".into(),
-                id,
-                source,
-                type_: kind.type_name(),
-                subject: subject.to_string(),
-                time,
-                datacontenttype: "application/json".into(),
-                plant: plant.clone(),
-                sequence,
-                traceparent: tp,
-                data: data.into(),
-            };
-            let lane = lane_of(subject, l.queues.len());
-            (event, lane)
-        };
+        let time = self.event_time(plant, subject);
+        let (event, lane) = self
+            .inner
+            .lanes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stamp(kind, plant, subject, source, time, data);
         let event = Arc::new(event);
         self.inner.history.append(
             self.inner.system,
@@ -403,6 +336,39 @@ impl Emitter {
             let _ = self.emit(kind, plant, subject, data, intended_at, Some(why));
         }
         Ok(key)
+    }
+
+    /// Takes a place in the buffer atomically (concurrent emits never overfill it); when
+    /// the buffer is full the event is refused.
+    fn reserve(&self) -> Result<(), BufferFull> {
+        let cap = self.capacity();
+        let reserved = self
+            .inner
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
+                (p < cap).then_some(p + 1)
+            });
+        let Ok(before) = reserved else {
+            self.refuse(1);
+            return Err(BufferFull { capacity: cap });
+        };
+        self.inner
+            .max_depth
+            .fetch_max(before + 1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The event's time: business time now, shifted when a `clock_skew` fault acts.
+    fn event_time(&self, plant: &PlantId, subject: &str) -> DateTime<Utc> {
+        let mut time = self.inner.clock.now();
+        if let Some(FaultKind::ClockSkew { offset_secs }) = self.inner.faults.decide_emitter(
+            "clock_skew",
+            plant,
+            || serde_json::json!({ "subject": subject }),
+        ) {
+            time += chrono::Duration::seconds(offset_secs);
+        }
+        time
     }
 
     /// Queues an event not counted in `pending` yet.
@@ -532,53 +498,6 @@ impl Emitter {
 /// Whether events can be delivered to `url`: plain `http://` with a host; why not, if not.
 pub fn verify_ingress(url: &str) -> Result<(), IngressError> {
     Target::parse(url).map(drop)
-}
-
-/// A poison copy of an event's payload, and why it is poison: with `unknown`, it names a
-/// material (or order, or plant) no system knows; otherwise it breaks the event's schema (a
-/// negative quantity, or a required field left out).
-fn poison_payload(mut data: serde_json::Value, unknown: bool) -> (serde_json::Value, String) {
-    use serde_json::{Value, json};
-    let Some(obj) = data.as_object_mut() else {
-        return (json!({}), "schema-invalid: the payload is empty".into());
-    };
-    if unknown {
-        for (field, value) in [
-            ("material", "ZZ-UNKNOWN-MATERIAL"),
-            ("order", "Z99999999999"),
-            ("plant", "ZZZZ"),
-        ] {
-            if obj.contains_key(field) {
-                obj.insert(field.into(), Value::String(value.into()));
-                return (data, format!("unknown master data: {field} {value}"));
-            }
-        }
-        if let Some(first) = obj
-            .get_mut("items")
-            .and_then(Value::as_array_mut)
-            .and_then(|a| a.first_mut())
-            .and_then(Value::as_object_mut)
-        {
-            first.insert(
-                "material".into(),
-                Value::String("ZZ-UNKNOWN-MATERIAL".into()),
-            );
-            return (
-                data,
-                "unknown master data: material ZZ-UNKNOWN-MATERIAL".into(),
-            );
-        }
-    }
-    if let Some(q) = obj.get_mut("quantity").and_then(Value::as_object_mut) {
-        q.insert("value".into(), json!(-1));
-        return (data, "schema-invalid: a negative quantity".into());
-    }
-    for field in ["plant", "material", "order", "delivery"] {
-        if obj.remove(field).is_some() {
-            return (data, format!("schema-invalid: `{field}` left out"));
-        }
-    }
-    (json!({}), "schema-invalid: the payload is empty".into())
 }
 
 /// The lane of an aggregate's events among `lanes`.

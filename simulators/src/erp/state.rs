@@ -11,7 +11,9 @@ use andon_contracts::api::{
 };
 use andon_contracts::objects::{OrderStatus, ProductionOrder, StockRow, StockType};
 use andon_contracts::quantity::format_milli;
-use andon_contracts::{BatchId, Material, MaterialId, OrderId, PlantId, Quantity, StorageLocation};
+use andon_contracts::{
+    BatchId, Material, MaterialId, OrderId, PlantId, Quantity, StorageLocation, Unit,
+};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +83,52 @@ pub struct ErpState {
 pub struct Rules {
     /// Over-confirmation tolerance in percent.
     pub tolerance_pct: u32,
+}
+
+/// A confirmation that passed the checks: its operation, and yield and scrap in
+/// thousandths of the material's base unit.
+struct CheckedConfirmation {
+    op: String,
+    yield_: i64,
+    scrap: i64,
+    base_unit: Unit,
+}
+
+impl OrderRecord {
+    /// Adds a checked confirmation's yield and scrap to its operation and moves the order's
+    /// status on; returns the new status. Delivered stays delivered; a final confirmation
+    /// of the last operation confirms the order, or delivers it when a goods receipt of
+    /// the planned quantity came first; any other confirmation of a released order
+    /// confirms it partially.
+    fn book_confirmation(
+        &mut self,
+        req: &ConfirmationRequest,
+        ok: &CheckedConfirmation,
+    ) -> OrderStatus {
+        let op = &ok.op;
+        let planned = self.order.planned_quantity.milli;
+        let last_op = self
+            .order
+            .operations
+            .last()
+            .map(|o| o.operation.as_str().to_string());
+        *self.confirmed_yield.entry(op.clone()).or_default() += ok.yield_;
+        *self.confirmed_scrap.entry(op.clone()).or_default() += ok.scrap;
+        self.has_postings = true;
+        self.order.status = if self.order.status == OrderStatus::Delivered
+            || (req.final_ && last_op.as_deref() == Some(op.as_str()) && self.delivered >= planned)
+        {
+            // Delivered stays delivered; a goods receipt that came first counts too.
+            OrderStatus::Delivered
+        } else if req.final_ && last_op.as_deref() == Some(op.as_str()) {
+            OrderStatus::Confirmed
+        } else if self.order.status == OrderStatus::Released {
+            OrderStatus::PartiallyConfirmed
+        } else {
+            self.order.status
+        };
+        self.order.status
+    }
 }
 
 impl ErpState {
@@ -244,6 +292,42 @@ impl ErpState {
         rules: Rules,
         req: &ConfirmationRequest,
     ) -> Result<Confirmation, ApiError> {
+        let ok = self.check_confirmation(md, rules, req)?;
+        let rec = self.orders.get_mut(&req.order).expect("checked above");
+        let status = rec.book_confirmation(req, &ok);
+        let group = self.confirmation_group(&req.order, ok.op);
+        let counter = self
+            .confirmations
+            .iter()
+            .filter(|c| c.confirmation_group == group)
+            .count() as u32
+            + 1;
+        let conf = Confirmation {
+            confirmation_group: group,
+            confirmation_counter: counter,
+            order: req.order.clone(),
+            operation: req.operation.clone(),
+            plant: req.plant.clone(),
+            yield_: Quantity::from_milli(ok.yield_, ok.base_unit.clone()),
+            scrap: Quantity::from_milli(ok.scrap, ok.base_unit),
+            final_: req.final_,
+            posting_date: req.posting_date,
+            order_status: status,
+        };
+        self.confirmations.push(conf.clone());
+        Ok(conf)
+    }
+
+    /// Checks a confirmation before anything is posted: an open period, an order of the
+    /// plant in a status that allows confirming, an operation of the order, quantities in
+    /// units of the order's material, and the yield of the operation not beyond the
+    /// planned quantity plus the tolerance.
+    fn check_confirmation(
+        &self,
+        md: &MasterData,
+        rules: Rules,
+        req: &ConfirmationRequest,
+    ) -> Result<CheckedConfirmation, ApiError> {
         check_period(md, req.posting_date, Some(&req.plant))?;
         let rec = self.orders.get(&req.order).ok_or_else(|| {
             ApiError::unknown_master_data(format!("Order {} does not exist", req.order))
@@ -290,31 +374,19 @@ impl ErpState {
                 ),
             ));
         }
-        let last_op = rec
-            .order
-            .operations
-            .last()
-            .map(|o| o.operation.as_str().to_string());
-        let base_unit = mat.base_unit.clone();
-        let rec = self.orders.get_mut(&req.order).expect("checked above");
-        *rec.confirmed_yield.entry(op.clone()).or_default() += y;
-        *rec.confirmed_scrap.entry(op.clone()).or_default() += s;
-        rec.has_postings = true;
-        rec.order.status = if rec.order.status == OrderStatus::Delivered
-            || (req.final_ && last_op.as_deref() == Some(op.as_str()) && rec.delivered >= planned)
-        {
-            // Delivered stays delivered; a goods receipt that came first counts too.
-            OrderStatus::Delivered
-        } else if req.final_ && last_op.as_deref() == Some(op.as_str()) {
-            OrderStatus::Confirmed
-        } else if rec.order.status == OrderStatus::Released {
-            OrderStatus::PartiallyConfirmed
-        } else {
-            rec.order.status
-        };
-        let status = rec.order.status;
-        let group_key = (req.order.clone(), op);
-        let group = match self.groups.get(&group_key) {
+        Ok(CheckedConfirmation {
+            op,
+            yield_: y,
+            scrap: s,
+            base_unit: mat.base_unit.clone(),
+        })
+    }
+
+    /// The confirmation group of the order's operation: the one it already has, or the
+    /// next number.
+    fn confirmation_group(&mut self, order: &OrderId, op: String) -> String {
+        let group_key = (order.clone(), op);
+        match self.groups.get(&group_key) {
             Some(g) => g.clone(),
             None => {
                 let g = format!("{:010}", self.next_group);
@@ -322,27 +394,7 @@ impl ErpState {
                 self.groups.insert(group_key, g.clone());
                 g
             }
-        };
-        let counter = self
-            .confirmations
-            .iter()
-            .filter(|c| c.confirmation_group == group)
-            .count() as u32
-            + 1;
-        let conf = Confirmation {
-            confirmation_group: group,
-            confirmation_counter: counter,
-            order: req.order.clone(),
-            operation: req.operation.clone(),
-            plant: req.plant.clone(),
-            yield_: Quantity::from_milli(y, base_unit.clone()),
-            scrap: Quantity::from_milli(s, base_unit),
-            final_: req.final_,
-            posting_date: req.posting_date,
-            order_status: status,
-        };
-        self.confirmations.push(conf.clone());
-        Ok(conf)
+        }
     }
 
     /// Records a quality notification.

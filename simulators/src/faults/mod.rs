@@ -40,6 +40,88 @@ pub struct ActiveFault {
     window: (Option<Instant>, u32),
 }
 
+impl ActiveFault {
+    /// Whether this is an API fault (not an emitter, `refuse` or `token_expiry` fault)
+    /// whose path prefix and method, where given, match the request.
+    fn matches_api(&self, method: &str, path: &str) -> bool {
+        if self.spec.kind.is_emitter_fault()
+            || matches!(self.spec.kind, FaultKind::Refuse | FaultKind::TokenExpiry)
+        {
+            return false;
+        }
+        if let Some(p) = &self.spec.path
+            && !path.starts_with(p.as_str())
+        {
+            return false;
+        }
+        if let Some(m) = &self.spec.method
+            && !m.eq_ignore_ascii_case(method)
+        {
+            return false;
+        }
+        true
+    }
+
+    /// What this fault does to a matching request, if it acts: a throttle counts the
+    /// request in its window and acts beyond the limit; any other fault acts by chance
+    /// (its probability, drawn from `rng`).
+    fn api_decision(&mut self, rng: &mut ChaCha8Rng) -> Option<ApiFault> {
+        let kind = match &self.spec.kind {
+            FaultKind::Throttle { limit, per } => {
+                return throttled(&mut self.window, *limit, per.0);
+            }
+            kind => kind,
+        };
+        if let Some(p) = self.spec.probability
+            && !rng.random_bool(p)
+        {
+            return None;
+        }
+        Some(match kind {
+            FaultKind::Unavailable { retry_after } => ApiFault::Unavailable(retry_after.0),
+            FaultKind::Hang => ApiFault::Hang,
+            FaultKind::Slow { median, p99 } => {
+                ApiFault::Slow(lognormal(rng, median.0, p99.map(|d| d.0)))
+            }
+            FaultKind::Reset => ApiFault::Reset,
+            FaultKind::CommitThenReset => ApiFault::CommitThenReset,
+            FaultKind::Reject {
+                code,
+                status,
+                detail,
+            } => ApiFault::Reject {
+                status: *status,
+                code: code.clone(),
+                detail: detail.clone(),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A throttle's fixed window (its start and the requests counted in it): counts this
+/// request, starting a new window when the last one is over, and answers `Throttled` with
+/// the time left in the window (at least a second) once more than `limit` were counted.
+/// Chance does not apply.
+fn throttled(window: &mut (Option<Instant>, u32), limit: u32, per: Duration) -> Option<ApiFault> {
+    let now = Instant::now();
+    let (start, count) = window;
+    let window_start = match start {
+        Some(s) if now.duration_since(*s) < per => *s,
+        _ => {
+            *start = Some(now);
+            *count = 0;
+            now
+        }
+    };
+    *count += 1;
+    if *count <= limit {
+        return None;
+    }
+    let left = per.saturating_sub(now.duration_since(window_start));
+    Some(ApiFault::Throttled(left.max(Duration::from_secs(1))))
+}
+
 /// The decision for one API request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiFault {
@@ -253,69 +335,11 @@ impl Faults {
         let mut st = self.lock();
         let State { active, rng, .. } = &mut *st;
         for f in active.iter_mut() {
-            if f.spec.kind.is_emitter_fault()
-                || matches!(f.spec.kind, FaultKind::Refuse | FaultKind::TokenExpiry)
-            {
+            if !f.matches_api(method, path) {
                 continue;
             }
-            if let Some(p) = &f.spec.path
-                && !path.starts_with(p.as_str())
-            {
+            let Some(decision) = f.api_decision(rng) else {
                 continue;
-            }
-            if let Some(m) = &f.spec.method
-                && !m.eq_ignore_ascii_case(method)
-            {
-                continue;
-            }
-            let decision = match &f.spec.kind {
-                FaultKind::Throttle { limit, per } => {
-                    // Fixed window: counts every matching request, chance does not apply.
-                    let now = Instant::now();
-                    let (start, count) = &mut f.window;
-                    let window_start = match start {
-                        Some(s) if now.duration_since(*s) < per.0 => *s,
-                        _ => {
-                            *start = Some(now);
-                            *count = 0;
-                            now
-                        }
-                    };
-                    *count += 1;
-                    if *count <= *limit {
-                        continue;
-                    }
-                    let left = per.0.saturating_sub(now.duration_since(window_start));
-                    ApiFault::Throttled(left.max(Duration::from_secs(1)))
-                }
-                kind => {
-                    if let Some(p) = f.spec.probability
-                        && !rng.random_bool(p)
-                    {
-                        continue;
-                    }
-                    match kind {
-                        FaultKind::Unavailable { retry_after } => {
-                            ApiFault::Unavailable(retry_after.0)
-                        }
-                        FaultKind::Hang => ApiFault::Hang,
-                        FaultKind::Slow { median, p99 } => {
-                            ApiFault::Slow(lognormal(rng, median.0, p99.map(|d| d.0)))
-                        }
-                        FaultKind::Reset => ApiFault::Reset,
-                        FaultKind::CommitThenReset => ApiFault::CommitThenReset,
-                        FaultKind::Reject {
-                            code,
-                            status,
-                            detail,
-                        } => ApiFault::Reject {
-                            status: *status,
-                            code: code.clone(),
-                            detail: detail.clone(),
-                        },
-                        _ => continue,
-                    }
-                }
             };
             f.fired += 1;
             let id = f.id.clone();

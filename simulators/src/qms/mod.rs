@@ -132,31 +132,7 @@ impl Qms {
         rng: &mut ChaCha8Rng,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<Vec<(EventKind, PlantId, serde_json::Value)>> {
-        let produced: Vec<(PlantId, MaterialId, BatchId)> = st
-            .lots
-            .values()
-            .filter(|l| l.lot.valuation == Some(Valuation::A))
-            .map(|l| {
-                (
-                    l.lot.plant.clone(),
-                    l.lot.material.clone(),
-                    l.lot.batch.clone(),
-                )
-            })
-            .collect();
-        let raw: Vec<(PlantId, MaterialId, BatchId)> = self
-            .core
-            .master()
-            .stock
-            .iter()
-            .filter(|s| s.stock_type == StockType::Unrestricted)
-            .filter_map(|s| Some((s.plant.clone(), s.material.clone(), s.batch.clone()?)))
-            .collect();
-        let pool = if !produced.is_empty() && (raw.is_empty() || rng.random_bool(0.7)) {
-            produced
-        } else {
-            raw
-        };
+        let pool = self.hold_pool(st, rng);
         if pool.is_empty() {
             return None;
         }
@@ -189,25 +165,69 @@ impl Qms {
             .unwrap_or_default(),
         )];
         if rng.random_bool(0.5) {
-            let nc = format!("QNC{:07}", st.next_nc);
-            st.next_nc += 1;
-            out.push((
-                EventKind::NonconformanceCreated,
-                plant.clone(),
-                serde_json::to_value(NonconformanceCreated {
-                    nonconformance: nc,
-                    type_: "Q3".into(),
-                    plant,
-                    material,
-                    batch: Some(batch),
-                    defect_code: "D-CONTAM".into(),
-                    text: "Suspected contamination found in retained sample".into(),
-                })
-                .unwrap_or_default(),
-            ));
+            out.push(nonconformance(st, plant, material, batch));
         }
         Some(out)
     }
+
+    /// The lots a new hold may fall on: lots produced and accepted (seven times in ten
+    /// when there are both) or raw-material lots of the initial unrestricted stock.
+    fn hold_pool(
+        &self,
+        st: &QmsState,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<(PlantId, MaterialId, BatchId)> {
+        let produced: Vec<(PlantId, MaterialId, BatchId)> = st
+            .lots
+            .values()
+            .filter(|l| l.lot.valuation == Some(Valuation::A))
+            .map(|l| {
+                (
+                    l.lot.plant.clone(),
+                    l.lot.material.clone(),
+                    l.lot.batch.clone(),
+                )
+            })
+            .collect();
+        let raw: Vec<(PlantId, MaterialId, BatchId)> = self
+            .core
+            .master()
+            .stock
+            .iter()
+            .filter(|s| s.stock_type == StockType::Unrestricted)
+            .filter_map(|s| Some((s.plant.clone(), s.material.clone(), s.batch.clone()?)))
+            .collect();
+        if !produced.is_empty() && (raw.is_empty() || rng.random_bool(0.7)) {
+            produced
+        } else {
+            raw
+        }
+    }
+}
+
+/// A nonconformance (suspected contamination) on the lot just put on hold, numbered next.
+fn nonconformance(
+    st: &mut QmsState,
+    plant: PlantId,
+    material: MaterialId,
+    batch: BatchId,
+) -> (EventKind, PlantId, serde_json::Value) {
+    let nc = format!("QNC{:07}", st.next_nc);
+    st.next_nc += 1;
+    (
+        EventKind::NonconformanceCreated,
+        plant.clone(),
+        serde_json::to_value(NonconformanceCreated {
+            nonconformance: nc,
+            type_: "Q3".into(),
+            plant,
+            material,
+            batch: Some(batch),
+            defect_code: "D-CONTAM".into(),
+            text: "Suspected contamination found in retained sample".into(),
+        })
+        .unwrap_or_default(),
+    )
 }
 
 /// Releases the first hold due, if any.

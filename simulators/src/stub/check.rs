@@ -197,6 +197,8 @@ impl Respond for ExampleResponder {
 }
 
 impl RequestCheck {
+    /// Checks the request body: present when required, JSON by content type and syntax,
+    /// and matching the schema; otherwise the problem to answer (at the request's path).
     fn check(&self, request: &Request, label: &str) -> Result<(), Box<Problem>> {
         let path = request.url.path().to_string();
         let invalid = |detail: String, errors: Vec<FieldError>| {
@@ -218,26 +220,7 @@ impl RequestCheck {
             }
             return Ok(());
         }
-        let ct = request
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if !is_json(&essence) {
-            return Err(Box::new(
-                Problem::of(
-                    "unsupported-media-type",
-                    format!("Content-Type must be application/json, got {ct:?}"),
-                )
-                .at(path),
-            ));
-        }
+        json_content_type(request, &path)?;
         let json: Json = serde_json::from_slice(&request.body).map_err(|e| {
             invalid(
                 format!(
@@ -254,9 +237,20 @@ impl RequestCheck {
         if self.validator.is_valid(&json) {
             return Ok(());
         }
+        let errors = self.violations(&json);
+        let listed = first_violations(&errors);
+        Err(invalid(
+            format!("The body does not match the request schema of {label}: {listed}"),
+            errors,
+        ))
+    }
+
+    /// The body's schema violations, at most [`MAX_ERRORS`], then one line counting the
+    /// rest.
+    fn violations(&self, json: &Json) -> Vec<FieldError> {
         let mut errors: Vec<FieldError> = Vec::new();
         let mut more = 0usize;
-        for e in self.validator.iter_errors(&json) {
+        for e in self.validator.iter_errors(json) {
             if errors.len() < MAX_ERRORS {
                 errors.push(FieldError {
                     pointer: e.instance_path().as_str().to_string(),
@@ -272,27 +266,53 @@ impl RequestCheck {
                 message: format!("{more} further violations not listed"),
             });
         }
-        let listed: Vec<String> = errors
-            .iter()
-            .take(3)
-            .map(|e| {
-                format!(
-                    "{}: {}",
-                    if e.pointer.is_empty() {
-                        "/"
-                    } else {
-                        &e.pointer
-                    },
-                    e.message
-                )
-            })
-            .collect();
-        Err(invalid(
-            format!(
-                "The body does not match the request schema of {label}: {}",
-                listed.join("; ")
-            ),
-            errors,
-        ))
+        errors
     }
+}
+
+/// The request's content type must be JSON (`application/json`, `…+json` or `…/json`);
+/// otherwise a 415 `unsupported-media-type` problem at `path`.
+fn json_content_type(request: &Request, path: &str) -> Result<(), Box<Problem>> {
+    let ct = request
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !is_json(&essence) {
+        return Err(Box::new(
+            Problem::of(
+                "unsupported-media-type",
+                format!("Content-Type must be application/json, got {ct:?}"),
+            )
+            .at(path.to_string()),
+        ));
+    }
+    Ok(())
+}
+
+/// The first three violations as `pointer: message` (`/` for the whole body), joined for
+/// the problem's detail.
+fn first_violations(errors: &[FieldError]) -> String {
+    let listed: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| {
+            format!(
+                "{}: {}",
+                if e.pointer.is_empty() {
+                    "/"
+                } else {
+                    &e.pointer
+                },
+                e.message
+            )
+        })
+        .collect();
+    listed.join("; ")
 }

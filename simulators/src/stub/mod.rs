@@ -254,6 +254,8 @@ struct Plan {
     skipped: Vec<SkippedOperation>,
 }
 
+/// One operation's mock: what it serves, the path regex it matches, its priority (literal
+/// paths first) and the responder.
 struct Mount {
     operation: StubOperation,
     regex: String,
@@ -261,70 +263,114 @@ struct Mount {
     responder: ExampleResponder,
 }
 
-/// Reads the document and prepares one mock per answerable operation.
-fn plan(text: &str, file: &str) -> Result<Plan, StubError> {
-    let doc = parse_document(text, file)?;
-    let invalid = |at: &str, message: String| StubError::Invalid {
+/// A document that is not usable: the file, where, and what was expected.
+fn invalid(file: &str, at: &str, message: String) -> StubError {
+    StubError::Invalid {
         file: file.to_string(),
         at: at.to_string(),
         message,
-    };
+    }
+}
+
+/// Reads the document and prepares one mock per answerable operation.
+fn plan(text: &str, file: &str) -> Result<Plan, StubError> {
+    let doc = parse_document(text, file)?;
     if !doc.is_mapping() {
         return Err(invalid(
+            file,
             "document",
             "expected a mapping with `openapi`, `info` and `paths` (an OpenAPI 3.x document)"
                 .into(),
         ));
     }
-    let draft = match doc.get("openapi") {
-        Some(Yaml::String(v)) if v.starts_with("3.0") => Draft::Draft4,
-        Some(Yaml::String(v)) if v.starts_with("3.") => Draft::Draft202012,
-        Some(other) => {
-            return Err(invalid(
-                "openapi",
-                format!(
-                    "expected version 3.0.x or 3.1.x, found {}",
-                    scalar_text(other)
-                ),
-            ));
-        }
-        None if doc.get("swagger").is_some() => {
-            return Err(invalid(
-                "swagger",
-                "Swagger 2.0 is not supported: expected an OpenAPI 3.x document (`openapi: 3.1.0`)"
-                    .into(),
-            ));
-        }
-        None => {
-            return Err(invalid(
-                "openapi",
-                "missing: expected `openapi: 3.0.x` or `openapi: 3.1.x`".into(),
-            ));
-        }
-    };
+    let draft = schema_draft(&doc, file)?;
     let paths = match doc.get("paths") {
         None | Some(Yaml::Null) => None,
         Some(Yaml::Mapping(m)) => Some(m),
         Some(_) => {
             return Err(invalid(
+                file,
                 "paths",
                 "expected a mapping of path templates".into(),
             ));
         }
     };
     let root = serde_json::to_value(&doc)
-        .map_err(|e| invalid("document", format!("cannot be read as JSON: {e}")))?;
-    let compiler = SchemaCompiler {
-        root,
-        draft,
-        base_uri: base_uri(file),
+        .map_err(|e| invalid(file, "document", format!("cannot be read as JSON: {e}")))?;
+    let mut planner = Planner {
+        doc: &doc,
+        file,
+        compiler: SchemaCompiler {
+            root,
+            draft,
+            base_uri: base_uri(file),
+        },
+        base_path: base_path(&doc),
+        mounts: Vec::new(),
+        skipped: Vec::new(),
     };
-    let base_path = base_path(&doc);
-    let mut mounts = Vec::new();
-    let mut skipped = Vec::new();
     for (key, item) in paths.into_iter().flatten() {
+        planner.path(key, item)?;
+    }
+    if planner.mounts.is_empty() {
+        return Err(StubError::NothingToServe {
+            file: file.to_string(),
+        });
+    }
+    Ok(Plan {
+        base_path: planner.base_path,
+        mounts: planner.mounts,
+        skipped: planner.skipped,
+    })
+}
+
+/// The JSON Schema draft of the document's schemas, by its `openapi` version: draft 4 for
+/// 3.0, 2020-12 for 3.1; any other version (or Swagger 2.0) is not served.
+fn schema_draft(doc: &Yaml, file: &str) -> Result<Draft, StubError> {
+    match doc.get("openapi") {
+        Some(Yaml::String(v)) if v.starts_with("3.0") => Ok(Draft::Draft4),
+        Some(Yaml::String(v)) if v.starts_with("3.") => Ok(Draft::Draft202012),
+        Some(other) => Err(invalid(
+            file,
+            "openapi",
+            format!(
+                "expected version 3.0.x or 3.1.x, found {}",
+                scalar_text(other)
+            ),
+        )),
+        None if doc.get("swagger").is_some() => Err(invalid(
+            file,
+            "swagger",
+            "Swagger 2.0 is not supported: expected an OpenAPI 3.x document (`openapi: 3.1.0`)"
+                .into(),
+        )),
+        None => Err(invalid(
+            file,
+            "openapi",
+            "missing: expected `openapi: 3.0.x` or `openapi: 3.1.x`".into(),
+        )),
+    }
+}
+
+/// Goes through the document's paths, collecting a mock per answerable operation and the
+/// operations skipped.
+struct Planner<'a> {
+    doc: &'a Yaml,
+    file: &'a str,
+    compiler: SchemaCompiler,
+    base_path: String,
+    mounts: Vec<Mount>,
+    skipped: Vec<SkippedOperation>,
+}
+
+impl<'a> Planner<'a> {
+    /// One path item: its template must start with `/`; it becomes a regex under the base
+    /// path, and each of its operations is planned in [`METHODS`] order.
+    fn path(&mut self, key: &'a Yaml, item: &'a Yaml) -> Result<(), StubError> {
+        let file = self.file;
         let Some(path) = key.as_str() else {
             return Err(invalid(
+                file,
                 "paths",
                 format!(
                     "expected path templates as keys, found {}",
@@ -334,55 +380,66 @@ fn plan(text: &str, file: &str) -> Result<Plan, StubError> {
         };
         let at = format!("paths.{path}");
         if !path.starts_with('/') {
-            return Err(invalid(&at, "a path template must start with `/`".into()));
+            return Err(invalid(
+                file,
+                &at,
+                "a path template must start with `/`".into(),
+            ));
         }
         let (template_regex, params) =
-            template_regex(path).map_err(|e| invalid(&at, e.to_string()))?;
-        let regex = format!("^{}{template_regex}$", escape_regex(&base_path));
-        let item = resolve(&doc, item, file, &at)?;
+            template_regex(path).map_err(|e| invalid(file, &at, e.to_string()))?;
+        let regex = format!("^{}{template_regex}$", escape_regex(&self.base_path));
+        let item = resolve(self.doc, item, file, &at)?;
         for m in METHODS {
             let Some(op) = item.get(m) else { continue };
-            let at = format!("{at}.{m}");
-            let label = format!("{} {path}", m.to_ascii_uppercase());
-            let op = resolve(&doc, op, file, &at)?;
-            if !op.is_mapping() {
-                return Err(invalid(&at, "expected an operation object".into()));
-            }
-            let Some(answer) = answer_of(&doc, op, file, &at)? else {
-                skipped.push(SkippedOperation {
-                    method: m.to_ascii_uppercase(),
-                    path: path.to_string(),
-                    reason: "no 2xx response with a JSON example (or without content)".into(),
-                });
-                continue;
-            };
-            let request = request_check(&doc, &compiler, op, file, &at, &label)?;
-            mounts.push(Mount {
-                operation: StubOperation {
-                    method: m.to_ascii_uppercase(),
-                    path: path.to_string(),
-                    status: answer.status,
-                    validates_request: request.is_some(),
-                },
-                regex: regex.clone(),
-                priority: u8::try_from(params + 1).unwrap_or(u8::MAX),
-                responder: ExampleResponder {
-                    label: label.clone(),
-                    status: answer.status,
-                    body: answer.body,
-                    request,
-                },
-            });
+            self.operation(path, m, op, &at, &regex, params)?;
         }
+        Ok(())
     }
-    if mounts.is_empty() {
-        return Err(StubError::NothingToServe {
-            file: file.to_string(),
+
+    /// One operation (method `m` of `path`): skipped without a 2xx answer to give,
+    /// otherwise a mock answering it after checking the request body against its schema.
+    fn operation(
+        &mut self,
+        path: &str,
+        m: &str,
+        op: &'a Yaml,
+        at: &str,
+        regex: &str,
+        params: usize,
+    ) -> Result<(), StubError> {
+        let (doc, file) = (self.doc, self.file);
+        let at = format!("{at}.{m}");
+        let label = format!("{} {path}", m.to_ascii_uppercase());
+        let op = resolve(doc, op, file, &at)?;
+        if !op.is_mapping() {
+            return Err(invalid(file, &at, "expected an operation object".into()));
+        }
+        let Some(answer) = answer_of(doc, op, file, &at)? else {
+            self.skipped.push(SkippedOperation {
+                method: m.to_ascii_uppercase(),
+                path: path.to_string(),
+                reason: "no 2xx response with a JSON example (or without content)".into(),
+            });
+            return Ok(());
+        };
+        let request = request_check(doc, &self.compiler, op, file, &at, &label)?;
+        self.mounts.push(Mount {
+            operation: StubOperation {
+                method: m.to_ascii_uppercase(),
+                path: path.to_string(),
+                status: answer.status,
+                validates_request: request.is_some(),
+            },
+            regex: regex.to_string(),
+            priority: u8::try_from(params + 1).unwrap_or(u8::MAX),
+            responder: ExampleResponder {
+                label,
+                status: answer.status,
+                body: answer.body,
+                request,
+            },
         });
+        Ok(())
     }
-    Ok(Plan {
-        base_path,
-        mounts,
-        skipped,
-    })
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{Behaviour, Core, Ctx, JsonBody, PlannedEvent, Tick, assemble};
 use crate::lot_api::{LotKeeper, MaterialReplica, lot_routes, material_routes};
-use crate::lots::Lots;
+use crate::lots::{LotKey, Lots};
 use crate::problem::ApiError;
 
 /// The WMS simulator.
@@ -33,6 +33,7 @@ pub struct Wms {
     generator: Mutex<Gen>,
 }
 
+/// The seeded warehouse activity: its random draws and the next document numbers.
 #[derive(Serialize, Deserialize)]
 struct Gen {
     rng: ChaCha8Rng,
@@ -59,6 +60,9 @@ impl Wms {
         self.generator.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The next event of the warehouse, if any: with the seeded ship rate a shipment of an
+    /// available lot, otherwise a bin transfer (or, one time in ten, a cycle-count loss) of
+    /// any lot in stock; none when no lot has a whole unit on hand.
     fn next_event(&self, g: &mut Gen) -> Option<PlannedEvent> {
         let ship = g
             .rng
@@ -75,86 +79,109 @@ impl Wms {
         }
         let now = self.core.clock.now();
         if ship {
-            let available: Vec<_> = stocked
-                .iter()
-                .filter(|k| lots.available(k))
-                .cloned()
-                .collect();
-            if available.is_empty() {
-                return None;
-            }
-            let key = available[g.rng.random_range(0..available.len())].clone();
-            let lot = lots.entry(&key, andon_contracts::objects::StockType::Unrestricted);
-            let have = lot.quantity.as_ref().map(|q| q.milli).unwrap_or(0);
-            let unit = lot.quantity.as_ref().map(|q| q.unit.clone())?;
-            let sloc = lot
-                .storage_location
-                .clone()
-                .unwrap_or_else(|| StorageLocation::parse("0001").expect("valid literal"));
-            let units = (have / 1000).max(1);
-            let take = (g.rng.random_range(1..=((units + 1) / 2).max(1))).min(units) * 1000;
-            lot.quantity = Some(Quantity::from_milli(have - take, unit.clone()));
-            let delivery = g.next_delivery.to_string();
-            g.next_delivery += 1;
-            self.core.note("wms.pick", serde_json::json!({
-                "delivery": delivery, "plant": key.0, "material": key.1, "batch": key.2,
-                "quantity": Quantity::from_milli(take, unit.clone()), "holds": lot.holds.keys().collect::<Vec<_>>(),
-            }));
-            let data = ShipmentConfirmed {
-                delivery: delivery.clone(),
-                plant: key.0.clone(),
-                shipped_at: now,
-                items: vec![ShipmentItem {
-                    item: "000010".into(),
-                    material: key.1.clone(),
-                    batch: key.2.clone(),
-                    storage_location: sloc,
-                    quantity: Quantity::from_milli(take, unit),
-                }],
-            };
-            return Some(PlannedEvent {
-                kind: EventKind::ShipmentConfirmed,
-                plant: key.0.clone(),
-                subject: delivery,
-                data: serde_json::to_value(data).ok()?,
-            });
+            return self.ship(g, &mut lots, &stocked, now);
         }
         let key = stocked[g.rng.random_range(0..stocked.len())].clone();
         let lot = lots.entry(&key, andon_contracts::objects::StockType::Unrestricted);
         let q = lot.quantity.clone()?;
         let subject = format!("{}/{}", key.1, key.2);
         if g.rng.random_bool(0.1) {
-            let data = InventoryAdjusted {
-                plant: key.0.clone(),
+            return adjusted(key, q, subject);
+        }
+        transferred(g, key, q, subject)
+    }
+
+    /// Picks part of a random available lot among `stocked` (at most half its whole units,
+    /// at least one) for a new delivery, notes the pick with the holds the lot had, and
+    /// confirms the shipment; none when no stocked lot is available.
+    fn ship(
+        &self,
+        g: &mut Gen,
+        lots: &mut Lots,
+        stocked: &[LotKey],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<PlannedEvent> {
+        let available: Vec<_> = stocked
+            .iter()
+            .filter(|k| lots.available(k))
+            .cloned()
+            .collect();
+        if available.is_empty() {
+            return None;
+        }
+        let key = available[g.rng.random_range(0..available.len())].clone();
+        let lot = lots.entry(&key, andon_contracts::objects::StockType::Unrestricted);
+        let have = lot.quantity.as_ref().map(|q| q.milli).unwrap_or(0);
+        let unit = lot.quantity.as_ref().map(|q| q.unit.clone())?;
+        let sloc = lot
+            .storage_location
+            .clone()
+            .unwrap_or_else(|| StorageLocation::parse("0001").expect("valid literal"));
+        let units = (have / 1000).max(1);
+        let take = (g.rng.random_range(1..=((units + 1) / 2).max(1))).min(units) * 1000;
+        lot.quantity = Some(Quantity::from_milli(have - take, unit.clone()));
+        let delivery = g.next_delivery.to_string();
+        g.next_delivery += 1;
+        self.core.note("wms.pick", serde_json::json!({
+            "delivery": delivery, "plant": key.0, "material": key.1, "batch": key.2,
+            "quantity": Quantity::from_milli(take, unit.clone()), "holds": lot.holds.keys().collect::<Vec<_>>(),
+        }));
+        let data = ShipmentConfirmed {
+            delivery: delivery.clone(),
+            plant: key.0.clone(),
+            shipped_at: now,
+            items: vec![ShipmentItem {
+                item: "000010".into(),
                 material: key.1.clone(),
                 batch: key.2.clone(),
-                quantity: Quantity::from_milli(1000, q.unit.clone()),
-                direction: AdjustmentDirection::Loss,
-                reason_code: "CC01".into(),
-            };
-            return Some(PlannedEvent {
-                kind: EventKind::InventoryAdjusted,
-                plant: key.0.clone(),
-                subject,
-                data: serde_json::to_value(data).ok()?,
-            });
-        }
-        let bin = |n: u32| format!("A-{:02}-{:02}", n / 10 + 1, n % 10 + 1);
-        let data = InventoryTransferred {
-            plant: key.0.clone(),
-            material: key.1.clone(),
-            batch: key.2.clone(),
-            quantity: q,
-            from_bin: bin(g.rng.random_range(0..50)),
-            to_bin: bin(g.rng.random_range(50..99)),
+                storage_location: sloc,
+                quantity: Quantity::from_milli(take, unit),
+            }],
         };
         Some(PlannedEvent {
-            kind: EventKind::InventoryTransferred,
+            kind: EventKind::ShipmentConfirmed,
             plant: key.0.clone(),
-            subject,
+            subject: delivery,
             data: serde_json::to_value(data).ok()?,
         })
     }
+}
+
+/// A cycle-count loss of one unit of the lot `key` (whose quantity is `q`).
+fn adjusted(key: LotKey, q: Quantity, subject: String) -> Option<PlannedEvent> {
+    let data = InventoryAdjusted {
+        plant: key.0.clone(),
+        material: key.1.clone(),
+        batch: key.2.clone(),
+        quantity: Quantity::from_milli(1000, q.unit.clone()),
+        direction: AdjustmentDirection::Loss,
+        reason_code: "CC01".into(),
+    };
+    Some(PlannedEvent {
+        kind: EventKind::InventoryAdjusted,
+        plant: key.0,
+        subject,
+        data: serde_json::to_value(data).ok()?,
+    })
+}
+
+/// A transfer of the whole lot `key` (quantity `q`) between two random bins.
+fn transferred(g: &mut Gen, key: LotKey, q: Quantity, subject: String) -> Option<PlannedEvent> {
+    let bin = |n: u32| format!("A-{:02}-{:02}", n / 10 + 1, n % 10 + 1);
+    let data = InventoryTransferred {
+        plant: key.0.clone(),
+        material: key.1.clone(),
+        batch: key.2.clone(),
+        quantity: q,
+        from_bin: bin(g.rng.random_range(0..50)),
+        to_bin: bin(g.rng.random_range(50..99)),
+    };
+    Some(PlannedEvent {
+        kind: EventKind::InventoryTransferred,
+        plant: key.0,
+        subject,
+        data: serde_json::to_value(data).ok()?,
+    })
 }
 
 impl LotKeeper for Wms {

@@ -19,6 +19,7 @@ use super::super::extract::{AnswerLost, ClientGone};
 use super::super::{Core, Shared};
 use super::header_str;
 
+/// Whether `path` is part of the contract (the API and the token endpoint), where faults act.
 fn is_contract_path(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/oauth/")
 }
@@ -37,18 +38,67 @@ pub(in crate::core) async fn fault_mw(
     let Some((id, decision)) = s.core.faults.decide_api(&method, &path) else {
         return next.run(req).await;
     };
-    let started = Instant::now();
-    let idempotency_key = header_str(&req, IDEMPOTENCY_KEY);
-    let traceparent = header_str(&req, "traceparent");
-    let faulted = |status: u16, problem: Option<&str>, kind: &str, retry_after: Option<u64>| {
-        s.core.history.append(
-            s.core.system,
+    let faulted = Faulted {
+        core: &s.core,
+        started: Instant::now(),
+        idempotency_key: header_str(&req, IDEMPOTENCY_KEY),
+        traceparent: header_str(&req, "traceparent"),
+        method,
+        path,
+    };
+    match decision {
+        ApiFault::Unavailable(after) => unavailable(faulted, after),
+        ApiFault::Throttled(after) => throttled(faulted, after),
+        ApiFault::Reject {
+            status,
+            code,
+            detail,
+        } => {
+            faulted.record(status, Some(&code), "reject", None);
+            let detail = detail.unwrap_or_else(|| reject_detail(&s.core, &code));
+            problem_response(&andon_contracts::Problem::new(
+                status, &code, "Rejected", detail,
+            ))
+        }
+        ApiFault::Reset => {
+            faulted.record(0, None, "reset", None);
+            reset()
+        }
+        ApiFault::Hang => {
+            faulted.record(0, None, "hang", None);
+            hang(&s.core, &id).await
+        }
+        ApiFault::Slow(delay) => slow(req, next, delay).await,
+        ApiFault::CommitThenReset => {
+            req.extensions_mut().insert(AnswerLost);
+            let _ = next.run(req).await;
+            reset()
+        }
+    }
+}
+
+/// A request a fault answers instead of the system: what its history record needs.
+struct Faulted<'a> {
+    core: &'a Core,
+    started: Instant,
+    idempotency_key: Option<String>,
+    traceparent: Option<String>,
+    method: String,
+    path: String,
+}
+
+impl Faulted<'_> {
+    /// Records the request as answered by the fault `kind` with `status` (0: no answer),
+    /// the problem code and `Retry-After` seconds, if any.
+    fn record(self, status: u16, problem: Option<&str>, kind: &str, retry_after: Option<u64>) {
+        self.core.history.append(
+            self.core.system,
             Entry::Request {
-                method: method.clone(),
-                path: path.clone(),
-                route: path.clone(),
-                idempotency_key: idempotency_key.clone(),
-                traceparent: traceparent.clone(),
+                method: self.method,
+                route: self.path.clone(),
+                path: self.path,
+                idempotency_key: self.idempotency_key,
+                traceparent: self.traceparent,
                 sources: Vec::new(),
                 body: None,
                 valid: None,
@@ -59,97 +109,86 @@ pub(in crate::core) async fn fault_mw(
                 replayed: false,
                 fault: Some(kind.to_string()),
                 retry_after_s: retry_after,
-                latency_us: started.elapsed().as_micros() as u64,
+                latency_us: self.started.elapsed().as_micros() as u64,
             },
         );
-    };
-    match decision {
-        ApiFault::Unavailable(after) => {
-            faulted(
-                503,
-                Some("service-unavailable"),
-                "unavailable",
-                Some(retry_after_secs(after)),
-            );
-            let mut r = problem_response(&andon_contracts::Problem::of(
-                "service-unavailable",
-                format!(
-                    "The {} system is in maintenance; retry after {}s",
-                    s.core.system,
-                    after.as_secs()
-                ),
-            ));
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs(after)),
-            );
-            r
-        }
-        ApiFault::Throttled(after) => {
-            faulted(
-                429,
-                Some("too-many-requests"),
-                "throttle",
-                Some(retry_after_secs(after)),
-            );
-            let mut r = problem_response(&andon_contracts::Problem::of(
-                "too-many-requests",
-                "Rate limit for this client exceeded; retry later",
-            ));
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs(after)),
-            );
-            r
-        }
-        ApiFault::Reject {
-            status,
-            code,
-            detail,
-        } => {
-            faulted(status, Some(&code), "reject", None);
-            let detail = detail.unwrap_or_else(|| reject_detail(&s.core, &code));
-            problem_response(&andon_contracts::Problem::new(
-                status, &code, "Rejected", detail,
-            ))
-        }
-        ApiFault::Reset => {
-            faulted(0, None, "reset", None);
-            reset()
-        }
-        ApiFault::Hang => {
-            faulted(0, None, "hang", None);
-            let mut changes = s.core.faults.changes();
-            while s.core.faults.is_active(&id) {
-                if changes.changed().await.is_err() {
-                    break;
-                }
-            }
-            reset()
-        }
-        ApiFault::Slow(delay) => {
-            // The delay is served innermost, after the idempotency key is claimed, so a
-            // slow request is in flight for a concurrent retry as on a real system. Like a
-            // real ERP, the system finishes the work when the client has given up: the
-            // request runs on a task of its own that the client's disconnect does not
-            // cancel, and its effects are then indeterminate (the answer never arrived).
-            let gone = ClientGone::default();
-            req.extensions_mut().insert(SlowBy(delay));
-            req.extensions_mut().insert(gone.clone());
-            let mut guard = gone.guard();
-            let task = tokio::spawn(next.run(req));
-            let resp = task
-                .await
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
-            guard.disarm();
-            resp
-        }
-        ApiFault::CommitThenReset => {
-            req.extensions_mut().insert(AnswerLost);
-            let _ = next.run(req).await;
-            reset()
+    }
+}
+
+/// `unavailable`: 503 `service-unavailable` (the system is in maintenance) with
+/// `Retry-After`.
+fn unavailable(faulted: Faulted<'_>, after: std::time::Duration) -> Response {
+    let system = faulted.core.system;
+    faulted.record(
+        503,
+        Some("service-unavailable"),
+        "unavailable",
+        Some(retry_after_secs(after)),
+    );
+    let mut r = problem_response(&andon_contracts::Problem::of(
+        "service-unavailable",
+        format!(
+            "The {system} system is in maintenance; retry after {}s",
+            after.as_secs()
+        ),
+    ));
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs(after)),
+    );
+    r
+}
+
+/// `throttle` beyond its limit: 429 `too-many-requests` with `Retry-After` (the time left
+/// in the window).
+fn throttled(faulted: Faulted<'_>, after: std::time::Duration) -> Response {
+    faulted.record(
+        429,
+        Some("too-many-requests"),
+        "throttle",
+        Some(retry_after_secs(after)),
+    );
+    let mut r = problem_response(&andon_contracts::Problem::of(
+        "too-many-requests",
+        "Rate limit for this client exceeded; retry later",
+    ));
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs(after)),
+    );
+    r
+}
+
+/// `hang`: holds the request until the fault `id` is cleared (or the registry is gone),
+/// then drops the connection.
+async fn hang(core: &Core, id: &str) -> Response {
+    let mut changes = core.faults.changes();
+    while core.faults.is_active(id) {
+        if changes.changed().await.is_err() {
+            break;
         }
     }
+    reset()
+}
+
+/// `slow`: the request goes on with its delay marked for the innermost layer, on a task of
+/// its own that the client's disconnect does not cancel.
+async fn slow(mut req: Request, next: Next, delay: std::time::Duration) -> Response {
+    // The delay is served innermost, after the idempotency key is claimed, so a
+    // slow request is in flight for a concurrent retry as on a real system. Like a
+    // real ERP, the system finishes the work when the client has given up: the
+    // request runs on a task of its own that the client's disconnect does not
+    // cancel, and its effects are then indeterminate (the answer never arrived).
+    let gone = ClientGone::default();
+    req.extensions_mut().insert(SlowBy(delay));
+    req.extensions_mut().insert(gone.clone());
+    let mut guard = gone.guard();
+    let task = tokio::spawn(next.run(req));
+    let resp = task
+        .await
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    guard.disarm();
+    resp
 }
 
 /// Added latency of a `slow` fault, served by the innermost layer.
@@ -169,6 +208,8 @@ fn retry_after_secs(after: std::time::Duration) -> u64 {
     (after.as_secs_f64().ceil() as u64).max(1)
 }
 
+/// The detail of a `reject` fault's problem when the fault names none: for
+/// `period-closed`, the open periods and company code as an ERP words it.
 fn reject_detail(core: &Core, code: &str) -> String {
     match code {
         "period-closed" => {
@@ -187,6 +228,7 @@ fn reject_detail(core: &Core, code: &str) -> String {
     }
 }
 
+/// An answer that makes the server drop the connection instead of sending it.
 fn reset() -> Response {
     let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
     r.extensions_mut().insert(ResetConnection);

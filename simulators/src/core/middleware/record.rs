@@ -3,11 +3,12 @@
 
 use std::time::Instant;
 
-use andon_contracts::FieldError;
 use andon_contracts::api::SourceRefs;
+use andon_contracts::{FieldError, SourceRef};
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -28,29 +29,130 @@ pub(in crate::core) async fn record_mw(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| path.clone());
-    let idempotency_key = header_str(&req, IDEMPOTENCY_KEY);
-    let traceparent = header_str(&req, "traceparent");
-    let answer_lost = req.extensions().get::<AnswerLost>().is_some();
-    let client_gone = req.extensions().get::<ClientGone>().cloned();
-    let schema = crate::core::schemas::request_schema(s.core.system, &method, &route);
+    let seen = Seen::of(&req);
+    let schema = crate::core::schemas::request_schema(s.core.system, &seen.method, &seen.route);
     let limit = s.core.with_config(|c| c.body_limit);
-
-    let mut sources = Vec::new();
-    let mut sent_body = None;
-    let mut valid = None;
-    let mut violations = Vec::new();
+    let mut check = BodyCheck::default();
     let (parts, body) = req.into_parts();
-    let outcome: Result<Request, ApiError> = async {
-        let Some(kind) = schema else {
+    let resp = match check.run(schema, parts, body, limit).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    };
+    s.core
+        .history
+        .append(s.core.system, seen.entry(check, &resp, started));
+    resp
+}
+
+/// What the history keeps of a request before it is passed on.
+struct Seen {
+    method: axum::http::Method,
+    path: String,
+    route: String,
+    idempotency_key: Option<String>,
+    traceparent: Option<String>,
+    answer_lost: bool,
+    client_gone: Option<ClientGone>,
+}
+
+impl Seen {
+    /// Method, path, route template, idempotency key and trace context of `req`, and
+    /// whether the fault layer marked its answer as lost or its client as possibly gone.
+    fn of(req: &Request) -> Self {
+        let path = req.uri().path().to_string();
+        Self {
+            method: req.method().clone(),
+            route: req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| path.clone()),
+            path,
+            idempotency_key: header_str(req, IDEMPOTENCY_KEY),
+            traceparent: header_str(req, "traceparent"),
+            answer_lost: req.extensions().get::<AnswerLost>().is_some(),
+            client_gone: req.extensions().get::<ClientGone>().cloned(),
+        }
+    }
+
+    /// The history record of the request with what its body check found and the answer
+    /// `resp`, timed from `started`.
+    fn entry(self, check: BodyCheck, resp: &Response, started: Instant) -> Entry {
+        let fault = if self.answer_lost {
+            Some("commit_then_reset".to_string())
+        } else if self.client_gone.is_some_and(|g| g.is_set()) {
+            // The client gave up on a slow request the system then finished.
+            Some("slow".to_string())
+        } else {
+            None
+        };
+        Entry::Request {
+            method: self.method.to_string(),
+            path: self.path,
+            route: self.route,
+            idempotency_key: self.idempotency_key,
+            traceparent: self.traceparent,
+            sources: check.sources,
+            body: check.body,
+            valid: check.valid,
+            violations: check.violations,
+            status: resp.status().as_u16(),
+            content_type: resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            problem: resp.extensions().get::<ProblemCode>().map(|p| p.0.clone()),
+            replayed: resp.extensions().get::<Replayed>().is_some(),
+            fault,
+            retry_after_s: None,
+            latency_us: started.elapsed().as_micros() as u64,
+        }
+    }
+}
+
+/// What the contract check found in a request body, for the history.
+#[derive(Default)]
+struct BodyCheck {
+    /// Source events the body references.
+    sources: Vec<SourceRef>,
+    /// The body as sent, once it is read as JSON.
+    body: Option<andon_contracts::Json>,
+    /// Whether it matched the contract (`None`: no body expected).
+    valid: Option<bool>,
+    /// What did not match.
+    violations: Vec<String>,
+}
+
+impl BodyCheck {
+    /// Checks the body against the contract schema `kind` of the route, if it has one:
+    /// content type, size (at most `limit` bytes), JSON syntax, then the schema. Returns the
+    /// request to pass on (the body read into memory), or the problem to answer.
+    async fn run(
+        &mut self,
+        kind: Option<&'static str>,
+        parts: Parts,
+        body: Body,
+        limit: usize,
+    ) -> Result<Request, ApiError> {
+        let Some(kind) = kind else {
             return Ok(Request::from_parts(parts, body));
         };
+        self.content_type(&parts)?;
+        let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            self.valid = Some(false);
+            self.violations
+                .push(format!("body larger than {limit} bytes"));
+            too_large(limit)
+        })?;
+        let json = self.json(&bytes)?;
+        self.schema(kind, &json)?;
+        self.valid = Some(true);
+        Ok(Request::from_parts(parts, Body::from(bytes)))
+    }
+
+    /// The content type must be JSON (`application/json` or `…+json`).
+    fn content_type(&mut self, parts: &Parts) -> Result<(), ApiError> {
         let ct = parts
             .headers
             .get(header::CONTENT_TYPE)
@@ -63,8 +165,8 @@ pub(in crate::core) async fn record_mw(
             .trim()
             .to_ascii_lowercase();
         if essence != "application/json" && !essence.ends_with("+json") {
-            valid = Some(false);
-            violations.push(format!(
+            self.valid = Some(false);
+            self.violations.push(format!(
                 "content-type: expected application/json, got {ct:?}"
             ));
             return Err(ApiError::of(
@@ -72,14 +174,14 @@ pub(in crate::core) async fn record_mw(
                 format!("Content-Type must be application/json, got {ct:?}"),
             ));
         }
-        let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-            valid = Some(false);
-            violations.push(format!("body larger than {limit} bytes"));
-            too_large(limit)
-        })?;
-        let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            valid = Some(false);
-            violations.push(format!("/: malformed JSON: {e}"));
+        Ok(())
+    }
+
+    /// The body read as JSON; malformed JSON is a problem naming line and column.
+    fn json(&mut self, bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            self.valid = Some(false);
+            self.violations.push(format!("/: malformed JSON: {e}"));
             ApiError::invalid(
                 format!(
                     "Malformed JSON at line {} column {}: {e}",
@@ -91,74 +193,37 @@ pub(in crate::core) async fn record_mw(
                     message: e.to_string(),
                 }],
             )
-        })?;
-        if let Ok(refs) = SourceRefsOnly::deserialize(&json) {
-            sources = refs.refs.all();
-        }
-        sent_body = Some(andon_contracts::Json::new(&json));
-        if let Err(v) = andon_contracts::validate(kind, &json) {
-            valid = Some(false);
-            violations =
-                v.0.iter()
-                    .map(|x| format!("{}: {}", x.pointer, x.message))
-                    .collect();
-            return Err(ApiError::invalid(
-                format!("The body does not match {kind}: {v}"),
-                v.0.into_iter()
-                    .map(|x| FieldError {
-                        pointer: x.pointer,
-                        message: x.message,
-                    })
-                    .collect(),
-            ));
-        }
-        valid = Some(true);
-        Ok(Request::from_parts(parts, Body::from(bytes)))
+        })
     }
-    .await;
-    let resp = match outcome {
-        Ok(req) => next.run(req).await,
-        Err(e) => e.into_response(),
-    };
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let problem = resp.extensions().get::<ProblemCode>().map(|p| p.0.clone());
-    let replayed = resp.extensions().get::<Replayed>().is_some();
-    s.core.history.append(
-        s.core.system,
-        Entry::Request {
-            method: method.to_string(),
-            path,
-            route,
-            idempotency_key,
-            traceparent,
-            sources,
-            body: sent_body,
-            valid,
-            violations,
-            status,
-            content_type,
-            problem,
-            replayed,
-            fault: if answer_lost {
-                Some("commit_then_reset".to_string())
-            } else if client_gone.is_some_and(|g| g.is_set()) {
-                // The client gave up on a slow request the system then finished.
-                Some("slow".to_string())
-            } else {
-                None
-            },
-            retry_after_s: None,
-            latency_us: started.elapsed().as_micros() as u64,
-        },
-    );
-    resp
+
+    /// Notes the body and the source events it references, then validates it against the
+    /// contract schema `kind`; every violation is listed.
+    fn schema(&mut self, kind: &'static str, json: &serde_json::Value) -> Result<(), ApiError> {
+        if let Ok(refs) = SourceRefsOnly::deserialize(json) {
+            self.sources = refs.refs.all();
+        }
+        self.body = Some(andon_contracts::Json::new(json));
+        let Err(v) = andon_contracts::validate(kind, json) else {
+            return Ok(());
+        };
+        self.valid = Some(false);
+        self.violations =
+            v.0.iter()
+                .map(|x| format!("{}: {}", x.pointer, x.message))
+                .collect();
+        Err(ApiError::invalid(
+            format!("The body does not match {kind}: {v}"),
+            v.0.into_iter()
+                .map(|x| FieldError {
+                    pointer: x.pointer,
+                    message: x.message,
+                })
+                .collect(),
+        ))
+    }
 }
 
+/// Only the source references of a body.
 #[derive(Deserialize)]
 struct SourceRefsOnly {
     #[serde(flatten)]

@@ -5,13 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use andon_contracts::objects::{OrderOperation, StockType, UnitConversion};
-use andon_contracts::{BatchId, Material, MaterialId, PlantId, Quantity, StorageLocation, Unit};
-use fake::Fake;
-use fake::faker::company::en::Buzzword;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use andon_contracts::objects::{OrderOperation, StockType};
+use andon_contracts::{BatchId, Material, MaterialId, PlantId, Quantity, StorageLocation};
 use serde::{Deserialize, Serialize};
+
+mod generate;
 
 /// How a plant produces (drives the MES activity shape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -235,6 +233,21 @@ impl MasterData {
         if self.plants.is_empty() {
             return Err(("plants".into(), "at least one plant is required".into()));
         }
+        self.check_periods()?;
+        self.check_materials(&plants)?;
+        let known = Known {
+            plants: &plants,
+            materials: &mats,
+        };
+        self.check_boms(&known)?;
+        for (i, r) in self.routings.iter().enumerate() {
+            known.material(format!("routings[{i}].material"), &r.material, &r.plant)?;
+        }
+        self.check_stock(&known)
+    }
+
+    /// Every open period is written `YYYY/MM`.
+    fn check_periods(&self) -> Result<(), (String, String)> {
         for (i, p) in self.open_periods.iter().enumerate() {
             if parse_period(p).is_none() {
                 return Err((
@@ -243,6 +256,12 @@ impl MasterData {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Every material names only defined plants, and its unit conversions divide by
+    /// nothing smaller than 1.
+    fn check_materials(&self, plants: &BTreeSet<&PlantId>) -> Result<(), (String, String)> {
         for (i, m) in self.materials.iter().enumerate() {
             for p in &m.plants {
                 if !plants.contains(p) {
@@ -261,26 +280,16 @@ impl MasterData {
                 }
             }
         }
-        let known =
-            |path: String, m: &MaterialId, p: &PlantId| -> Result<&Material, (String, String)> {
-                if !plants.contains(p) {
-                    return Err((path, format!("plant {p} is not defined under plants")));
-                }
-                let mat = mats.get(m).ok_or_else(|| {
-                    (
-                        path.clone(),
-                        format!("material {m} is not defined under materials"),
-                    )
-                })?;
-                if !mat.plants.is_empty() && !mat.plants.contains(p) {
-                    return Err((path, format!("material {m} is not maintained in plant {p}")));
-                }
-                Ok(mat)
-            };
+        Ok(())
+    }
+
+    /// Every BOM's header and components are known materials of its plant, and every
+    /// component quantity converts to the component's base unit.
+    fn check_boms(&self, known: &Known<'_>) -> Result<(), (String, String)> {
         for (i, b) in self.boms.iter().enumerate() {
-            known(format!("boms[{i}].material"), &b.material, &b.plant)?;
+            known.material(format!("boms[{i}].material"), &b.material, &b.plant)?;
             for (j, c) in b.components.iter().enumerate() {
-                let m = known(
+                let m = known.material(
                     format!("boms[{i}].components[{j}].material"),
                     &c.material,
                     &b.plant,
@@ -296,11 +305,14 @@ impl MasterData {
                 }
             }
         }
-        for (i, r) in self.routings.iter().enumerate() {
-            known(format!("routings[{i}].material"), &r.material, &r.plant)?;
-        }
+        Ok(())
+    }
+
+    /// Every initial stock row is of a known material of its plant, in a unit that converts
+    /// to the base unit, with a batch exactly when the material is batch managed.
+    fn check_stock(&self, known: &Known<'_>) -> Result<(), (String, String)> {
         for (i, s) in self.stock.iter().enumerate() {
-            let m = known(format!("stock[{i}].material"), &s.material, &s.plant)?;
+            let m = known.material(format!("stock[{i}].material"), &s.material, &s.plant)?;
             if m.to_base_milli(&s.quantity).is_none() {
                 return Err((
                     format!("stock[{i}].quantity"),
@@ -340,149 +352,36 @@ impl MasterData {
     pub fn plant_ids(&self) -> BTreeSet<PlantId> {
         self.plants.iter().map(|p| p.plant.clone()).collect()
     }
+}
 
-    /// Generates master data for these plants from a seed: finished goods with BOMs and
-    /// routings over the plant's lines, raw materials with alternative units, and
-    /// initial unrestricted stock of raw-material batches.
-    pub fn generate(seed: u64, specs: &[PlantSpec]) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4D41_5354);
-        let u = |s: &str| Unit::parse(s).expect("valid literal");
-        let sloc = StorageLocation::parse("0001").expect("valid literal");
-        let mut md = MasterData {
-            open_periods: default_periods(),
-            plants: Vec::new(),
-            materials: Vec::new(),
-            boms: Vec::new(),
-            routings: Vec::new(),
-            stock: Vec::new(),
-        };
-        for spec in specs {
-            let p = spec.id.clone();
-            md.plants.push(Plant {
-                plant: p.clone(),
-                company_code: default_company(),
-                time_zone: default_tz(),
-                storage_locations: vec![
-                    sloc.clone(),
-                    StorageLocation::parse("0002").expect("valid literal"),
-                ],
-                lines: spec.lines.max(1),
-                profile: spec.profile,
-            });
-            let raw_count = (spec.materials.max(1) / 2).clamp(2, 12);
-            let mut raws = Vec::new();
-            for r in 1..=raw_count {
-                let id =
-                    MaterialId::parse(format!("RM-{p}-{r:02}")).expect("generated id is valid");
-                let (base, alt) = if r % 2 == 0 {
-                    (
-                        u("KG"),
-                        vec![UnitConversion {
-                            unit: u("G"),
-                            numerator: 1,
-                            denominator: 1000,
-                        }],
-                    )
-                } else {
-                    (
-                        u("PC"),
-                        vec![UnitConversion {
-                            unit: u("BOX"),
-                            numerator: 50,
-                            denominator: 1,
-                        }],
-                    )
-                };
-                md.materials.push(Material {
-                    material: id.clone(),
-                    description: format!("Raw {}", Buzzword().fake_with_rng::<String, _>(&mut rng)),
-                    base_unit: base.clone(),
-                    alternative_units: alt,
-                    batch_managed: true,
-                    inspection_required: false,
-                    plants: vec![p.clone()],
-                });
-                for b in 1..=3u32 {
-                    let batch = BatchId::parse(format!("R{}{:02}{b}", &p.as_str()[..1], r))
-                        .expect("generated batch is valid");
-                    md.stock.push(InitialStock {
-                        plant: p.clone(),
-                        storage_location: sloc.clone(),
-                        material: id.clone(),
-                        batch: Some(batch),
-                        stock_type: StockType::Unrestricted,
-                        quantity: Quantity::from_milli(
-                            rng.random_range(200_000..400_000) * 1000,
-                            base.clone(),
-                        ),
-                    });
-                }
-                raws.push((id, base));
-            }
-            for f in 1..=spec.materials.max(1) {
-                let id =
-                    MaterialId::parse(format!("FG-{p}-{f:02}")).expect("generated id is valid");
-                let base = if spec.profile == Profile::Batch {
-                    u("KG")
-                } else {
-                    u("PC")
-                };
-                md.materials.push(Material {
-                    material: id.clone(),
-                    description: format!(
-                        "Finished {}",
-                        Buzzword().fake_with_rng::<String, _>(&mut rng)
-                    ),
-                    base_unit: base.clone(),
-                    alternative_units: vec![UnitConversion {
-                        unit: u("BOX"),
-                        numerator: 12,
-                        denominator: 1,
-                    }],
-                    batch_managed: true,
-                    inspection_required: rng.random_bool(0.6),
-                    plants: vec![p.clone()],
-                });
-                let n = rng.random_range(1..=raws.len().min(3));
-                let start = rng.random_range(0..raws.len());
-                let components = (0..n)
-                    .map(|k| {
-                        let (m, b) = &raws[(start + k) % raws.len()];
-                        BomComponent {
-                            material: m.clone(),
-                            quantity: Quantity::from_milli(
-                                rng.random_range(1..=4) * 250,
-                                b.clone(),
-                            ),
-                        }
-                    })
-                    .collect();
-                md.boms.push(Bom {
-                    material: id.clone(),
-                    plant: p.clone(),
-                    base_quantity: Quantity::from_milli(1000, base),
-                    components,
-                });
-                let line = (f - 1) % spec.lines.max(1) + 1;
-                let ops = rng.random_range(2..=3u32);
-                md.routings.push(Routing {
-                    material: id,
-                    plant: p.clone(),
-                    operations: (1..=ops)
-                        .map(|o| OrderOperation {
-                            operation: andon_contracts::OperationId::parse(format!(
-                                "{:04}",
-                                o * 10
-                            ))
-                            .expect("valid"),
-                            work_center: format!("LINE-{line}"),
-                            description: ["Mix", "Fill", "Pack"][(o as usize - 1) % 3].into(),
-                        })
-                        .collect(),
-                });
-            }
+/// Looks up materials by id for [`MasterData::check`], within the plants defined.
+struct Known<'a> {
+    plants: &'a BTreeSet<&'a PlantId>,
+    materials: &'a BTreeMap<&'a MaterialId, &'a Material>,
+}
+
+impl Known<'_> {
+    /// The material `m`, if plant `p` is defined and `m` is defined and maintained in it;
+    /// otherwise what is wrong, at `path`.
+    fn material(
+        &self,
+        path: String,
+        m: &MaterialId,
+        p: &PlantId,
+    ) -> Result<&Material, (String, String)> {
+        if !self.plants.contains(p) {
+            return Err((path, format!("plant {p} is not defined under plants")));
         }
-        md
+        let mat = self.materials.get(m).ok_or_else(|| {
+            (
+                path.clone(),
+                format!("material {m} is not defined under materials"),
+            )
+        })?;
+        if !mat.plants.is_empty() && !mat.plants.contains(p) {
+            return Err((path, format!("material {m} is not maintained in plant {p}")));
+        }
+        Ok(mat)
     }
 }
 
