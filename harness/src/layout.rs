@@ -1,11 +1,20 @@
 //! The workspace's shape holds: in every crate, the modules form no import cycle (each
 //! module's siblings are used in one direction only), so the pipeline reads bottom-up —
-//! `history` under `check`, `load` and `report`, and the engine above them all.
+//! `history` under `check`, `load` and `report`, and the engine above them all; and no
+//! source file is over 600 lines nor any function over 80 (tests and the data tables
+//! named in [`TABLES`] excepted), so each room stays one a newcomer can read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 type Module = Vec<String>;
+
+/// Most lines of a source file.
+const MAX_FILE_LINES: usize = 600;
+/// Most lines of a function, from its signature to its closing brace.
+const MAX_FN_LINES: usize = 80;
+/// Data tables exempt from both limits: (file under the workspace, function).
+const TABLES: &[(&str, &str)] = &[("harness/src/bdd/steps/table.rs", "build")];
 
 /// Every module of the crate under `src` with its source (tests and comments left out).
 fn modules(src: &Path) -> BTreeMap<Module, String> {
@@ -210,4 +219,102 @@ fn the_cycle_finder_finds_a_cycle_and_passes_a_chain() {
         ])),
         None
     );
+}
+
+/// The functions of `text` over [`MAX_FN_LINES`] lines, as (name, first line, lines);
+/// an inline `mod tests { … }` at the end is left out.
+fn long_functions(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .windows(2)
+        .position(|w| {
+            w[0].starts_with("#[cfg(test)]") && w[1].starts_with("mod ") && w[1].ends_with('{')
+        })
+        .unwrap_or(lines.len());
+    let sig = regex::Regex::new(r"^(\s*)(pub(\([^)]+\))? )?(async )?(const )?(unsafe )?fn (\w+)")
+        .expect("regex");
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < end {
+        let Some(c) = sig.captures(lines[i]) else {
+            i += 1;
+            continue;
+        };
+        let indent = c.get(1).map_or("", |m| m.as_str());
+        let mut j = i;
+        while j < end && !lines[j].trim_end().ends_with('{') && !lines[j].trim_end().ends_with(';')
+        {
+            j += 1;
+        }
+        if j >= end || lines[j].trim_end().ends_with(';') {
+            i = j + 1;
+            continue;
+        }
+        let close = format!("{indent}}}");
+        let k = (j + 1..end).find(|&k| lines[k] == close).unwrap_or(end);
+        let n = k - i + 1;
+        if n > MAX_FN_LINES {
+            out.push((c[7].to_string(), i + 1, n));
+        }
+        i = k + 1;
+    }
+    out
+}
+
+#[test]
+fn no_file_or_function_of_the_crates_is_too_long_to_read() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut problems = Vec::new();
+    for krate in ["contracts", "simulators", "harness"] {
+        let mut stack = vec![root.join(krate).join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("source folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("tests.rs") {
+                    continue;
+                }
+                let rel = path
+                    .strip_prefix(&root)
+                    .expect("under the workspace")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let text = std::fs::read_to_string(&path).expect("source");
+                let table = |f: &str| {
+                    TABLES
+                        .iter()
+                        .any(|(file, name)| *file == rel && (f.is_empty() || *name == f))
+                };
+                let n = text.lines().count();
+                if n > MAX_FILE_LINES && !table("") {
+                    problems.push(format!("{rel}: {n} lines (most {MAX_FILE_LINES})"));
+                }
+                for (name, line, n) in long_functions(&text) {
+                    if !table(&name) {
+                        problems.push(format!(
+                            "{rel}:{line}: fn {name} is {n} lines (most {MAX_FN_LINES})"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "split these into named steps:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn a_long_function_is_found_and_a_test_module_is_not() {
+    let body = "    x();\n".repeat(MAX_FN_LINES);
+    let text = format!(
+        "fn short() {{\n}}\n\npub(crate) fn long() {{\n{body}}}\n\n#[cfg(test)]\nmod tests {{\n    fn also_long() {{\n{body}    }}\n}}\n"
+    );
+    let found = long_functions(&text);
+    assert_eq!(found, vec![("long".to_string(), 4, MAX_FN_LINES + 2)]);
 }

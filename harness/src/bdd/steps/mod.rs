@@ -170,6 +170,23 @@ fn documented_sentence(s: &str) -> String {
     pattern_of(&flat)
 }
 
+/// The index of the bracket closing the one at `open` in a step's sentence.
+fn closing(chars: &[char], open: usize) -> Option<usize> {
+    let (o, c) = (chars[open], if chars[open] == '(' { ')' } else { ']' });
+    let mut depth = 0;
+    for (i, x) in chars.iter().enumerate().skip(open) {
+        if *x == o {
+            depth += 1;
+        } else if *x == c {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
 fn pattern_of(chars: &[char]) -> String {
     fn lit(w: &str) -> String {
         regex::escape(w).replace('\u{0}', ".+?")
@@ -183,22 +200,6 @@ fn pattern_of(chars: &[char]) -> String {
         } else {
             lit(w)
         }
-    }
-    /// The index of the bracket closing the one at `open`.
-    fn closing(chars: &[char], open: usize) -> Option<usize> {
-        let (o, c) = (chars[open], if chars[open] == '(' { ')' } else { ']' });
-        let mut depth = 0;
-        for (i, x) in chars.iter().enumerate().skip(open) {
-            if *x == o {
-                depth += 1;
-            } else if *x == c {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-        }
-        None
     }
     let mut out = String::new();
     let mut i = 0;
