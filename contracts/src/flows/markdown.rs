@@ -2,7 +2,7 @@
 //! written by `andon docs flows`), with the rules, how to read a field's expression, and
 //! per event its calls, fields, conditions and legitimate rejections.
 
-use super::{Flows, Template, When};
+use super::{Call, Flow, Flows, Template, When};
 
 impl Flows {
     /// The flows as Markdown (`docs/flows.md`): the rules, how to read a field's
@@ -39,85 +39,101 @@ impl Flows {
              listed is judged by the request schema only. Look-ups (`GET`) are never judged.\n",
         );
         for f in &self.flows {
-            let from: Vec<String> = f.from.iter().map(|s| s.as_str().to_uppercase()).collect();
-            o.push_str(&format!(
-                "\n## `{}` (from {})\n\n{}\n",
-                f.event,
-                from.join(", "),
-                f.summary
-            ));
-            if let Some(ord) = &f.ordered {
-                o.push_str(&format!(
-                    "\nOrdered {ord}: see the rule *ordered per lot*.\n"
-                ));
-            }
-            if f.calls.is_empty() {
-                continue;
-            }
-            o.push_str("\n| call | to | effect | need | when |\n|---|---|---|---|---|\n");
-            for c in &f.calls {
-                o.push_str(&format!(
-                    "| `{}` | {} | `{}` | {} | {} |\n",
-                    c.request(),
-                    c.to.as_str().to_uppercase(),
-                    c.effect,
-                    c.need.as_str(),
-                    match &c.when {
-                        None => "always".to_string(),
-                        Some(When::InspectionRequired) => {
-                            "the material needs inspection on receipt".to_string()
-                        }
-                        Some(When::Fields(fs)) => fs
-                            .iter()
-                            .map(|(p, v)| format!("`{}` is `{}`", p.join("."), v))
-                            .collect::<Vec<_>>()
-                            .join(" and "),
-                    }
-                ));
-            }
-            for c in &f.calls {
-                o.push_str(&format!(
-                    "\n`{}` to {}{}:\n\n| field | value |\n|---|---|\n",
-                    c.request(),
-                    c.to.as_str().to_uppercase(),
-                    match &c.each {
-                        Some(e) => format!(", once per element of `{e}`"),
-                        None => String::new(),
-                    }
-                ));
-                for (k, e) in &c.path {
-                    o.push_str(&format!("| path `{{{k}}}` | `{e}` |\n"));
-                }
-                fields_md(&mut o, "", &c.body);
-                o.push_str(&format!(
-                    "\nLegitimate rejections: {}.",
-                    if c.rejections.is_empty() {
-                        "none".to_string()
-                    } else {
-                        c.rejections
-                            .iter()
-                            .map(|r| format!("`{r}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ));
-                if !c.done_on.is_empty() {
-                    o.push_str(&format!(
-                        " Already done (not a rejection): {}.",
-                        c.done_on
-                            .iter()
-                            .map(|r| format!("`{r}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                o.push('\n');
-            }
+            flow_md(&mut o, f);
         }
         o
     }
 }
 
+/// One flow's section: its heading and summary, its calls as a table, and each call's
+/// fields.
+fn flow_md(o: &mut String, f: &Flow) {
+    let from: Vec<String> = f.from.iter().map(|s| s.as_str().to_uppercase()).collect();
+    o.push_str(&format!(
+        "\n## `{}` (from {})\n\n{}\n",
+        f.event,
+        from.join(", "),
+        f.summary
+    ));
+    if let Some(ord) = &f.ordered {
+        o.push_str(&format!(
+            "\nOrdered {ord}: see the rule *ordered per lot*.\n"
+        ));
+    }
+    if f.calls.is_empty() {
+        return;
+    }
+    o.push_str("\n| call | to | effect | need | when |\n|---|---|---|---|---|\n");
+    for c in &f.calls {
+        o.push_str(&format!(
+            "| `{}` | {} | `{}` | {} | {} |\n",
+            c.request(),
+            c.to.as_str().to_uppercase(),
+            c.effect,
+            c.need.as_str(),
+            when_md(c.when.as_ref())
+        ));
+    }
+    for c in &f.calls {
+        call_md(o, c);
+    }
+}
+
+/// A call's condition in the calls table.
+fn when_md(when: Option<&When>) -> String {
+    match when {
+        None => "always".to_string(),
+        Some(When::InspectionRequired) => "the material needs inspection on receipt".to_string(),
+        Some(When::Fields(fs)) => fs
+            .iter()
+            .map(|(p, v)| format!("`{}` is `{}`", p.join("."), v))
+            .collect::<Vec<_>>()
+            .join(" and "),
+    }
+}
+
+/// One call's fields as a table, then its legitimate rejections and "already done" codes.
+fn call_md(o: &mut String, c: &Call) {
+    o.push_str(&format!(
+        "\n`{}` to {}{}:\n\n| field | value |\n|---|---|\n",
+        c.request(),
+        c.to.as_str().to_uppercase(),
+        match &c.each {
+            Some(e) => format!(", once per element of `{e}`"),
+            None => String::new(),
+        }
+    ));
+    for (k, e) in &c.path {
+        o.push_str(&format!("| path `{{{k}}}` | `{e}` |\n"));
+    }
+    fields_md(o, "", &c.body);
+    o.push_str(&format!(
+        "\nLegitimate rejections: {}.",
+        if c.rejections.is_empty() {
+            "none".to_string()
+        } else {
+            codes(&c.rejections)
+        }
+    ));
+    if !c.done_on.is_empty() {
+        o.push_str(&format!(
+            " Already done (not a rejection): {}.",
+            codes(&c.done_on)
+        ));
+    }
+    o.push('\n');
+}
+
+/// Problem codes as code spans, comma-separated.
+fn codes(codes: &[String]) -> String {
+    codes
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The rows of a body template's fields (`items[].quantity`), depth first in file order.
 fn fields_md(o: &mut String, prefix: &str, t: &Template) {
     match t {
         Template::Object(fields) => {

@@ -7,6 +7,7 @@ use serde_norway::{Mapping, Value as Y};
 use super::{Call, Expr, Flow, Flows, FlowsError, Need, Scope, Template, When};
 use crate::events::{EventKind, System};
 
+/// A [`FlowsError`] at `at`.
 fn err(at: &str, message: impl Into<String>) -> FlowsError {
     FlowsError {
         at: at.to_string(),
@@ -14,10 +15,12 @@ fn err(at: &str, message: impl Into<String>) -> FlowsError {
     }
 }
 
+/// The value as a mapping.
 fn obj<'v>(v: &'v Y, at: &str) -> Result<&'v Mapping, FlowsError> {
     v.as_mapping().ok_or_else(|| err(at, "expected a mapping"))
 }
 
+/// The entries of a mapping in file order, keys as text (a YAML `true` key reads `"true"`).
 fn entries<'v>(m: &'v Mapping, at: &str) -> Result<Vec<(&'v str, &'v Y)>, FlowsError> {
     m.iter()
         .map(|(k, v)| match k {
@@ -28,6 +31,7 @@ fn entries<'v>(m: &'v Mapping, at: &str) -> Result<Vec<(&'v str, &'v Y)>, FlowsE
         .collect()
 }
 
+/// Refuses any key not in `keys`.
 fn only(m: &Mapping, at: &str, keys: &[&str]) -> Result<(), FlowsError> {
     for (k, _) in entries(m, at)? {
         if !keys.contains(&k) {
@@ -40,6 +44,7 @@ fn only(m: &Mapping, at: &str, keys: &[&str]) -> Result<(), FlowsError> {
     Ok(())
 }
 
+/// The string at `key`.
 fn text(m: &Mapping, key: &str, at: &str) -> Result<String, FlowsError> {
     m.get(key)
         .and_then(Y::as_str)
@@ -47,6 +52,7 @@ fn text(m: &Mapping, key: &str, at: &str) -> Result<String, FlowsError> {
         .ok_or_else(|| err(at, format!("`{key}` must be a string")))
 }
 
+/// A list of strings (an absent one is empty).
 fn strings(v: Option<&Y>, at: &str) -> Result<Vec<String>, FlowsError> {
     match v {
         None => Ok(Vec::new()),
@@ -62,16 +68,19 @@ fn strings(v: Option<&Y>, at: &str) -> Result<Vec<String>, FlowsError> {
     }
 }
 
+/// A system name (`erp`, `mes`, `qms`, `wms`).
 fn system(v: &Y, at: &str) -> Result<System, FlowsError> {
     v.as_str()
         .and_then(System::parse)
         .ok_or_else(|| err(at, "expected erp, mes, qms or wms"))
 }
 
+/// A YAML scalar as the JSON value it stands for.
 fn json(v: &Y, at: &str) -> Result<Value, FlowsError> {
     serde_json::to_value(v).map_err(|e| err(at, format!("not a JSON value: {e}")))
 }
 
+/// The whole document: version, one flow per event kind of the catalog, and the rules.
 pub(super) fn document(doc: &Y) -> Result<Flows, FlowsError> {
     let m = obj(doc, "the document")?;
     only(m, "the document", &["version", "flows", "rules"])?;
@@ -121,6 +130,7 @@ pub(super) fn document(doc: &Y) -> Result<Flows, FlowsError> {
     })
 }
 
+/// One flow: its event, emitters, summary, ordering and calls.
 fn flow(v: &Y, at: &str) -> Result<Flow, FlowsError> {
     let m = obj(v, at)?;
     only(m, at, &["event", "from", "summary", "ordered", "calls"])?;
@@ -154,6 +164,7 @@ fn flow(v: &Y, at: &str) -> Result<Flow, FlowsError> {
     })
 }
 
+/// One call of a flow: its request, need and condition, path parameters and body.
 fn call(v: &Y, at: &str) -> Result<Call, FlowsError> {
     let m = obj(v, at)?;
     only(
@@ -182,60 +193,9 @@ fn call(v: &Y, at: &str) -> Result<Call, FlowsError> {
         Some("allowed") => Need::Allowed,
         _ => return Err(err(at, "`need` must be required or allowed")),
     };
-    let when = match m.get("when") {
-        None => None,
-        Some(Y::String(s)) if s == "inspection_required" => Some(When::InspectionRequired),
-        Some(Y::Mapping(w)) => Some(When::Fields(
-            entries(w, &format!("{at}.when"))?
-                .into_iter()
-                .map(|(k, v)| {
-                    Ok((
-                        k.split('.').map(str::to_string).collect(),
-                        json(v, &format!("{at}.when.{k}"))?,
-                    ))
-                })
-                .collect::<Result<_, FlowsError>>()?,
-        )),
-        Some(_) => {
-            return Err(err(
-                at,
-                "`when` must be inspection_required or a mapping of data fields to values",
-            ));
-        }
-    };
-    let mut path = Vec::new();
-    if let Some(p) = m.get("path") {
-        for (k, e) in entries(obj(p, &format!("{at}.path"))?, &format!("{at}.path"))? {
-            if !route.contains(&format!("{{{k}}}")) {
-                return Err(err(at, format!("path parameter {k:?} is not in {route}")));
-            }
-            path.push((k.to_string(), expr(e, &format!("{at}.path.{k}"))?));
-        }
-    }
-    for seg in route.split('/') {
-        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
-            && !path.iter().any(|(k, _)| k == name)
-        {
-            return Err(err(
-                at,
-                format!("path parameter {name:?} has no expression"),
-            ));
-        }
-    }
-    let body = template(
-        m.get("body").ok_or_else(|| err(at, "`body` is missing"))?,
-        &format!("{at}.body"),
-    )?;
-    let arrays = match &body {
-        Template::Object(fields) => fields
-            .iter()
-            .filter(|(_, t)| matches!(t, Template::Array(_)))
-            .count(),
-        _ => return Err(err(at, "`body` must be a mapping")),
-    };
-    if arrays > 1 {
-        return Err(err(at, "a body has at most one list of elements"));
-    }
+    let when = when(m.get("when"), at)?;
+    let path = path_params(m.get("path"), route, at)?;
+    let body = body(m.get("body"), at)?;
     Ok(Call {
         to: system(
             m.get("to").ok_or_else(|| err(at, "`to` is missing"))?,
@@ -257,6 +217,74 @@ fn call(v: &Y, at: &str) -> Result<Call, FlowsError> {
     })
 }
 
+/// A call's condition (`when`): `inspection_required`, or data fields and their values.
+fn when(v: Option<&Y>, at: &str) -> Result<Option<When>, FlowsError> {
+    match v {
+        None => Ok(None),
+        Some(Y::String(s)) if s == "inspection_required" => Ok(Some(When::InspectionRequired)),
+        Some(Y::Mapping(w)) => Ok(Some(When::Fields(
+            entries(w, &format!("{at}.when"))?
+                .into_iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.split('.').map(str::to_string).collect(),
+                        json(v, &format!("{at}.when.{k}"))?,
+                    ))
+                })
+                .collect::<Result<_, FlowsError>>()?,
+        ))),
+        Some(_) => Err(err(
+            at,
+            "`when` must be inspection_required or a mapping of data fields to values",
+        )),
+    }
+}
+
+/// A call's path parameters (`path`): one expression for each `{name}` of the route, and
+/// none for a name the route does not have.
+fn path_params(v: Option<&Y>, route: &str, at: &str) -> Result<Vec<(String, Expr)>, FlowsError> {
+    let mut path = Vec::new();
+    if let Some(p) = v {
+        for (k, e) in entries(obj(p, &format!("{at}.path"))?, &format!("{at}.path"))? {
+            if !route.contains(&format!("{{{k}}}")) {
+                return Err(err(at, format!("path parameter {k:?} is not in {route}")));
+            }
+            path.push((k.to_string(), expr(e, &format!("{at}.path.{k}"))?));
+        }
+    }
+    for seg in route.split('/') {
+        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+            && !path.iter().any(|(k, _)| k == name)
+        {
+            return Err(err(
+                at,
+                format!("path parameter {name:?} has no expression"),
+            ));
+        }
+    }
+    Ok(path)
+}
+
+/// A call's body: a mapping with at most one list of elements.
+fn body(v: Option<&Y>, at: &str) -> Result<Template, FlowsError> {
+    let body = template(
+        v.ok_or_else(|| err(at, "`body` is missing"))?,
+        &format!("{at}.body"),
+    )?;
+    let arrays = match &body {
+        Template::Object(fields) => fields
+            .iter()
+            .filter(|(_, t)| matches!(t, Template::Array(_)))
+            .count(),
+        _ => return Err(err(at, "`body` must be a mapping")),
+    };
+    if arrays > 1 {
+        return Err(err(at, "a body has at most one list of elements"));
+    }
+    Ok(body)
+}
+
+/// A body template: a mapping of fields, a one-element list, or an expression.
 fn template(v: &Y, at: &str) -> Result<Template, FlowsError> {
     match v {
         Y::Mapping(m) if m.get("of").is_none() && m.get("any_of").is_none() => {
@@ -281,6 +309,7 @@ fn template(v: &Y, at: &str) -> Result<Template, FlowsError> {
     }
 }
 
+/// An expression: a string form, `any_of` alternatives, an `of` switch, or a literal.
 pub(super) fn expr(v: &Y, at: &str) -> Result<Expr, FlowsError> {
     match v {
         Y::String(s) => string_expr(s, at),
@@ -321,6 +350,8 @@ pub(super) fn expr(v: &Y, at: &str) -> Result<Expr, FlowsError> {
     }
 }
 
+/// An expression written as a string: `any`, `date(…)`, `$field`, `$event.x`, `$item.x`
+/// (with a trailing `?` when optional), or else a literal string.
 fn string_expr(s: &str, at: &str) -> Result<Expr, FlowsError> {
     if s == "any" {
         return Ok(Expr::Any);
