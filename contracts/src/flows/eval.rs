@@ -87,12 +87,18 @@ impl Expected<'_> {
     }
 }
 
+/// What expressions are evaluated against: the event, its data, and the current `each`
+/// element.
 struct Ctx<'a> {
+    /// The event (for `$event.…`).
     event: &'a CloudEvent,
+    /// Its `data`.
     data: &'a Value,
+    /// The current element of `each` (for `$item.…`).
     item: Option<&'a Value>,
 }
 
+/// The value at a dotted path.
 fn lookup<'v>(mut v: &'v Value, path: &[String]) -> Option<&'v Value> {
     for p in path {
         v = v.get(p)?;
@@ -100,6 +106,7 @@ fn lookup<'v>(mut v: &'v Value, path: &[String]) -> Option<&'v Value> {
     Some(v)
 }
 
+/// A CloudEvent attribute as a JSON value.
 fn envelope(event: &CloudEvent, name: &str) -> Option<Value> {
     Some(match name {
         "time" => Value::String(
@@ -117,6 +124,7 @@ fn envelope(event: &CloudEvent, name: &str) -> Option<Value> {
     })
 }
 
+/// Where an expression's value comes from, as a mismatch message says it.
 fn origin(e: &Expr) -> String {
     match e {
         Expr::Field { scope, path, .. } => {
@@ -136,6 +144,8 @@ fn origin(e: &Expr) -> String {
 }
 
 impl Ctx<'_> {
+    /// The value of an expression; `None` when the event lacks it (or for `any` and
+    /// alternatives).
     fn value(&self, e: &Expr) -> Option<Value> {
         match e {
             Expr::Field { scope, path, .. } => match scope {
@@ -164,6 +174,7 @@ impl Ctx<'_> {
         }
     }
 
+    /// The expected value of a field written as `e`.
     fn want(&self, e: &Expr) -> Want {
         match e {
             Expr::Any => Want::Any,
@@ -185,6 +196,7 @@ impl Ctx<'_> {
         }
     }
 
+    /// The expected value of a body template, field by field.
     fn template(&self, t: &Template) -> Want {
         match t {
             Template::Object(fields) => Want::Object(

@@ -68,45 +68,87 @@ pub fn judge<'f>(
         })
         .collect();
     if candidates.is_empty() {
-        return Judgement {
-            call: None,
-            applies: Applies::No,
-            mismatches: Vec::new(),
-        };
+        return no_call();
     }
-    let cmp = Comparer { facts, plant };
-    let params = path_params(sent.route, sent.path);
-    let path_mismatches = |e: &Expected<'f>| -> Vec<Mismatch> {
-        let mut out = Vec::new();
-        for (k, w) in &e.path {
-            let got = params
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| Value::String(v.clone()));
-            cmp.compare(&format!("path:{k}"), w, got.as_ref(), false, None, &mut out);
-        }
-        out
-    };
-    // The candidate that fits best: fewest wrong fields, then one that applies, then a
-    // required call before an allowed one.
-    let score = |e: &Expected<'f>, wrong: usize| {
-        wrong * 4
-            + usize::from(e.applies == Applies::No) * 2
-            + usize::from(e.call.need == Need::Allowed)
+    let judging = Judging {
+        cmp: Comparer { facts, plant },
+        params: path_params(sent.route, sent.path),
     };
     // Bodies with a list of elements (goods movement items): each sent element is judged
     // against the best of every candidate's elements, with that candidate's other fields.
-    let list_field = candidates.iter().find_map(|e| match &e.body {
+    if let (Some(field), Some(body)) = (list_field(&candidates), sent.body)
+        && let Some(elements) = body.get(field).and_then(Value::as_array)
+        && !elements.is_empty()
+    {
+        return judging.by_element(&candidates, field, body, elements);
+    }
+    judging.whole(&candidates, sent.body)
+}
+
+/// The judgement of a call the flow does not make.
+fn no_call<'f>() -> Judgement<'f> {
+    Judgement {
+        call: None,
+        applies: Applies::No,
+        mismatches: Vec::new(),
+    }
+}
+
+/// The body field that holds a list of elements, in the first candidate that has one.
+fn list_field<'e>(candidates: &[&'e Expected<'_>]) -> Option<&'e str> {
+    candidates.iter().find_map(|e| match &e.body {
         Want::Object(fields) => fields
             .iter()
             .find(|(_, w, _)| matches!(w, Want::Array(_)))
-            .map(|(k, _, _)| k.clone()),
+            .map(|(k, _, _)| k.as_str()),
         _ => None,
-    });
-    if let (Some(field), Some(body)) = (list_field, sent.body)
-        && let Some(elements) = body.get(&field).and_then(Value::as_array)
-        && !elements.is_empty()
-    {
+    })
+}
+
+/// How well a candidate fits (lower is better): fewest wrong fields, then one that
+/// applies, then a required call before an allowed one.
+fn score(e: &Expected<'_>, wrong: usize) -> usize {
+    wrong * 4
+        + usize::from(e.applies == Applies::No) * 2
+        + usize::from(e.call.need == Need::Allowed)
+}
+
+/// A candidate with its score and its wrong fields.
+type Fit<'c, 'f> = (usize, &'c Expected<'f>, Vec<Mismatch>);
+
+/// One call being judged: how to compare, and the path parameters it was sent with.
+struct Judging<'a> {
+    /// Compares values.
+    cmp: Comparer<'a>,
+    /// The call's path parameters, percent-decoded.
+    params: Vec<(String, String)>,
+}
+
+impl Judging<'_> {
+    /// The wrong path parameters of the call against a candidate.
+    fn path_mismatches(&self, e: &Expected<'_>) -> Vec<Mismatch> {
+        let mut out = Vec::new();
+        for (k, w) in &e.path {
+            let got = self
+                .params
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| Value::String(v.clone()));
+            self.cmp
+                .compare(&format!("path:{k}"), w, got.as_ref(), false, None, &mut out);
+        }
+        out
+    }
+
+    /// Judges a body whose list `field` holds `elements` (none of them a correction
+    /// decides nothing): each element against the candidate it fits best.
+    fn by_element<'f>(
+        &self,
+        candidates: &[&Expected<'f>],
+        field: &str,
+        body: &Value,
+        elements: &[Value],
+    ) -> Judgement<'f> {
         let mut mismatches = Vec::new();
         let mut chosen: Option<&Expected<'f>> = None;
         let mut worst_applies = Applies::Yes;
@@ -114,27 +156,7 @@ pub fn judge<'f>(
             if is_correction(el) {
                 continue;
             }
-            let mut best: Option<(usize, &Expected<'f>, Vec<Mismatch>)> = None;
-            for e in &candidates {
-                let Want::Object(fields) = &e.body else {
-                    continue;
-                };
-                let mut out = path_mismatches(e);
-                for (k, w, optional) in fields {
-                    let ptr = format!("/{k}");
-                    match w {
-                        Want::Array(elems) if *k == field => {
-                            out.extend(cmp.best_element(&format!("{ptr}/{i}"), elems, el, None));
-                        }
-                        _ => cmp.compare(&ptr, w, body.get(k), *optional, None, &mut out),
-                    }
-                }
-                let sc = score(e, out.len());
-                if best.as_ref().is_none_or(|b| sc < b.0) {
-                    best = Some((sc, e, out));
-                }
-            }
-            if let Some((_, e, out)) = best {
+            if let Some((_, e, out)) = self.best_for_element(candidates, field, body, i, el) {
                 if e.applies == Applies::No {
                     worst_applies = Applies::No;
                 }
@@ -148,7 +170,7 @@ pub fn judge<'f>(
                 }
             }
         }
-        return match chosen {
+        match chosen {
             Some(e) => Judgement {
                 call: Some(e.call),
                 applies: if worst_applies == Applies::No {
@@ -164,24 +186,70 @@ pub fn judge<'f>(
                 applies: Applies::Yes,
                 mismatches: Vec::new(),
             },
-        };
-    }
-    let mut best: Option<(usize, &Expected<'f>, Vec<Mismatch>)> = None;
-    for e in &candidates {
-        let mut out = path_mismatches(e);
-        if let Some(body) = sent.body {
-            cmp.compare("", &e.body, Some(body), false, None, &mut out);
-        }
-        let sc = score(e, out.len());
-        if best.as_ref().is_none_or(|b| sc < b.0) {
-            best = Some((sc, e, out));
         }
     }
-    let (_, e, mismatches) = best.expect("at least one candidate");
-    Judgement {
-        call: Some(e.call),
-        applies: e.applies,
-        mismatches,
+
+    /// The candidate element `i` of the list `field` fits best, judged with the
+    /// candidate's other fields.
+    fn best_for_element<'c, 'f>(
+        &self,
+        candidates: &[&'c Expected<'f>],
+        field: &str,
+        body: &Value,
+        i: usize,
+        el: &Value,
+    ) -> Option<Fit<'c, 'f>> {
+        let mut best: Option<Fit<'c, 'f>> = None;
+        for e in candidates {
+            let Want::Object(fields) = &e.body else {
+                continue;
+            };
+            let mut out = self.path_mismatches(e);
+            for (k, w, optional) in fields {
+                let ptr = format!("/{k}");
+                match w {
+                    Want::Array(elems) if *k == field => {
+                        out.extend(
+                            self.cmp
+                                .best_element(&format!("{ptr}/{i}"), elems, el, None),
+                        );
+                    }
+                    _ => self
+                        .cmp
+                        .compare(&ptr, w, body.get(k), *optional, None, &mut out),
+                }
+            }
+            let sc = score(e, out.len());
+            if best.as_ref().is_none_or(|b| sc < b.0) {
+                best = Some((sc, e, out));
+            }
+        }
+        best
+    }
+
+    /// Judges the whole body against every candidate and keeps the best fit.
+    fn whole<'f>(&self, candidates: &[&Expected<'f>], body: Option<&Value>) -> Judgement<'f> {
+        let mut best: Option<Fit<'_, 'f>> = None;
+        for e in candidates {
+            let mut out = self.path_mismatches(e);
+            if let Some(body) = body {
+                self.cmp
+                    .compare("", &e.body, Some(body), false, None, &mut out);
+            }
+            let sc = score(e, out.len());
+            if best.as_ref().is_none_or(|b| sc < b.0) {
+                best = Some((sc, e, out));
+            }
+        }
+        match best {
+            Some((_, e, mismatches)) => Judgement {
+                call: Some(e.call),
+                applies: e.applies,
+                mismatches,
+            },
+            // No candidate: `judge` does not get here.
+            None => no_call(),
+        }
     }
 }
 
@@ -206,6 +274,7 @@ fn path_params(route: &str, path: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `%XX` escapes decoded (a malformed one is kept as it is).
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -226,6 +295,8 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A sent or expected value as a message shows it: text bare, a quantity as `2.5 KG`,
+/// anything else as JSON cut at 120 characters.
 fn show(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -247,6 +318,7 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// The value as a quantity, when it is exactly `{value, unit}`.
 fn as_quantity(v: &Value) -> Option<Quantity> {
     let m = v.as_object()?;
     if m.len() != 2 || !m.contains_key("value") || !m.contains_key("unit") {
@@ -255,6 +327,7 @@ fn as_quantity(v: &Value) -> Option<Quantity> {
     serde_json::from_value(v.clone()).ok()
 }
 
+/// A value with where it comes from: `2026-11-02 (the event's posting_date)`.
 fn with_origin(v: &Value, origin: &str) -> String {
     if origin.is_empty() {
         show(v)
@@ -313,7 +386,9 @@ fn equal(want: &Value, got: &Value, scope: Option<&Value>, facts: &dyn Facts, pl
 
 /// Compares sent values with expected ones; quantities as amounts in the base unit.
 struct Comparer<'a> {
+    /// The material master.
     facts: &'a dyn Facts,
+    /// The event's plant, for a quantity whose scope names none.
     plant: &'a str,
 }
 
@@ -337,6 +412,7 @@ impl Comparer<'_> {
         best.unwrap_or_default()
     }
 
+    /// [`equal`] with the facts and the event's plant.
     fn equal(&self, want: &Value, got: &Value, scope: Option<&Value>) -> bool {
         equal(want, got, scope, self.facts, self.plant)
     }
@@ -351,78 +427,49 @@ impl Comparer<'_> {
         scope: Option<&Value>,
         out: &mut Vec<Mismatch>,
     ) {
-        let got = got.filter(|v| !v.is_null());
-        let field = if ptr.is_empty() {
-            "/".to_string()
-        } else {
-            ptr.to_string()
-        };
-        let missing = |expected: String, out: &mut Vec<Mismatch>| {
-            if !optional {
-                out.push(Mismatch {
-                    field: field.clone(),
-                    expected,
-                    sent: "missing".into(),
-                });
-            }
+        let Some(got) = got.filter(|v| !v.is_null()) else {
+            missing(ptr, want, optional, out);
+            return;
         };
         match want {
-            Want::Unknown => {}
-            Want::Any => {
-                if got.is_none() {
-                    missing("a value".into(), out);
+            Want::Unknown | Want::Any => {}
+            Want::Value(w, origin) => {
+                if !self.equal(w, got, scope) {
+                    out.push(Mismatch {
+                        field: field_of(ptr),
+                        expected: with_origin(w, origin),
+                        sent: show(got),
+                    });
                 }
             }
-            Want::Value(w, origin) => match got {
-                None => missing(with_origin(w, origin), out),
-                Some(g) if !self.equal(w, g, scope) => out.push(Mismatch {
-                    field,
-                    expected: with_origin(w, origin),
-                    sent: show(g),
-                }),
-                Some(_) => {}
-            },
             Want::OneOf(alts) => {
-                let expected = || {
-                    alts.iter()
-                        .map(|(v, o)| with_origin(v, o))
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                };
-                match got {
-                    None => missing(expected(), out),
-                    Some(g) if !alts.iter().any(|(w, _)| self.equal(w, g, scope)) => {
-                        out.push(Mismatch {
-                            field,
-                            expected: expected(),
-                            sent: show(g),
-                        })
-                    }
-                    Some(_) => {}
+                if !alts.iter().any(|(w, _)| self.equal(w, got, scope)) {
+                    out.push(Mismatch {
+                        field: field_of(ptr),
+                        expected: one_of(alts),
+                        sent: show(got),
+                    });
                 }
             }
             Want::Object(fields) => {
-                let Some(obj) = got.filter(|g| g.is_object()) else {
-                    match got {
-                        None => missing("an object".into(), out),
-                        Some(g) => out.push(Mismatch {
-                            field,
-                            expected: "an object".into(),
-                            sent: show(g),
-                        }),
-                    }
+                if !got.is_object() {
+                    out.push(Mismatch {
+                        field: field_of(ptr),
+                        expected: "an object".into(),
+                        sent: show(got),
+                    });
                     return;
-                };
+                }
                 for (k, w, opt) in fields {
-                    self.compare(&format!("{ptr}/{k}"), w, obj.get(k), *opt, Some(obj), out);
+                    self.compare(&format!("{ptr}/{k}"), w, got.get(k), *opt, Some(got), out);
                 }
             }
             Want::Array(elems) => {
-                let Some(items) = got.and_then(Value::as_array) else {
+                let Some(items) = got.as_array() else {
                     out.push(Mismatch {
-                        field,
+                        field: field_of(ptr),
                         expected: "a list".into(),
-                        sent: got.map(show).unwrap_or_else(|| "missing".into()),
+                        sent: show(got),
                     });
                     return;
                 };
@@ -432,4 +479,40 @@ impl Comparer<'_> {
             }
         }
     }
+}
+
+/// Adds to `out` that the field at `ptr` is missing (absent or null), unless nothing is
+/// judged there or it is optional; a list is never optional.
+fn missing(ptr: &str, want: &Want, optional: bool, out: &mut Vec<Mismatch>) {
+    let expected = match want {
+        Want::Unknown => return,
+        Want::Array(_) => "a list".into(),
+        _ if optional => return,
+        Want::Any => "a value".into(),
+        Want::Value(w, origin) => with_origin(w, origin),
+        Want::OneOf(alts) => one_of(alts),
+        Want::Object(_) => "an object".into(),
+    };
+    out.push(Mismatch {
+        field: field_of(ptr),
+        expected,
+        sent: "missing".into(),
+    });
+}
+
+/// The field a mismatch names: the JSON pointer, `/` for the whole body.
+fn field_of(ptr: &str) -> String {
+    if ptr.is_empty() {
+        "/".to_string()
+    } else {
+        ptr.to_string()
+    }
+}
+
+/// Alternatives as a message reads them: `a (origin) or b (origin)`.
+fn one_of(alts: &[(Value, String)]) -> String {
+    alts.iter()
+        .map(|(v, o)| with_origin(v, o))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
