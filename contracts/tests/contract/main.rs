@@ -268,6 +268,7 @@ fn expected_operations(system: System) -> BTreeSet<(String, String)> {
             ("get", "/api/v1/work-orders/{order}"),
             ("post", "/api/v1/work-orders/{order}/cancellation"),
             ("put", "/api/v1/materials/{material}"),
+            ("get", "/api/v1/materials/{material}"),
         ]
         .into_iter()
         .chain(lots)
@@ -276,10 +277,12 @@ fn expected_operations(system: System) -> BTreeSet<(String, String)> {
             ("post", "/api/v1/inspection-lots"),
             ("get", "/api/v1/inspection-lots/{lot}"),
             ("put", "/api/v1/materials/{material}"),
+            ("get", "/api/v1/materials/{material}"),
         ],
         System::Wms => [
             ("post", "/api/v1/receipts"),
             ("put", "/api/v1/materials/{material}"),
+            ("get", "/api/v1/materials/{material}"),
         ]
         .into_iter()
         .chain(lots)
