@@ -16,48 +16,54 @@ const MAX_FN_LINES: usize = 80;
 /// Data tables exempt from both limits: (file under the workspace, function).
 const TABLES: &[(&str, &str)] = &[("harness/src/bdd/steps/table.rs", "build")];
 
-/// Every module of the crate under `src` with its source (tests and comments left out).
-fn modules(src: &Path) -> BTreeMap<Module, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![src.to_path_buf()];
+/// Every `.rs` file under `dir`, at any depth.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("source folder").flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
             }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let rel = path
-                .strip_prefix(src)
-                .expect("under src")
-                .with_extension("");
-            let mut module: Module = rel
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect();
-            if module.last().is_some_and(|l| l == "mod") {
-                module.pop();
-            }
-            // Test modules in files of their own (`tests.rs`) are tests, not structure.
-            if module.first().is_some_and(|f| f == "bin")
-                || module.last().is_some_and(|l| l == "tests")
-                || module == ["lib"]
-                || module == ["main"]
-            {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).expect("source");
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            let code: String = code
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("//"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            out.insert(module, code);
         }
+    }
+    out
+}
+
+/// Every module of the crate under `src` with its source (tests and comments left out).
+fn modules(src: &Path) -> BTreeMap<Module, String> {
+    let mut out = BTreeMap::new();
+    for path in rust_files(src) {
+        let rel = path
+            .strip_prefix(src)
+            .expect("under src")
+            .with_extension("");
+        let mut module: Module = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        if module.last().is_some_and(|l| l == "mod") {
+            module.pop();
+        }
+        // Test modules in files of their own (`tests.rs`) are tests, not structure.
+        if module.first().is_some_and(|f| f == "bin")
+            || module.last().is_some_and(|l| l == "tests")
+            || module == ["lib"]
+            || module == ["main"]
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code: String = code
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        out.insert(module, code);
     }
     out
 }
@@ -266,38 +272,30 @@ fn no_file_or_function_of_the_crates_is_too_long_to_read() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut problems = Vec::new();
     for krate in ["contracts", "simulators", "harness"] {
-        let mut stack = vec![root.join(krate).join("src")];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).expect("source folder").flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("tests.rs") {
-                    continue;
-                }
-                let rel = path
-                    .strip_prefix(&root)
-                    .expect("under the workspace")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                let text = std::fs::read_to_string(&path).expect("source");
-                let table = |f: &str| {
-                    TABLES
-                        .iter()
-                        .any(|(file, name)| *file == rel && (f.is_empty() || *name == f))
-                };
-                let n = text.lines().count();
-                if n > MAX_FILE_LINES && !table("") {
-                    problems.push(format!("{rel}: {n} lines (most {MAX_FILE_LINES})"));
-                }
-                for (name, line, n) in long_functions(&text) {
-                    if !table(&name) {
-                        problems.push(format!(
-                            "{rel}:{line}: fn {name} is {n} lines (most {MAX_FN_LINES})"
-                        ));
-                    }
+        for path in rust_files(&root.join(krate).join("src")) {
+            if path.ends_with("tests.rs") {
+                continue;
+            }
+            let rel = path
+                .strip_prefix(&root)
+                .expect("under the workspace")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&path).expect("source");
+            let table = |f: &str| {
+                TABLES
+                    .iter()
+                    .any(|(file, name)| *file == rel && (f.is_empty() || *name == f))
+            };
+            let n = text.lines().count();
+            if n > MAX_FILE_LINES && !table("") {
+                problems.push(format!("{rel}: {n} lines (most {MAX_FILE_LINES})"));
+            }
+            for (name, line, n) in long_functions(&text) {
+                if !table(&name) {
+                    problems.push(format!(
+                        "{rel}:{line}: fn {name} is {n} lines (most {MAX_FN_LINES})"
+                    ));
                 }
             }
         }

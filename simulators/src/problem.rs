@@ -7,6 +7,22 @@ use axum::response::{IntoResponse, Response};
 /// The content type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// A request's `Content-Type` as written (empty when absent or not text) and its essence:
+/// the media type without parameters, in lower case (`application/json`).
+pub fn content_type(headers: &axum::http::HeaderMap) -> (&str, String) {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    (ct, essence)
+}
+
 /// An API error: a problem with a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} {}: {}", .0.status, .0.code, .0.detail)]

@@ -373,7 +373,12 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
     opts.runtime
         .check_ready(opts.sut.is_none())
         .await
-        .map_err(|e| TestError::Config(format!("--runtime {}: {e}", opts.runtime.name())))?;
+        .map_err(|e| {
+            let name = clap::ValueEnum::to_possible_value(&opts.runtime)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            TestError::Config(format!("--runtime {name}: {e}"))
+        })?;
     let tags = opts
         .tags
         .as_deref()

@@ -273,17 +273,7 @@ impl RequestCheck {
 /// The request's content type must be JSON (`application/json`, `…+json` or `…/json`);
 /// otherwise a 415 `unsupported-media-type` problem at `path`.
 fn json_content_type(request: &Request, path: &str) -> Result<(), Box<Problem>> {
-    let ct = request
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let (ct, essence) = crate::problem::content_type(&request.headers);
     if !is_json(&essence) {
         return Err(Box::new(
             Problem::of(

@@ -63,14 +63,6 @@ impl RuntimeKind {
         self == Self::Containers && manifest.start.as_ref().is_some_and(|s| s.image.is_some())
     }
 
-    /// The name `--runtime` takes (`in-process`, `containers`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::InProcess => "in-process",
-            Self::Containers => "containers",
-        }
-    }
-
     /// What must exist on this machine before a run of this kind can start, checked up
     /// front (the containers runtime: an engine and its images).
     pub async fn check_ready(self, reference_sut: bool) -> Result<(), RuntimeError> {

@@ -153,17 +153,7 @@ impl BodyCheck {
 
     /// The content type must be JSON (`application/json` or `…+json`).
     fn content_type(&mut self, parts: &Parts) -> Result<(), ApiError> {
-        let ct = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let (ct, essence) = crate::problem::content_type(&parts.headers);
         if essence != "application/json" && !essence.ends_with("+json") {
             self.valid = Some(false);
             self.violations.push(format!(
