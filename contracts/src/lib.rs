@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod bundle;
+pub mod dialects;
 pub mod events;
 pub mod flows;
 pub mod ids;

@@ -20,6 +20,23 @@ pub enum Outcome {
     Info,
 }
 
+/// A call in a vendor dialect as the checkers read it: the dialect it was made in, and the
+/// operation and body of andon's own API it amounts to (a material document's deep insert
+/// is `POST /api/v1/material-documents` with the goods movement it posts), so that the
+/// flows judge every dialect's calls alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DialectCall {
+    /// `s4hana@2408`.
+    pub dialect: String,
+    /// The route of andon's API the call amounts to, if any (reads and cancellations of
+    /// other dialects' documents may have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_route: Option<String>,
+    /// The body in andon's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_body: Option<Json>,
+}
+
 /// One record of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -127,6 +144,9 @@ pub enum Entry {
         retry_after_s: Option<u64>,
         /// Time to answer in microseconds.
         latency_us: u64,
+        /// For a call in a vendor dialect: the dialect, and what it meant in andon's API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dialect: Option<Box<DialectCall>>,
     },
     /// A business effect committed in the simulator's state.
     Effect {

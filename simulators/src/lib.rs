@@ -17,6 +17,8 @@
 //!   table; `mes::script`, a work order's events).
 //! * [`lot_api`], [`lots`] — lot holds, status and material master replication shared by
 //!   MES, QMS and WMS.
+//! * [`dialect`] — which API each plant speaks ([`dialect::Binding`]: `andon`, `s4hana@2502`,
+//!   `business-central@25`); the vendor dialects live with their system (`erp::s4hana`).
 //! * [`faults`] — fault kinds as data (`faults::spec`) and the registry that applies them.
 //! * [`emitter`] — at-least-once CloudEvents delivery with backoff and a bounded buffer
 //!   (`emitter::delivery`: the lanes' tasks; `emitter::event`: an event's id, sequence and
@@ -44,6 +46,7 @@
 pub mod auth;
 pub mod clock;
 pub mod core;
+pub mod dialect;
 pub mod emitter;
 pub mod erp;
 pub mod faults;

@@ -118,6 +118,8 @@ struct Flat<'a> {
     #[serde(default)]
     retry_after_s: Option<u64>,
     #[serde(default)]
+    dialect: Option<Box<andon_simulators::history::DialectCall>>,
+    #[serde(default)]
     effect: Option<String>,
     #[serde(default)]
     key: Option<String>,
@@ -179,6 +181,7 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
             fault: f.fault,
             retry_after_s: f.retry_after_s,
             latency_us: f.latency_us?,
+            dialect: f.dialect,
         },
         "effect" => Entry::Effect {
             effect: f.effect?,

@@ -263,7 +263,19 @@ impl Scenario {
         if let Some(a) = &o.activity {
             c.activity = a.clone();
         }
+        if system == System::Erp {
+            c.dialects = self.erp_dialects();
+        }
         c
+    }
+
+    /// The vendor dialect of each plant's ERP that speaks one.
+    pub fn erp_dialects(&self) -> andon_simulators::dialect::Dialects {
+        self.plants
+            .iter()
+            .filter_map(|p| Some((p.id.clone(), p.erp.clone()?)))
+            .filter(|(_, b)| b.dialect.per_plant())
+            .collect()
     }
 
     /// The run-time switches of `system` (`PUT /_andon/config`), only those the scenario
@@ -275,6 +287,13 @@ impl Scenario {
             auth: o.auth,
             open_periods: o.open_periods.clone(),
             over_confirmation_tolerance_pct: o.over_confirmation_tolerance_pct,
+            // Every plant's, so that a simulator kept from an earlier scenario forgets its.
+            dialects: (system == System::Erp).then(|| {
+                self.plants
+                    .iter()
+                    .map(|p| (p.id.clone(), p.erp.clone().unwrap_or_default()))
+                    .collect()
+            }),
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use andon_contracts::{PlantId, System};
 use andon_simulators::core::ActivityConfig;
+use andon_simulators::dialect::Binding;
 use andon_simulators::faults::{Dur, FaultSpec};
 use andon_simulators::masterdata::{PlantSpec, Profile};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -29,6 +30,10 @@ pub struct PlantEntry {
     /// MES profile (default discrete).
     #[serde(default)]
     pub profile: Profile,
+    /// The API the plant's ERP speaks (`{dialect: s4hana, release: "2408"}` or
+    /// `s4hana@2408`; default andon's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erp: Option<Binding>,
 }
 
 fn one() -> u32 {

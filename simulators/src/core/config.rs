@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthConfig;
+use crate::dialect::Dialects;
 use crate::emitter::EmitterConfig;
 
 use super::Core;
@@ -41,6 +42,9 @@ pub struct SimConfig {
     /// Shape of the generated plant activity.
     #[serde(default)]
     pub activity: ActivityConfig,
+    /// The vendor dialect each plant speaks (ERP); a plant not listed speaks andon's API.
+    #[serde(default, skip_serializing_if = "Dialects::is_empty")]
+    pub dialects: Dialects,
 }
 
 /// Knobs of the seeded plant activity. Defaults: results 1 s after the inspection lot
@@ -115,6 +119,7 @@ impl Default for SimConfig {
             time_scale: scale(),
             start: crate::clock::default_start(),
             activity: ActivityConfig::default(),
+            dialects: Dialects::new(),
         }
     }
 }
@@ -135,6 +140,10 @@ pub struct ConfigPatch {
     /// Over-confirmation tolerance in percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over_confirmation_tolerance_pct: Option<u32>,
+    /// Plants whose dialect or release changes (a vendor upgrade cut over); the plants not
+    /// named keep theirs. `andon` returns a plant to andon's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialects: Option<Dialects>,
 }
 
 /// Why a [`ConfigPatch`] cannot be applied.
@@ -143,6 +152,9 @@ pub enum ConfigPatchError {
     /// An open posting period that is not `YYYY/MM`.
     #[error("open period {0:?} must be YYYY/MM")]
     Period(String),
+    /// A vendor dialect for a system that has none.
+    #[error(transparent)]
+    Dialect(#[from] crate::dialect::DialectError),
 }
 
 impl ConfigPatch {
@@ -164,6 +176,9 @@ impl ConfigPatch {
     /// patch that does not [check](Self::check) changes nothing.
     pub fn apply(&self, core: &Core) -> Result<(), ConfigPatchError> {
         self.check()?;
+        for binding in self.dialects.iter().flat_map(|d| d.values()) {
+            binding.check_system(core.system)?;
+        }
         if let Some(periods) = &self.open_periods {
             core.master
                 .write()
@@ -179,8 +194,16 @@ impl ConfigPatch {
         Ok(())
     }
 
-    /// Applies the switches that live in [`SimConfig`] (idempotency, tolerance) to `config`.
+    /// Applies the switches that live in [`SimConfig`] (idempotency, tolerance, dialects) to
+    /// `config`.
     pub fn apply_to(&self, config: &mut SimConfig) {
+        for (plant, binding) in self.dialects.iter().flatten() {
+            if binding.dialect.per_plant() {
+                config.dialects.insert(plant.clone(), binding.clone());
+            } else {
+                config.dialects.remove(plant);
+            }
+        }
         if let Some(i) = self.idempotency {
             config.idempotency = i;
         }

@@ -154,3 +154,24 @@ mod decode_tests {
         assert_eq!(e.status(), 400);
     }
 }
+
+/// What a dialect's handler tells the history layer about a call it read itself (a vendor
+/// dialect checks its own bodies): put in the answer's extensions, it replaces what the
+/// layer would record from the route and headers.
+#[derive(Debug, Clone)]
+pub struct RequestNote {
+    /// The operation, as the dialect's contract names it
+    /// (`POST /sap/opu/odata/sap/API_MATERIAL_DOCUMENT_SRV/A_MaterialDocumentHeader`: the
+    /// route without the method).
+    pub route: String,
+    /// The dialect's idempotency key (`RequestID`), if the call carried one.
+    pub key: Option<String>,
+    /// The body as sent (JSON).
+    pub body: Option<andon_contracts::Json>,
+    /// Whether the body kept the dialect's contract (`None`: no body expected).
+    pub valid: Option<bool>,
+    /// What did not (`pointer: message`).
+    pub violations: Vec<String>,
+    /// The dialect and what the call meant in andon's API.
+    pub dialect: crate::history::DialectCall,
+}

@@ -43,7 +43,7 @@ pub use activity::{PlannedEvent, Tick};
 pub use admin::Health;
 pub use config::{ActivityConfig, ConfigPatch, ConfigPatchError, SimConfig};
 pub use conformance::{EndpointConformance, conformance_of};
-pub use extract::{Ctx, JsonBody, decode};
+pub use extract::{Ctx, JsonBody, RequestNote, decode};
 
 /// Per-system hooks the shared admin API calls.
 pub trait Behaviour: Send + Sync + 'static {

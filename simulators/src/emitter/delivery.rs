@@ -279,7 +279,7 @@ async fn attempt(
     inner.attempts.fetch_add(1, Ordering::Relaxed);
     let timeout = inner.config.timeout.0;
     let started = std::time::Instant::now();
-    let body = serde_json::to_vec(&item.event).unwrap_or_default();
+    let body = inner.body(&item.event);
     let result = match target {
         Ok(target) => {
             expiry

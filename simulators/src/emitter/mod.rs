@@ -176,7 +176,14 @@ struct Inner {
     /// Deliveries in flight (taken from a lane, not yet settled).
     active: AtomicUsize,
     settled: Notify,
+    /// How an event goes out when its plant speaks a vendor dialect (see [`WireForm`]).
+    wire: std::sync::RwLock<Option<WireForm>>,
 }
+
+/// The form an event is delivered in, when it is not andon's canonical one: `None` sends
+/// the event as the history keeps it. The ERP sets one for plants that speak a vendor
+/// dialect (S/4HANA's business events).
+pub type WireForm = Arc<dyn Fn(&CloudEvent) -> Option<serde_json::Value> + Send + Sync>;
 
 /// The outbound queue of an emitter as saved across a restart: what is still to deliver
 /// (deliveries in flight are settled first), per-aggregate sequences, the generators and
@@ -189,6 +196,16 @@ pub struct SavedEmitter {
     rng: ChaCha8Rng,
     jitter: ChaCha8Rng,
     stats: EmitterStats,
+}
+
+impl Inner {
+    /// The body to deliver for `event`: its wire form, or the event as kept.
+    fn body(&self, event: &CloudEvent) -> Vec<u8> {
+        let wire = self.wire.read().unwrap_or_else(|e| e.into_inner()).clone();
+        wire.and_then(|f| f(event))
+            .and_then(|v| serde_json::to_vec(&v).ok())
+            .unwrap_or_else(|| serde_json::to_vec(event).unwrap_or_default())
+    }
 }
 
 impl Emitter {
@@ -228,12 +245,18 @@ impl Emitter {
             halted: AtomicBool::new(false),
             active: AtomicUsize::new(0),
             settled: Notify::new(),
+            wire: std::sync::RwLock::new(None),
         });
         for lane in 0..lanes {
             let inner = Arc::downgrade(&inner);
             tokio::spawn(async move { lane_loop(inner, lane).await });
         }
         Self { inner }
+    }
+
+    /// Sets the form events are delivered in (see [`WireForm`]).
+    pub fn set_wire_form(&self, form: WireForm) {
+        *self.inner.wire.write().unwrap_or_else(|e| e.into_inner()) = Some(form);
     }
 
     /// Sets (or unsets) the ingress URL.

@@ -2,6 +2,7 @@
 //! confirmations and quality notifications; it releases orders on its own (the seeded
 //! plant activity) and emits `production_order.*` and `material.changed` events.
 
+pub mod s4hana;
 pub mod state;
 
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,8 @@ pub struct Erp {
     /// Business state (one lock: postings on one material and batch are serialised).
     pub state: Mutex<ErpState>,
     generator: Mutex<Generator>,
+    /// What the S/4HANA dialect keeps beside the core (its sessions).
+    pub s4: s4hana::S4State,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -47,6 +50,14 @@ impl Erp {
     pub fn new(core: Core) -> Arc<Self> {
         let state = ErpState::new(&core.master());
         let seed = core.config().seed;
+        let config = core.config.clone();
+        core.emitter.set_wire_form(std::sync::Arc::new(move |ev| {
+            let plants = config.read().unwrap_or_else(|e| e.into_inner());
+            match crate::dialect::binding_of(&plants.dialects, &ev.plant).dialect {
+                crate::dialect::Dialect::S4hana => s4hana::events::wire(ev),
+                _ => None,
+            }
+        }));
         Arc::new(Self {
             core,
             state: Mutex::new(state),
@@ -55,6 +66,7 @@ impl Erp {
                 next_order: 1_000_001,
                 plant_cursor: 0,
             }),
+            s4: s4hana::S4State::default(),
         })
     }
 
@@ -298,7 +310,8 @@ pub fn router(erp: Arc<Erp>) -> Router {
         .route("/api/v1/production-orders", get(list_orders))
         .route("/api/v1/production-orders/{order}", get(get_order))
         .route("/api/v1/materials/{material}", get(get_material))
-        .with_state(erp.clone());
+        .with_state(erp.clone())
+        .merge(s4hana::routes(erp.clone()));
     assemble(erp.core.clone(), erp, api)
 }
 
@@ -308,18 +321,38 @@ async fn confirm(
     JsonBody(req): JsonBody<ConfirmationRequest>,
 ) -> Result<Response, ApiError> {
     ctx.scope.check(&req.plant)?;
+    let conf = book_confirmation(&erp, &ctx, &req)?;
+    Ok((StatusCode::CREATED, Json(conf)).into_response())
+}
+
+/// Books a confirmation and records its effect (for andon's API and every dialect).
+fn book_confirmation(
+    erp: &Erp,
+    ctx: &Ctx,
+    req: &ConfirmationRequest,
+) -> Result<andon_contracts::api::Confirmation, ApiError> {
     let conf = {
         let md = erp.core.master();
-        erp.lock().confirm(&md, erp.rules(), &req)?
+        erp.lock().confirm(&md, erp.rules(), req)?
     };
+    record_confirmation(erp, ctx, req, &conf);
+    Ok(conf)
+}
+
+/// Records the effect of a booked confirmation.
+fn record_confirmation(
+    erp: &Erp,
+    ctx: &Ctx,
+    req: &ConfirmationRequest,
+    conf: &andon_contracts::api::Confirmation,
+) {
     erp.core.effect(
-        &ctx,
+        ctx,
         "erp.confirmation",
         format!("{}/{}", req.order, req.operation),
         req.refs.all(),
-        serde_json::to_value(&conf).unwrap_or_default(),
+        serde_json::to_value(conf).unwrap_or_default(),
     );
-    Ok((StatusCode::CREATED, Json(conf)).into_response())
 }
 
 async fn post_movement(
@@ -330,12 +363,22 @@ async fn post_movement(
     for it in &req.items {
         ctx.scope.check(&it.plant)?;
     }
+    let doc = post_goods(&erp, &ctx, &req)?;
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+/// Posts a goods movement and records its effects (for andon's API and every dialect).
+fn post_goods(
+    erp: &Erp,
+    ctx: &Ctx,
+    req: &GoodsMovementRequest,
+) -> Result<andon_contracts::api::MaterialDocument, ApiError> {
     let doc = {
         let md = erp.core.master();
-        erp.lock().post_goods_movement(&md, &req)?
+        erp.lock().post_goods_movement(&md, req)?
     };
-    record_document(&erp, &ctx, &doc, &req.refs);
-    Ok((StatusCode::CREATED, Json(doc)).into_response())
+    record_document(erp, ctx, &doc, &req.refs);
+    Ok(doc)
 }
 
 fn record_document(
@@ -393,18 +436,30 @@ async fn reverse(
     JsonBody(req): JsonBody<ReversalRequest>,
 ) -> Result<Response, ApiError> {
     let (year, number) = document_path(path)?;
+    let doc = reverse_doc(&erp, &ctx, (year, &number), &req)?;
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+/// Reverses material document `(year, number)` and records the effects (for andon's API and
+/// every dialect): every item's plant must be in the caller's scope.
+fn reverse_doc(
+    erp: &Erp,
+    ctx: &Ctx,
+    (year, number): (i32, &str),
+    req: &ReversalRequest,
+) -> Result<andon_contracts::api::MaterialDocument, ApiError> {
     let doc = {
         let md = erp.core.master();
         let mut st = erp.lock();
-        if let Some(d) = st.documents.get(&(year, number.clone())) {
+        if let Some(d) = st.documents.get(&(year, number.to_string())) {
             for it in &d.items {
                 ctx.scope.check(&it.posted.plant)?;
             }
         }
-        st.reverse_document(&md, year, &number, req.posting_date, req.refs.clone())?
+        st.reverse_document(&md, year, number, req.posting_date, req.refs.clone())?
     };
-    record_document(&erp, &ctx, &doc, &req.refs);
-    Ok((StatusCode::CREATED, Json(doc)).into_response())
+    record_document(erp, ctx, &doc, &req.refs);
+    Ok(doc)
 }
 
 async fn notify(

@@ -45,7 +45,10 @@ impl ActiveFault {
     /// whose path prefix and method, where given, match the request.
     fn matches_api(&self, method: &str, path: &str) -> bool {
         if self.spec.kind.is_emitter_fault()
-            || matches!(self.spec.kind, FaultKind::Refuse | FaultKind::TokenExpiry)
+            || matches!(
+                self.spec.kind,
+                FaultKind::Refuse | FaultKind::TokenExpiry | FaultKind::CsrfExpiry
+            )
         {
             return false;
         }
@@ -166,6 +169,8 @@ struct State {
     rng: ChaCha8Rng,
     /// Tokens issued before this instant are expired (token_expiry).
     tokens_valid_after: Option<DateTime<Utc>>,
+    /// CSRF tokens issued before this instant are expired (csrf_expiry).
+    csrf_valid_after: Option<DateTime<Utc>>,
 }
 
 impl Faults {
@@ -179,6 +184,7 @@ impl Faults {
                 next_id: 1,
                 rng: ChaCha8Rng::seed_from_u64(seed ^ 0xFA17_0000 ^ system as u64),
                 tokens_valid_after: None,
+                csrf_valid_after: None,
             })),
             refuse: watch::channel(false).0,
             changed: watch::channel(0).0,
@@ -205,6 +211,9 @@ impl Faults {
             spec.id = Some(id.clone());
             if spec.kind == FaultKind::TokenExpiry {
                 st.tokens_valid_after = Some(Utc::now());
+            }
+            if spec.kind == FaultKind::CsrfExpiry {
+                st.csrf_valid_after = Some(Utc::now());
             }
             st.active.push(ActiveFault {
                 spec: spec.clone(),
@@ -316,6 +325,11 @@ impl Faults {
     /// Tokens issued before this are expired.
     pub fn tokens_valid_after(&self) -> Option<DateTime<Utc>> {
         self.lock().tokens_valid_after
+    }
+
+    /// CSRF tokens issued before this instant are expired (`csrf_expiry`).
+    pub fn csrf_valid_after(&self) -> Option<DateTime<Utc>> {
+        self.lock().csrf_valid_after
     }
 
     fn record_fired(&self, id: &str, kind: &str, detail: serde_json::Value) {

@@ -146,6 +146,9 @@ pub enum FaultKind {
     },
     /// 401 for every token issued before the fault started, until the SUT re-authenticates.
     TokenExpiry,
+    /// S/4HANA dialect: every CSRF token issued before the fault is answered 403 "CSRF token
+    /// validation failed" until the SUT fetches a new one.
+    CsrfExpiry,
     /// Deliver some events twice (same `id`).
     Duplicate,
     /// Deliver events of one aggregate out of order within a window.
@@ -207,6 +210,7 @@ impl FaultKind {
             Self::CommitThenReset => "commit_then_reset",
             Self::Reject { .. } => "reject",
             Self::TokenExpiry => "token_expiry",
+            Self::CsrfExpiry => "csrf_expiry",
             Self::Duplicate => "duplicate",
             Self::Reorder { .. } => "reorder",
             Self::Poison { .. } => "poison",
@@ -240,6 +244,7 @@ impl FaultKind {
         "commit_then_reset",
         "reject",
         "token_expiry",
+        "csrf_expiry",
     ];
     /// Names of every emitter fault kind.
     pub const EMITTER: &'static [&'static str] = &[

@@ -186,6 +186,7 @@ impl Gen {
                     fault: Some("unavailable".into()),
                     retry_after_s: None,
                     latency_us: 50,
+                    dialect: None,
                 },
             );
             self.now += Duration::milliseconds(self.rng.random_range(50..400));
@@ -209,6 +210,7 @@ impl Gen {
                 fault: None,
                 retry_after_s: None,
                 latency_us: 1200,
+                dialect: None,
             },
         );
         self.push(

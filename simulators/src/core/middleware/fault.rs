@@ -110,6 +110,7 @@ impl Faulted<'_> {
                 fault: Some(kind.to_string()),
                 retry_after_s: retry_after,
                 latency_us: self.started.elapsed().as_micros() as u64,
+                dialect: None,
             },
         );
     }

@@ -18,7 +18,7 @@ use crate::idempotency::{IDEMPOTENCY_KEY, Replayed};
 use crate::problem::{ApiError, ProblemCode};
 
 use super::super::Shared;
-use super::super::extract::{AnswerLost, ClientGone};
+use super::super::extract::{AnswerLost, ClientGone, RequestNote};
 use super::{header_str, too_large};
 
 /// History and contract layer: checks content type, size and schema of the body, records
@@ -78,6 +78,7 @@ impl Seen {
     /// The history record of the request with what its body check found and the answer
     /// `resp`, timed from `started`.
     fn entry(self, check: BodyCheck, resp: &Response, started: Instant) -> Entry {
+        let note = resp.extensions().get::<RequestNote>().cloned();
         let fault = if self.answer_lost {
             Some("commit_then_reset".to_string())
         } else if self.client_gone.is_some_and(|g| g.is_set()) {
@@ -86,16 +87,34 @@ impl Seen {
         } else {
             None
         };
+        let (route, key, body, valid, violations, dialect) = match note {
+            Some(n) => (
+                n.route,
+                n.key,
+                n.body,
+                n.valid,
+                n.violations,
+                Some(Box::new(n.dialect)),
+            ),
+            None => (
+                self.route,
+                self.idempotency_key,
+                check.body,
+                check.valid,
+                check.violations,
+                None,
+            ),
+        };
         Entry::Request {
             method: self.method.to_string(),
             path: self.path,
-            route: self.route,
-            idempotency_key: self.idempotency_key,
+            route,
+            idempotency_key: key,
             traceparent: self.traceparent,
             sources: check.sources,
-            body: check.body,
-            valid: check.valid,
-            violations: check.violations,
+            body,
+            valid,
+            violations,
             status: resp.status().as_u16(),
             content_type: resp
                 .headers()
@@ -107,6 +126,7 @@ impl Seen {
             fault,
             retry_after_s: None,
             latency_us: started.elapsed().as_micros() as u64,
+            dialect,
         }
     }
 }
