@@ -21,6 +21,8 @@
 //!   [`containers`] (testcontainers; also re-exported here for its Rust API), the
 //!   open-model load driver, settling, and the run as its stages (`engine::run`:
 //!   prepare, start, drive, settle, collect, judge, report; `andon check` and `replay`).
+//! * [`contract_diff`] — `andon contract diff`: what changed between two OpenAPI or two
+//!   AsyncAPI documents, each change breaking or compatible for the other party.
 //! * [`coverage`] — which calls of the flows a set of runs exercised (`andon coverage`).
 //! * [`bdd`] — `andon test`: the step library (one table feeding the runner, the
 //!   undefined-step check and `andon steps`), the cucumber world and the test summary.
@@ -39,6 +41,7 @@ pub mod bench;
 pub mod benchgen;
 pub mod check;
 pub mod cli;
+pub mod contract_diff;
 pub mod coverage;
 pub mod engine;
 /// The containers runtime (under [`engine::runtime`]), at the top for its Rust API.

@@ -10,6 +10,7 @@
 //! failed but a required checker could not judge: never a pass). `andon load` adds 3
 //! (a threshold breached or not measurable) and 4 (the run is invalid).
 
+pub mod contract;
 pub mod coverage;
 pub mod docs;
 pub mod load;
@@ -67,6 +68,10 @@ pub enum Command {
     Docs(docs::DocsArgs),
     /// Which calls of the flows recorded runs exercised, and what none of them did.
     Coverage(coverage::CoverageArgs),
+    /// Contract documents: `andon contract diff OLD NEW` classifies what changed between two
+    /// OpenAPI or AsyncAPI documents as breaking or compatible (exit 0 none breaking, 1
+    /// breaking, 2 bad input).
+    Contract(contract::ContractArgs),
     /// Standalone simulators (and OpenAPI example stubs) for onboarding a plant adapter.
     Serve(serve::ServeArgs),
     /// Run one scenario against a SUT and judge it (exit 0 pass, 1 fail, 2 error, 5
@@ -117,6 +122,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Steps(args) => test::steps(args),
             Command::Docs(args) => docs::run(args),
             Command::Coverage(args) => coverage::run(args),
+            Command::Contract(args) => contract::run(args),
             Command::Serve(args) => serve::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Load(args) => load::run(args).await,
