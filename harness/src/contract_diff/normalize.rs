@@ -50,7 +50,34 @@ const SHAPING: [&str; 10] = [
 
 /// Rewrites `doc` in place into the dialect the typed model reads.
 pub fn normalize(doc: &mut Value, dialect: Dialect) {
+    absolute_flow_urls(doc);
     walk(doc, dialect, false);
+}
+
+/// OAuth flow URLs may be relative to the server (`tokenUrl: /oauth/token`); the typed
+/// model reads them as absolute URLs, so a relative one is put on a placeholder origin
+/// (they are compared as written either way).
+fn absolute_flow_urls(doc: &mut Value) {
+    let Some(schemes) = doc
+        .pointer_mut("/components/securitySchemes")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for flow in schemes
+        .values_mut()
+        .filter_map(|s| s.get_mut("flows").and_then(Value::as_object_mut))
+        .flat_map(|f| f.values_mut())
+        .filter_map(Value::as_object_mut)
+    {
+        for key in ["tokenUrl", "authorizationUrl", "refreshUrl"] {
+            if let Some(Value::String(u)) = flow.get_mut(key)
+                && !u.contains("://")
+            {
+                *u = format!("http://relative.invalid/{}", u.trim_start_matches('/'));
+            }
+        }
+    }
 }
 
 fn walk(v: &mut Value, dialect: Dialect, names: bool) {
@@ -163,6 +190,17 @@ mod tests {
             v["example"],
             json!({"nullable": true}),
             "data is left alone"
+        );
+    }
+
+    #[test]
+    fn relative_oauth_urls_read_as_urls() {
+        let mut doc = json!({"components": {"securitySchemes": {"o": {"type": "oauth2",
+            "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}}}}});
+        normalize(&mut doc, Dialect::OpenApi30);
+        assert_eq!(
+            doc.pointer("/components/securitySchemes/o/flows/clientCredentials/tokenUrl"),
+            Some(&json!("http://relative.invalid/oauth/token"))
         );
     }
 

@@ -17,4 +17,5 @@ mod faults_http;
 mod helpers;
 mod idempotency;
 mod limits;
+mod s4hana;
 mod scope;

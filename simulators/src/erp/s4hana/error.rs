@@ -71,7 +71,7 @@ impl SapError {
                         "service_version": "0001"
                     },
                     "transactionid": format!("{:032X}", now.timestamp_nanos_opt().unwrap_or(0)),
-                    "timestamp": now.format("%Y%m%d%H%M%S%.7f").to_string(),
+                    "timestamp": format!("{}.{:07}", now.format("%Y%m%d%H%M%S"), now.timestamp_subsec_nanos() / 100),
                     "Error_Resolution": {
                         "SAP_Transaction": "For backend administrators: use ADT feed reader \"SAP Gateway Error Log\" or run transaction /IWFND/ERROR_LOG",
                         "SAP_Note": "See SAP Note 1797736 for error analysis (https://service.sap.com/sap/support/notes/1797736)"
