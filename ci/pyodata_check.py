@@ -230,7 +230,10 @@ def run_session(base):
             it["EntryUnit"] = comp.BaseUnit
         return it
 
-    today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Post on the order's planned start: a business day in the simulated ERP's open period
+    # (the simulator's business clock need not be today's date).
+    order = po.entity_sets.A_ProductionOrder_2.get_entity(order_id).execute()
+    today = order.MfgOrderPlannedStartDate
 
     def post(quantity):
         # Deep insert through pyodata's entity-create API: the items go in the navigation property

@@ -67,7 +67,17 @@ pub struct ServeArgs {
         value_parser = parse_ingress
     )]
     pub sut_ingress: Vec<(System, String)>,
-    /// Honour `Idempotency-Key` headers.
+    /// The API a system speaks to the middleware, for every plant: `erp=s4hana`,
+    /// `erp=s4hana@2408` (vendor dialects are served under each plant's base URL
+    /// `/plant/{plant}`). Default: andon's own API.
+    #[arg(
+        long = "dialect",
+        value_name = "SYSTEM=DIALECT[@RELEASE]",
+        value_delimiter = ',',
+        value_parser = parse_dialect
+    )]
+    pub dialects: Vec<(System, andon_simulators::dialect::Binding)>,
+    /// Honour `Idempotency-Key` headers (and S/4HANA's repeatable requests).
     #[arg(long, value_name = "on|off", default_value = "on")]
     pub idempotency: Switch,
     /// Require OAuth bearer tokens (`POST /oauth/token`, client `andon` / `andon-secret`).
@@ -142,6 +152,14 @@ fn parse_port(s: &str) -> Result<(System, u16), String> {
     Ok((system, port))
 }
 
+fn parse_dialect(s: &str) -> Result<(System, andon_simulators::dialect::Binding), String> {
+    let (system, text) = split_pair(s, "DIALECT")?;
+    let binding: andon_simulators::dialect::Binding =
+        text.parse().map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
+    binding.check_system(system).map_err(|e| e.to_string())?;
+    Ok((system, binding))
+}
+
 fn parse_ingress(s: &str) -> Result<(System, String), String> {
     let (system, url) = split_pair(s, "URL")?;
     match reqwest::Url::parse(url) {
@@ -191,6 +209,7 @@ impl ServeArgs {
             ports,
             ingress,
             idempotency: self.idempotency.on(),
+            dialects: self.dialects.iter().cloned().collect(),
             auth: self.auth.on(),
             stubs: self.stubs.clone(),
             history: self.history.clone(),

@@ -79,6 +79,8 @@ pub struct ServeOptions {
     pub ingress: BTreeMap<System, String>,
     /// Whether `Idempotency-Key` is honoured.
     pub idempotency: bool,
+    /// The vendor dialect a system speaks for every plant (default: andon's own API).
+    pub dialects: BTreeMap<System, andon_simulators::dialect::Binding>,
     /// Whether bearer tokens are required.
     pub auth: bool,
     /// OpenAPI documents to serve as example stubs.
@@ -99,6 +101,7 @@ impl Default for ServeOptions {
             ports: BTreeMap::new(),
             ingress: BTreeMap::new(),
             idempotency: true,
+            dialects: BTreeMap::new(),
             auth: false,
             stubs: Vec::new(),
             history: None,
@@ -414,12 +417,24 @@ impl ServeOptions {
                 name: system.to_string(),
                 source,
             })?;
-            let sim = Simulator::new(system, config.clone(), master.clone(), history.clone());
+            let mut config = config.clone();
+            let binding = self.dialects.get(&system).filter(|b| b.dialect.per_plant());
+            if let Some(b) = binding {
+                config.dialects = master
+                    .plant_ids()
+                    .into_iter()
+                    .map(|p| (p, b.clone()))
+                    .collect();
+            }
+            let sim = Simulator::new(system, config, master.clone(), history.clone());
             sim.set_admin_token(self.admin_token.clone());
             let ingress = self.ingress.get(&system).cloned();
             sim.core.emitter.set_ingress(ingress.clone());
             let url = format!("http://{addr}");
             tracing::info!(%system, %url, "simulator listening");
+            let lines = binding
+                .map(|b| dialect_lines(b, &url, master))
+                .unwrap_or_default();
             endpoints.push(Endpoint {
                 name: system.to_string(),
                 system: Some(system),
@@ -427,7 +442,7 @@ impl ServeOptions {
                 detail: match ingress {
                     Some(u) => format!("events to {u}"),
                     None => "no ingress: events wait in the buffer (PUT /_andon/ingress)".into(),
-                },
+                } + &lines,
             });
             let mut stop = shutdown.subscribe();
             let serving = sim.clone();
@@ -488,4 +503,13 @@ pub fn generated_master(seed: u64, plants: &[PlantId]) -> MasterData {
         })
         .collect();
     MasterData::generate(seed, &specs)
+}
+
+/// The detail lines of a simulator that speaks `binding`: each plant's base URL.
+fn dialect_lines(binding: &andon_simulators::dialect::Binding, url: &str, master: &MasterData) -> String {
+    master
+        .plant_ids()
+        .iter()
+        .map(|p| format!("\n      {:<12} {url}/plant/{p} (plant {p})", binding.to_string()))
+        .collect()
 }
