@@ -154,8 +154,9 @@ fn parse_port(s: &str) -> Result<(System, u16), String> {
 
 fn parse_dialect(s: &str) -> Result<(System, andon_simulators::dialect::Binding), String> {
     let (system, text) = split_pair(s, "DIALECT")?;
-    let binding: andon_simulators::dialect::Binding =
-        text.parse().map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
+    let binding: andon_simulators::dialect::Binding = text
+        .parse()
+        .map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
     binding.check_system(system).map_err(|e| e.to_string())?;
     Ok((system, binding))
 }

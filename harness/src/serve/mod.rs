@@ -506,10 +506,19 @@ pub fn generated_master(seed: u64, plants: &[PlantId]) -> MasterData {
 }
 
 /// The detail lines of a simulator that speaks `binding`: each plant's base URL.
-fn dialect_lines(binding: &andon_simulators::dialect::Binding, url: &str, master: &MasterData) -> String {
+fn dialect_lines(
+    binding: &andon_simulators::dialect::Binding,
+    url: &str,
+    master: &MasterData,
+) -> String {
     master
         .plant_ids()
         .iter()
-        .map(|p| format!("\n      {:<12} {url}/plant/{p} (plant {p})", binding.to_string()))
+        .map(|p| {
+            format!(
+                "\n      {:<12} {url}/plant/{p} (plant {p})",
+                binding.to_string()
+            )
+        })
         .collect()
 }

@@ -183,6 +183,7 @@ fn throttled_at_one_second(h: &mut H, ev: &Ev) {
             fault: Some("throttle".into()),
             retry_after_s: Some(2),
             latency_us: 300,
+            dialect: None,
         },
     );
 }

@@ -231,6 +231,7 @@ impl H {
                 fault: None,
                 retry_after_s: None,
                 latency_us: 900,
+                dialect: None,
             },
         )
     }

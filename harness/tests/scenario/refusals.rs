@@ -81,7 +81,7 @@ fn an_unknown_fault_kind_names_the_kinds_expected() {
     assert_eq!(
         p,
         [
-            "x.yaml:9:44: unknown fault kind \"meteor\", expected one of unavailable, refuse, hang, slow, throttle, reset, commit_then_reset, reject, token_expiry, duplicate, reorder, poison, burst, clock_skew, partition, pause, stop, disconnect"
+            "x.yaml:9:44: unknown fault kind \"meteor\", expected one of unavailable, refuse, hang, slow, throttle, reset, commit_then_reset, reject, token_expiry, csrf_expiry, duplicate, reorder, poison, burst, clock_skew, partition, pause, stop, disconnect"
         ]
     );
     let p = refused(&BASE.replace("target: erp", "target: plc"));

@@ -2,6 +2,7 @@
 //! confirmations and quality notifications; it releases orders on its own (the seeded
 //! plant activity) and emits `production_order.*` and `material.changed` events.
 
+mod booking;
 pub mod s4hana;
 pub mod state;
 
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{Behaviour, Core, Ctx, JsonBody, PlannedEvent, Tick, assemble};
 use crate::problem::ApiError;
+use booking::{book_confirmation, post_goods, reverse_doc};
 pub use state::{ErpState, Rules, StockKey};
 
 /// The ERP simulator.
@@ -325,36 +327,6 @@ async fn confirm(
     Ok((StatusCode::CREATED, Json(conf)).into_response())
 }
 
-/// Books a confirmation and records its effect (for andon's API and every dialect).
-fn book_confirmation(
-    erp: &Erp,
-    ctx: &Ctx,
-    req: &ConfirmationRequest,
-) -> Result<andon_contracts::api::Confirmation, ApiError> {
-    let conf = {
-        let md = erp.core.master();
-        erp.lock().confirm(&md, erp.rules(), req)?
-    };
-    record_confirmation(erp, ctx, req, &conf);
-    Ok(conf)
-}
-
-/// Records the effect of a booked confirmation.
-fn record_confirmation(
-    erp: &Erp,
-    ctx: &Ctx,
-    req: &ConfirmationRequest,
-    conf: &andon_contracts::api::Confirmation,
-) {
-    erp.core.effect(
-        ctx,
-        "erp.confirmation",
-        format!("{}/{}", req.order, req.operation),
-        req.refs.all(),
-        serde_json::to_value(conf).unwrap_or_default(),
-    );
-}
-
 async fn post_movement(
     State(erp): State<Arc<Erp>>,
     ctx: Ctx,
@@ -365,59 +337,6 @@ async fn post_movement(
     }
     let doc = post_goods(&erp, &ctx, &req)?;
     Ok((StatusCode::CREATED, Json(doc)).into_response())
-}
-
-/// Posts a goods movement and records its effects (for andon's API and every dialect).
-fn post_goods(
-    erp: &Erp,
-    ctx: &Ctx,
-    req: &GoodsMovementRequest,
-) -> Result<andon_contracts::api::MaterialDocument, ApiError> {
-    let doc = {
-        let md = erp.core.master();
-        erp.lock().post_goods_movement(&md, req)?
-    };
-    record_document(erp, ctx, &doc, &req.refs);
-    Ok(doc)
-}
-
-fn record_document(
-    erp: &Erp,
-    ctx: &Ctx,
-    doc: &andon_contracts::api::MaterialDocument,
-    refs: &andon_contracts::api::SourceRefs,
-) {
-    for it in &doc.items {
-        let p = &it.posted;
-        erp.core.effect(
-            ctx,
-            "erp.goods_movement",
-            format!(
-                "{}:{}:{}:{}",
-                p.movement_type,
-                p.plant,
-                p.material,
-                p.batch.as_ref().map(|b| b.as_str()).unwrap_or("-")
-            ),
-            refs.all(),
-            serde_json::json!({
-                "material_document": doc.material_document,
-                "year": doc.year,
-                "item": it.item,
-                "movement_type": p.movement_type,
-                "plant": p.plant,
-                "storage_location": p.storage_location,
-                "material": p.material,
-                "batch": p.batch,
-                "order": p.order,
-                "quantity": p.quantity,
-                "quantity_base": it.quantity_base,
-                "stock_type": it.stock_type,
-                "receiving_plant": p.receiving_plant,
-                "reversal_of": p.reversal_of,
-            }),
-        );
-    }
 }
 
 /// The `{year}/{number}` of a material document path; a year that is not a number is a
@@ -438,28 +357,6 @@ async fn reverse(
     let (year, number) = document_path(path)?;
     let doc = reverse_doc(&erp, &ctx, (year, &number), &req)?;
     Ok((StatusCode::CREATED, Json(doc)).into_response())
-}
-
-/// Reverses material document `(year, number)` and records the effects (for andon's API and
-/// every dialect): every item's plant must be in the caller's scope.
-fn reverse_doc(
-    erp: &Erp,
-    ctx: &Ctx,
-    (year, number): (i32, &str),
-    req: &ReversalRequest,
-) -> Result<andon_contracts::api::MaterialDocument, ApiError> {
-    let doc = {
-        let md = erp.core.master();
-        let mut st = erp.lock();
-        if let Some(d) = st.documents.get(&(year, number.to_string())) {
-            for it in &d.items {
-                ctx.scope.check(&it.posted.plant)?;
-            }
-        }
-        st.reverse_document(&md, year, number, req.posting_date, req.refs.clone())?
-    };
-    record_document(erp, ctx, &doc, &req.refs);
-    Ok(doc)
 }
 
 async fn notify(

@@ -42,9 +42,16 @@ async fn send(s: &Sim, req: Request<Body>) -> Answer {
     let resp = s.router.clone().oneshot(req).await.expect("answer");
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    Answer { status, headers, body: serde_json::from_str(&text).unwrap_or(Value::Null), text }
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
 }
 
 /// A session: the CSRF token and its cookie, fetched as a client does.
@@ -54,10 +61,23 @@ struct Session {
 }
 
 async fn session(s: &Sim) -> Session {
-    let a = send(s, Request::get(format!("{PO}/")).header("x-csrf-token", "Fetch").body(Body::empty()).unwrap()).await;
+    let a = send(
+        s,
+        Request::get(format!("{PO}/"))
+            .header("x-csrf-token", "Fetch")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.text);
     let token = a.headers["x-csrf-token"].to_str().unwrap().to_string();
-    let cookie = a.headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let cookie = a.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     Session { token, cookie }
 }
 
@@ -68,9 +88,14 @@ fn post(path: &str, s: &Session, body: &Value, request_id: Option<&str>) -> Requ
         .header(header::CONTENT_TYPE, "application/json")
         .header("x-csrf-token", &s.token)
         .header(header::COOKIE, &s.cookie)
-        .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        );
     if let Some(id) = request_id {
-        b = b.header("RequestID", id).header("RepeatabilityCreation", "Mon, 02 Nov 2026 08:00:00 GMT");
+        b = b
+            .header("RequestID", id)
+            .header("RepeatabilityCreation", "Mon, 02 Nov 2026 08:00:00 GMT");
     }
     b.body(Body::from(body.to_string())).unwrap()
 }
@@ -89,8 +114,20 @@ fn documents(s: &Sim) -> usize {
 #[tokio::test]
 async fn a_post_without_its_csrf_token_is_refused_as_sap_gateway_does() {
     let s = sim("2408");
-    let no_session = Session { token: "x".into(), cookie: "SAP_SESSIONID_ANDON_100=none".into() };
-    let a = send(&s, post(&format!("{MD}/A_MaterialDocumentHeader"), &no_session, &issue("1", ("EntryUnit", "KG")), None)).await;
+    let no_session = Session {
+        token: "x".into(),
+        cookie: "SAP_SESSIONID_ANDON_100=none".into(),
+    };
+    let a = send(
+        &s,
+        post(
+            &format!("{MD}/A_MaterialDocumentHeader"),
+            &no_session,
+            &issue("1", ("EntryUnit", "KG")),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(a.status, 403);
     assert_eq!(a.text, "CSRF token validation failed");
     assert_eq!(a.headers["x-csrf-token"], "Required");
@@ -101,27 +138,55 @@ async fn a_post_without_its_csrf_token_is_refused_as_sap_gateway_does() {
 async fn a_deep_insert_posts_the_goods_movement_on_the_core_and_records_it_canonically() {
     let s = sim("2408");
     let ses = session(&s).await;
-    let a = send(&s, post(&format!("{MD}/A_MaterialDocumentHeader"), &ses, &issue("2.5", ("EntryUnit", "KG")), None)).await;
+    let a = send(
+        &s,
+        post(
+            &format!("{MD}/A_MaterialDocumentHeader"),
+            &ses,
+            &issue("2.5", ("EntryUnit", "KG")),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(a.status, 201, "{}", a.text);
     let d = &a.body["d"];
     assert_eq!(d["GoodsMovementCode"], "03");
-    assert_eq!(d["to_MaterialDocumentItem"]["results"][0]["QuantityInBaseUnit"], "2.500");
+    assert_eq!(
+        d["to_MaterialDocumentItem"]["results"][0]["QuantityInBaseUnit"],
+        "2.500"
+    );
     assert_eq!(documents(&s), 1);
     let records = s.history.snapshot();
     let effect = records.iter().find_map(|r| match &r.entry {
-        Entry::Effect { effect, key, traceparent, .. } if effect == "erp.goods_movement" => Some((key.clone(), traceparent.clone())),
+        Entry::Effect {
+            effect,
+            key,
+            traceparent,
+            ..
+        } if effect == "erp.goods_movement" => Some((key.clone(), traceparent.clone())),
         _ => None,
     });
     let (key, tp) = effect.expect("a goods movement effect");
     assert_eq!(key, "261:1000:RM-1:R1");
     assert!(tp.unwrap().contains("0af7651916cd43dd8448eb211c80319c"));
     let call = records.iter().find_map(|r| match &r.entry {
-        Entry::Request { route, dialect: Some(d), valid, .. } if route.ends_with("A_MaterialDocumentHeader") => Some((d.clone(), *valid)),
+        Entry::Request {
+            route,
+            dialect: Some(d),
+            valid,
+            ..
+        } if route.ends_with("A_MaterialDocumentHeader") => Some((d.clone(), *valid)),
         _ => None,
     });
     let (dialect, valid) = call.expect("the call recorded with its dialect");
-    assert_eq!((dialect.dialect.as_str(), valid), ("s4hana@2408", Some(true)));
-    assert_eq!(dialect.native_route.as_deref(), Some("/api/v1/material-documents"));
+    assert_eq!(
+        (dialect.dialect.as_str(), valid),
+        ("s4hana@2408", Some(true))
+    );
+    assert_eq!(
+        dialect.native_route.as_deref(),
+        Some("/api/v1/material-documents")
+    );
     let native = dialect.native_body.unwrap().to_value();
     assert_eq!(native["items"][0]["movement_type"], "261");
 }
@@ -130,11 +195,27 @@ async fn a_deep_insert_posts_the_goods_movement_on_the_core_and_records_it_canon
 async fn a_stock_deficit_answers_sap_s_error_body() {
     let s = sim("2408");
     let ses = session(&s).await;
-    let a = send(&s, post(&format!("{MD}/A_MaterialDocumentHeader"), &ses, &issue("500", ("EntryUnit", "KG")), None)).await;
+    let a = send(
+        &s,
+        post(
+            &format!("{MD}/A_MaterialDocumentHeader"),
+            &ses,
+            &issue("500", ("EntryUnit", "KG")),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(a.status, 400, "{}", a.text);
     assert_eq!(a.body["error"]["code"], "M7/021");
-    assert!(a.body["error"]["message"]["value"].as_str().is_some_and(|m| !m.is_empty()));
-    assert_eq!(a.body["error"]["innererror"]["errordetails"][0]["code"], "M7/021");
+    assert!(
+        a.body["error"]["message"]["value"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert_eq!(
+        a.body["error"]["innererror"]["errordetails"][0]["code"],
+        "M7/021"
+    );
     assert_eq!(documents(&s), 0);
 }
 
@@ -144,18 +225,40 @@ async fn a_repeated_request_id_books_once_and_answers_the_stored_result() {
     let ses = session(&s).await;
     let id = "6f1c2b3a4d5e6f708192a3b4c5d6e7f8";
     let path = format!("{MD}/A_MaterialDocumentHeader");
-    let first = send(&s, post(&path, &ses, &issue("1", ("EntryUnit", "KG")), Some(id))).await;
-    let again = send(&s, post(&path, &ses, &issue("1", ("EntryUnit", "KG")), Some(id))).await;
-    assert_eq!((first.status, again.status), (StatusCode::CREATED, StatusCode::CREATED));
-    assert_eq!(first.body["d"]["MaterialDocument"], again.body["d"]["MaterialDocument"]);
+    let first = send(
+        &s,
+        post(&path, &ses, &issue("1", ("EntryUnit", "KG")), Some(id)),
+    )
+    .await;
+    let again = send(
+        &s,
+        post(&path, &ses, &issue("1", ("EntryUnit", "KG")), Some(id)),
+    )
+    .await;
+    assert_eq!(
+        (first.status, again.status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    assert_eq!(
+        first.body["d"]["MaterialDocument"],
+        again.body["d"]["MaterialDocument"]
+    );
     assert_eq!(again.headers["repeatabilityresult"], "accepted");
     assert_eq!(documents(&s), 1);
-    let other = send(&s, post(&path, &ses, &issue("2", ("EntryUnit", "KG")), Some(id))).await;
+    let other = send(
+        &s,
+        post(&path, &ses, &issue("2", ("EntryUnit", "KG")), Some(id)),
+    )
+    .await;
     assert_eq!(other.status, 422, "{}", other.text);
     assert_eq!(other.headers["repeatabilityresult"], "rejected");
-    let without_creation = Request::post(&path).header("RequestID", "a1").header("x-csrf-token", &ses.token)
-        .header(header::COOKIE, &ses.cookie).header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(issue("1", ("EntryUnit", "KG")).to_string())).unwrap();
+    let without_creation = Request::post(&path)
+        .header("RequestID", "a1")
+        .header("x-csrf-token", &ses.token)
+        .header(header::COOKIE, &ses.cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(issue("1", ("EntryUnit", "KG")).to_string()))
+        .unwrap();
     assert_eq!(send(&s, without_creation).await.status, 400);
 }
 
@@ -164,19 +267,46 @@ async fn release_2502_asks_for_the_iso_unit_and_if_match_on_cancel() {
     let s = sim("2502");
     let ses = session(&s).await;
     let path = format!("{MD}/A_MaterialDocumentHeader");
-    let old = send(&s, post(&path, &ses, &issue("1", ("EntryUnit", "KG")), None)).await;
+    let old = send(
+        &s,
+        post(&path, &ses, &issue("1", ("EntryUnit", "KG")), None),
+    )
+    .await;
     assert_eq!(old.status, 400, "{}", old.text);
-    assert!(old.body["error"]["message"]["value"].as_str().unwrap().contains("EntryUnitISOCode"));
-    let new = send(&s, post(&path, &ses, &issue("1", ("EntryUnitISOCode", "KGM")), None)).await;
+    assert!(
+        old.body["error"]["message"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("EntryUnitISOCode")
+    );
+    let new = send(
+        &s,
+        post(&path, &ses, &issue("1", ("EntryUnitISOCode", "KGM")), None),
+    )
+    .await;
     assert_eq!(new.status, 201, "{}", new.text);
-    let number = new.body["d"]["MaterialDocument"].as_str().unwrap().to_string();
-    let cancel = format!("{MD}/Cancel?MaterialDocumentYear='2026'&MaterialDocument='{number}'&PostingDate=datetime'2026-11-02T00:00:00'");
+    let number = new.body["d"]["MaterialDocument"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cancel = format!(
+        "{MD}/Cancel?MaterialDocumentYear='2026'&MaterialDocument='{number}'&PostingDate=datetime'2026-11-02T00:00:00'"
+    );
     let a = send(&s, post(&cancel, &ses, &json!({}), None)).await;
     assert_eq!(a.status, 428, "{}", a.text);
-    let read = send(&s, Request::get(format!("{MD}/A_MaterialDocumentHeader(MaterialDocumentYear='2026',MaterialDocument='{number}')")).body(Body::empty()).unwrap()).await;
+    let read = send(
+        &s,
+        Request::get(format!(
+            "{MD}/A_MaterialDocumentHeader(MaterialDocumentYear='2026',MaterialDocument='{number}')"
+        ))
+        .body(Body::empty())
+        .unwrap(),
+    )
+    .await;
     let etag = read.headers[header::ETAG].to_str().unwrap().to_string();
     let mut req = post(&cancel, &ses, &json!({}), None);
-    req.headers_mut().insert(header::IF_MATCH, etag.parse().unwrap());
+    req.headers_mut()
+        .insert(header::IF_MATCH, etag.parse().unwrap());
     let a = send(&s, req).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(documents(&s), 2);
@@ -185,17 +315,37 @@ async fn release_2502_asks_for_the_iso_unit_and_if_match_on_cancel() {
 #[tokio::test]
 async fn reads_expand_filter_and_serve_metadata() {
     let s = sim("2408");
-    let a = send(&s, Request::get(format!("{PO}/A_ProductionOrder_2('{ORDER}')?$expand=to_ProductionOrderComponent")).body(Body::empty()).unwrap()).await;
+    let a = send(
+        &s,
+        Request::get(format!(
+            "{PO}/A_ProductionOrder_2('{ORDER}')?$expand=to_ProductionOrderComponent"
+        ))
+        .body(Body::empty())
+        .unwrap(),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.body["d"]["TotalQuantity"], "100.000");
-    assert_eq!(a.body["d"]["to_ProductionOrderComponent"]["results"][0]["Material"], "RM-1");
+    assert_eq!(
+        a.body["d"]["to_ProductionOrderComponent"]["results"][0]["Material"],
+        "RM-1"
+    );
     assert!(a.headers.contains_key(header::ETAG));
     let stock = "/plant/1000/sap/opu/odata/sap/API_MATERIAL_STOCK_SRV/A_MatlStkInAcctMod?$filter=Material%20eq%20'RM-1'%20and%20Batch%20eq%20'R1'&$inlinecount=allpages";
     let a = send(&s, Request::get(stock).body(Body::empty()).unwrap()).await;
     assert_eq!(a.body["d"]["__count"], "1", "{}", a.text);
-    assert_eq!(a.body["d"]["results"][0]["MatlWrhsStkQtyInMatlBaseUnit"], "100.000");
+    assert_eq!(
+        a.body["d"]["results"][0]["MatlWrhsStkQtyInMatlBaseUnit"],
+        "100.000"
+    );
     assert_eq!(a.body["d"]["results"][0]["InventoryStockType"], "01");
-    let a = send(&s, Request::get(format!("{MD}/$metadata")).body(Body::empty()).unwrap()).await;
+    let a = send(
+        &s,
+        Request::get(format!("{MD}/$metadata"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(a.headers[header::CONTENT_TYPE], "application/xml");
     assert!(a.text.contains("A_MaterialDocumentHeader"));
 }
@@ -204,7 +354,11 @@ async fn reads_expand_filter_and_serve_metadata() {
 async fn a_change_set_with_a_failing_operation_books_nothing() {
     let s = sim("2408");
     let ses = session(&s).await;
-    let part = |body: &Value| format!("--cs\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nPOST A_MaterialDocumentHeader HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{body}\r\n");
+    let part = |body: &Value| {
+        format!(
+            "--cs\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nPOST A_MaterialDocumentHeader HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
+        )
+    };
     let batch = format!(
         "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n{}{}--cs--\r\n--b--\r\n",
         part(&issue("1", ("EntryUnit", "KG"))),
@@ -212,15 +366,25 @@ async fn a_change_set_with_a_failing_operation_books_nothing() {
     );
     let mut req = post(&format!("{MD}/$batch"), &ses, &json!({}), None);
     *req.body_mut() = Body::from(batch.clone());
-    req.headers_mut().insert(header::CONTENT_TYPE, "multipart/mixed; boundary=b".parse().unwrap());
+    req.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "multipart/mixed; boundary=b".parse().unwrap(),
+    );
     let a = send(&s, req).await;
     assert_eq!(a.status, 202, "{}", a.text);
-    assert!(a.text.contains("HTTP/1.1 400") && a.text.contains("M7/021"), "{}", a.text);
+    assert!(
+        a.text.contains("HTTP/1.1 400") && a.text.contains("M7/021"),
+        "{}",
+        a.text
+    );
     assert_eq!(documents(&s), 0, "the first operation was rolled back");
     let ok = batch.replace("\"500\"", "\"2\"");
     let mut req = post(&format!("{MD}/$batch"), &ses, &json!({}), None);
     *req.body_mut() = Body::from(ok);
-    req.headers_mut().insert(header::CONTENT_TYPE, "multipart/mixed; boundary=b".parse().unwrap());
+    req.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "multipart/mixed; boundary=b".parse().unwrap(),
+    );
     let a = send(&s, req).await;
     assert_eq!(a.text.matches("HTTP/1.1 201").count(), 2, "{}", a.text);
     assert_eq!(documents(&s), 2);
@@ -229,7 +393,13 @@ async fn a_change_set_with_a_failing_operation_books_nothing() {
 #[tokio::test]
 async fn a_plant_that_speaks_andon_has_no_s4hana_system() {
     let s = sim("2408");
-    let a = send(&s, Request::get("/plant/2000/sap/opu/odata/sap/API_PRODUCT_SRV/A_Product('RM-1')").body(Body::empty()).unwrap()).await;
+    let a = send(
+        &s,
+        Request::get("/plant/2000/sap/opu/odata/sap/API_PRODUCT_SRV/A_Product('RM-1')")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(a.status, 404);
     assert_eq!(a.body["error"]["code"], "/IWBEP/CM_MGW_RT/020");
 }

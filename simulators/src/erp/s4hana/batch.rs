@@ -269,9 +269,11 @@ fn change_set(erp: &Erp, outer: &Call, ops: Vec<Inner>) -> String {
     let mut out = format!("Content-Type: multipart/mixed; boundary={b}\r\n\r\n");
     for ((answer, booked), c) in done.into_iter().zip(&calls) {
         match booked {
-            Booked::Document(d, req) => super::super::record_document(erp, &c.ctx, &d, &req.refs),
-            Booked::Confirmation(conf, req) => {
-                super::super::record_confirmation(erp, &c.ctx, &req, &conf)
+            Booked::Document(d, req) => {
+                crate::erp::booking::record_document(erp, &c.ctx, &d, &req.refs)
+            }
+            Booked::Confirmation(b) => {
+                crate::erp::booking::record_confirmation(erp, &c.ctx, &b.1, &b.0)
             }
         }
         out.push_str(&format!("--{b}\r\n{}", http_part(&answer)));
@@ -283,7 +285,7 @@ fn change_set(erp: &Erp, outer: &Call, ops: Vec<Inner>) -> String {
 /// What a change set's operation booked, recorded once the change set commits.
 enum Booked {
     Document(andon_contracts::api::MaterialDocument, GoodsMovementRequest),
-    Confirmation(andon_contracts::api::Confirmation, ConfirmationRequest),
+    Confirmation(Box<(andon_contracts::api::Confirmation, ConfirmationRequest)>),
 }
 
 /// One create of a change set against the held state.
@@ -339,7 +341,7 @@ fn apply(
                         json!({"d": ent::confirmation(&c.place, &conf, "", false)}),
                         note,
                     ),
-                    Some(Booked::Confirmation(conf, req)),
+                    Some(Booked::Confirmation(Box::new((conf, req)))),
                 ),
                 Err(e) => (Answer::error(e.into(), note), None),
             }

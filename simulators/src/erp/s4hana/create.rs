@@ -23,6 +23,9 @@ fn is_2502(release: &str) -> bool {
     release >= "2502"
 }
 
+/// A body refused: SAP's answer, and every violation as `pointer: message`.
+pub type Refused = Box<(SapError, Vec<String>)>;
+
 /// What a body check found: every violation as `pointer: message`.
 #[derive(Debug, Default)]
 pub struct Violations(pub Vec<String>);
@@ -33,15 +36,15 @@ impl Violations {
     }
 
     /// The first violation as SAP's 400, or `Ok`.
-    fn into_result(self) -> Result<(), (SapError, Vec<String>)> {
+    fn into_result(self) -> Result<(), Refused> {
         match self.0.first() {
             None => Ok(()),
             Some(first) => {
                 let (target, message) = first.split_once(": ").unwrap_or(("", first));
-                Err((
+                Err(Box::new((
                     SapError::bad_request(message.to_string()).at(target.to_string()),
                     self.0,
-                ))
+                )))
             }
         }
     }
@@ -79,6 +82,16 @@ impl<'a> Props<'a> {
         }
     }
 
+    /// Property `k` parsed by `f`, a violation when it does not parse.
+    fn parsed<T>(
+        &self,
+        v: &mut Violations,
+        k: &str,
+        f: impl Fn(String) -> Result<T, andon_contracts::IdError>,
+    ) -> Option<T> {
+        id(v, &format!("{}/{k}", self.at), self.opt(k), f)
+    }
+
     fn text(&self, k: &str) -> Option<&'a str> {
         self.o.get(k).and_then(Value::as_str)
     }
@@ -112,13 +125,13 @@ impl<'a> Props<'a> {
     }
 }
 
-fn object<'a>(v: &'a Value, at: &str) -> Result<&'a Map<String, Value>, (SapError, Vec<String>)> {
+fn object<'a>(v: &'a Value, at: &str) -> Result<&'a Map<String, Value>, Refused> {
     v.as_object().ok_or_else(|| {
         let m = "The body must be a JSON object".to_string();
-        (
+        Box::new((
             SapError::bad_request(m.clone()).at(at),
             vec![format!("{at}: {m}")],
-        )
+        ))
     })
 }
 
@@ -179,7 +192,7 @@ pub fn goods_movement(
     body: &Value,
     plant: &PlantId,
     release: &str,
-) -> Result<GoodsMovementRequest, (SapError, Vec<String>)> {
+) -> Result<GoodsMovementRequest, Refused> {
     let o = object(body, "")?;
     let h = Props {
         o,
@@ -228,6 +241,24 @@ pub fn goods_movement(
     })
 }
 
+/// The properties an item may have and those it must have, per release.
+fn item_props(new: bool) -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut allowed = ITEM_PROPS.to_vec();
+    let mut required = vec![
+        "Material",
+        "Plant",
+        "StorageLocation",
+        "GoodsMovementType",
+        "QuantityInEntryUnit",
+    ];
+    let unit = if new { "EntryUnitISOCode" } else { "EntryUnit" };
+    if new {
+        allowed.push(unit);
+    }
+    required.push(unit);
+    (allowed, required)
+}
+
 /// One item of the deep insert.
 fn item(
     v: &mut Violations,
@@ -237,28 +268,10 @@ fn item(
     code: &str,
 ) -> Option<GoodsMovementItem> {
     let new = is_2502(release);
-    let mut allowed = ITEM_PROPS.to_vec();
-    let mut required = vec![
-        "Material",
-        "Plant",
-        "StorageLocation",
-        "GoodsMovementType",
-        "QuantityInEntryUnit",
-    ];
-    if new {
-        allowed.push("EntryUnitISOCode");
-        required.push("EntryUnitISOCode");
-    } else {
-        required.push("EntryUnit");
-    }
+    let (allowed, required) = item_props(new);
     p.check(v, &allowed, &required);
     let at = |k: &str| format!("{}/{k}", p.at);
-    let movement = id(
-        v,
-        &at("GoodsMovementType"),
-        p.opt("GoodsMovementType"),
-        MovementTypeCode::parse,
-    )?;
+    let movement = p.parsed(v, "GoodsMovementType", MovementTypeCode::parse)?;
     if let Some(codes) = codes_for(movement.as_str())
         && !codes.contains(&code)
     {
@@ -270,7 +283,7 @@ fn item(
             ),
         );
     }
-    let item_plant = id(v, &at("Plant"), p.opt("Plant"), PlantId::parse)?;
+    let item_plant = p.parsed(v, "Plant", PlantId::parse)?;
     if &item_plant != plant {
         v.push(
             &at("Plant"),
@@ -281,34 +294,18 @@ fn item(
     let milli = p.decimal(v, "QuantityInEntryUnit")?;
     Some(GoodsMovementItem {
         movement_type: movement,
-        material: id(v, &at("Material"), p.opt("Material"), MaterialId::parse)?,
+        material: p.parsed(v, "Material", MaterialId::parse)?,
         plant: item_plant,
-        storage_location: id(
-            v,
-            &at("StorageLocation"),
-            p.opt("StorageLocation"),
-            StorageLocation::parse,
-        )?,
-        batch: id(v, &at("Batch"), p.opt("Batch"), BatchId::parse),
+        storage_location: p.parsed(v, "StorageLocation", StorageLocation::parse)?,
+        batch: p.parsed(v, "Batch", BatchId::parse),
         quantity: Quantity::from_milli(milli, unit),
-        order: id(
-            v,
-            &at("ManufacturingOrder"),
-            p.opt("ManufacturingOrder"),
-            OrderId::parse,
-        ),
+        order: p.parsed(v, "ManufacturingOrder", OrderId::parse),
         reason_code: None,
         reversal_of: None,
-        receiving_plant: id(
+        receiving_plant: p.parsed(v, "IssuingOrReceivingPlant", PlantId::parse),
+        receiving_storage_location: p.parsed(
             v,
-            &at("IssuingOrReceivingPlant"),
-            p.opt("IssuingOrReceivingPlant"),
-            PlantId::parse,
-        ),
-        receiving_storage_location: id(
-            v,
-            &at("IssuingOrReceivingStorageLoc"),
-            p.opt("IssuingOrReceivingStorageLoc"),
+            "IssuingOrReceivingStorageLoc",
             StorageLocation::parse,
         ),
     })
@@ -369,7 +366,7 @@ pub fn confirmation(
     plant: &PlantId,
     release: &str,
     today: NaiveDate,
-) -> Result<ConfirmationRequest, (SapError, Vec<String>)> {
+) -> Result<ConfirmationRequest, Refused> {
     let o = object(body, "")?;
     let p = Props {
         o,
@@ -425,10 +422,10 @@ pub fn confirmation(
     v.into_result()?;
     let (Some(unit), Some(yield_), Some(order), Some(operation)) = (unit, yield_, order, operation)
     else {
-        return Err((
+        return Err(Box::new((
             SapError::bad_request("Incomplete confirmation"),
             vec!["/: incomplete".into()],
-        ));
+        )));
     };
     Ok(ConfirmationRequest {
         order,
@@ -477,13 +474,13 @@ mod tests {
 
     #[test]
     fn release_2502_requires_the_iso_unit_and_2408_does_not_know_it() {
-        let (e, v) = goods_movement(&issue(("EntryUnit", "KG")), &plant(), "2502").unwrap_err();
+        let (e, v) = *goods_movement(&issue(("EntryUnit", "KG")), &plant(), "2502").unwrap_err();
         assert!(e.message.contains("EntryUnitISOCode"), "{e:?}");
         assert!(v[0].starts_with("/to_MaterialDocumentItem/results/0/EntryUnitISOCode"));
         let gm = goods_movement(&issue(("EntryUnitISOCode", "KGM")), &plant(), "2502").unwrap();
         assert_eq!(gm.items[0].quantity.unit.as_str(), "KG");
         let (e, _) =
-            goods_movement(&issue(("EntryUnitISOCode", "KGM")), &plant(), "2408").unwrap_err();
+            *goods_movement(&issue(("EntryUnitISOCode", "KGM")), &plant(), "2408").unwrap_err();
         assert!(
             e.message.contains("Property 'EntryUnitISOCode' is invalid"),
             "{e:?}"
@@ -522,7 +519,7 @@ mod tests {
             (c.posting_date, c.final_, c.yield_.milli),
             (today, true, 10_000)
         );
-        let (e, _) = confirmation(&b, &plant(), "2502", today).unwrap_err();
+        let (e, _) = *confirmation(&b, &plant(), "2502", today).unwrap_err();
         assert!(e.message.contains("'PostingDate' is required"), "{e:?}");
     }
 }

@@ -73,7 +73,7 @@ impl Sessions {
         method: &Method,
         headers: &HeaderMap,
         valid_after: Option<DateTime<Utc>>,
-    ) -> Result<Csrf, Response> {
+    ) -> Result<Csrf, Box<Response>> {
         let sent = headers.get(HEADER).and_then(|v| v.to_str().ok());
         let session = cookie(headers, COOKIE);
         let fresh = |s: &Session| valid_after.is_none_or(|t| s.issued > t);
@@ -90,7 +90,11 @@ impl Sessions {
                 .is_some_and(|s| s.token == t && fresh(s)),
             _ => false,
         };
-        if ok { Ok(Csrf::None) } else { Err(refused()) }
+        if ok {
+            Ok(Csrf::None)
+        } else {
+            Err(Box::new(refused()))
+        }
     }
 
     /// The token of `session` (a new session when it has none or its token expired).

@@ -368,7 +368,7 @@ type Written = Result<(StatusCode, Value), SapError>;
 pub(super) fn checked<T: serde::Serialize>(
     note: &mut Note,
     route: &'static str,
-    r: Result<T, (SapError, Vec<String>)>,
+    r: Result<T, create::Refused>,
 ) -> Result<T, SapError> {
     note.native_route = Some(route);
     match r {
@@ -377,7 +377,8 @@ pub(super) fn checked<T: serde::Serialize>(
             note.native_body = serde_json::to_value(&req).ok();
             Ok(req)
         }
-        Err((e, violations)) => {
+        Err(refused) => {
+            let (e, violations) = *refused;
             note.valid = Some(false);
             note.violations = violations;
             Err(e)
@@ -391,7 +392,7 @@ fn post_document(erp: &Erp, call: &Call, body: &Value, note: &mut Note) -> Writt
         "/api/v1/material-documents",
         create::goods_movement(body, &call.plant, call.binding.release),
     )?;
-    let doc = super::super::post_goods(erp, &call.ctx, &req)?;
+    let doc = crate::erp::booking::post_goods(erp, &call.ctx, &req)?;
     let iso = call.binding.release >= "2502";
     Ok((
         StatusCode::CREATED,
@@ -417,7 +418,7 @@ fn post_confirmation(erp: &Erp, call: &Call, body: &Value, note: &mut Note) -> W
             format!("Order {} does not exist in plant {}", req.order, call.plant),
         ));
     }
-    let conf = super::super::book_confirmation(erp, &call.ctx, &req)?;
+    let conf = crate::erp::booking::book_confirmation(erp, &call.ctx, &req)?;
     let text = body
         .get("ConfirmationText")
         .and_then(Value::as_str)
@@ -477,7 +478,7 @@ fn cancel_document(erp: &Erp, call: &Call, note: &mut Note) -> Written {
     };
     note.native_route = Some("/api/v1/material-documents/{year}/{number}/reversal");
     note.native_body = serde_json::to_value(&req).ok();
-    let doc = super::super::reverse_doc(erp, &call.ctx, (year, &number), &req)?;
+    let doc = crate::erp::booking::reverse_doc(erp, &call.ctx, (year, &number), &req)?;
     Ok((
         StatusCode::OK,
         json!({ "d": ent::document(&call.place, &doc, true, call.binding.release >= "2502") }),

@@ -244,7 +244,7 @@ async fn handle(
     {
         Ok(csrf::Csrf::Issue(h)) => h,
         Ok(csrf::Csrf::None) => Vec::new(),
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
