@@ -1,7 +1,9 @@
 //! Contract: every call the SUT made to a simulator's `/api/` routes keeps the wiring
 //! contract, and the SUT's error answers to deliveries are problem+json.
 //!
-//! Calls judged: `request` records of `/api/` routes, except answers a fault gave instead
+//! Calls judged: `request` records of `/api/` routes and of vendor dialects (their
+//! idempotency header is the dialect's — S/4HANA's `RequestID` — and their source is the
+//! event whose trace they continue), except answers a fault gave instead
 //! of the system (they carry no body) — `commit_then_reset` and a `slow` request whose
 //! client gave up are judged, the system did process them. Categories, each counted:
 //! * `schema_violations`: the body did not validate against the contract (`valid` false);
@@ -108,6 +110,8 @@ struct Call<'r> {
     retry_after_s: Option<u64>,
     /// How long the call took.
     latency_us: u64,
+    /// The vendor dialect it was made in (`s4hana@2408`), if not andon's API.
+    dialect: Option<&'r str>,
 }
 
 impl<'r> Call<'r> {
@@ -126,12 +130,13 @@ impl<'r> Call<'r> {
             problem,
             retry_after_s,
             latency_us,
+            dialect,
             ..
         } = &record.entry
         else {
             return None;
         };
-        route.starts_with("/api/").then(|| Self {
+        (route.starts_with("/api/") || dialect.is_some()).then(|| Self {
             idx,
             record,
             method,
@@ -146,6 +151,7 @@ impl<'r> Call<'r> {
             problem: problem.as_deref(),
             retry_after_s: *retry_after_s,
             latency_us: *latency_us,
+            dialect: dialect.as_deref().map(|d| d.dialect.as_str()),
         })
     }
 
@@ -233,7 +239,11 @@ impl<'r> Findings<'r> {
             return;
         }
         judging.headers();
-        judging.sources(invalid);
+        if call.dialect.is_some() {
+            judging.dialect_trace();
+        } else {
+            judging.sources(invalid);
+        }
     }
 
     /// Counts and witnesses a call sent while its system's `Retry-After` was in force, and
@@ -435,11 +445,13 @@ impl Judging<'_, '_> {
     fn headers(&mut self) {
         let call = self.call;
         if call.idempotency_key.is_none_or(|k| k.trim().is_empty()) {
-            self.flag(
-                "missing_idempotency_key",
-                "an Idempotency-Key header on a state-changing call".into(),
-                "none".into(),
-            );
+            let expected = match call.dialect {
+                Some(d) if d.starts_with("s4hana") => {
+                    "RequestID and RepeatabilityCreation headers (SAP repeatable request) on a creating call"
+                }
+                _ => "an Idempotency-Key header on a state-changing call",
+            };
+            self.flag("missing_idempotency_key", expected.into(), "none".into());
         }
         let Some(tp) = call.traceparent else {
             self.flag(
@@ -477,6 +489,19 @@ impl Judging<'_, '_> {
                 );
             }
             _ => {}
+        }
+    }
+
+    /// A vendor dialect's call names no source event in its body: its `traceparent` must
+    /// continue one's trace (the source it realises is that event).
+    fn dialect_trace(&mut self) {
+        let call = self.call;
+        if call.sources.is_empty() && call.traceparent.and_then(common::trace_id).is_some() {
+            self.flag(
+                "broken_traceparent",
+                "the trace of the source event the call realises (a vendor dialect's body names no source)".into(),
+                "a trace no source event started".into(),
+            );
         }
     }
 

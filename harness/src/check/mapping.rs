@@ -92,10 +92,19 @@ impl<'r> Call<'r> {
             fault,
             status,
             problem,
+            dialect,
             ..
         } = &record.entry
         else {
             return None;
+        };
+        // A vendor dialect's call is judged as the call of andon's API it amounts to.
+        let (route, body) = match dialect.as_deref() {
+            Some(d) => match (&d.native_route, &d.native_body) {
+                (Some(r), Some(b)) => (r, b),
+                _ => return None,
+            },
+            None => (route, body),
         };
         if !route.starts_with("/api/")
             || !common::reached_system(fault.as_deref())

@@ -6,7 +6,8 @@
 //! expects (`expect.json`): checkers on, SLA budgets, reconciliations, safety, which
 //! checkers the verdict requires; [`index`] — indexes over the history keyed by source
 //! event, shared by the checkers, the load measures and the reports; [`latency`] —
-//! percentiles and [`LatencySummary`]; [`RunData`] — everything a checker may read;
+//! percentiles and [`LatencySummary`]; [`trace`] — the source event of a vendor dialect's
+//! call, by the trace it continues; [`RunData`] — everything a checker may read;
 //! [`LoadStats`] — what the load driver did (`run.json`).
 
 pub mod expect;
@@ -14,6 +15,7 @@ mod history_line;
 pub mod index;
 pub mod latency;
 pub mod rundir;
+pub mod trace;
 
 use std::collections::BTreeMap;
 

@@ -349,10 +349,11 @@ impl RunData {
     /// `dead-letters.json` is optional (absent: the SUT lacks the capability, `None`).
     pub fn load(dir: &Path) -> Result<RunData, LoadError> {
         let history = dir.join(HISTORY);
-        let records = read_history(&history)?;
+        let mut records = read_history(&history)?;
         if records.is_empty() {
             return Err(LoadError::EmptyHistory(history));
         }
+        super::trace::attribute_by_trace(&mut records);
         let snapshots: BTreeMap<System, serde_json::Value> = read_json(&dir.join(SNAPSHOTS))?;
         let master = MasterData::load(&dir.join(MASTER))?;
         let expect_file = dir.join(EXPECT);

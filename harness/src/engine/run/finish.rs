@@ -175,8 +175,10 @@ pub(super) fn judge(
     master: &MasterData,
     scenario: &Scenario,
 ) -> (RunData, Vec<Verdict>) {
+    let mut records = c.records;
+    crate::history::trace::attribute_by_trace(&mut records);
     let data = RunData {
-        records: c.records,
+        records,
         snapshots: c.snapshots,
         master: master.clone(),
         expect: scenario.expect.clone(),

@@ -108,6 +108,7 @@ fn placeholders(
         })?),
     };
     let mut ph = Placeholders::new(placement.sim_urls, port, &p.dir.0);
+    ph.dialects = p.scenario.erp_dialects();
     if let Some(a) = &opts.andon {
         ph.andon = a.clone();
     }

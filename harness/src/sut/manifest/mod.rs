@@ -293,7 +293,7 @@ impl SutManifest {
                 .placeholders()
                 .map_err(|(o, m)| self.error_in(t, Some(o), m))?;
             for (offset, name) in names {
-                if !PLACEHOLDERS.contains(&name) {
+                if !template::is_placeholder(name) {
                     return Err(self.error_in(t, Some(offset), unknown_placeholder(name)));
                 }
                 if self.start.is_none() && name.starts_with("sut.") {

@@ -11,8 +11,28 @@ use toml::Spanned;
 
 /// Every placeholder name, in the order messages list them.
 pub const PLACEHOLDERS: &[&str] = &[
-    "erp.url", "mes.url", "qms.url", "wms.url", "sut.port", "sut.url", "run.dir", "andon",
+    "erp.url",
+    "mes.url",
+    "qms.url",
+    "wms.url",
+    "erp.dialects",
+    "erp.PLANT.url",
+    "sut.port",
+    "sut.url",
+    "run.dir",
+    "andon",
 ];
+
+/// Whether `name` is a placeholder: one of [`PLACEHOLDERS`], or `erp.<plant>.url`.
+pub fn is_placeholder(name: &str) -> bool {
+    PLACEHOLDERS.contains(&name) && name != "erp.PLANT.url" || plant_url(name).is_some()
+}
+
+/// The plant of an `erp.<plant>.url` placeholder.
+fn plant_url(name: &str) -> Option<andon_contracts::PlantId> {
+    let plant = name.strip_prefix("erp.")?.strip_suffix(".url")?;
+    andon_contracts::PlantId::parse(plant).ok()
+}
 
 /// A string of the manifest with `{placeholders}`, remembering where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +126,9 @@ pub struct Placeholders {
     /// The host in `{sut.url}`: `127.0.0.1`, or the SUT container's name as the
     /// simulators see it on the run's network.
     pub sut_host: String,
+    /// The vendor dialect of each plant's ERP that speaks one (`{erp.dialects}`,
+    /// `{erp.<plant>.url}`).
+    pub dialects: andon_simulators::dialect::Dialects,
 }
 
 impl Placeholders {
@@ -117,6 +140,7 @@ impl Placeholders {
             run_dir: run_dir.to_path_buf(),
             andon: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("andon")),
             sut_host: "127.0.0.1".to_string(),
+            dialects: Default::default(),
         }
     }
 
@@ -141,7 +165,41 @@ impl Placeholders {
             "sut.url" => port().map(|p| format!("http://{}:{p}", self.sut_host)),
             "run.dir" => Ok(self.run_dir.display().to_string()),
             "andon" => Ok(self.andon.display().to_string()),
-            other => Err(unknown_placeholder(other)),
+            "erp.dialects" => Ok(self
+                .dialects
+                .iter()
+                .map(|(p, b)| format!("{p}={b}"))
+                .collect::<Vec<_>>()
+                .join(",")),
+            other => match plant_url(other) {
+                // A plant on a vendor dialect has a system of its own under the ERP's URL.
+                Some(p) => url(System::Erp).map(|u| match self.dialects.get(&p) {
+                    Some(b) if b.dialect.per_plant() => format!("{u}/plant/{p}"),
+                    _ => u,
+                }),
+                None => Err(unknown_placeholder(other)),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plant_on_a_vendor_dialect_has_its_own_erp_url() {
+        let urls = [(System::Erp, "http://127.0.0.1:9".to_string())].into();
+        let mut ph = Placeholders::new(urls, None, Path::new("run"));
+        let p2000 = andon_contracts::PlantId::parse("2000").unwrap();
+        ph.dialects.insert(p2000, "s4hana@2408".parse().unwrap());
+        assert_eq!(
+            ph.value("erp.2000.url").unwrap(),
+            "http://127.0.0.1:9/plant/2000"
+        );
+        assert_eq!(ph.value("erp.1000.url").unwrap(), "http://127.0.0.1:9");
+        assert_eq!(ph.value("erp.dialects").unwrap(), "2000=s4hana@2408");
+        assert!(is_placeholder("erp.2000.url") && !is_placeholder("erp.PLANT.url"));
+        assert!(ph.value("erp.x.url").is_err());
     }
 }

@@ -1,0 +1,178 @@
+//! The source event of a call made in a vendor dialect. andon's own API names it in the body
+//! (`source: {source, id}`); S/4HANA's bodies have no place for it, so a dialect call is
+//! tied to the event whose trace its `traceparent` continues (every event starts a trace of
+//! its own). The history keeps what the SUT sent; [`attribute_by_trace`] fills in the
+//! sources of dialect calls, and of the effects those calls committed, as the checkers
+//! read them.
+
+use std::collections::{HashMap, HashSet};
+
+use andon_contracts::SourceRef;
+use andon_simulators::history::{Entry, Record};
+
+/// The trace id of a `traceparent` (`00-<trace id>-<parent id>-<flags>`).
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    traceparent.split('-').nth(1).filter(|t| t.len() == 32)
+}
+
+/// Fills in the sources of every dialect call without any, and of every effect without
+/// any that such a call committed (same `traceparent`), from the event whose trace it
+/// continues. Calls and effects of andon's own API are left as the SUT declared them.
+pub fn attribute_by_trace(records: &mut [Record]) {
+    let mut events: HashMap<String, SourceRef> = HashMap::new();
+    let mut dialect_calls: HashSet<String> = HashSet::new();
+    for r in records.iter() {
+        match &r.entry {
+            Entry::EventEmitted { event, .. } => {
+                if let Some(t) = trace_id(&event.traceparent) {
+                    events.entry(t.to_string()).or_insert_with(|| event.key());
+                }
+            }
+            Entry::Request {
+                dialect: Some(_),
+                traceparent: Some(tp),
+                ..
+            } => {
+                dialect_calls.insert(tp.clone());
+            }
+            _ => {}
+        }
+    }
+    if dialect_calls.is_empty() {
+        return;
+    }
+    let source_of = |tp: &Option<String>| -> Option<SourceRef> {
+        let tp = tp.as_deref()?;
+        if !dialect_calls.contains(tp) {
+            return None;
+        }
+        events.get(trace_id(tp)?).cloned()
+    };
+    for r in records.iter_mut() {
+        match &mut r.entry {
+            Entry::Request {
+                sources,
+                traceparent,
+                dialect: Some(_),
+                ..
+            }
+            | Entry::Effect {
+                sources,
+                traceparent,
+                ..
+            } if sources.is_empty() => {
+                if let Some(s) = source_of(traceparent) {
+                    sources.push(s);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use andon_contracts::System;
+    use andon_simulators::history::{DialectCall, Outcome};
+
+    fn record(entry: Entry) -> Record {
+        Record {
+            seq: 0,
+            at: chrono::Utc::now(),
+            system: System::Erp,
+            entry,
+        }
+    }
+
+    fn request(tp: &str, dialect: bool) -> Record {
+        record(Entry::Request {
+            method: "POST".into(),
+            path: "/x".into(),
+            route: "/x".into(),
+            idempotency_key: None,
+            traceparent: Some(tp.into()),
+            sources: vec![],
+            body: None,
+            valid: Some(true),
+            violations: vec![],
+            status: 201,
+            content_type: None,
+            problem: None,
+            replayed: false,
+            fault: None,
+            retry_after_s: None,
+            latency_us: 1,
+            dialect: dialect.then(|| {
+                Box::new(DialectCall {
+                    dialect: "s4hana@2408".into(),
+                    native_route: None,
+                    native_body: None,
+                })
+            }),
+        })
+    }
+
+    fn effect(tp: &str) -> Record {
+        record(Entry::Effect {
+            effect: "erp.goods_movement".into(),
+            key: "k".into(),
+            sources: vec![],
+            traceparent: Some(tp.into()),
+            outcome: Outcome::Ok,
+            detail: andon_contracts::Json::null(),
+        })
+    }
+
+    fn emitted(trace: &str) -> Record {
+        let ev: andon_contracts::CloudEvent = serde_json::from_value(serde_json::json!({
+            "specversion": "1.0", "id": "e1", "source": "/andon/mes/1000",
+            "type": "andon.material.consumed.v1", "subject": "1", "time": "2026-11-02T00:00:00Z",
+            "datacontenttype": "application/json", "plant": "1000", "sequence": 1,
+            "traceparent": format!("00-{trace}-00f067aa0ba902b7-01"), "data": {}
+        }))
+        .expect("event");
+        record(Entry::EventEmitted {
+            event: std::sync::Arc::new(ev),
+            intended_at: chrono::Utc::now(),
+            poison: None,
+        })
+    }
+
+    fn sources(r: &Record) -> &[SourceRef] {
+        match &r.entry {
+            Entry::Request { sources, .. } | Entry::Effect { sources, .. } => sources,
+            _ => &[],
+        }
+    }
+
+    #[test]
+    fn dialect_calls_and_their_effects_take_the_event_of_their_trace() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let tp = format!("00-{trace}-b7ad6b7169203331-01");
+        let native = format!("00-{trace}-c7ad6b7169203331-01");
+        let mut records = vec![
+            emitted(trace),
+            request(&tp, true),
+            effect(&tp),
+            request(&native, false),
+            effect(&native),
+        ];
+        attribute_by_trace(&mut records);
+        assert_eq!(sources(&records[1])[0].id, "e1");
+        assert_eq!(sources(&records[2])[0].id, "e1");
+        assert!(
+            sources(&records[3]).is_empty(),
+            "andon's API declares its sources"
+        );
+        assert!(sources(&records[4]).is_empty());
+    }
+
+    #[test]
+    fn a_trace_no_event_started_attributes_nothing() {
+        let tp = "00-0000000000000000000000000000abcd-b7ad6b7169203331-01";
+        let mut records = vec![request(tp, true), effect(tp)];
+        attribute_by_trace(&mut records);
+        assert!(sources(&records[1]).is_empty());
+    }
+}
