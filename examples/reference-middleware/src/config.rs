@@ -1,5 +1,6 @@
 //! Configuration through the wiring contract: arguments or environment (`PORT`, `ERP_URL`,
-//! `MES_URL`, `QMS_URL`, `WMS_URL`, `DATA_DIR`, `CLIENT_ID`, `CLIENT_SECRET`, `DEFECTS`),
+//! `MES_URL`, `QMS_URL`, `WMS_URL`, `DATA_DIR`, `CLIENT_ID`, `CLIENT_SECRET`, `DEFECTS`,
+//! `ERP_DIALECTS`),
 //! plus tuning knobs with production defaults that tests shorten.
 
 use std::collections::BTreeMap;
@@ -7,9 +8,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use andon_contracts::System;
+use andon_contracts::{PlantId, System};
 
 use crate::defects::{Defect, Defects};
+use crate::s4hana::{ErpDialect, ErpDialects};
 
 /// Command-line arguments; each falls back to the environment variable it names.
 #[derive(Debug, Clone, clap::Args)]
@@ -45,6 +47,10 @@ pub struct Args {
     /// none). See `--list-defects`.
     #[arg(long = "defect", env = "DEFECTS", value_name = "NAME")]
     pub defects: Vec<Defects>,
+    /// The API each plant's ERP speaks: `PLANT=DIALECT@RELEASE,…` (`andon@1`, `s4hana@2408`,
+    /// `s4hana@2502`); a plant not listed speaks andon.
+    #[arg(long, env = "ERP_DIALECTS", default_value = "", value_name = "LIST")]
+    pub erp_dialects: ErpDialects,
     /// Time allowed for one call to a simulator.
     #[arg(long, env = "CLIENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub client_timeout: Duration,
@@ -78,6 +84,8 @@ pub struct Config {
     pub credentials: Option<Credentials>,
     /// Defects switched on.
     pub defects: Defects,
+    /// The API each plant's ERP speaks.
+    pub erp_dialects: ErpDialects,
     /// Time allowed for one call.
     pub client_timeout: Duration,
     /// First backoff.
@@ -112,6 +120,7 @@ impl Config {
             data_dir: data_dir.into(),
             credentials: None,
             defects: Defects::none(),
+            erp_dialects: ErpDialects::default(),
             client_timeout: Duration::from_secs(5),
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
@@ -126,6 +135,12 @@ impl Config {
     pub fn target(mut self, system: System, url: impl Into<String>) -> Self {
         self.targets
             .insert(system, url.into().trim_end_matches('/').to_string());
+        self
+    }
+
+    /// The ERP of `plant` speaks `dialect`.
+    pub fn erp_dialect(mut self, plant: PlantId, dialect: ErpDialect) -> Self {
+        self.erp_dialects.set(plant, dialect);
         self
     }
 
@@ -163,6 +178,7 @@ impl From<Args> for Config {
             _ => None,
         };
         c.defects = a.defects.iter().flat_map(Defects::iter).collect();
+        c.erp_dialects = a.erp_dialects;
         c.client_timeout = a.client_timeout;
         c.backoff_base = a.backoff_base;
         c.backoff_max = a.backoff_max.max(a.backoff_base);
@@ -200,6 +216,8 @@ mod tests {
             "late-hold,no-dedup",
             "--client-timeout",
             "250ms",
+            "--erp-dialects",
+            "1000=s4hana@2408",
         ])
         .unwrap();
         let c = Config::from(cli.args);
@@ -209,6 +227,18 @@ mod tests {
         assert_eq!(c.database(), PathBuf::from("/tmp/d/middleware.db"));
         assert!(c.defects.has(Defect::WrongUom) && c.defects.has(Defect::NoDedup));
         assert_eq!(c.client_timeout, Duration::from_millis(250));
+        assert_eq!(
+            c.erp_dialects.s4(&PlantId::parse("1000").unwrap()),
+            Some(crate::Release::R2408)
+        );
+    }
+
+    #[test]
+    fn a_malformed_erp_dialects_value_is_a_usage_error() {
+        let e = Cli::try_parse_from(["x", "--erp-dialects", "1000=s4hana@1909"])
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("no release"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use andon_contracts::api::{StockList, TokenResponse};
 use andon_contracts::{Material, MaterialId, PlantId, System};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -25,6 +25,9 @@ use tokio::time::Instant;
 use crate::config::{Config, Credentials};
 use crate::defects::{Defect, Defects};
 use crate::flows::{self, Body, Command, LotRef, Verb};
+use crate::s4hana::session::{self, Sessions};
+use crate::s4hana::wire::{self, Outbound};
+use crate::s4hana::{ErpDialects, ReadBack, Release};
 use crate::store::{self, DeadLetterInput, Finish, OutboxRow, Prepared, Store, now_ms};
 
 /// How one attempt ended.
@@ -58,6 +61,16 @@ pub enum Step {
     },
     /// Given up without a dead letter (only defects do this).
     Dropped(String),
+    /// The target's dialect has no such call (a quality notification to S/4HANA): recorded,
+    /// not sent, not a dead letter.
+    NotApplicable(String),
+    /// The request could not be put into the target's dialect: a dead letter, not sent.
+    Untranslatable {
+        /// Why.
+        error: String,
+        /// The call.
+        call: String,
+    },
 }
 
 /// An answer from a simulator.
@@ -69,11 +82,17 @@ pub struct Answer {
     pub retry_after: Option<Duration>,
     /// The body as JSON, when it is JSON.
     pub json: Option<Value>,
+    /// The response headers.
+    pub headers: HeaderMap,
 }
 
 impl Answer {
+    /// The problem code (andon), or the SAP message (`error.code`, e.g. `M7/021`).
     fn code(&self) -> Option<&str> {
-        self.json.as_ref()?.get("code")?.as_str()
+        let json = self.json.as_ref()?;
+        json.get("code")
+            .or_else(|| json.get("error")?.get("code"))?
+            .as_str()
     }
 }
 
@@ -101,6 +120,19 @@ pub fn classify(answer: &Answer, done_on: Option<&str>, call: &str) -> Step {
             problem: answer.json.clone(),
             call: call.to_string(),
         },
+    }
+}
+
+/// Classifies an answer of an S/4HANA system (the CSRF refusal is handled before): as
+/// [`classify`], except that a 409 (a repeatable request still being processed) is retried.
+pub fn classify_s4(answer: &Answer, call: &str) -> Step {
+    match answer.status {
+        409 => Step::Retry {
+            after: answer.retry_after,
+            throttled: false,
+            error: format!("409 {}", answer.code().unwrap_or("")),
+        },
+        _ => classify(answer, None, call),
     }
 }
 
@@ -195,6 +227,10 @@ pub struct Delivery {
     materials: Mutex<HashMap<MaterialId, Material>>,
     /// The first plant a call was for (only the `single-plant-token` defect reads it).
     first_plant: std::sync::OnceLock<String>,
+    /// The API each plant's ERP speaks.
+    dialects: ErpDialects,
+    /// CSRF sessions with the plants' S/4HANA systems.
+    sessions: Sessions,
 }
 
 impl Delivery {
@@ -240,7 +276,14 @@ impl Delivery {
             targets,
             materials: Mutex::new(HashMap::new()),
             first_plant: std::sync::OnceLock::new(),
+            dialects: config.erp_dialects.clone(),
+            sessions: Sessions::default(),
         }))
+    }
+
+    /// The API each plant's ERP speaks.
+    pub fn dialects(&self) -> &ErpDialects {
+        &self.dialects
     }
 
     /// Starts one dispatcher per target; they stop when `stop` turns true.
@@ -368,9 +411,10 @@ impl Delivery {
 
     async fn attempt(&self, target: &Target, row: &OutboxRow) -> Step {
         let traceparent = self.traceparent(&row.trace_id);
+        let now = now_ms();
         let body = match &row.request {
             Some(b) => b.clone(),
-            None => match self.build(row, &traceparent).await {
+            None => match self.build(row, &traceparent, now).await {
                 Ok(Some(b)) => b,
                 Ok(None) => return Step::Skipped,
                 Err(step) => return step,
@@ -392,6 +436,28 @@ impl Delivery {
         } else {
             row.key.as_str()
         };
+        if c.target == System::Erp
+            && let Some((plant, release)) = plant_of(&body)
+                .and_then(|p| PlantId::parse(p).ok())
+                .and_then(|p| self.dialects.s4(&p).map(|r| (p, r)))
+        {
+            let repeatable = Repeatable {
+                // DEFECT: no-idempotency-key — no repeatable request either.
+                request_id: Some(key)
+                    .filter(|_| !self.settings.defects.has(Defect::NoIdempotencyKey)),
+                created_ms: row.first_attempt_ms.unwrap_or(now),
+            };
+            return self
+                .post_s4(
+                    target,
+                    c,
+                    (&plant, release),
+                    &body,
+                    repeatable,
+                    traceparent.as_deref(),
+                )
+                .await;
+        }
         match self
             .send(
                 target,
@@ -401,6 +467,7 @@ impl Delivery {
                 Some(&body),
                 Some(key),
                 traceparent.as_deref(),
+                &[],
             )
             .await
         {
@@ -412,6 +479,23 @@ impl Delivery {
     async fn settle(&self, target: &Target, row: &OutboxRow, step: Step) {
         let finish = match step {
             Step::Skipped => return,
+            Step::NotApplicable(why) => {
+                tracing::info!(
+                    why,
+                    "not applicable to the target's dialect: recorded, not sent"
+                );
+                Finish::Skipped(why)
+            }
+            Step::Untranslatable { error, call } => {
+                tracing::error!(error, call, "request not translatable: dead letter");
+                Finish::Dead(DeadLetterInput {
+                    target: row.target.as_str().into(),
+                    call,
+                    status: None,
+                    reason: "untranslatable".into(),
+                    problem: Some(Value::String(error)),
+                })
+            }
             Step::Done => Finish::Done,
             Step::Dropped(why) => {
                 tracing::warn!(why, "command dropped");
@@ -486,9 +570,15 @@ impl Delivery {
         &self,
         row: &OutboxRow,
         traceparent: &Option<String>,
+        now: i64,
     ) -> Result<Option<Value>, Step> {
         let prepared = match &row.command.body {
             Body::Ready { json } => Prepared::Body(Some(json.clone())),
+            Body::ReadBack {
+                plant,
+                object,
+                refs,
+            } => Prepared::Body(self.read_back(plant, object, refs, traceparent).await?),
             Body::Consumption { request } => match request.items.first() {
                 None => Prepared::Body(None),
                 Some(item) => {
@@ -538,7 +628,7 @@ impl Delivery {
         let id = row.id;
         let command = row.command.clone();
         self.store
-            .call(move |c, _| store::prepare(c, id, &command, prepared))
+            .call(move |c, _| store::prepare(c, id, &command, prepared, now))
             .await
             .map_err(|e| Step::Retry {
                 after: None,
@@ -579,6 +669,9 @@ impl Delivery {
         {
             return Ok(m.clone());
         }
+        if self.dialects.s4(plant).is_some() {
+            return self.s4_material(plant, material, traceparent).await;
+        }
         let path = format!("/api/v1/materials/{}", flows::seg(material.as_str()));
         let json = self
             .lookup(&path, &[("plant", plant.as_str())], traceparent)
@@ -597,6 +690,13 @@ impl Delivery {
         lot: &LotRef,
         traceparent: &Option<String>,
     ) -> Result<Vec<andon_contracts::StockRow>, Step> {
+        if self.dialects.s4(&lot.plant).is_some() {
+            let (path, query) = wire::stock_read(&lot.plant, &lot.material, &lot.batch);
+            let json = self.lookup(&path, &pairs(&query), traceparent).await?;
+            return wire::entity(json)
+                .and_then(|d| wire::stock_rows(&d))
+                .map_err(unreadable);
+        }
         let json = self
             .lookup(
                 "/api/v1/stock",
@@ -644,6 +744,7 @@ impl Delivery {
                 None,
                 None,
                 traceparent.as_deref(),
+                &[],
             )
             .await?;
         match classify(&answer, None, &format!("GET {path}")) {
@@ -681,6 +782,7 @@ impl Delivery {
         body: Option<&Value>,
         key: Option<&str>,
         traceparent: Option<&str>,
+        headers: &[(&str, String)],
     ) -> Result<Answer, Step> {
         if self.settings.defects.has(Defect::SinglePlantToken)
             && let Some(p) = body.and_then(plant_of).or_else(|| {
@@ -718,6 +820,9 @@ impl Delivery {
         if let Some(t) = &token {
             req = req.header(AUTHORIZATION, format!("Bearer {t}"));
         }
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
         let resp = req.send().await.map_err(|e| Step::Retry {
             after: None,
             throttled: false,
@@ -729,6 +834,7 @@ impl Delivery {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
+        let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| Step::Retry {
             after: None,
             throttled: false,
@@ -746,6 +852,7 @@ impl Delivery {
             status,
             retry_after,
             json: serde_json::from_slice(&bytes).ok(),
+            headers,
         })
     }
 
@@ -802,6 +909,222 @@ impl Delivery {
     }
 }
 
+/// SAP's repeatable request: `RequestID` and `RepeatabilityCreation`.
+#[derive(Debug, Clone, Copy)]
+struct Repeatable<'a> {
+    /// The command's idempotency key (`None`: the `no-idempotency-key` defect).
+    request_id: Option<&'a str>,
+    /// When the command was first attempted (ms).
+    created_ms: i64,
+}
+
+/// The S/4HANA side of delivery: read-backs, look-ups and posts with CSRF and repeatable
+/// requests.
+impl Delivery {
+    /// Builds the andon body of a [`Body::ReadBack`] from the object read back from `plant`'s
+    /// system; `None` when there is nothing to do.
+    async fn read_back(
+        &self,
+        plant: &PlantId,
+        object: &ReadBack,
+        refs: &andon_contracts::api::SourceRefs,
+        traceparent: &Option<String>,
+    ) -> Result<Option<Value>, Step> {
+        let json = |v: Result<Value, serde_json::Error>| {
+            v.map(Some).map_err(|e| unreadable(e.to_string()))
+        };
+        match object {
+            ReadBack::WorkOrder { order } => {
+                let e = self.s4_order(plant, order, traceparent).await?;
+                json(serde_json::to_value(
+                    wire::work_order(&e, refs).map_err(unreadable)?,
+                ))
+            }
+            ReadBack::Cancellation { order } => {
+                let e = self.s4_order(plant, order, traceparent).await?;
+                match wire::cancellation(&e, refs) {
+                    Some(c) => json(serde_json::to_value(c)),
+                    None => {
+                        tracing::warn!(%order, "order not marked for deletion when read back: nothing to cancel");
+                        Ok(None)
+                    }
+                }
+            }
+            ReadBack::Material { material } => {
+                let m = self.s4_material(plant, material, traceparent).await?;
+                json(serde_json::to_value(wire::material_update(&m, refs)))
+            }
+        }
+    }
+
+    /// A production order of `plant`'s system, with operations and components.
+    async fn s4_order(
+        &self,
+        plant: &PlantId,
+        order: &andon_contracts::OrderId,
+        traceparent: &Option<String>,
+    ) -> Result<Value, Step> {
+        let (path, query) = wire::order_read(plant, order);
+        let answer = self.lookup(&path, &pairs(&query), traceparent).await?;
+        wire::entity(answer).map_err(unreadable)
+    }
+
+    /// The product master of `plant`'s system (read afresh; refreshes the cache).
+    async fn s4_material(
+        &self,
+        plant: &PlantId,
+        material: &MaterialId,
+        traceparent: &Option<String>,
+    ) -> Result<Material, Step> {
+        let (path, query) = wire::product_read(plant, material);
+        let answer = self.lookup(&path, &pairs(&query), traceparent).await?;
+        let m = wire::entity(answer)
+            .and_then(|e| wire::material(&e, plant))
+            .map_err(unreadable)?;
+        self.material_changed(&m);
+        Ok(m)
+    }
+
+    /// Posts the andon request `body` of ERP command `c` to `plant`'s S/4HANA system: the
+    /// translated body, with the session's CSRF token and cookie and the repeatable
+    /// request's headers. A CSRF refusal fetches a new token and sends the same call again.
+    async fn post_s4(
+        &self,
+        erp: &Target,
+        c: &Command,
+        (plant, release): (&PlantId, Release),
+        body: &Value,
+        repeatable: Repeatable<'_>,
+        traceparent: Option<&str>,
+    ) -> Step {
+        let (service, resource, odata) = match wire::outbound(&c.path, body, release) {
+            Ok(Outbound::Post {
+                service,
+                resource,
+                body,
+            }) => (service, resource, body),
+            Ok(Outbound::NotApplicable(why)) => {
+                return Step::NotApplicable(format!("{} for plant {plant}: {why}", c.call()));
+            }
+            Err(error) => {
+                return Step::Untranslatable {
+                    error,
+                    call: c.call(),
+                };
+            }
+        };
+        let path = wire::path(plant, service, resource);
+        let call = format!("POST {path}");
+        let mut headers = Vec::new();
+        if let Some(id) = repeatable.request_id {
+            headers.push(("requestid", id.to_string()));
+            headers.push((
+                "repeatabilitycreation",
+                session::http_date(repeatable.created_ms),
+            ));
+        }
+        for _ in 0..2 {
+            let (token, cookie) = match self.csrf(erp, plant, service, traceparent).await {
+                Ok(x) => x,
+                Err(step) => return step,
+            };
+            let mut h = headers.clone();
+            h.push((session::CSRF, token.clone()));
+            h.extend(cookie.map(|c| ("cookie", c)));
+            let answer = match self
+                .send(
+                    erp,
+                    Verb::Post,
+                    &path,
+                    &[],
+                    Some(&odata),
+                    None,
+                    traceparent,
+                    &h,
+                )
+                .await
+            {
+                Ok(a) => a,
+                Err(step) => return step,
+            };
+            if !session::csrf_refused(answer.status, &answer.headers) {
+                return classify_s4(&answer, &call);
+            }
+            tracing::info!(%plant, "CSRF token refused: fetching a new one");
+            let s = self.sessions.of(plant);
+            let mut session = s.lock().await;
+            if session.token.as_deref() == Some(token.as_str()) {
+                session.token = None;
+            }
+        }
+        Step::Retry {
+            after: None,
+            throttled: false,
+            error: "403 CSRF token refused after a fresh fetch".into(),
+        }
+    }
+
+    /// The CSRF token and session cookie for `plant`'s system, fetched from the root of
+    /// `service` when the session has none.
+    async fn csrf(
+        &self,
+        erp: &Target,
+        plant: &PlantId,
+        service: &str,
+        traceparent: Option<&str>,
+    ) -> Result<(String, Option<String>), Step> {
+        let s = self.sessions.of(plant);
+        let mut session = s.lock().await;
+        if let Some(t) = &session.token {
+            return Ok((t.clone(), session.cookie.clone()));
+        }
+        let mut h = vec![(session::CSRF, "Fetch".to_string())];
+        h.extend(session.cookie.clone().map(|c| ("cookie", c)));
+        let answer = self
+            .send(
+                erp,
+                Verb::Get,
+                &wire::path(plant, service, ""),
+                &[],
+                None,
+                None,
+                traceparent,
+                &h,
+            )
+            .await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(Step::Retry {
+                after: answer.retry_after,
+                throttled: matches!(answer.status, 429 | 503),
+                error: format!("CSRF token fetch answered {}", answer.status),
+            });
+        }
+        let token = session
+            .fetched(&answer.headers)
+            .map_err(|error| Step::Retry {
+                after: None,
+                throttled: false,
+                error,
+            })?;
+        tracing::debug!(%plant, "fetched a CSRF token");
+        Ok((token, session.cookie.clone()))
+    }
+}
+
+/// Query pairs as [`Delivery::lookup`] takes them.
+fn pairs<'a>(query: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    query.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// An answer that could not be read: retried like a failed call.
+fn unreadable(error: String) -> Step {
+    Step::Retry {
+        after: None,
+        throttled: false,
+        error: format!("unreadable answer: {error}"),
+    }
+}
+
 fn unblock_body(blocked: &flows::Blocked, command: &Command) -> Option<Value> {
     match &command.body {
         Body::HoldUnblock {
@@ -847,6 +1170,7 @@ mod tests {
             status,
             retry_after: retry_after.map(Duration::from_secs),
             json: code.map(|c| json!({"code": c, "status": status})),
+            headers: HeaderMap::new(),
         }
     }
 

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::defects::{Defect, Defects};
+use crate::s4hana::{self, Notification};
 
 /// HTTP method of a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +112,16 @@ pub enum Body {
         /// Source event.
         refs: SourceRefs,
     },
+    /// Built from the object an S/4HANA notification names, read back from the plant's
+    /// system when the command is first delivered.
+    ReadBack {
+        /// The plant whose S/4HANA system holds the object.
+        plant: PlantId,
+        /// What to read and what it becomes.
+        object: s4hana::ReadBack,
+        /// Source event.
+        refs: SourceRefs,
+    },
     /// ERP 343 (blocked → unrestricted) of what the holds of the lot moved.
     HoldUnblock {
         /// The lot bookkeeping key.
@@ -157,6 +168,41 @@ pub struct LotFacts {
     pub holds_in_force: usize,
     /// The event released the last hold in force.
     pub released_last_hold: bool,
+}
+
+/// An event as the flows read it: andon's typed data, or an S/4HANA notification. Short-lived
+/// (one per event being stored), so the size difference of the variants does not matter.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Inbound {
+    /// An andon event.
+    Andon(EventData),
+    /// An SAP business event of a plant whose ERP is S/4HANA.
+    S4hana(Notification),
+}
+
+impl Inbound {
+    /// Reads the data of `event` by its type.
+    pub fn decode(event: &CloudEvent) -> Result<Self, String> {
+        if s4hana::is_sap_event(&event.type_) {
+            Notification::decode(event).map(Self::S4hana)
+        } else {
+            event.typed_data().map(Self::Andon)
+        }
+    }
+
+    /// Whether the event is ordered per lot before it applies.
+    pub fn is_lot_event(&self) -> bool {
+        matches!(self, Self::Andon(d) if is_lot_event(d))
+    }
+
+    /// The commands that realise `event`.
+    pub fn plan(&self, event: &CloudEvent, lot: LotFacts, defects: &Defects) -> Vec<Command> {
+        match self {
+            Self::Andon(data) => plan(event, data, lot, defects),
+            Self::S4hana(n) => s4hana::plan(event, n),
+        }
+    }
 }
 
 /// Whether events of this kind are ordered per lot (`source` + `subject`) before they apply.

@@ -20,6 +20,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::delivery::Delivery;
+use crate::flows::Inbound;
+use crate::s4hana::{self, ErpDialects, Notification};
 use crate::store::{self, DeadLetterInput, Store, now_ms};
 
 /// What the handlers share.
@@ -101,12 +103,15 @@ impl Refusal {
 }
 
 /// Checks an event offered on the ingress of `system`: content type, JSON, the CloudEvents
-/// envelope and its data against the contract, and that `system` emits its type.
+/// envelope and its data against the contract, and that `system` emits its type. An SAP
+/// business event is taken on the ERP ingress for a plant whose ERP is S/4HANA
+/// ([`accept_sap`]).
 pub fn accept(
     system: System,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(CloudEvent, EventData), Box<Refusal>> {
+    dialects: &ErpDialects,
+) -> Result<(CloudEvent, Inbound), Box<Refusal>> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -137,6 +142,13 @@ pub fn accept(
             ),
         ))
     })?;
+    if json
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(s4hana::is_sap_event)
+    {
+        return accept_sap(system, json, dialects);
+    }
     if let Err(v) = andon_contracts::validate("cloudevent", &json) {
         let mut r = Refusal::new(
             400,
@@ -188,7 +200,59 @@ pub fn accept(
         )
         .about(&json)
     })?;
-    Ok((event, data))
+    Ok((event, Inbound::Andon(data)))
+}
+
+/// An SAP business event (`sap.s4.beh.…`): the CloudEvents envelope with andon's extension
+/// attributes (`plant`, `sequence`, `traceparent`), on the ERP ingress, of a plant whose ERP
+/// `ERP_DIALECTS` names as S/4HANA, with the key fields its type needs in `data`.
+fn accept_sap(
+    system: System,
+    json: Value,
+    dialects: &ErpDialects,
+) -> Result<(CloudEvent, Inbound), Box<Refusal>> {
+    let refuse = |code: &'static str, title: &'static str, detail: String| {
+        Box::new(Refusal::new(400, code, title, detail).about(&json))
+    };
+    let event: CloudEvent = serde_json::from_value(json.clone()).map_err(|e| {
+        refuse(
+            "invalid-event",
+            "Invalid event",
+            format!("The event cannot be read: {e}"),
+        )
+    })?;
+    if event.specversion != "1.0" || event.id.is_empty() || event.source.is_empty() {
+        return Err(refuse(
+            "invalid-event",
+            "Invalid event",
+            "specversion 1.0, id and source are required".into(),
+        ));
+    }
+    if system != System::Erp {
+        return Err(refuse(
+            "wrong-ingress",
+            "Event not emitted by this system",
+            format!("{} is an ERP event, not an event of {system}", event.type_),
+        ));
+    }
+    if dialects.s4(&event.plant).is_none() {
+        return Err(refuse(
+            "wrong-dialect",
+            "Plant does not speak S/4HANA",
+            format!(
+                "{} for plant {}, whose ERP speaks andon (ERP_DIALECTS)",
+                event.type_, event.plant
+            ),
+        ));
+    }
+    let n = Notification::decode(&event).map_err(|e| {
+        refuse(
+            "invalid-event",
+            "Invalid event",
+            format!("The data cannot be read: {e}"),
+        )
+    })?;
+    Ok((event, Inbound::S4hana(n)))
 }
 
 /// `POST /events/{system}`.
@@ -207,7 +271,7 @@ pub async fn receive(
             vec![],
         );
     };
-    let (event, data) = match accept(system, &headers, &body) {
+    let (event, data) = match accept(system, &headers, &body, app.delivery.dialects()) {
         Ok(e) => e,
         Err(refusal) => {
             tracing::warn!(%system, code = refusal.code, detail = %refusal.detail, "event rejected at ingress");
@@ -234,7 +298,7 @@ pub async fn receive(
     {
         Ok(ingested) => {
             app.delivery.wake(&ingested.targets);
-            if let EventData::MaterialChanged(m) = &data {
+            if let Inbound::Andon(EventData::MaterialChanged(m)) = &data {
                 app.delivery.material_changed(m);
             }
             if ingested.duplicate {
@@ -397,9 +461,22 @@ mod tests {
     #[test]
     fn a_valid_event_is_accepted_on_its_systems_ingress_only() {
         let body = serde_json::to_vec(&event()).unwrap();
-        assert!(accept(System::Mes, &headers("application/cloudevents+json"), &body).is_ok());
-        let wrong =
-            accept(System::Qms, &headers("application/cloudevents+json"), &body).unwrap_err();
+        assert!(
+            accept(
+                System::Mes,
+                &headers("application/cloudevents+json"),
+                &body,
+                &ErpDialects::default()
+            )
+            .is_ok()
+        );
+        let wrong = accept(
+            System::Qms,
+            &headers("application/cloudevents+json"),
+            &body,
+            &ErpDialects::default(),
+        )
+        .unwrap_err();
         assert_eq!((wrong.status, wrong.code), (400, "wrong-ingress"));
         assert_eq!(wrong.id.as_deref(), Some("e-1"));
     }
@@ -412,14 +489,53 @@ mod tests {
             System::Mes,
             &headers("application/cloudevents+json"),
             &serde_json::to_vec(&e).unwrap(),
+            &ErpDialects::default(),
         )
         .unwrap_err();
         assert_eq!(r.status, 400);
         assert!(!r.errors.is_empty(), "{r:?}");
-        let r = accept(System::Mes, &headers("application/cloudevents+json"), b"{").unwrap_err();
+        let r = accept(
+            System::Mes,
+            &headers("application/cloudevents+json"),
+            b"{",
+            &ErpDialects::default(),
+        )
+        .unwrap_err();
         assert_eq!(r.code, "invalid-event");
-        let r = accept(System::Mes, &headers("text/plain"), b"{}").unwrap_err();
+        let r = accept(
+            System::Mes,
+            &headers("text/plain"),
+            b"{}",
+            &ErpDialects::default(),
+        )
+        .unwrap_err();
         assert_eq!(r.status, 415);
         andon_contracts::validate("api/Problem", &r.problem_json()).unwrap();
+    }
+
+    #[test]
+    fn an_sap_event_is_taken_only_for_an_s4hana_plant_on_the_erp_ingress() {
+        let body = serde_json::to_vec(&json!({
+            "specversion": "1.0", "id": "e-9", "source": "/andon/erp/1000",
+            "type": "sap.s4.beh.product.v1.Product.Changed.v1",
+            "subject": "RM-1", "time": "2026-11-02T06:10:00Z", "datacontenttype": "application/json",
+            "plant": "1000", "sequence": 1,
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "data": {"Product": "RM-1"}
+        }))
+        .unwrap();
+        let h = headers("application/cloudevents+json");
+        let s4: ErpDialects = "1000=s4hana@2502".parse().unwrap();
+        let (_, data) = accept(System::Erp, &h, &body, &s4).unwrap();
+        assert!(matches!(
+            data,
+            Inbound::S4hana(Notification::ProductChanged(_))
+        ));
+        let andon = accept(System::Erp, &h, &body, &ErpDialects::default()).unwrap_err();
+        assert_eq!(andon.code, "wrong-dialect");
+        assert_eq!(
+            accept(System::Mes, &h, &body, &s4).unwrap_err().code,
+            "wrong-ingress"
+        );
     }
 }

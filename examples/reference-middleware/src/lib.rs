@@ -18,6 +18,8 @@
 //!   bookkeeping, in the same SQLite transactions as the store.
 //! * [`delivery`] — per-target workers: ordering per aggregate, retries with backoff and
 //!   jitter, `Retry-After` pauses, tokens, dead letters.
+//! * [`s4hana`] — the plants whose ERP is SAP S/4HANA (`ERP_DIALECTS`): SAP business
+//!   events read back, ERP calls translated to OData V2, CSRF sessions, repeatable requests.
 //! * [`defects`] — the named defects; the correct path asks about them at a few points
 //!   marked `DEFECT:`.
 //! * [`server`] — the router, `serve` on a given listener, and [`run`].
@@ -43,6 +45,7 @@ pub mod defects;
 pub mod delivery;
 pub mod flows;
 pub mod ingress;
+pub mod s4hana;
 pub mod server;
 pub mod store;
 
@@ -50,4 +53,5 @@ pub use store::lots;
 
 pub use config::{Args, Config, Credentials};
 pub use defects::{Defect, Defects};
+pub use s4hana::{ErpDialect, ErpDialects, Release};
 pub use server::{Error, router, run, run_on, serve, shutdown_signal};

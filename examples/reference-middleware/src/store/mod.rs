@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use andon_contracts::{CloudEvent, EventData, System};
+use andon_contracts::{CloudEvent, System};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::defects::{Defect, Defects};
-use crate::flows::{self, Command, LotFacts};
+use crate::flows::{self, Command, Inbound, LotFacts};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +217,16 @@ fn setup(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {
         CREATE INDEX IF NOT EXISTS outbox_due ON outbox (target, not_before) WHERE state = 'pending';
         CREATE INDEX IF NOT EXISTS outbox_order ON outbox (target, id) WHERE state = 'pending';"
     ))?;
+    // Added with the S/4HANA dialect: when a command was first attempted (its request
+    // built), sent as `RepeatabilityCreation`. Stores made before it gain the column here.
+    let has_first_attempt: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('outbox') WHERE name = 'first_attempt_ms'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_first_attempt {
+        conn.execute_batch("ALTER TABLE outbox ADD COLUMN first_attempt_ms INTEGER")?;
+    }
     Ok(())
 }
 
@@ -236,7 +246,7 @@ pub fn ingest(
     event: &CloudEvent,
     now_ms: i64,
 ) -> Result<Ingested, StoreError> {
-    let data = event.typed_data().map_err(StoreError::Event)?;
+    let data = Inbound::decode(event).map_err(StoreError::Event)?;
     let tx = conn.transaction()?;
     let inserted = tx.execute(
         "INSERT OR IGNORE INTO inbox (source, id, type, subject, sequence, event, received_at)
@@ -253,10 +263,10 @@ pub fn ingest(
     )? == 1;
     let mut targets = BTreeSet::new();
     if inserted {
-        if flows::is_lot_event(&data) {
+        if data.is_lot_event() {
             targets = lots::arrive(&tx, policy, event, now_ms)?;
         } else {
-            let commands = flows::plan(event, &data, LotFacts::default(), &policy.defects);
+            let commands = data.plan(event, LotFacts::default(), &policy.defects);
             targets = insert_commands(&tx, policy, event, &commands, None, now_ms)?;
         }
     } else {
@@ -281,17 +291,22 @@ fn reprocess(
     conn: &Connection,
     policy: &Policy,
     event: &CloudEvent,
-    data: &EventData,
+    data: &Inbound,
     receipt: i64,
     now_ms: i64,
 ) -> Result<BTreeSet<System>, StoreError> {
-    let mut state = if flows::is_lot_event(data) {
-        lots::load(conn, &flows::lot_key(event))?
-    } else {
-        lots::LotState::default()
+    let facts = match data {
+        Inbound::Andon(d) => {
+            let mut state = if flows::is_lot_event(d) {
+                lots::load(conn, &flows::lot_key(event))?
+            } else {
+                lots::LotState::default()
+            };
+            state.apply(d, event.sequence)
+        }
+        Inbound::S4hana(_) => LotFacts::default(),
     };
-    let facts = state.apply(data, event.sequence);
-    let commands = flows::plan(event, data, facts, &policy.defects);
+    let commands = data.plan(event, facts, &policy.defects);
     insert_commands(
         conn,
         policy,
@@ -401,6 +416,8 @@ pub struct OutboxRow {
     pub request: Option<Value>,
     /// Attempts so far.
     pub attempts: u32,
+    /// When the request was first built and sent (ms), once it was.
+    pub first_attempt_ms: Option<i64>,
 }
 
 /// Heads of their aggregates that are due, in outbox order, at most `limit`.
@@ -412,7 +429,7 @@ pub fn claimable(
 ) -> Result<Vec<OutboxRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.source, o.event_id, o.event_type, o.aggregate, o.command, o.idempotency_key, o.trace_id,
-                o.request, o.attempts
+                o.request, o.attempts, o.first_attempt_ms
          FROM (SELECT MIN(id) AS head FROM outbox WHERE target = ?1 AND state = 'pending' GROUP BY aggregate) h
          JOIN outbox o ON o.id = h.head
          WHERE o.not_before <= ?2
@@ -431,6 +448,7 @@ pub fn claimable(
                 r.get::<_, String>(7)?,
                 r.get::<_, Option<String>>(8)?,
                 r.get::<_, i64>(9)?,
+                r.get::<_, Option<i64>>(10)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -447,6 +465,7 @@ pub fn claimable(
                 trace_id,
                 request,
                 attempts,
+                first_attempt_ms,
             )| {
                 Ok(OutboxRow {
                     id,
@@ -460,6 +479,7 @@ pub fn claimable(
                     trace_id,
                     request: request.map(|r| serde_json::from_str(&r)).transpose()?,
                     attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+                    first_attempt_ms,
                 })
             },
         )
@@ -501,13 +521,15 @@ pub enum Prepared {
     },
 }
 
-/// Stores the request body of a row (once; retries reuse it) with its lot bookkeeping.
-/// Returns the body to send, or `None` when there is nothing to send (the row is done).
+/// Stores the request body of a row (once; retries reuse it) with its lot bookkeeping, and
+/// `at_ms` as its first attempt. Returns the body to send, or `None` when there is nothing
+/// to send (the row is done).
 pub fn prepare(
     conn: &mut Connection,
     row_id: i64,
     command: &Command,
     prepared: Prepared,
+    at_ms: i64,
 ) -> Result<Option<Value>, StoreError> {
     let tx = conn.transaction()?;
     let body = match prepared {
@@ -522,8 +544,9 @@ pub fn prepare(
     };
     match &body {
         Some(b) => tx.execute(
-            "UPDATE outbox SET request = ?2, updated_ms = ?3 WHERE id = ?1",
-            params![row_id, serde_json::to_string(b)?, now_ms()],
+            "UPDATE outbox SET request = ?2, first_attempt_ms = COALESCE(first_attempt_ms, ?3), updated_ms = ?3
+             WHERE id = ?1",
+            params![row_id, serde_json::to_string(b)?, at_ms],
         )?,
         None => tx.execute(
             "UPDATE outbox SET state = 'skipped', updated_ms = ?2 WHERE id = ?1",
@@ -541,6 +564,8 @@ pub enum Finish {
     Done,
     /// Given up without a dead letter (a defect).
     Dropped(String),
+    /// Not applicable to the target (recorded with why, not sent).
+    Skipped(String),
     /// Try again at `not_before` (ms).
     Retry {
         /// When.
@@ -581,6 +606,12 @@ pub fn finish(conn: &mut Connection, row: &OutboxRow, finish: Finish) -> Result<
         Finish::Dropped(why) => {
             tx.execute(
                 "UPDATE outbox SET state = 'dropped', attempts = attempts + 1, last_error = ?2, updated_ms = ?3 WHERE id = ?1",
+                params![row.id, why, now],
+            )?;
+        }
+        Finish::Skipped(why) => {
+            tx.execute(
+                "UPDATE outbox SET state = 'skipped', attempts = attempts + 1, last_error = ?2, updated_ms = ?3 WHERE id = ?1",
                 params![row.id, why, now],
             )?;
         }

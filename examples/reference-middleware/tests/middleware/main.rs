@@ -8,6 +8,8 @@
 //!   lost answers, token expiry, rejections, poison and reordered lot events.
 //! * `restart` — kill -9 during delivery and right after an acknowledgement.
 //! * `defects` — one test per named defect, showing the behaviour it changes.
+//! * `s4hana` — plants whose ERP is SAP S/4HANA (2408, 2502): read-back, postings, CSRF,
+//!   repeatable requests.
 
 mod cli;
 mod defects;
@@ -16,4 +18,5 @@ mod helpers;
 mod load;
 mod resilience;
 mod restart;
+mod s4hana;
 mod scenarios;

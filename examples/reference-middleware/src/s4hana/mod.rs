@@ -1,0 +1,345 @@
+//! The ERP of some plants is an SAP S/4HANA system (`ERP_DIALECTS`, e.g.
+//! `1000=andon@1,2000=s4hana@2408`). For those plants the middleware keeps its flows — the
+//! outbox commands are planned in andon's canonical form — and speaks S/4HANA at the two
+//! edges:
+//!
+//! * **in**: SAP business events (`sap.s4.beh.…`) are notifications naming an object;
+//!   [`plan`] turns one into the same MES/QMS/WMS commands as the andon event it stands for,
+//!   with a [`crate::flows::Body::ReadBack`] body that is built at delivery time from the
+//!   object read back from the plant's system ([`wire`]);
+//! * **out**: a command to the ERP of an S/4HANA plant is translated just before it is sent
+//!   ([`wire::outbound`]): a goods movement becomes a material document deep insert, a
+//!   confirmation a `ProdnOrdConf2`, and look-ups (material master, stock) read
+//!   `API_PRODUCT_SRV` and `API_MATERIAL_STOCK_SRV`. Every `POST` carries a CSRF token of the
+//!   plant's session ([`session`]) and a repeatable request (`RequestID` = the command's
+//!   idempotency key, `RepeatabilityCreation` = its first attempt).
+
+pub mod session;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use andon_contracts::api::SourceRefs;
+use andon_contracts::{CloudEvent, MaterialId, OrderId, PlantId, System};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::flows::{Body, Command, Verb, seg};
+
+/// A release of S/4HANA the middleware speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Release {
+    /// 2408: material document items carry the SAP unit (`EntryUnit`).
+    R2408,
+    /// 2502: material document items carry the ISO unit (`EntryUnitISOCode`).
+    R2502,
+}
+
+impl Release {
+    /// `2408` or `2502`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::R2408 => "2408",
+            Self::R2502 => "2502",
+        }
+    }
+}
+
+/// The API the ERP of a plant speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErpDialect {
+    /// andon's own REST API (`/api/v1/…`).
+    Andon,
+    /// SAP S/4HANA OData V2 at a release.
+    S4hana(Release),
+}
+
+impl fmt::Display for ErpDialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Andon => f.write_str("andon@1"),
+            Self::S4hana(r) => write!(f, "s4hana@{}", r.name()),
+        }
+    }
+}
+
+/// Which plants' ERP speaks what (`ERP_DIALECTS`); a plant not listed speaks andon.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErpDialects(BTreeMap<PlantId, ErpDialect>);
+
+impl ErpDialects {
+    /// The dialect of `plant`'s ERP.
+    pub fn of(&self, plant: &PlantId) -> ErpDialect {
+        self.0.get(plant).copied().unwrap_or(ErpDialect::Andon)
+    }
+
+    /// The S/4HANA release of `plant`'s ERP, when it is an S/4HANA system.
+    pub fn s4(&self, plant: &PlantId) -> Option<Release> {
+        match self.of(plant) {
+            ErpDialect::S4hana(r) => Some(r),
+            ErpDialect::Andon => None,
+        }
+    }
+
+    /// Sets the dialect of `plant`.
+    pub fn set(&mut self, plant: PlantId, dialect: ErpDialect) {
+        self.0.insert(plant, dialect);
+    }
+}
+
+impl fmt::Display for ErpDialects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(p, d)| format!("{p}={d}")).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl FromStr for ErpDialects {
+    type Err = String;
+
+    /// `PLANT=DIALECT@RELEASE,…`: `andon@1`, `s4hana@2408`, `s4hana@2502` (`s4hana` alone is
+    /// its newest release, 2502, as in andon's scenarios). Empty: every plant speaks andon.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut out = ErpDialects::default();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (plant, binding) = entry.split_once('=').ok_or_else(|| {
+                format!("{entry:?}: expected PLANT=DIALECT@RELEASE, e.g. 1000=s4hana@2502")
+            })?;
+            let plant = PlantId::parse(plant.trim())
+                .map_err(|e| format!("{entry:?}: plant {plant:?} is not a plant id: {e}"))?;
+            let (dialect, release) = match binding.trim().split_once('@') {
+                Some((d, r)) => (d.trim().to_ascii_lowercase(), Some(r.trim())),
+                None => (binding.trim().to_ascii_lowercase(), None),
+            };
+            let d = match (dialect.as_str(), release) {
+                ("andon", None | Some("1")) => ErpDialect::Andon,
+                ("s4hana", None | Some("2502")) => ErpDialect::S4hana(Release::R2502),
+                ("s4hana", Some("2408")) => ErpDialect::S4hana(Release::R2408),
+                ("andon" | "s4hana", Some(r)) => {
+                    return Err(format!(
+                        "{entry:?}: {dialect} has no release {r:?} here (andon@1, s4hana@2408, s4hana@2502)"
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "{entry:?}: the reference middleware speaks andon and s4hana to an ERP, not {dialect:?}"
+                    ));
+                }
+            };
+            if out.0.insert(plant.clone(), d).is_some() {
+                return Err(format!("plant {plant} is listed twice"));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Types of the SAP business events start with this.
+pub const EVENT_PREFIX: &str = "sap.s4.beh.";
+
+/// Whether `type_` is an SAP business event type.
+pub fn is_sap_event(type_: &str) -> bool {
+    type_.starts_with(EVENT_PREFIX)
+}
+
+/// What an SAP business event notifies: the object to read back and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// `ProductionOrder.Released`.
+    OrderReleased(OrderId),
+    /// `ProductionOrder.Changed`.
+    OrderChanged(OrderId),
+    /// `ProductionOrder.Deleted`: the order is marked for deletion.
+    OrderDeleted(OrderId),
+    /// `Product.Changed`.
+    ProductChanged(MaterialId),
+}
+
+impl Notification {
+    /// Reads the notification of `event` (type and data); `Err` says why it is not one.
+    pub fn decode(event: &CloudEvent) -> Result<Self, String> {
+        let data = event.data.to_value();
+        let field = |k: &str| {
+            data.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| format!("data.{k} is missing"))
+        };
+        let order = || -> Result<OrderId, String> {
+            let plant = field("ProductionPlant")?;
+            if plant != event.plant.as_str() {
+                return Err(format!(
+                    "data.ProductionPlant {plant} is not the event's plant {}",
+                    event.plant
+                ));
+            }
+            let o = field("ManufacturingOrder")?;
+            OrderId::parse(o).map_err(|e| format!("data.ManufacturingOrder {o:?}: {e}"))
+        };
+        let base = "sap.s4.beh.productionorder.v1.ProductionOrder.";
+        match event.type_.as_str() {
+            t if t == format!("{base}Released.v1") => Ok(Self::OrderReleased(order()?)),
+            t if t == format!("{base}Changed.v1") => Ok(Self::OrderChanged(order()?)),
+            t if t == format!("{base}Deleted.v1") => Ok(Self::OrderDeleted(order()?)),
+            "sap.s4.beh.product.v1.Product.Changed.v1" => {
+                let p = field("Product")?;
+                MaterialId::parse(p)
+                    .map(Self::ProductChanged)
+                    .map_err(|e| format!("data.Product {p:?}: {e}"))
+            }
+            other => Err(format!("SAP event type {other:?} has no flow here")),
+        }
+    }
+}
+
+/// The object a [`Body::ReadBack`] reads, and the andon body it becomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "object", rename_all = "snake_case")]
+pub enum ReadBack {
+    /// `A_ProductionOrder_2` with operations and components → a work order download.
+    WorkOrder {
+        /// The order.
+        order: OrderId,
+    },
+    /// `A_ProductionOrder_2` marked for deletion → a work order cancellation.
+    Cancellation {
+        /// The order.
+        order: OrderId,
+    },
+    /// `A_Product` with descriptions, units and plants → a material master update.
+    Material {
+        /// The product.
+        material: MaterialId,
+    },
+}
+
+/// The commands an S/4HANA notification implies: those of the andon event it stands for
+/// (DESIGN.md's flow table), with bodies read back at delivery time.
+pub fn plan(event: &CloudEvent, n: &Notification) -> Vec<Command> {
+    let refs = SourceRefs {
+        source: Some(event.key()),
+        sources: Vec::new(),
+    };
+    let command = |target, verb, path: String, aggregate: String, object| Command {
+        target,
+        verb,
+        path,
+        aggregate,
+        body: Body::ReadBack {
+            plant: event.plant.clone(),
+            object,
+            refs: refs.clone(),
+        },
+        done_on: None,
+        hold: false,
+    };
+    match n {
+        Notification::OrderReleased(order) => vec![Command {
+            done_on: Some("work-order-exists".into()),
+            ..command(
+                System::Mes,
+                Verb::Post,
+                "/api/v1/work-orders".into(),
+                format!("order/{order}"),
+                ReadBack::WorkOrder {
+                    order: order.clone(),
+                },
+            )
+        }],
+        Notification::OrderChanged(order) => vec![command(
+            System::Mes,
+            Verb::Put,
+            format!("/api/v1/work-orders/{}", seg(order.as_str())),
+            format!("order/{order}"),
+            ReadBack::WorkOrder {
+                order: order.clone(),
+            },
+        )],
+        Notification::OrderDeleted(order) => vec![command(
+            System::Mes,
+            Verb::Post,
+            format!("/api/v1/work-orders/{}/cancellation", seg(order.as_str())),
+            format!("order/{order}"),
+            ReadBack::Cancellation {
+                order: order.clone(),
+            },
+        )],
+        Notification::ProductChanged(material) => [System::Mes, System::Qms, System::Wms]
+            .into_iter()
+            .map(|target| {
+                command(
+                    target,
+                    Verb::Put,
+                    format!("/api/v1/materials/{}", seg(material.as_str())),
+                    format!("material/{material}"),
+                    ReadBack::Material {
+                        material: material.clone(),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn erp_dialects_parse_and_malformed_values_are_refused() {
+        let d: ErpDialects = "1000=andon@1, 2000=s4hana@2408,3000=s4hana"
+            .parse()
+            .unwrap();
+        let p = |s: &str| PlantId::parse(s).unwrap();
+        assert_eq!(d.of(&p("1000")), ErpDialect::Andon);
+        assert_eq!(d.s4(&p("2000")), Some(Release::R2408));
+        assert_eq!(d.s4(&p("3000")), Some(Release::R2502));
+        assert_eq!(d.of(&p("4000")), ErpDialect::Andon);
+        assert_eq!(
+            d.to_string(),
+            "1000=andon@1,2000=s4hana@2408,3000=s4hana@2502"
+        );
+        assert_eq!("".parse::<ErpDialects>().unwrap(), ErpDialects::default());
+        for bad in [
+            "1000",
+            "1000=s4hana@2311",
+            "1000=business-central@25",
+            "1000=s4hana@2408,1000=andon",
+            "=s4hana@2408",
+        ] {
+            assert!(bad.parse::<ErpDialects>().is_err(), "{bad} refused");
+        }
+    }
+
+    #[test]
+    fn a_released_order_notification_plans_the_work_order_download() {
+        let e: CloudEvent = serde_json::from_value(json!({
+            "specversion": "1.0", "id": "e-1", "source": "/andon/erp/1000",
+            "type": "sap.s4.beh.productionorder.v1.ProductionOrder.Released.v1",
+            "subject": "1000001", "time": "2026-11-02T06:10:00Z", "datacontenttype": "application/json",
+            "plant": "1000", "sequence": 1,
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "data": {"ManufacturingOrder": "1000001", "ManufacturingOrderType": "PP01", "ProductionPlant": "1000"}
+        }))
+        .unwrap();
+        let n = Notification::decode(&e).unwrap();
+        assert_eq!(
+            n,
+            Notification::OrderReleased(OrderId::parse("1000001").unwrap())
+        );
+        let cmds = plan(&e, &n);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(
+            (cmds[0].target, cmds[0].path.as_str()),
+            (System::Mes, "/api/v1/work-orders")
+        );
+        assert!(matches!(cmds[0].body, Body::ReadBack { .. }));
+        let mut other_plant = e.clone();
+        other_plant.plant = PlantId::parse("2000").unwrap();
+        assert!(Notification::decode(&other_plant).is_err());
+    }
+}
