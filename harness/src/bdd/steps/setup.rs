@@ -46,6 +46,29 @@ pub(super) fn plants_table(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     Ok(())
 }
 
+pub(super) fn erp_dialect(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    w.before_run("ERP dialect")?;
+    let id = a.req("id")?;
+    let dialect = match a.req("dialect")?.to_ascii_lowercase().as_str() {
+        "s/4hana" | "s4hana" => "s4hana",
+        "business central" | "business-central" => "business-central",
+        _ => "andon",
+    };
+    let text = match a.get("release") {
+        Some(r) => format!("{dialect}@{r}"),
+        None => dialect.to_string(),
+    };
+    let binding: andon_simulators::dialect::Binding =
+        text.parse().map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
+    if !w.plants.iter().any(|p| p["id"] == id) {
+        w.plants.push(json!({ "id": id, "lines": 2, "materials": 10 }));
+    }
+    for p in w.plants.iter_mut().filter(|p| p["id"] == id) {
+        p["erp"] = json!(binding.to_string());
+    }
+    Ok(())
+}
+
 pub(super) fn master_data(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     w.before_run("master data")?;
     let p = w.resolve(a.req("file")?);
@@ -329,6 +352,7 @@ plain_faults! {
     f_reset => "reset",
     f_commit_then_reset => "commit_then_reset",
     f_token_expiry => "token_expiry",
+    f_csrf_expiry => "csrf_expiry",
     f_duplicate => "duplicate",
     f_partition => "partition",
     f_engine_pause => "pause",

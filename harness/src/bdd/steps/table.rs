@@ -37,6 +37,14 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Plants,
+            "the ERP of plant {id} speaks S/4HANA|andon [release {r}]",
+            r#"^the ERP of plant "?(?P<id>[A-Z0-9]{4})"? speaks (?P<dialect>S/4HANA|s4hana|andon(?:'s API)?)(?: release "?(?P<release>[0-9]+)"?)?$"#,
+            "The API the plant's ERP speaks to the middleware: S/4HANA (OData V2 under the plant's own base URL, `{erp.<plant>.url}`; release 2408 or 2502, default the newest) or andon's own; adds the plant if it is not there yet.",
+            "Given the ERP of plant 2000 speaks S/4HANA release 2502",
+            Setup(erp_dialect),
+        ),
+        s(
+            T::Plants,
             "the master data from \"{file}\"",
             r#"^the master data (?:from|in) "(?P<file>[^"]+)"$"#,
             "Uses a master-data file (YAML, as `andon serve --data` takes) instead of generated plants; the path is relative to the feature file.",
@@ -371,6 +379,14 @@ pub(super) fn build() -> Vec<StepDef> {
             "Rejects valid tokens with 401 `unauthorized` (the middleware must fetch a new one and retry).",
             "Given the ERP expires tokens early from 5s for 10s",
             Setup(f_token_expiry),
+        ),
+        s(
+            T::Faults,
+            "the {system} expires CSRF tokens from {at} for {for}",
+            concat!(r"^the ", sys!(), " expires CSRF tokens ", window!(), "$"),
+            "S/4HANA: every CSRF token issued so far is answered 403 `CSRF token validation failed` (the middleware must fetch a new one and send the call again).",
+            "Given the ERP expires CSRF tokens from 5s for 10s",
+            Setup(f_csrf_expiry),
         ),
         s(
             T::Faults,

@@ -19,9 +19,12 @@ use super::super::extract::{AnswerLost, ClientGone};
 use super::super::{Core, Shared};
 use super::header_str;
 
-/// Whether `path` is part of the contract (the API and the token endpoint), where faults act.
+/// Whether `path` is part of the contract (the API, a vendor dialect's services under a
+/// plant's base URL, and the token endpoint), where faults act.
 fn is_contract_path(path: &str) -> bool {
-    path.starts_with("/api/") || path.starts_with("/oauth/")
+    path.starts_with("/api/")
+        || path.starts_with("/oauth/")
+        || (path.starts_with("/plant/") && path.contains("/sap/opu/odata/"))
 }
 
 /// Fault layer: answers instead of the system while an API fault is in force.
