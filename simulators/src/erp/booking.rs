@@ -2,8 +2,8 @@
 //! reversal, each with the business effects it records in the history.
 
 use andon_contracts::api::{
-    Confirmation, ConfirmationRequest, GoodsMovementRequest, MaterialDocument, ReversalRequest,
-    SourceRefs,
+    Confirmation, ConfirmationRequest, GoodsMovementRequest, MaterialDocument,
+    QualityNotification, QualityNotificationRequest, ReversalRequest, SourceRefs,
 };
 
 use super::Erp;
@@ -108,4 +108,25 @@ pub(super) fn reverse_doc(
     };
     record_document(erp, ctx, &doc, &req.refs);
     Ok(doc)
+}
+
+/// Creates a quality notification and records its effect (for andon's API and every
+/// dialect).
+pub(super) fn notify(
+    erp: &Erp,
+    ctx: &Ctx,
+    req: &QualityNotificationRequest,
+) -> Result<QualityNotification, ApiError> {
+    let n = {
+        let md = erp.core.master();
+        erp.lock().notify(&md, req)?
+    };
+    erp.core.effect(
+        ctx,
+        "erp.quality_notification",
+        req.nonconformance.clone(),
+        req.refs.all(),
+        serde_json::to_value(&n).unwrap_or_default(),
+    );
+    Ok(n)
 }

@@ -365,17 +365,7 @@ async fn notify(
     JsonBody(req): JsonBody<QualityNotificationRequest>,
 ) -> Result<Response, ApiError> {
     ctx.scope.check(&req.plant)?;
-    let n = {
-        let md = erp.core.master();
-        erp.lock().notify(&md, &req)?
-    };
-    erp.core.effect(
-        &ctx,
-        "erp.quality_notification",
-        req.nonconformance.clone(),
-        req.refs.all(),
-        serde_json::to_value(&n).unwrap_or_default(),
-    );
+    let n = booking::notify(&erp, &ctx, &req)?;
     Ok((StatusCode::CREATED, Json(n)).into_response())
 }
 

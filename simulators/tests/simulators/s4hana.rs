@@ -403,3 +403,37 @@ async fn a_plant_that_speaks_andon_has_no_s4hana_system() {
     assert_eq!(a.status, 404);
     assert_eq!(a.body["error"]["code"], "/IWBEP/CM_MGW_RT/020");
 }
+
+#[tokio::test]
+async fn a_quality_notification_is_created_and_read_back() {
+    let s = sim("2502");
+    let ses = session(&s).await;
+    let qn = "/plant/1000/sap/opu/odata/sap/API_QUALITYNOTIFICATION_SRV/A_QualityNotification";
+    let body = json!({"NotificationType": "Q3", "NotificationText": "Cracked housing", "Material": "RM-1",
+        "Plant": "1000", "Batch": "R1", "DefectCode": "CRACK", "ExternalReference": "NC-42"});
+    let a = send(&s, post(qn, &ses, &body, None)).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let id = a.body["d"]["QualityNotification"].as_str().unwrap().to_string();
+    let read = send(&s, Request::get(format!("{qn}('{id}')")).body(Body::empty()).unwrap()).await;
+    assert_eq!(read.body["d"]["ExternalReference"], "NC-42", "{}", read.text);
+    assert_eq!(read.body["d"]["DefectCode"], "CRACK");
+    let effect = s.history.snapshot().into_iter().any(|r| matches!(&r.entry,
+        Entry::Effect { effect, key, .. } if effect == "erp.quality_notification" && key == "NC-42"));
+    assert!(effect, "the effect is recorded canonically");
+    let mut bad = body.clone();
+    bad["Priority"] = json!("1");
+    let a = send(&s, post(qn, &ses, &bad, None)).await;
+    assert_eq!(a.status, 400);
+    assert!(a.body["error"]["message"]["value"].as_str().unwrap().contains("Property 'Priority' is invalid"));
+}
+
+#[tokio::test]
+async fn faults_act_on_the_dialect_s_services() {
+    let s = sim("2408");
+    let ses = session(&s).await;
+    s.apply_fault(json!({"kind": "unavailable", "retry_after": "2s", "path": "/plant/1000/sap/"})).await;
+    let a = send(&s, post(&format!("{MD}/A_MaterialDocumentHeader"), &ses, &issue("1", ("EntryUnit", "KG")), None)).await;
+    assert_eq!(a.status, 503, "{}", a.text);
+    assert_eq!(a.headers[header::RETRY_AFTER], "2");
+    assert_eq!(documents(&s), 0);
+}

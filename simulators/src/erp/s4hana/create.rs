@@ -6,7 +6,9 @@
 //! invalid"); each release adds its own required properties (2502: `EntryUnitISOCode` on
 //! every item, `PostingDate` on confirmations).
 
-use andon_contracts::api::{ConfirmationRequest, GoodsMovementItem, GoodsMovementRequest};
+use andon_contracts::api::{
+    ConfirmationRequest, GoodsMovementItem, GoodsMovementRequest, QualityNotificationRequest,
+};
 use andon_contracts::{
     BatchId, MaterialId, MovementTypeCode, OperationId, OrderId, PlantId, Quantity,
     StorageLocation, Unit,
@@ -437,6 +439,52 @@ pub fn confirmation(
         final_,
         posting_date: posting_date.unwrap_or(today),
         work_center: p.opt("WorkCenter"),
+        refs: Default::default(),
+    })
+}
+
+const NOTIFICATION_PROPS: &[&str] = &[
+    "NotificationType",
+    "NotificationText",
+    "Material",
+    "Plant",
+    "Batch",
+    "DefectCode",
+    "ExternalReference",
+];
+
+/// A quality notification (`POST A_QualityNotification`) for `plant`: `ExternalReference`
+/// is the nonconformance that found the defect.
+pub fn quality_notification(
+    body: &Value,
+    plant: &PlantId,
+) -> Result<QualityNotificationRequest, Refused> {
+    let o = object(body, "")?;
+    let p = Props { o, at: String::new() };
+    let mut v = Violations::default();
+    p.check(
+        &mut v,
+        NOTIFICATION_PROPS,
+        &["NotificationType", "Material", "Plant", "DefectCode", "ExternalReference"],
+    );
+    let item_plant = p.parsed(&mut v, "Plant", PlantId::parse);
+    if item_plant.as_ref().is_some_and(|x| x != plant) {
+        v.push("/Plant", format!("Plant {} is not a plant of this system (plant {plant})", p.opt("Plant").unwrap_or_default()));
+    }
+    let material = p.parsed(&mut v, "Material", MaterialId::parse);
+    let batch = p.parsed(&mut v, "Batch", BatchId::parse);
+    v.into_result()?;
+    let Some(material) = material else {
+        return Err(Box::new((SapError::bad_request("Incomplete notification"), vec!["/: incomplete".into()])));
+    };
+    Ok(QualityNotificationRequest {
+        nonconformance: p.opt("ExternalReference").unwrap_or_default(),
+        type_: p.opt("NotificationType").unwrap_or_default(),
+        plant: plant.clone(),
+        material,
+        batch,
+        defect_code: p.opt("DefectCode").unwrap_or_default(),
+        text: p.opt("NotificationText").unwrap_or_default(),
         refs: Default::default(),
     })
 }

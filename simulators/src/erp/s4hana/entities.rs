@@ -342,3 +342,45 @@ pub fn product_nav(place: &Place, m: &Material, nav: &str) -> Option<Vec<Value>>
     };
     Some(rows)
 }
+
+const NOTIFICATIONS: &str = "API_QUALITYNOTIFICATION_SRV";
+
+/// `A_QualityNotification` of a notification created from `req` on `created`.
+pub fn notification(
+    place: &Place,
+    n: &andon_contracts::api::QualityNotification,
+    req: &andon_contracts::api::QualityNotificationRequest,
+    created: chrono::NaiveDate,
+) -> Value {
+    json!({
+        "__metadata": place.meta(NOTIFICATIONS, "A_QualityNotificationType",
+            &format!("A_QualityNotification('{}')", n.notification)),
+        "QualityNotification": n.notification,
+        "NotificationType": req.type_,
+        "NotificationText": req.text.chars().take(40).collect::<String>(),
+        "Material": req.material.as_str(),
+        "Plant": n.plant.as_str(),
+        "Batch": req.batch.as_ref().map(|b| b.as_str()).unwrap_or(""),
+        "DefectCode": req.defect_code,
+        "ExternalReference": n.nonconformance,
+        "CreationDate": date(created),
+    })
+}
+
+/// `A_QualityNotification` of a notification created through andon's API: what the core
+/// keeps of it (its number, nonconformance and plant).
+pub fn notification_kept(place: &Place, n: &andon_contracts::api::QualityNotification) -> Value {
+    json!({
+        "__metadata": place.meta(NOTIFICATIONS, "A_QualityNotificationType",
+            &format!("A_QualityNotification('{}')", n.notification)),
+        "QualityNotification": n.notification,
+        "NotificationType": "",
+        "NotificationText": "",
+        "Material": "",
+        "Plant": n.plant.as_str(),
+        "Batch": "",
+        "DefectCode": "",
+        "ExternalReference": n.nonconformance,
+        "CreationDate": null,
+    })
+}

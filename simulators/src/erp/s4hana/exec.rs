@@ -63,6 +63,7 @@ fn service_document(service: &str) -> (Value, Option<String>) {
         "API_PROD_ORDER_CONFIRMATION_2_SRV" => &["ProdnOrdConf2"],
         "API_MATERIAL_DOCUMENT_SRV" => &["A_MaterialDocumentHeader", "A_MaterialDocumentItem"],
         "API_MATERIAL_STOCK_SRV" => &["A_MatlStkInAcctMod"],
+        "API_QUALITYNOTIFICATION_SRV" => &["A_QualityNotification"],
         _ => &[
             "A_Product",
             "A_ProductDescription",
@@ -107,6 +108,7 @@ fn read(erp: &Erp, call: &Call) -> Read {
             Ok((call.opts.collection(rows), None))
         }
         "API_PRODUCT_SRV" => read_products(erp, call),
+        "API_QUALITYNOTIFICATION_SRV" => read_notifications(erp, call),
         _ => Err(unknown(call)),
     }
 }
@@ -351,6 +353,9 @@ fn write(erp: &Erp, call: &Call, mut note: Note) -> Answer {
             post_confirmation(erp, call, &body, &mut note)
         }
         ("API_MATERIAL_DOCUMENT_SRV", "Cancel") => cancel_document(erp, call, &mut note),
+        ("API_QUALITYNOTIFICATION_SRV", "A_QualityNotification") => {
+            post_notification(erp, call, &body, &mut note)
+        }
         _ => Err(SapError::of(
             "method-not-allowed",
             format!("{} {} does not take POST", call.service, call.res.set),
@@ -483,4 +488,41 @@ fn cancel_document(erp: &Erp, call: &Call, note: &mut Note) -> Written {
         StatusCode::OK,
         json!({ "d": ent::document(&call.place, &doc, true, call.binding.release >= "2502") }),
     ))
+}
+
+fn post_notification(erp: &Erp, call: &Call, body: &Value, note: &mut Note) -> Written {
+    let req = checked(
+        note,
+        "/api/v1/quality-notifications",
+        create::quality_notification(body, &call.plant),
+    )?;
+    let n = crate::erp::booking::notify(erp, &call.ctx, &req)?;
+    let e = ent::notification(&call.place, &n, &req, erp.core.clock.today());
+    erp.s4.notifications.lock().unwrap_or_else(|e| e.into_inner()).insert(n.notification.clone(), e.clone());
+    Ok((StatusCode::CREATED, json!({ "d": e })))
+}
+
+/// Notifications as created through the dialect; those of andon's API with what the core
+/// keeps of them.
+fn read_notifications(erp: &Erp, call: &Call) -> Read {
+    let r = &call.res;
+    if r.set != "A_QualityNotification" || r.nav.is_some() {
+        return Err(unknown(call));
+    }
+    let kept = erp.s4.notifications.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let rows: Vec<Value> = erp
+        .lock()
+        .notifications
+        .iter()
+        .filter(|n| n.plant == call.plant)
+        .map(|n| kept.get(&n.notification).cloned().unwrap_or_else(|| ent::notification_kept(&call.place, n)))
+        .collect();
+    match r.key_of("QualityNotification") {
+        None => Ok((call.opts.collection(rows), None)),
+        Some(id) => rows
+            .into_iter()
+            .find(|e| e["QualityNotification"] == id)
+            .map(|e| (json!({ "d": call.opts.selected(e) }), None))
+            .ok_or_else(|| SapError::not_found(format!("Quality notification {id} does not exist"))),
+    }
 }

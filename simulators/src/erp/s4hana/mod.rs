@@ -5,7 +5,8 @@
 //! Served (contracts/dialects/s4hana/): `API_PRODUCTION_ORDER_2_SRV` (orders, operations,
 //! components), `API_PROD_ORDER_CONFIRMATION_2_SRV` (confirmations), `API_MATERIAL_DOCUMENT_SRV`
 //! (deep insert, read, `Cancel`), `API_MATERIAL_STOCK_SRV` (stock in the account model) and
-//! `API_PRODUCT_SRV` (the material master), each with `$metadata` and `$batch`; the CSRF
+//! `API_PRODUCT_SRV` (the material master) and `API_QUALITYNOTIFICATION_SRV` (quality
+//! notifications), each with `$metadata` and `$batch`; the CSRF
 //! token protocol ([`csrf`]), SAP Gateway's repeatable requests (`RequestID` +
 //! `RepeatabilityCreation`) as the only idempotency, ETags, and SAP's error body ([`error`]).
 //!
@@ -44,12 +45,13 @@ use error::SapError;
 use odata::{Options, Resource};
 
 /// The services served, as SAP names them.
-pub const SERVICES: [&str; 5] = [
+pub const SERVICES: [&str; 6] = [
     "API_PRODUCTION_ORDER_2_SRV",
     "API_PROD_ORDER_CONFIRMATION_2_SRV",
     "API_MATERIAL_DOCUMENT_SRV",
     "API_MATERIAL_STOCK_SRV",
     "API_PRODUCT_SRV",
+    "API_QUALITYNOTIFICATION_SRV",
 ];
 
 /// Where the services of a plant live, below the simulator's root.
@@ -391,4 +393,7 @@ async fn openapi(State(erp): State<Arc<Erp>>, Path(plant): Path<String>) -> Resp
 pub struct S4State {
     /// Sessions and their CSRF tokens.
     pub csrf: csrf::Sessions,
+    /// Quality notifications as created through the dialect (the core keeps their number,
+    /// nonconformance and plant), by number.
+    pub notifications: std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>,
 }
