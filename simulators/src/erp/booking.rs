@@ -2,8 +2,8 @@
 //! reversal, each with the business effects it records in the history.
 
 use andon_contracts::api::{
-    Confirmation, ConfirmationRequest, GoodsMovementRequest, MaterialDocument,
-    QualityNotification, QualityNotificationRequest, ReversalRequest, SourceRefs,
+    Confirmation, ConfirmationRequest, GoodsMovementRequest, MaterialDocument, QualityNotification,
+    QualityNotificationRequest, ReversalRequest, SourceRefs,
 };
 
 use super::Erp;

@@ -73,6 +73,9 @@ pub struct ErpState {
     pub groups: HashMap<(OrderId, String), String>,
     /// Quality notifications.
     pub notifications: Vec<QualityNotification>,
+    /// Confirmations cancelled, as (group, counter).
+    #[serde(default)]
+    pub cancelled_confirmations: std::collections::BTreeSet<(String, u32)>,
     next_document: u64,
     next_group: u64,
     next_notification: u64,
@@ -286,6 +289,61 @@ impl ErpState {
     }
 
     /// Posts an operation confirmation.
+    /// Cancels confirmation `counter` of `group`: its yield and scrap come off its operation
+    /// and a reversal with the quantities negated is booked under the group's next counter;
+    /// cancelling a final confirmation moves a confirmed order back to partially confirmed.
+    pub fn cancel_confirmation(
+        &mut self,
+        group: &str,
+        counter: u32,
+    ) -> Result<Confirmation, ApiError> {
+        let orig = self
+            .confirmations
+            .iter()
+            .find(|c| c.confirmation_group == group && c.confirmation_counter == counter)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::not_found(format!("Confirmation {group}/{counter} does not exist"))
+            })?;
+        let key = (group.to_string(), counter);
+        if orig.yield_.milli < 0
+            || orig.scrap.milli < 0
+            || self.cancelled_confirmations.contains(&key)
+        {
+            return Err(ApiError::of(
+                "already-reversed",
+                format!("Confirmation {group}/{counter} is a cancellation or already cancelled"),
+            ));
+        }
+        let rec = self
+            .orders
+            .get_mut(&orig.order)
+            .ok_or_else(|| ApiError::not_found(format!("Order {} does not exist", orig.order)))?;
+        let op = orig.operation.as_str().to_string();
+        *rec.confirmed_yield.entry(op.clone()).or_default() -= orig.yield_.milli;
+        *rec.confirmed_scrap.entry(op).or_default() -= orig.scrap.milli;
+        if orig.final_ && rec.order.status == OrderStatus::Confirmed {
+            rec.order.status = OrderStatus::PartiallyConfirmed;
+        }
+        let next = self
+            .confirmations
+            .iter()
+            .filter(|c| c.confirmation_group == group)
+            .count() as u32
+            + 1;
+        let reversal = Confirmation {
+            confirmation_counter: next,
+            yield_: Quantity::from_milli(-orig.yield_.milli, orig.yield_.unit.clone()),
+            scrap: Quantity::from_milli(-orig.scrap.milli, orig.scrap.unit.clone()),
+            final_: false,
+            order_status: rec.order.status,
+            ..orig
+        };
+        self.confirmations.push(reversal.clone());
+        self.cancelled_confirmations.insert(key);
+        Ok(reversal)
+    }
+
     pub fn confirm(
         &mut self,
         md: &MasterData,

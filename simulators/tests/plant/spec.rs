@@ -81,3 +81,84 @@ async fn every_documented_operation_is_a_route_of_its_simulator() {
         }
     }
 }
+
+/// Every operation of each S/4HANA release's OpenAPI document is served under a plant's
+/// base URL (not "Resource not found for segment", not 405, never a 5xx), and the plant
+/// serves that document.
+#[tokio::test]
+async fn every_documented_s4hana_operation_is_served_in_each_release() {
+    for release in ["2408", "2502"] {
+        let mut config = andon_simulators::SimConfig::default();
+        config.dialects.insert(
+            andon_contracts::PlantId::parse("1000").expect("plant"),
+            format!("s4hana@{release}").parse().expect("binding"),
+        );
+        let s = crate::helpers::sim_with(System::Erp, config, crate::helpers::master());
+        let (status, doc) = send(&s, "GET", "/plant/1000/openapi.json").await;
+        assert_eq!(status, StatusCode::OK, "{release}");
+        let bundled = andon_contracts::dialects::s4hana::openapi_json(release).expect("doc");
+        assert_eq!(
+            doc, bundled,
+            "{release}: the plant serves its release's document"
+        );
+        let fetch = s
+            .router
+            .clone()
+            .oneshot(
+                Request::get("/plant/1000/sap/opu/odata/sap/API_PRODUCT_SRV/")
+                    .header("x-csrf-token", "Fetch")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("answer");
+        let token = fetch.headers()["x-csrf-token"].clone();
+        let cookie = fetch.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("cookie")
+            .to_string();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let mut uri = format!("/plant/1000{path}");
+            while let (Some(a), Some(b)) = (uri.find('{'), uri.find('}')) {
+                uri.replace_range(a..=b, "1");
+            }
+            for method in ["get", "post", "patch", "delete"] {
+                if item.get(method).is_none() {
+                    continue;
+                }
+                let m = method.to_uppercase();
+                let resp = s
+                    .router
+                    .clone()
+                    .oneshot(
+                        Request::builder()
+                            .method(m.as_str())
+                            .uri(uri.replace('\'', "%27"))
+                            .header("content-type", "application/json")
+                            .header("x-csrf-token", token.clone())
+                            .header("cookie", &cookie)
+                            .body(Body::from("{}"))
+                            .expect("request"),
+                    )
+                    .await
+                    .expect("answer");
+                let status = resp.status();
+                let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22)
+                    .await
+                    .expect("body");
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let message = body["error"]["message"]["value"].as_str().unwrap_or("");
+                assert!(
+                    status != StatusCode::METHOD_NOT_ALLOWED
+                        && !message.starts_with("Resource not found for segment")
+                        && !message.contains("does not take POST")
+                        && !status.is_server_error(),
+                    "{release}: {m} {path} is documented but not served: {status} {body}"
+                );
+            }
+        }
+    }
+}

@@ -413,27 +413,112 @@ async fn a_quality_notification_is_created_and_read_back() {
         "Plant": "1000", "Batch": "R1", "DefectCode": "CRACK", "ExternalReference": "NC-42"});
     let a = send(&s, post(qn, &ses, &body, None)).await;
     assert_eq!(a.status, 201, "{}", a.text);
-    let id = a.body["d"]["QualityNotification"].as_str().unwrap().to_string();
-    let read = send(&s, Request::get(format!("{qn}('{id}')")).body(Body::empty()).unwrap()).await;
-    assert_eq!(read.body["d"]["ExternalReference"], "NC-42", "{}", read.text);
+    let id = a.body["d"]["QualityNotification"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let read = send(
+        &s,
+        Request::get(format!("{qn}('{id}')"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        read.body["d"]["ExternalReference"], "NC-42",
+        "{}",
+        read.text
+    );
     assert_eq!(read.body["d"]["DefectCode"], "CRACK");
-    let effect = s.history.snapshot().into_iter().any(|r| matches!(&r.entry,
-        Entry::Effect { effect, key, .. } if effect == "erp.quality_notification" && key == "NC-42"));
+    let effect = s.history.snapshot().into_iter().any(|r| {
+        matches!(&r.entry,
+        Entry::Effect { effect, key, .. } if effect == "erp.quality_notification" && key == "NC-42")
+    });
     assert!(effect, "the effect is recorded canonically");
     let mut bad = body.clone();
     bad["Priority"] = json!("1");
     let a = send(&s, post(qn, &ses, &bad, None)).await;
     assert_eq!(a.status, 400);
-    assert!(a.body["error"]["message"]["value"].as_str().unwrap().contains("Property 'Priority' is invalid"));
+    assert!(
+        a.body["error"]["message"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("Property 'Priority' is invalid")
+    );
 }
 
 #[tokio::test]
 async fn faults_act_on_the_dialect_s_services() {
     let s = sim("2408");
     let ses = session(&s).await;
-    s.apply_fault(json!({"kind": "unavailable", "retry_after": "2s", "path": "/plant/1000/sap/"})).await;
-    let a = send(&s, post(&format!("{MD}/A_MaterialDocumentHeader"), &ses, &issue("1", ("EntryUnit", "KG")), None)).await;
+    s.apply_fault(json!({"kind": "unavailable", "retry_after": "2s", "path": "/plant/1000/sap/"}))
+        .await;
+    let a = send(
+        &s,
+        post(
+            &format!("{MD}/A_MaterialDocumentHeader"),
+            &ses,
+            &issue("1", ("EntryUnit", "KG")),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(a.status, 503, "{}", a.text);
     assert_eq!(a.headers[header::RETRY_AFTER], "2");
     assert_eq!(documents(&s), 0);
+}
+
+#[tokio::test]
+async fn a_confirmation_is_booked_and_cancelled_once() {
+    let s = sim("2408");
+    let ses = session(&s).await;
+    let conf = "/plant/1000/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV";
+    let body = json!({"OrderID": ORDER, "OrderOperation": "0010", "ConfirmationUnit": "PC",
+        "ConfirmationYieldQuantity": "10", "PostingDate": posting_date()});
+    let a = send(
+        &s,
+        post(&format!("{conf}/ProdnOrdConf2"), &ses, &body, None),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let (g, n) = (
+        a.body["d"]["ConfirmationGroup"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        a.body["d"]["ConfirmationCount"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let cancel =
+        format!("{conf}/CancelProdnOrdConf?ConfirmationGroup='{g}'&ConfirmationCount='{n}'");
+    let a = send(&s, post(&cancel, &ses, &json!({}), None)).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body["d"]["IsReversal"], true);
+    assert_eq!(a.body["d"]["ConfirmationYieldQuantity"], "10.000");
+    let again = send(&s, post(&cancel, &ses, &json!({}), None)).await;
+    assert_eq!(again.status, 400, "{}", again.text);
+    let read = send(
+        &s,
+        Request::get(format!(
+            "{conf}/ProdnOrdConf2(ConfirmationGroup='{g}',ConfirmationCount='{n}')"
+        ))
+        .body(Body::empty())
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(read.body["d"]["IsReversed"], true, "{}", read.text);
+    let order = s
+        .erp
+        .state
+        .lock()
+        .unwrap()
+        .orders
+        .values()
+        .find(|r| r.order.order.as_str() == ORDER)
+        .unwrap()
+        .confirmed_yield
+        .clone();
+    assert_eq!(order.get("0010").copied(), Some(0));
 }

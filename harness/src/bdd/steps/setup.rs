@@ -58,10 +58,12 @@ pub(super) fn erp_dialect(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
         Some(r) => format!("{dialect}@{r}"),
         None => dialect.to_string(),
     };
-    let binding: andon_simulators::dialect::Binding =
-        text.parse().map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
+    let binding: andon_simulators::dialect::Binding = text
+        .parse()
+        .map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
     if !w.plants.iter().any(|p| p["id"] == id) {
-        w.plants.push(json!({ "id": id, "lines": 2, "materials": 10 }));
+        w.plants
+            .push(json!({ "id": id, "lines": 2, "materials": 10 }));
     }
     for p in w.plants.iter_mut().filter(|p| p["id"] == id) {
         p["erp"] = json!(binding.to_string());

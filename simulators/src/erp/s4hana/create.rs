@@ -460,22 +460,40 @@ pub fn quality_notification(
     plant: &PlantId,
 ) -> Result<QualityNotificationRequest, Refused> {
     let o = object(body, "")?;
-    let p = Props { o, at: String::new() };
+    let p = Props {
+        o,
+        at: String::new(),
+    };
     let mut v = Violations::default();
     p.check(
         &mut v,
         NOTIFICATION_PROPS,
-        &["NotificationType", "Material", "Plant", "DefectCode", "ExternalReference"],
+        &[
+            "NotificationType",
+            "Material",
+            "Plant",
+            "DefectCode",
+            "ExternalReference",
+        ],
     );
     let item_plant = p.parsed(&mut v, "Plant", PlantId::parse);
     if item_plant.as_ref().is_some_and(|x| x != plant) {
-        v.push("/Plant", format!("Plant {} is not a plant of this system (plant {plant})", p.opt("Plant").unwrap_or_default()));
+        v.push(
+            "/Plant",
+            format!(
+                "Plant {} is not a plant of this system (plant {plant})",
+                p.opt("Plant").unwrap_or_default()
+            ),
+        );
     }
     let material = p.parsed(&mut v, "Material", MaterialId::parse);
     let batch = p.parsed(&mut v, "Batch", BatchId::parse);
     v.into_result()?;
     let Some(material) = material else {
-        return Err(Box::new((SapError::bad_request("Incomplete notification"), vec!["/: incomplete".into()])));
+        return Err(Box::new((
+            SapError::bad_request("Incomplete notification"),
+            vec!["/: incomplete".into()],
+        )));
     };
     Ok(QualityNotificationRequest {
         nonconformance: p.opt("ExternalReference").unwrap_or_default(),

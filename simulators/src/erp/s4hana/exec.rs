@@ -178,7 +178,15 @@ fn read_confirmations(erp: &Erp, call: &Call) -> Read {
         .confirmations
         .iter()
         .filter(|c| c.plant == call.plant)
-        .map(|c| ent::confirmation(&call.place, c, "", false));
+        .map(|c| {
+            let key = (c.confirmation_group.clone(), c.confirmation_counter);
+            ent::confirmation(
+                &call.place,
+                c,
+                "",
+                st.cancelled_confirmations.contains(&key),
+            )
+        });
     match &r.key {
         None => Ok((call.opts.collection(rows.collect()), None)),
         Some(_) => {
@@ -320,7 +328,7 @@ fn read_products(erp: &Erp, call: &Call) -> Read {
 fn write(erp: &Erp, call: &Call, mut note: Note) -> Answer {
     let target = (call.service.as_str(), call.res.set.as_str());
     let body = match target {
-        (_, "Cancel") => None,
+        (_, "Cancel" | "CancelProdnOrdConf") => None,
         _ if call.res.key.is_some() || call.res.nav.is_some() => {
             return Answer::error(
                 SapError::of("method-not-allowed", "Only entity sets take POST"),
@@ -353,6 +361,9 @@ fn write(erp: &Erp, call: &Call, mut note: Note) -> Answer {
             post_confirmation(erp, call, &body, &mut note)
         }
         ("API_MATERIAL_DOCUMENT_SRV", "Cancel") => cancel_document(erp, call, &mut note),
+        ("API_PROD_ORDER_CONFIRMATION_2_SRV", "CancelProdnOrdConf") => {
+            cancel_confirmation(erp, call)
+        }
         ("API_QUALITYNOTIFICATION_SRV", "A_QualityNotification") => {
             post_notification(erp, call, &body, &mut note)
         }
@@ -498,7 +509,11 @@ fn post_notification(erp: &Erp, call: &Call, body: &Value, note: &mut Note) -> W
     )?;
     let n = crate::erp::booking::notify(erp, &call.ctx, &req)?;
     let e = ent::notification(&call.place, &n, &req, erp.core.clock.today());
-    erp.s4.notifications.lock().unwrap_or_else(|e| e.into_inner()).insert(n.notification.clone(), e.clone());
+    erp.s4
+        .notifications
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(n.notification.clone(), e.clone());
     Ok((StatusCode::CREATED, json!({ "d": e })))
 }
 
@@ -509,13 +524,22 @@ fn read_notifications(erp: &Erp, call: &Call) -> Read {
     if r.set != "A_QualityNotification" || r.nav.is_some() {
         return Err(unknown(call));
     }
-    let kept = erp.s4.notifications.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let kept = erp
+        .s4
+        .notifications
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let rows: Vec<Value> = erp
         .lock()
         .notifications
         .iter()
         .filter(|n| n.plant == call.plant)
-        .map(|n| kept.get(&n.notification).cloned().unwrap_or_else(|| ent::notification_kept(&call.place, n)))
+        .map(|n| {
+            kept.get(&n.notification)
+                .cloned()
+                .unwrap_or_else(|| ent::notification_kept(&call.place, n))
+        })
         .collect();
     match r.key_of("QualityNotification") {
         None => Ok((call.opts.collection(rows), None)),
@@ -523,6 +547,48 @@ fn read_notifications(erp: &Erp, call: &Call) -> Read {
             .into_iter()
             .find(|e| e["QualityNotification"] == id)
             .map(|e| (json!({ "d": call.opts.selected(e) }), None))
-            .ok_or_else(|| SapError::not_found(format!("Quality notification {id} does not exist"))),
+            .ok_or_else(|| {
+                SapError::not_found(format!("Quality notification {id} does not exist"))
+            }),
     }
+}
+
+/// `POST CancelProdnOrdConf?ConfirmationGroup='…'&ConfirmationCount='…'`: the reversal of a
+/// confirmation (andon's API has no such call: no flow cancels a confirmation).
+fn cancel_confirmation(erp: &Erp, call: &Call) -> Written {
+    let p = &call.opts.params;
+    let need = |k: &str| {
+        p.get(k)
+            .cloned()
+            .ok_or_else(|| SapError::bad_request(format!("Parameter '{k}' is required")))
+    };
+    let group = need("ConfirmationGroup")?;
+    let count: u32 = need("ConfirmationCount")?
+        .parse()
+        .map_err(|_| SapError::bad_request("ConfirmationCount must be a number"))?;
+    let reversal = {
+        let mut st = erp.lock();
+        let mine = st
+            .confirmations
+            .iter()
+            .any(|c| c.confirmation_group == group && c.plant == call.plant);
+        if !mine {
+            return Err(SapError::not_found(format!(
+                "Confirmation {group}/{count} does not exist in plant {}",
+                call.plant
+            )));
+        }
+        st.cancel_confirmation(&group, count)?
+    };
+    erp.core.effect(
+        &call.ctx,
+        "erp.confirmation",
+        format!("{}/{}", reversal.order, reversal.operation),
+        vec![],
+        serde_json::to_value(&reversal).unwrap_or_default(),
+    );
+    Ok((
+        StatusCode::OK,
+        json!({ "d": ent::confirmation(&call.place, &reversal, "", false) }),
+    ))
 }
