@@ -33,3 +33,12 @@ Feature: Plants whose ERP speaks SAP S/4HANA
     When the plants run for 10s
     Then every acknowledged event has exactly one effect
     And ERP stock reconciles with the plants' activity
+
+  Scenario: The cloud ERP of plant 1000 is cut over from S/4HANA 2408 to 2502 with events in flight
+    Given plant 1000 with 1 line making 5 materials
+    And the ERP of plant 1000 speaks S/4HANA release 2408
+    And the ERP of plant 1000 is upgraded to S/4HANA release 2502 at 5s
+    And a steady load of 20 steps per second
+    When the plants run for 10s
+    Then every acknowledged event has exactly one effect
+    And ERP stock reconciles with the plants' activity

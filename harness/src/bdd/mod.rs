@@ -54,6 +54,9 @@ pub struct TestOptions {
     pub fail_fast: bool,
     /// The program `{andon}` names (default: the running binary).
     pub andon: Option<PathBuf>,
+    /// The dialect every plant's ERP speaks, whatever the steps say (`s4hana@2502`: the
+    /// whole suite against a vendor release, to gate an upgrade).
+    pub erp_dialect: Option<andon_simulators::dialect::Binding>,
 }
 
 /// A configuration error (exit 2).
@@ -409,6 +412,7 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         report_dir: report_dir.clone(),
         andon: opts.andon.clone(),
         runtime: opts.runtime,
+        erp_dialect: opts.erp_dialect.clone(),
     });
     let json_path = report_dir.join("cucumber.json");
     run_cucumber(opts, ctx, &capabilities, selected, &json_path).await?;

@@ -300,6 +300,7 @@ mod tests {
             report_dir: dir.clone(),
             fail_fast: false,
             andon: None,
+            erp_dialect: None,
         };
         let html = index_html(&r, &opts);
         assert!(html.contains("1 failed") && html.contains("boom") && !html.contains("http"));

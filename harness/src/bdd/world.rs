@@ -28,6 +28,8 @@ pub struct TestContext {
     pub andon: Option<PathBuf>,
     /// Where the simulators and the SUT run.
     pub runtime: crate::engine::runtime::RuntimeKind,
+    /// The dialect every plant's ERP speaks, whatever the steps say.
+    pub erp_dialect: Option<andon_simulators::dialect::Binding>,
 }
 
 /// A finished run, and the recorded history loaded for the checkers.
@@ -69,6 +71,8 @@ pub struct AndonWorld {
     pub mix: Option<Value>,
     /// The fault timeline.
     pub faults: Vec<Value>,
+    /// Vendor upgrades cut over during the run (`{at, plant, erp}`).
+    pub upgrades: Vec<Value>,
     /// Per-system options (`erp` → `{idempotency: false, …}`).
     pub options: BTreeMap<String, Map<String, Value>>,
     /// Settle limit.
@@ -169,6 +173,9 @@ impl AndonWorld {
         if let Some(m) = &self.mix {
             doc["mix"] = m.clone();
         }
+        if !self.upgrades.is_empty() {
+            doc["upgrades"] = json!(self.upgrades);
+        }
         if let Some(d) = &self.data {
             doc["data"] = json!(d.display().to_string());
         }
@@ -188,7 +195,17 @@ impl AndonWorld {
         std::fs::create_dir_all(&scenarios)
             .map_err(|e| format!("cannot create {}: {e}", scenarios.display()))?;
         let file = scenarios.join(format!("{}.yaml", self.slug));
-        let yaml = serde_norway::to_string(&self.scenario_doc())
+        let mut doc = self.scenario_doc();
+        if let (Some(b), Some(plants)) = (&ctx.erp_dialect, doc["plants"].as_array_mut()) {
+            for p in plants {
+                p["erp"] = json!(b.to_string());
+            }
+            if let Some(d) = doc.get_mut("upgrades") {
+                // The suite runs against one release: an upgrade step would leave it.
+                *d = json!([]);
+            }
+        }
+        let yaml = serde_norway::to_string(&doc)
             .map_err(|e| format!("internal: the scenario does not serialize: {e}"))?;
         let text = format!(
             "# {}\n# Written by `andon test` from the steps of the scenario.\n{yaml}",

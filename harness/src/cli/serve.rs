@@ -161,6 +161,14 @@ fn parse_dialect(s: &str) -> Result<(System, andon_simulators::dialect::Binding)
     Ok((system, binding))
 }
 
+/// `erp=DIALECT[@RELEASE]`: a dialect of the ERP.
+pub(crate) fn parse_erp_dialect(s: &str) -> Result<andon_simulators::dialect::Binding, String> {
+    match parse_dialect(s)? {
+        (System::Erp, b) => Ok(b),
+        (other, _) => Err(format!("only the ERP speaks a vendor dialect, not {other}")),
+    }
+}
+
 fn parse_ingress(s: &str) -> Result<(System, String), String> {
     let (system, url) = split_pair(s, "URL")?;
     match reqwest::Url::parse(url) {

@@ -34,6 +34,11 @@ pub struct TestArgs {
     /// Stop at the first failed scenario.
     #[arg(long)]
     pub fail_fast: bool,
+    /// The API every plant's ERP speaks, whatever the steps say: `erp=s4hana@2502` runs the
+    /// whole suite against that vendor release (gate an upgrade: run it for the release in
+    /// production and for the next one).
+    #[arg(long = "dialect", value_name = "erp=DIALECT[@RELEASE]", value_parser = super::serve::parse_erp_dialect)]
+    pub dialect: Option<andon_simulators::dialect::Binding>,
 }
 
 /// Runs `andon test`.
@@ -58,6 +63,7 @@ pub async fn run(args: TestArgs) -> u8 {
         report_dir,
         fail_fast: args.fail_fast,
         andon: None,
+        erp_dialect: args.dialect,
     };
     let outcome = match super::run::interruptible(bdd::run(&opts)).await {
         Ok(outcome) => outcome,

@@ -51,6 +51,8 @@ struct Raw {
     expect: Expect,
     #[serde(default)]
     thresholds: Vec<String>,
+    #[serde(default)]
+    upgrades: Vec<super::Upgrade>,
 }
 
 /// The seed when none is given.
@@ -202,6 +204,7 @@ impl Raw {
             settle: self.settle,
             expect: self.expect,
             thresholds,
+            upgrades: self.upgrades,
         }
     }
 }

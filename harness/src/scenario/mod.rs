@@ -37,6 +37,7 @@ macro_rules! ypath {
 #[allow(unused_imports)]
 pub(crate) use ypath;
 
+mod dialects;
 mod error;
 mod fault_entry;
 mod fault_params;
@@ -62,7 +63,7 @@ pub use crate::history::Expect;
 pub use error::{Problem, ScenarioError};
 pub use model::{
     EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, Per, PlantEntry, Rate,
-    RateError, Shape, SutFault, SutFaultKind, SystemOptions, Target, TimedFault,
+    RateError, Shape, SutFault, SutFaultKind, SystemOptions, Target, TimedFault, Upgrade,
 };
 pub use threshold::Threshold;
 pub use yaml::MAX_FLOW_DEPTH;
@@ -110,6 +111,9 @@ pub struct Scenario {
     /// Thresholds of a load run (`andon load`): they decide its exit code.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<Threshold>,
+    /// Vendor upgrades cut over during the run, in time order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upgrades: Vec<Upgrade>,
 }
 
 impl Scenario {
@@ -295,6 +299,17 @@ impl Scenario {
                     .collect()
             }),
         }
+    }
+
+    /// The cut-overs of the run: at each time, the ERP's switches that carry it out.
+    pub fn cutovers(&self) -> impl Iterator<Item = (Dur, ConfigPatch)> + '_ {
+        self.upgrades.iter().map(|u| {
+            let patch = ConfigPatch {
+                dialects: Some([(u.plant.clone(), u.erp.clone())].into()),
+                ..ConfigPatch::default()
+            };
+            (u.at, patch)
+        })
     }
 
     /// [`Scenario::sim_config`] for every simulator.

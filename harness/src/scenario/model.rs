@@ -55,6 +55,22 @@ impl PlantEntry {
     }
 }
 
+/// A vendor upgrade cut over while the run goes on: from `at`, the plant's ERP speaks
+/// `erp` (a new release of its dialect, or another dialect), at the same base URL, with
+/// events and calls in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upgrade {
+    /// When (wall time since the run started).
+    #[serde(deserialize_with = "super::yaml::at_scalar")]
+    pub at: Dur,
+    /// The plant whose ERP is upgraded.
+    #[serde(deserialize_with = "super::yaml::at_scalar")]
+    pub plant: PlantId,
+    /// What it speaks from then on (`s4hana@2502`).
+    pub erp: Binding,
+}
+
 /// An arrival rate in steps of plant activity per second, written `50/s`, `3000/min`,
 /// `7200/h` or as a bare number of steps per second.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]

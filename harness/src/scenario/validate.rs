@@ -39,6 +39,7 @@ pub(super) fn check(
     mix(ctx, s);
     options(ctx, s);
     faults(ctx, s, fault_index, master);
+    super::dialects::upgrades(ctx, s);
     sla(ctx, s);
 }
 
@@ -358,7 +359,7 @@ fn faults(ctx: &mut Ctx, s: &Scenario, index: &[usize], master: Option<&MasterDa
                     kind: f.spec.kind_name(),
                 };
                 needs_auth(ctx, s, &at);
-                needs_s4hana(ctx, s, &at);
+                super::dialects::needs_s4hana(ctx, s, at.spec, at.system, at.i);
                 narrowing(ctx, &at, &plants);
                 path_and_method(ctx, &at);
                 unique_id(ctx, &at, f.target, &mut ids);
@@ -424,20 +425,6 @@ fn needs_auth(ctx: &mut Ctx, s: &Scenario, f: &SimFault) {
             format!(
                 "token_expiry on {sys} needs authentication, which is off for {sys}: add `options: {{ {sys}: {{ auth: true }} }}`"
             ),
-        );
-    }
-}
-
-/// Checks that `csrf_expiry` aims at an ERP some plant of which speaks S/4HANA.
-fn needs_s4hana(ctx: &mut Ctx, s: &Scenario, f: &SimFault) {
-    let s4 = s
-        .erp_dialects()
-        .values()
-        .any(|b| b.dialect == andon_simulators::dialect::Dialect::S4hana);
-    if f.spec.kind == FaultKind::CsrfExpiry && (f.system != System::Erp || !s4) {
-        ctx.at(
-            ypath!["faults", f.i, "kind"],
-            "csrf_expiry needs the ERP of a plant that speaks S/4HANA: target erp and give a plant `erp: s4hana@2502`".to_string(),
         );
     }
 }

@@ -191,6 +191,10 @@ impl ConfigPatch {
         if let Some(a) = self.auth {
             core.auth.set_enabled(a);
         }
+        if let Some(d) = &self.dialects {
+            // A vendor upgrade cut over: the history says from when each plant spoke what.
+            core.note("dialects", serde_json::json!(d));
+        }
         Ok(())
     }
 

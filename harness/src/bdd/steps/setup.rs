@@ -71,6 +71,19 @@ pub(super) fn erp_dialect(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     Ok(())
 }
 
+pub(super) fn erp_upgrade(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    w.before_run("ERP upgrade")?;
+    let text = format!("s4hana@{}", a.req("release")?);
+    let binding: andon_simulators::dialect::Binding =
+        text.parse().map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
+    w.upgrades.push(json!({
+        "at": a.req("at")?,
+        "plant": a.req("id")?,
+        "erp": binding.to_string(),
+    }));
+    Ok(())
+}
+
 pub(super) fn master_data(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     w.before_run("master data")?;
     let p = w.resolve(a.req("file")?);

@@ -45,6 +45,14 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Plants,
+            "the ERP of plant {id} is upgraded to S/4HANA release {r} at {at}",
+            r#"^the ERP of plant "?(?P<id>[A-Z0-9]{4})"? is upgraded to S/4HANA release "?(?P<release>[0-9]+)"? at (?P<at>\S+)$"#,
+            "A vendor upgrade cut over during the run: from `at` the plant's ERP speaks that release at the same base URL, with events and calls in flight.",
+            "Given the ERP of plant 1000 is upgraded to S/4HANA release 2502 at 5s",
+            Setup(erp_upgrade),
+        ),
+        s(
+            T::Plants,
             "the master data from \"{file}\"",
             r#"^the master data (?:from|in) "(?P<file>[^"]+)"$"#,
             "Uses a master-data file (YAML, as `andon serve --data` takes) instead of generated plants; the path is relative to the feature file.",

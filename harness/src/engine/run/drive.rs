@@ -107,6 +107,8 @@ pub(super) enum SimFault {
     Spec(FaultSpec),
     /// Through the container engine.
     Engine(crate::scenario::EngineFault),
+    /// The simulator's switches changed (a vendor upgrade cut over).
+    Config(andon_simulators::core::ConfigPatch),
 }
 
 /// The simulator and engine faults of a scenario, in time order.
@@ -118,6 +120,11 @@ pub(super) fn sim_timeline(scenario: &Scenario) -> Vec<(Duration, System, SimFau
             scenario
                 .engine_faults()
                 .map(|(at, s, f)| (at.0, s, SimFault::Engine(f))),
+        )
+        .chain(
+            scenario
+                .cutovers()
+                .map(|(at, p)| (at.0, System::Erp, SimFault::Config(p))),
         )
         .collect();
     v.sort_by_key(|(at, _, _)| *at);
@@ -140,6 +147,11 @@ pub(super) async fn drive_sim_faults(
                 if let Err(e) = rt.apply_fault(system, spec).await {
                     tracing::warn!(error = %e, "fault not applied");
                     errors.push(format!("at {}: {e}", humantime_ms(at)));
+                }
+            }
+            SimFault::Config(patch) => {
+                if let Err(e) = rt.reconfigure(system, patch).await {
+                    errors.push(format!("at {}: the cut-over on {system}: {e}", humantime_ms(at)));
                 }
             }
             SimFault::Engine(f) => {

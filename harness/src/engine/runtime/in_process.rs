@@ -203,6 +203,17 @@ impl Runtime for InProcess {
         Box::pin(async move { r })
     }
 
+    fn reconfigure(
+        &self,
+        system: System,
+        patch: andon_simulators::core::ConfigPatch,
+    ) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        let r = patch
+            .apply(&self.sims[&system].core)
+            .map_err(|source| RuntimeError::Option { system, source });
+        Box::pin(async move { r })
+    }
+
     fn engine_fault(
         &self,
         system: System,

@@ -201,6 +201,13 @@ pub trait Runtime: Send + Sync {
         spec: FaultSpec,
     ) -> BoxFuture<'_, Result<(), RuntimeError>>;
 
+    /// Changes a simulator's run-time switches (a vendor release cut over: `dialects`).
+    fn reconfigure(
+        &self,
+        system: System,
+        patch: andon_simulators::core::ConfigPatch,
+    ) -> BoxFuture<'_, Result<(), RuntimeError>>;
+
     /// Carries out a fault of the runtime itself (pause, stop, disconnect a simulator; the
     /// in-process runtime stands in with the simulator's own faults) and returns when its
     /// `for` has passed and it is undone.

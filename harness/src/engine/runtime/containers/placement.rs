@@ -122,6 +122,14 @@ impl Runtime for Containers {
         })
     }
 
+    fn reconfigure(
+        &self,
+        system: System,
+        patch: andon_simulators::core::ConfigPatch,
+    ) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async move { Ok(Containers::reconfigure(self, system, &patch).await?) })
+    }
+
     fn engine_fault(
         &self,
         system: System,

@@ -393,6 +393,18 @@ impl Containers {
         }
     }
 
+    /// Changes a simulator's run-time switches through its admin API.
+    pub async fn reconfigure(
+        &self,
+        system: System,
+        patch: &andon_simulators::core::ConfigPatch,
+    ) -> Result<(), ContainerError> {
+        match self.nodes.get(&system) {
+            Some(n) => Ok(n.admin().configure(patch).await?),
+            None => Ok(()),
+        }
+    }
+
     /// Carries out a fault through the container engine and, after its `for`, undoes it.
     /// Both ends are recorded in the history as the simulator's fault (it cannot record a
     /// fault it is suffering itself).
