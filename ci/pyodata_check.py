@@ -3,8 +3,9 @@
 (a) Without arguments: every EDMX file under contracts/dialects/s4hana/*/metadata/ is parsed by
     pyodata's MetadataBuilder (strict: any parser error is fatal), plus what pyodata does not
     check: the schema namespace is the service name, the container is the default one, function
-    imports are POST, every sap:unit names a property of its entity type, and the 2408/2502
-    difference in the material document item is where CHANGES.md says.
+    imports are POST, every sap:unit names a property of its entity type, every release has the
+    same services, the 2408/2502 difference in the material document item is where CHANGES.md
+    says, and the quality notification is the same in both releases.
 
 (b) With --url http://127.0.0.1:PORT/plant/1000: a client session against a running andon plant
     that speaks the S/4HANA dialect. It fetches the CSRF token, reads a released production
@@ -31,7 +32,7 @@ from pyodata.v2.model import MetadataBuilder
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 DIALECT = os.path.join(ROOT, "contracts", "dialects", "s4hana")
 SERVICES = ["API_PRODUCTION_ORDER_2_SRV", "API_PROD_ORDER_CONFIRMATION_2_SRV", "API_MATERIAL_DOCUMENT_SRV",
-            "API_MATERIAL_STOCK_SRV", "API_PRODUCT_SRV"]
+            "API_MATERIAL_STOCK_SRV", "API_PRODUCT_SRV", "API_QUALITYNOTIFICATION_SRV"]
 NS = {
     "edmx": "http://schemas.microsoft.com/ado/2007/06/edmx",
     "edm": "http://schemas.microsoft.com/ado/2008/09/edm",
@@ -104,6 +105,14 @@ def check_metadata():
         return {p.name for p in typ.proprties()}
     if "EntryUnitISOCode" in item_props("2408") or "EntryUnitISOCode" not in item_props("2502"):
         fail("A_MaterialDocumentItemType: EntryUnitISOCode must exist in 2502 only (see CHANGES.md)")
+
+    def notification(release):
+        typ = releases[release]["API_QUALITYNOTIFICATION_SRV"].entity_type("A_QualityNotificationType")
+        return [p.name for p in typ.key_proprties], {(p.name, p.typ.name, p.max_length) for p in typ.proprties()}
+    if notification("2408") != notification("2502"):
+        fail("A_QualityNotificationType differs between 2408 and 2502 (it is the same in both releases)")
+    if notification("2502")[0] != ["QualityNotification"]:
+        fail(f"A_QualityNotificationType: key {notification('2502')[0]}, expected ['QualityNotification']")
     print(f"metadata: {len(files)} EDMX files parsed by pyodata {pyodata_version()}, all checks passed")
 
 

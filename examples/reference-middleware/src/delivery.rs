@@ -61,9 +61,6 @@ pub enum Step {
     },
     /// Given up without a dead letter (only defects do this).
     Dropped(String),
-    /// The target's dialect has no such call (a quality notification to S/4HANA): recorded,
-    /// not sent, not a dead letter.
-    NotApplicable(String),
     /// The request could not be put into the target's dialect: a dead letter, not sent.
     Untranslatable {
         /// Why.
@@ -479,13 +476,6 @@ impl Delivery {
     async fn settle(&self, target: &Target, row: &OutboxRow, step: Step) {
         let finish = match step {
             Step::Skipped => return,
-            Step::NotApplicable(why) => {
-                tracing::info!(
-                    why,
-                    "not applicable to the target's dialect: recorded, not sent"
-                );
-                Finish::Skipped(why)
-            }
             Step::Untranslatable { error, call } => {
                 tracing::error!(error, call, "request not translatable: dead letter");
                 Finish::Dead(DeadLetterInput {
@@ -997,15 +987,12 @@ impl Delivery {
         repeatable: Repeatable<'_>,
         traceparent: Option<&str>,
     ) -> Step {
-        let (service, resource, odata) = match wire::outbound(&c.path, body, release) {
-            Ok(Outbound::Post {
-                service,
-                resource,
-                body,
-            }) => (service, resource, body),
-            Ok(Outbound::NotApplicable(why)) => {
-                return Step::NotApplicable(format!("{} for plant {plant}: {why}", c.call()));
-            }
+        let Outbound {
+            service,
+            resource,
+            body: odata,
+        } = match wire::outbound(&c.path, body, release) {
+            Ok(o) => o,
             Err(error) => {
                 return Step::Untranslatable {
                     error,

@@ -9,7 +9,8 @@
 //!   object read back from the plant's system ([`wire`]);
 //! * **out**: a command to the ERP of an S/4HANA plant is translated just before it is sent
 //!   ([`wire::outbound`]): a goods movement becomes a material document deep insert, a
-//!   confirmation a `ProdnOrdConf2`, and look-ups (material master, stock) read
+//!   confirmation a `ProdnOrdConf2`, a quality notification an `A_QualityNotification`, and
+//!   look-ups (material master, stock) read
 //!   `API_PRODUCT_SRV` and `API_MATERIAL_STOCK_SRV`. Every `POST` carries a CSRF token of the
 //!   plant's session ([`session`]) and a repeatable request (`RequestID` = the command's
 //!   idempotency key, `RepeatabilityCreation` = its first attempt).

@@ -1,10 +1,11 @@
 //! S/4HANA on the wire: OData V2 values (`"12.500"`, `/Date(ms)/`), the objects read back
 //! (production orders, products, stock) mapped to andon's, and andon's ERP requests
-//! (goods movements, confirmations) translated into the deep inserts S/4HANA takes.
+//! (goods movements, confirmations, quality notifications) translated into the creates
+//! S/4HANA takes.
 
 use andon_contracts::api::{
-    ConfirmationRequest, GoodsMovementRequest, MaterialMasterUpdate, SourceRefs,
-    WorkOrderCancellation, WorkOrderDownload,
+    ConfirmationRequest, GoodsMovementRequest, MaterialMasterUpdate, QualityNotificationRequest,
+    SourceRefs, WorkOrderCancellation, WorkOrderDownload,
 };
 use andon_contracts::objects::{
     OrderComponent, OrderOperation, StockRow, StockType, UnitConversion,
@@ -28,6 +29,11 @@ pub const DOCUMENTS: &str = "API_MATERIAL_DOCUMENT_SRV";
 pub const STOCK: &str = "API_MATERIAL_STOCK_SRV";
 /// Product master.
 pub const PRODUCTS: &str = "API_PRODUCT_SRV";
+/// Quality notifications.
+pub const NOTIFICATIONS: &str = "API_QUALITYNOTIFICATION_SRV";
+
+/// The longest `NotificationText` (characters).
+const NOTIFICATION_TEXT_MAX: usize = 40;
 
 /// The path of `resource` of `service` below the ERP's root, for `plant`'s system.
 pub fn path(plant: &PlantId, service: &str, resource: &str) -> String {
@@ -335,20 +341,16 @@ pub fn stock_rows(collection: &Value) -> Result<Vec<StockRow>, String> {
     Ok(out)
 }
 
-/// What an ERP command of andon's API becomes on an S/4HANA system.
+/// What an ERP command of andon's API becomes on an S/4HANA system: a `POST` of `body` to
+/// `resource` of `service`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outbound {
-    /// `POST` of `body` to `resource` of `service`.
-    Post {
-        /// The service.
-        service: &'static str,
-        /// The entity set.
-        resource: &'static str,
-        /// The OData body.
-        body: Value,
-    },
-    /// S/4HANA has no service for it here (quality notifications).
-    NotApplicable(String),
+pub struct Outbound {
+    /// The service.
+    pub service: &'static str,
+    /// The entity set.
+    pub resource: &'static str,
+    /// The OData body.
+    pub body: Value,
 }
 
 /// Translates the andon request `body` of the ERP command at `path` for an S/4HANA system of
@@ -358,7 +360,7 @@ pub fn outbound(path: &str, body: &Value, release: Release) -> Result<Outbound, 
         "/api/v1/material-documents" => {
             let r: GoodsMovementRequest =
                 serde_json::from_value(body.clone()).map_err(|e| e.to_string())?;
-            Ok(Outbound::Post {
+            Ok(Outbound {
                 service: DOCUMENTS,
                 resource: "A_MaterialDocumentHeader",
                 body: material_document(&r, release)?,
@@ -367,15 +369,21 @@ pub fn outbound(path: &str, body: &Value, release: Release) -> Result<Outbound, 
         "/api/v1/confirmations" => {
             let r: ConfirmationRequest =
                 serde_json::from_value(body.clone()).map_err(|e| e.to_string())?;
-            Ok(Outbound::Post {
+            Ok(Outbound {
                 service: CONFIRMATIONS,
                 resource: "ProdnOrdConf2",
                 body: confirmation(&r),
             })
         }
-        "/api/v1/quality-notifications" => Ok(Outbound::NotApplicable(
-            "S/4HANA offers no quality notification service to the middleware here".into(),
-        )),
+        "/api/v1/quality-notifications" => {
+            let r: QualityNotificationRequest =
+                serde_json::from_value(body.clone()).map_err(|e| e.to_string())?;
+            Ok(Outbound {
+                service: NOTIFICATIONS,
+                resource: "A_QualityNotification",
+                body: quality_notification(&r),
+            })
+        }
         other => Err(format!("no S/4HANA translation of {other}")),
     }
 }
@@ -463,6 +471,27 @@ pub fn confirmation(r: &ConfirmationRequest) -> Value {
     c
 }
 
+/// A quality notification as `A_QualityNotification`: the nonconformance number of the system
+/// that found the defect is the `ExternalReference`; the text is cut to the 40 characters
+/// `NotificationText` holds (and left out when empty); `Batch` only when there is one.
+pub fn quality_notification(r: &QualityNotificationRequest) -> Value {
+    let mut n = json!({
+        "NotificationType": r.type_,
+        "Material": r.material.as_str(),
+        "Plant": r.plant.as_str(),
+        "DefectCode": r.defect_code,
+        "ExternalReference": r.nonconformance,
+    });
+    let text: String = r.text.chars().take(NOTIFICATION_TEXT_MAX).collect();
+    if !text.is_empty() {
+        n["NotificationText"] = json!(text);
+    }
+    if let Some(b) = &r.batch {
+        n["Batch"] = json!(b.as_str());
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,11 +539,45 @@ mod tests {
     }
 
     #[test]
-    fn quality_notifications_are_not_applicable() {
-        assert!(matches!(
-            outbound("/api/v1/quality-notifications", &json!({}), Release::R2502),
-            Ok(Outbound::NotApplicable(_))
-        ));
+    fn a_nonconformance_is_a_quality_notification_keyed_by_its_number() {
+        let body = json!({
+            "nonconformance": "NC-1000-0042", "type": "Q3", "plant": "1000", "material": "RM-1",
+            "batch": "R1", "defect_code": "CRACK-01",
+            "text": "Cracks on the housing of every part of the lot, found at incoming inspection",
+            "source": {"source": "/andon/qms/1000", "id": "e-7"}
+        });
+        for release in [Release::R2408, Release::R2502] {
+            let out = outbound("/api/v1/quality-notifications", &body, release).unwrap();
+            assert_eq!(
+                (out.service, out.resource),
+                ("API_QUALITYNOTIFICATION_SRV", "A_QualityNotification")
+            );
+            assert_eq!(
+                out.body,
+                json!({
+                    "NotificationType": "Q3",
+                    "NotificationText": "Cracks on the housing of every part of t",
+                    "Material": "RM-1",
+                    "Plant": "1000",
+                    "Batch": "R1",
+                    "DefectCode": "CRACK-01",
+                    "ExternalReference": "NC-1000-0042"
+                })
+            );
+        }
+        // Without a batch: no Batch; the text is cut by characters, not bytes.
+        let r: QualityNotificationRequest = serde_json::from_value(json!({
+            "nonconformance": "NC-2", "type": "Q3", "plant": "1000", "material": "RM-1",
+            "defect_code": "D1", "text": "Ä".repeat(45),
+            "source": {"source": "/andon/mes/1000", "id": "e-8"}
+        }))
+        .unwrap();
+        let n = quality_notification(&r);
+        assert!(n.get("Batch").is_none());
+        assert_eq!(n["NotificationText"], "Ä".repeat(40));
+        assert_eq!(n["ExternalReference"], "NC-2");
+        // A body that is not a quality notification request is a bug, not a posting.
+        assert!(outbound("/api/v1/quality-notifications", &json!({}), Release::R2502).is_err());
     }
 
     #[test]

@@ -564,8 +564,6 @@ pub enum Finish {
     Done,
     /// Given up without a dead letter (a defect).
     Dropped(String),
-    /// Not applicable to the target (recorded with why, not sent).
-    Skipped(String),
     /// Try again at `not_before` (ms).
     Retry {
         /// When.
@@ -606,12 +604,6 @@ pub fn finish(conn: &mut Connection, row: &OutboxRow, finish: Finish) -> Result<
         Finish::Dropped(why) => {
             tx.execute(
                 "UPDATE outbox SET state = 'dropped', attempts = attempts + 1, last_error = ?2, updated_ms = ?3 WHERE id = ?1",
-                params![row.id, why, now],
-            )?;
-        }
-        Finish::Skipped(why) => {
-            tx.execute(
-                "UPDATE outbox SET state = 'skipped', attempts = attempts + 1, last_error = ?2, updated_ms = ?3 WHERE id = ?1",
                 params![row.id, why, now],
             )?;
         }
