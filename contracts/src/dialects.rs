@@ -55,9 +55,11 @@ pub mod s4hana {
     /// Every `$metadata` document andon serves.
     pub const METADATA: &[(&str, &str, &str)] = edmx! {
         "2408": "API_PRODUCTION_ORDER_2_SRV", "API_PROD_ORDER_CONFIRMATION_2_SRV",
-            "API_MATERIAL_DOCUMENT_SRV", "API_MATERIAL_STOCK_SRV", "API_PRODUCT_SRV";
+            "API_MATERIAL_DOCUMENT_SRV", "API_MATERIAL_STOCK_SRV", "API_PRODUCT_SRV",
+            "API_QUALITYNOTIFICATION_SRV";
         "2502": "API_PRODUCTION_ORDER_2_SRV", "API_PROD_ORDER_CONFIRMATION_2_SRV",
-            "API_MATERIAL_DOCUMENT_SRV", "API_MATERIAL_STOCK_SRV", "API_PRODUCT_SRV";
+            "API_MATERIAL_DOCUMENT_SRV", "API_MATERIAL_STOCK_SRV", "API_PRODUCT_SRV",
+            "API_QUALITYNOTIFICATION_SRV";
     };
 
     /// The OpenAPI document of each release, as written.

@@ -10,8 +10,17 @@ use super::yaml::Ctx;
 
 /// Checks that `csrf_expiry` (fault entry `i`) aims at an ERP some plant of which speaks
 /// S/4HANA.
-pub(super) fn needs_s4hana(ctx: &mut Ctx, s: &Scenario, spec: &FaultSpec, system: System, i: usize) {
-    let s4 = s.erp_dialects().values().any(|b| b.dialect == Dialect::S4hana)
+pub(super) fn needs_s4hana(
+    ctx: &mut Ctx,
+    s: &Scenario,
+    spec: &FaultSpec,
+    system: System,
+    i: usize,
+) {
+    let s4 = s
+        .erp_dialects()
+        .values()
+        .any(|b| b.dialect == Dialect::S4hana)
         || s.upgrades.iter().any(|u| u.erp.dialect == Dialect::S4hana);
     if spec.kind == FaultKind::CsrfExpiry && (system != System::Erp || !s4) {
         ctx.at(
@@ -28,7 +37,11 @@ pub(super) fn upgrades(ctx: &mut Ctx, s: &Scenario) {
             let known: Vec<&str> = s.plants.iter().map(|p| p.id.as_str()).collect();
             ctx.at(
                 ypath!["upgrades", i, "plant"],
-                format!("plant {} is not a plant of the scenario ({})", u.plant, known.join(", ")),
+                format!(
+                    "plant {} is not a plant of the scenario ({})",
+                    u.plant,
+                    known.join(", ")
+                ),
             );
         }
         if u.at.0 > s.duration.0 {

@@ -74,8 +74,9 @@ pub(super) fn erp_dialect(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
 pub(super) fn erp_upgrade(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     w.before_run("ERP upgrade")?;
     let text = format!("s4hana@{}", a.req("release")?);
-    let binding: andon_simulators::dialect::Binding =
-        text.parse().map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
+    let binding: andon_simulators::dialect::Binding = text
+        .parse()
+        .map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;
     w.upgrades.push(json!({
         "at": a.req("at")?,
         "plant": a.req("id")?,

@@ -151,7 +151,10 @@ pub(super) async fn drive_sim_faults(
             }
             SimFault::Config(patch) => {
                 if let Err(e) = rt.reconfigure(system, patch).await {
-                    errors.push(format!("at {}: the cut-over on {system}: {e}", humantime_ms(at)));
+                    errors.push(format!(
+                        "at {}: the cut-over on {system}: {e}",
+                        humantime_ms(at)
+                    ));
                 }
             }
             SimFault::Engine(f) => {
