@@ -39,6 +39,7 @@ impl Reporter for Html {
             load(&mut h, l);
         }
         checkers(&mut h, r);
+        dialects(&mut h, r);
         faults(&mut h, r);
         traffic(&mut h, r);
         latency(&mut h, r);
@@ -247,6 +248,57 @@ fn checkers(h: &mut String, r: &RunReport) {
         );
     }
     h.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// The vendor dialects the SUT spoke, cut-overs, and the contract changes between the
+/// releases the run saw.
+fn dialects(h: &mut String, r: &RunReport) {
+    let d = &r.dialects;
+    if d.is_empty() {
+        return;
+    }
+    h.push_str("<section id=\"dialects\">\n<h2>Vendor APIs</h2>\n");
+    let used: Vec<String> = d
+        .used
+        .iter()
+        .map(|u| format!("<code>{}</code>", escape(u)))
+        .collect();
+    let _ = writeln!(h, "<p>Calls in: {}</p>", used.join(", "));
+    for (at, what) in &d.cutovers {
+        let _ = writeln!(
+            h,
+            "<p>Cut over at {:.1} s: <code>{}</code></p>",
+            r.offset_secs(*at),
+            escape(what)
+        );
+    }
+    if let Some((old, new, changes)) = &d.diff {
+        let breaking = changes.iter().filter(|c| c.0).count();
+        let _ = writeln!(
+            h,
+            "<h3>{} → {}: {breaking} breaking, {} compatible changes</h3>",
+            escape(old),
+            escape(new),
+            changes.len() - breaking
+        );
+        h.push_str("<table>\n<thead><tr><th></th><th>operation</th><th>where</th><th>change</th></tr></thead>\n<tbody>\n");
+        for (b, op, pointer, change) in changes {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+                if *b {
+                    "<span class=\"badge fail\">breaking</span>"
+                } else {
+                    "compatible"
+                },
+                escape(op),
+                escape(pointer),
+                escape(change)
+            );
+        }
+        h.push_str("</tbody>\n</table>\n");
+    }
+    h.push_str("</section>\n");
 }
 
 fn faults(h: &mut String, r: &RunReport) {

@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod charts;
+pub mod dialects;
 pub mod escape;
 pub mod html;
 pub mod junit;

@@ -162,6 +162,8 @@ pub struct RunReport {
     pub throughput: Vec<ThroughputPoint>,
     /// What the load concluded, for a load run (`andon load`).
     pub load: Option<crate::load::report::LoadReport>,
+    /// The vendor dialects the run spoke, its cut-overs, and what changed between releases.
+    pub dialects: super::dialects::DialectSummary,
 }
 
 impl RunReport {
@@ -194,6 +196,7 @@ impl RunReport {
             verdicts,
             exit: meta.exit,
             load: None,
+            dialects: super::dialects::summarize(records),
         }
     }
 

@@ -207,6 +207,7 @@ pub fn fixture() -> RunReport {
         ],
         throughput,
         load: None,
+        dialects: Default::default(),
     }
 }
 

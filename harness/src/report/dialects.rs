@@ -1,0 +1,104 @@
+//! What a run's report says about vendor dialects: which dialect and release the SUT's calls
+//! were made in, when a plant's ERP was cut over to another release, and — when a run saw
+//! two releases of one dialect (a rollout in progress, an upgrade cut over) — what changed
+//! between their contracts, as `andon contract diff` reports it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use andon_simulators::history::{Entry, Record};
+use chrono::{DateTime, Utc};
+
+use crate::contract_diff::{Document, diff};
+
+/// The vendor dialects of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DialectSummary {
+    /// Every dialect and release a call was made in (`s4hana@2408`), sorted.
+    pub used: Vec<String>,
+    /// Cut-overs: when, and the plants' new dialects as the ERP noted them.
+    pub cutovers: Vec<(DateTime<Utc>, String)>,
+    /// The contract changes between the oldest and the newest release used, when there are
+    /// two: the releases compared, and each change as (breaking, operation, pointer, what).
+    pub diff: Option<(String, String, Vec<(bool, String, String, String)>)>,
+}
+
+impl DialectSummary {
+    /// Whether there is anything to say (a run on andon's own API only has nothing).
+    pub fn is_empty(&self) -> bool {
+        self.used.is_empty() && self.cutovers.is_empty()
+    }
+}
+
+/// The summary of `records`.
+pub fn summarize(records: &[Record]) -> DialectSummary {
+    let mut used = BTreeSet::new();
+    let mut cutovers = Vec::new();
+    for r in records {
+        match &r.entry {
+            Entry::Request {
+                dialect: Some(d), ..
+            } => {
+                used.insert(d.dialect.trim_end_matches(" ($batch)").to_string());
+            }
+            Entry::Note { name, detail } if name == "dialects" => {
+                cutovers.push((r.at, detail.to_value().to_string()));
+            }
+            _ => {}
+        }
+    }
+    let used: Vec<String> = used.into_iter().collect();
+    let s4: Vec<&str> = used
+        .iter()
+        .filter_map(|u| u.strip_prefix("s4hana@"))
+        .collect();
+    let diff = match (s4.first(), s4.last()) {
+        (Some(old), Some(new)) if old != new => release_diff(old, new),
+        _ => None,
+    };
+    DialectSummary {
+        used,
+        cutovers,
+        diff,
+    }
+}
+
+/// The S/4HANA contract changes from release `old` to `new`.
+fn release_diff(
+    old: &str,
+    new: &str,
+) -> Option<(String, String, Vec<(bool, String, String, String)>)> {
+    let doc = |release: &str| {
+        let (_, text) = andon_contracts::dialects::s4hana::OPENAPI
+            .iter()
+            .find(|(r, _)| *r == release)?;
+        let name = format!("contracts/dialects/s4hana/{release}/openapi.yaml");
+        Document::parse(Path::new(&name), text).ok()
+    };
+    let d = diff(&doc(old)?, &doc(new)?).ok()?;
+    let changes = d
+        .changes()
+        .iter()
+        .map(|c| {
+            (
+                c.severity == crate::contract_diff::Severity::Breaking,
+                c.operation.clone(),
+                c.pointer.clone(),
+                c.change.clone(),
+            )
+        })
+        .collect();
+    Some((format!("s4hana@{old}"), format!("s4hana@{new}"), changes))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_changes_from_2408_to_2502_include_the_iso_unit() {
+        let (old, new, changes) = super::release_diff("2408", "2502").expect("a diff");
+        assert_eq!((old.as_str(), new.as_str()), ("s4hana@2408", "s4hana@2502"));
+        assert!(changes
+            .iter()
+            .any(|(breaking, _, pointer, _)| *breaking && pointer.ends_with("EntryUnitISOCode")));
+    }
+}
