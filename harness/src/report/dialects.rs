@@ -19,8 +19,32 @@ pub struct DialectSummary {
     /// Cut-overs: when, and the plants' new dialects as the ERP noted them.
     pub cutovers: Vec<(DateTime<Utc>, String)>,
     /// The contract changes between the oldest and the newest release used, when there are
-    /// two: the releases compared, and each change as (breaking, operation, pointer, what).
-    pub diff: Option<(String, String, Vec<(bool, String, String, String)>)>,
+    /// two.
+    pub diff: Option<ReleaseDiff>,
+}
+
+/// What changed between two releases' contracts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseDiff {
+    /// The older release (`s4hana@2408`).
+    pub old: String,
+    /// The newer release.
+    pub new: String,
+    /// Each change.
+    pub changes: Vec<ChangeRow>,
+}
+
+/// One change between two releases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    /// Whether it breaks a client of the older release.
+    pub breaking: bool,
+    /// The operation.
+    pub operation: String,
+    /// Where in it.
+    pub pointer: String,
+    /// What changed.
+    pub change: String,
 }
 
 impl DialectSummary {
@@ -64,10 +88,7 @@ pub fn summarize(records: &[Record]) -> DialectSummary {
 }
 
 /// The S/4HANA contract changes from release `old` to `new`.
-fn release_diff(
-    old: &str,
-    new: &str,
-) -> Option<(String, String, Vec<(bool, String, String, String)>)> {
+fn release_diff(old: &str, new: &str) -> Option<ReleaseDiff> {
     let doc = |release: &str| {
         let (_, text) = andon_contracts::dialects::s4hana::OPENAPI
             .iter()
@@ -79,26 +100,33 @@ fn release_diff(
     let changes = d
         .changes()
         .iter()
-        .map(|c| {
-            (
-                c.severity == crate::contract_diff::Severity::Breaking,
-                c.operation.clone(),
-                c.pointer.clone(),
-                c.change.clone(),
-            )
+        .map(|c| ChangeRow {
+            breaking: c.severity == crate::contract_diff::Severity::Breaking,
+            operation: c.operation.clone(),
+            pointer: c.pointer.clone(),
+            change: c.change.clone(),
         })
         .collect();
-    Some((format!("s4hana@{old}"), format!("s4hana@{new}"), changes))
+    Some(ReleaseDiff {
+        old: format!("s4hana@{old}"),
+        new: format!("s4hana@{new}"),
+        changes,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_changes_from_2408_to_2502_include_the_iso_unit() {
-        let (old, new, changes) = super::release_diff("2408", "2502").expect("a diff");
-        assert_eq!((old.as_str(), new.as_str()), ("s4hana@2408", "s4hana@2502"));
-        assert!(changes
-            .iter()
-            .any(|(breaking, _, pointer, _)| *breaking && pointer.ends_with("EntryUnitISOCode")));
+        let d = super::release_diff("2408", "2502").expect("a diff");
+        assert_eq!(
+            (d.old.as_str(), d.new.as_str()),
+            ("s4hana@2408", "s4hana@2502")
+        );
+        assert!(
+            d.changes
+                .iter()
+                .any(|c| c.breaking && c.pointer.ends_with("EntryUnitISOCode"))
+        );
     }
 }

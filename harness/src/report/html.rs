@@ -272,8 +272,9 @@ fn dialects(h: &mut String, r: &RunReport) {
             escape(what)
         );
     }
-    if let Some((old, new, changes)) = &d.diff {
-        let breaking = changes.iter().filter(|c| c.0).count();
+    if let Some(rd) = &d.diff {
+        let (old, new, changes) = (&rd.old, &rd.new, &rd.changes);
+        let breaking = changes.iter().filter(|c| c.breaking).count();
         let _ = writeln!(
             h,
             "<h3>{} → {}: {breaking} breaking, {} compatible changes</h3>",
@@ -282,18 +283,18 @@ fn dialects(h: &mut String, r: &RunReport) {
             changes.len() - breaking
         );
         h.push_str("<table>\n<thead><tr><th></th><th>operation</th><th>where</th><th>change</th></tr></thead>\n<tbody>\n");
-        for (b, op, pointer, change) in changes {
+        for c in changes {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
-                if *b {
+                if c.breaking {
                     "<span class=\"badge fail\">breaking</span>"
                 } else {
                     "compatible"
                 },
-                escape(op),
-                escape(pointer),
-                escape(change)
+                escape(&c.operation),
+                escape(&c.pointer),
+                escape(&c.change)
             );
         }
         h.push_str("</tbody>\n</table>\n");
