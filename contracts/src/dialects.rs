@@ -86,6 +86,44 @@ pub mod s4hana {
         serde_norway::from_str(text).ok()
     }
 
+    /// `contracts/dialects/s4hana/unjudged.yaml` as written.
+    pub const UNJUDGED: &str = include_str!("../dialects/s4hana/unjudged.yaml");
+
+    /// A field of andon's flows S/4HANA cannot carry (see `unjudged.yaml`).
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Unjudged {
+        /// The event kind whose derived field it is (`production_order.cancelled`).
+        #[serde(default)]
+        pub event: Option<String>,
+        /// The call (`POST /api/v1/quality-notifications`).
+        #[serde(default)]
+        pub route: Option<String>,
+        /// The field, as a JSON pointer into the call's body.
+        pub field: String,
+        /// How many characters S/4HANA keeps of it, when that is the limit.
+        #[serde(default)]
+        pub limit: Option<usize>,
+        /// Why.
+        pub why: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct UnjudgedFile {
+        unjudged: Vec<Unjudged>,
+    }
+
+    /// The fields of andon's flows S/4HANA cannot carry.
+    pub fn unjudged() -> &'static [Unjudged] {
+        static TABLE: OnceLock<Vec<Unjudged>> = OnceLock::new();
+        TABLE.get_or_init(|| {
+            serde_norway::from_str::<UnjudgedFile>(UNJUDGED)
+                .map(|t| t.unjudged)
+                .unwrap_or_default()
+        })
+    }
+
     /// The row of `problem`, if the table has one.
     pub fn error_of(problem: &str) -> Option<&'static ErrorRow> {
         errors().iter().find(|r| r.problem == problem)
@@ -93,6 +131,13 @@ pub mod s4hana {
 
     #[cfg(test)]
     mod tests {
+        #[test]
+        fn the_unjudged_fields_read() {
+            let t: super::UnjudgedFile = serde_norway::from_str(super::UNJUDGED).expect("reads");
+            assert_eq!(t.unjudged.len(), super::unjudged().len());
+            assert!(t.unjudged.iter().all(|u| u.event.is_some() != u.route.is_some()));
+        }
+
         #[test]
         fn every_release_has_its_documents() {
             for release in ["2408", "2502"] {

@@ -52,6 +52,11 @@ impl Erp {
     pub fn new(core: Core) -> Arc<Self> {
         let state = ErpState::new(&core.master());
         let seed = core.config().seed;
+        let dialects = core.with_config(|c| c.dialects.clone());
+        if !dialects.is_empty() {
+            // From the start, the history says which plant speaks what.
+            core.note("dialects", serde_json::json!(dialects));
+        }
         let config = core.config.clone();
         core.emitter.set_wire_form(std::sync::Arc::new(move |ev| {
             let plants = config.read().unwrap_or_else(|e| e.into_inner());

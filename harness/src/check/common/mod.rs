@@ -3,10 +3,12 @@
 //! from the flows of `contracts/flows.yaml`; `rejection` — whether a 422 excuses a missing
 //! effect; `wording` — plain-language wording and the bounded witness collector.
 
+mod dialect;
 mod expected;
 mod rejection;
 mod wording;
 
+pub(crate) use dialect::*;
 pub(crate) use expected::*;
 pub(crate) use rejection::*;
 pub(crate) use wording::*;

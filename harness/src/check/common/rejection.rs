@@ -33,16 +33,14 @@ pub(crate) fn rejections_by_event<'a>(
     let mut out: FastMap<Key<'a>, Vec<Rejection>> = FastMap::default();
     for (idx, r) in records.iter().enumerate() {
         let Entry::Request {
-            route,
             sources,
             traceparent,
-            status: 422,
             ..
         } = &r.entry
         else {
             continue;
         };
-        if !route.starts_with("/api/") {
+        if as_native(r).is_none_or(|n| !n.rejected) {
             continue;
         }
         let mut keys: Vec<Key<'a>> = Vec::new();
@@ -73,21 +71,67 @@ pub(crate) fn rejections_by_event<'a>(
     out
 }
 
-/// Whether a 422 answer to a call for `ev` is the target's legitimate answer to a right
-/// call (see [`Rejection::legit`]), and if not, why.
-fn judge_rejection(r: &Record, ev: &Ev<'_>, materials: &Materials<'_>) -> (bool, Option<String>) {
+/// A call as andon's API sees it: its route and body (for a vendor dialect's call, the call
+/// of andon's API it amounts to), and whether the target refused it on a business rule
+/// (andon's API: 422; a dialect: its own status, such as S/4HANA's 400, with the business
+/// rule's problem code).
+pub(crate) struct AsNative<'r> {
+    /// Route of andon's API.
+    pub route: &'r String,
+    /// Body in andon's API.
+    pub body: &'r Option<andon_contracts::Json>,
+    /// Whether it was a business rejection.
+    pub rejected: bool,
+}
+
+/// [`AsNative`] of a `request` record to andon's API or a vendor dialect; `None` otherwise.
+pub(crate) fn as_native(r: &Record) -> Option<AsNative<'_>> {
     let Entry::Request {
-        method,
-        path,
         route,
         body,
+        status,
         problem,
-        fault,
+        dialect,
         ..
     } = &r.entry
     else {
+        return None;
+    };
+    match dialect.as_deref() {
+        None if route.starts_with("/api/") => Some(AsNative {
+            route,
+            body,
+            rejected: *status == 422,
+        }),
+        Some(d) => {
+            let route = d.native_route.as_ref()?;
+            let business = problem.as_deref().is_some_and(|p| {
+                andon_contracts::problem::definition(p).is_some_and(|def| def.status == 422)
+            });
+            Some(AsNative {
+                route,
+                body: &d.native_body,
+                rejected: (400..500).contains(status) && business,
+            })
+        }
+        None => None,
+    }
+}
+
+/// Whether a 422 answer to a call for `ev` is the target's legitimate answer to a right
+/// call (see [`Rejection::legit`]), and if not, why.
+fn judge_rejection(r: &Record, ev: &Ev<'_>, materials: &Materials<'_>) -> (bool, Option<String>) {
+    let (Entry::Request {
+        method,
+        path,
+        problem,
+        fault,
+        ..
+    }, Some(native)) = (&r.entry, as_native(r))
+    else {
         return (false, None);
     };
+    let (route, body) = (native.route, native.body);
     if !reached_system(fault.as_deref()) {
         // andon's own fault answered (a `reject` fault): the target's decision, not the
         // middleware's doing.

@@ -1,0 +1,69 @@
+//! What the mapping checker does not demand from a middleware serving a plant whose ERP
+//! speaks a vendor dialect: the fields of andon's flows the vendor's API cannot carry
+//! (`contracts/dialects/s4hana/unjudged.yaml`).
+
+use andon_contracts::dialects::s4hana;
+use andon_contracts::flows::Mismatch;
+use andon_simulators::history::{Entry, Record};
+
+use super::FastSet;
+
+/// The plants whose ERP spoke S/4HANA at some time of the run (the ERP notes the plants'
+/// dialects at its start and at every cut-over).
+pub(crate) fn s4hana_plants(records: &[Record]) -> FastSet<String> {
+    let mut out = FastSet::default();
+    for r in records {
+        if let Entry::Note { name, detail } = &r.entry
+            && name == "dialects"
+            && let serde_json::Value::Object(m) = detail.to_value()
+        {
+            for (plant, binding) in m {
+                if binding.as_str().is_some_and(|b| b.starts_with("s4hana")) {
+                    out.insert(plant);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether S/4HANA excuses `m`, a mismatch of call `method route` derived from an event
+/// of `kind`: the field is one S/4HANA cannot carry, or holds the first `limit` characters
+/// of what was right.
+pub(crate) fn s4hana_excuses(kind: &str, method: &str, route: &str, m: &Mismatch) -> bool {
+    let call = format!("{method} {route}");
+    s4hana::unjudged().iter().any(|u| {
+        let applies = u.event.as_deref() == Some(kind) || u.route.as_deref() == Some(call.as_str());
+        applies
+            && u.field == m.field
+            && u.limit.is_none_or(|n| {
+                m.sent.chars().count() == n && m.expected.starts_with(m.sent.as_str())
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mismatch(field: &str, expected: &str, sent: &str) -> Mismatch {
+        Mismatch {
+            field: field.into(),
+            expected: expected.into(),
+            sent: sent.into(),
+        }
+    }
+
+    #[test]
+    fn a_reason_s4hana_cannot_carry_and_a_text_cut_at_its_length_are_excused() {
+        let reason = mismatch("/reason", "Customer order withdrawn (the event's reason)", "missing");
+        assert!(s4hana_excuses("production_order.cancelled", "POST", "/x", &reason));
+        assert!(!s4hana_excuses("production_order.changed", "POST", "/x", &reason));
+        let long = "a".repeat(50);
+        let cut = mismatch("/text", &format!("{long} (the event's text)"), &"a".repeat(40));
+        let route = "/api/v1/quality-notifications";
+        assert!(s4hana_excuses("nonconformance.created", "POST", route, &cut));
+        let wrong = mismatch("/text", &format!("{long} (the event's text)"), &"b".repeat(40));
+        assert!(!s4hana_excuses("nonconformance.created", "POST", route, &wrong));
+    }
+}
