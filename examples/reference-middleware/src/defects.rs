@@ -44,11 +44,17 @@ pub enum Defect {
     ByProductAsReceipt,
     /// Requests its tokens for the first plant it saw only.
     SinglePlantToken,
+    /// Never fetches a new CSRF token: a refused token dead-letters the call.
+    CsrfNoRefresh,
+    /// Sends S/4HANA creates without a repeatable request (`RequestID`).
+    NoRepeatability,
+    /// Keeps the S/4HANA release it started with after a vendor upgrade.
+    ReleaseBlind,
 }
 
 impl Defect {
     /// Every defect, in a fixed order.
-    pub const ALL: [Defect; 16] = [
+    pub const ALL: [Defect; 19] = [
         Defect::NoIdempotencyKey,
         Defect::NoDedup,
         Defect::DropOn5xx,
@@ -65,6 +71,9 @@ impl Defect {
         Defect::OwnPostingDate,
         Defect::ByProductAsReceipt,
         Defect::SinglePlantToken,
+        Defect::CsrfNoRefresh,
+        Defect::NoRepeatability,
+        Defect::ReleaseBlind,
     ];
 
     /// The name used on the command line (`no-idempotency-key`).
@@ -86,6 +95,9 @@ impl Defect {
             Self::OwnPostingDate => "own-posting-date",
             Self::ByProductAsReceipt => "by-product-as-receipt",
             Self::SinglePlantToken => "single-plant-token",
+            Self::CsrfNoRefresh => "csrf-no-refresh",
+            Self::NoRepeatability => "no-repeatability",
+            Self::ReleaseBlind => "release-blind",
         }
     }
 
@@ -140,6 +152,15 @@ impl Defect {
             Self::SinglePlantToken => {
                 "requests its OAuth token for the first plant it saw only: every call for another plant is refused 403 plant-scope"
             }
+            Self::CsrfNoRefresh => {
+                "caches the S/4HANA CSRF token forever: once the session's token expires, every POST refused 403 X-CSRF-Token: Required is dead-lettered instead of fetching a new token"
+            }
+            Self::NoRepeatability => {
+                "sends S/4HANA creates without RequestID / RepeatabilityCreation: a retry after a lost answer books the goods movement twice"
+            }
+            Self::ReleaseBlind => {
+                "never re-detects the S/4HANA release: after a vendor upgrade (2408 to 2502) it keeps sending the old release's body and every material document is refused 400 and dead-lettered"
+            }
         }
     }
 }
@@ -148,7 +169,7 @@ impl Defect {
 ///
 /// ```
 /// let text = andon_reference_middleware::defects::listing();
-/// assert_eq!(text.lines().count(), 16);
+/// assert_eq!(text.lines().count(), 19);
 /// assert!(text.starts_with("no-idempotency-key — "));
 /// ```
 pub fn listing() -> String {
@@ -252,7 +273,7 @@ mod tests {
             assert!(!d.description().is_empty());
         }
         let names: BTreeSet<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 19);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::defects::{Defect, Defects};
 use crate::flows::{self, Body, Command, LotRef, Verb};
 use crate::s4hana::session::{self, Sessions};
 use crate::s4hana::wire::{self, Outbound};
-use crate::s4hana::{ErpDialects, ReadBack, Release};
+use crate::s4hana::{self as s4, ErpDialects, ReadBack, Release, Releases};
 use crate::store::{self, DeadLetterInput, Finish, OutboxRow, Prepared, Store, now_ms};
 
 /// How one attempt ended.
@@ -81,6 +81,8 @@ pub struct Answer {
     pub json: Option<Value>,
     /// The response headers.
     pub headers: HeaderMap,
+    /// The body as it came (a `$metadata` document is XML).
+    pub raw: Vec<u8>,
 }
 
 impl Answer {
@@ -228,6 +230,8 @@ pub struct Delivery {
     dialects: ErpDialects,
     /// CSRF sessions with the plants' S/4HANA systems.
     sessions: Sessions,
+    /// The release each S/4HANA plant's system is spoken to at.
+    releases: Releases,
 }
 
 impl Delivery {
@@ -275,12 +279,24 @@ impl Delivery {
             first_plant: std::sync::OnceLock::new(),
             dialects: config.erp_dialects.clone(),
             sessions: Sessions::default(),
+            releases: Releases::new(&config.erp_dialects),
         }))
     }
 
     /// The API each plant's ERP speaks.
     pub fn dialects(&self) -> &ErpDialects {
         &self.dialects
+    }
+
+    /// Takes the S/4HANA releases the store last detected (`plant`, `release`) over those of
+    /// `ERP_DIALECTS`: they were read from the plants' systems after the manifest was written.
+    pub fn adopt_releases(&self, detected: &[(String, String)]) {
+        self.releases.adopt(detected);
+    }
+
+    /// The S/4HANA release `plant`'s system is spoken to at now (`None`: not S/4HANA).
+    pub fn release_of(&self, plant: &PlantId) -> Option<Release> {
+        self.releases.of(plant)
     }
 
     /// Starts one dispatcher per target; they stop when `stop` turns true.
@@ -434,25 +450,64 @@ impl Delivery {
             row.key.as_str()
         };
         if c.target == System::Erp
-            && let Some((plant, release)) = plant_of(&body)
+            && let Some((plant, current)) = plant_of(&body)
                 .and_then(|p| PlantId::parse(p).ok())
-                .and_then(|p| self.dialects.s4(&p).map(|r| (p, r)))
+                .and_then(|p| self.releases.of(&p).map(|r| (p, r)))
         {
+            // The translation of a row stays the one it was first sent in (a retry after a
+            // lost answer must repeat it to get SAP's stored answer); only a refusal because
+            // the system was upgraded re-translates it.
+            let release = match row.s4_release.as_deref().and_then(Release::parse) {
+                Some(r) => r,
+                None => match self.pin_release(row.id, current).await {
+                    Ok(r) => r,
+                    Err(step) => return step,
+                },
+            };
+            let request_id = row.s4_request_id.as_deref().unwrap_or(key);
             let repeatable = Repeatable {
                 // DEFECT: no-idempotency-key — no repeatable request either.
-                request_id: Some(key)
-                    .filter(|_| !self.settings.defects.has(Defect::NoIdempotencyKey)),
+                // DEFECT: no-repeatability — creates go out without a repeatable request.
+                request_id: Some(request_id).filter(|_| {
+                    !self.settings.defects.has(Defect::NoIdempotencyKey)
+                        && !self.settings.defects.has(Defect::NoRepeatability)
+                }),
                 created_ms: row.first_attempt_ms.unwrap_or(now),
             };
+            let tp = traceparent.as_deref();
+            let step = self
+                .post_s4(target, c, (&plant, release), &body, repeatable, tp)
+                .await;
+            let Step::Reject {
+                status,
+                problem: Some(refusal),
+                ..
+            } = &step
+            else {
+                return step;
+            };
+            // DEFECT: release-blind — the release is never re-detected: the refusal is final.
+            if !wire::refused_for_model(*status, Some(refusal))
+                || self.settings.defects.has(Defect::ReleaseBlind)
+            {
+                return step;
+            }
+            let upgraded = match self.redetect(target, &plant, release, tp).await {
+                Ok(Some(r)) => r,
+                Ok(None) => return step,
+                Err(retry) => return retry,
+            };
+            let request_id = s4::retranslated_request_id(&row.key, upgraded);
+            if let Err(retry) = self.retranslate(row.id, upgraded, &request_id).await {
+                return retry;
+            }
+            tracing::info!(%plant, from = release.name(), to = upgraded.name(), request_id, "re-sending the refused call in the release the system speaks now");
+            let repeatable = Repeatable {
+                request_id: repeatable.request_id.map(|_| request_id.as_str()),
+                ..repeatable
+            };
             return self
-                .post_s4(
-                    target,
-                    c,
-                    (&plant, release),
-                    &body,
-                    repeatable,
-                    traceparent.as_deref(),
-                )
+                .post_s4(target, c, (&plant, upgraded), &body, repeatable, tp)
                 .await;
         }
         match self
@@ -843,6 +898,7 @@ impl Delivery {
             retry_after,
             json: serde_json::from_slice(&bytes).ok(),
             headers,
+            raw: bytes.to_vec(),
         })
     }
 
@@ -1034,7 +1090,10 @@ impl Delivery {
                 Ok(a) => a,
                 Err(step) => return step,
             };
-            if !session::csrf_refused(answer.status, &answer.headers) {
+            // DEFECT: csrf-no-refresh — the token is kept forever: its refusal is final.
+            if !session::csrf_refused(answer.status, &answer.headers)
+                || self.settings.defects.has(Defect::CsrfNoRefresh)
+            {
                 return classify_s4(&answer, &call);
             }
             tracing::info!(%plant, "CSRF token refused: fetching a new one");
@@ -1049,6 +1108,89 @@ impl Delivery {
             throttled: false,
             error: "403 CSRF token refused after a fresh fetch".into(),
         }
+    }
+
+    /// Pins the release row `row_id` is translated for (the plant's current one, unless the
+    /// row already has one).
+    async fn pin_release(&self, row_id: i64, current: Release) -> Result<Release, Step> {
+        let pinned = self
+            .store
+            .call(move |c, _| store::pin_s4_release(c, row_id, current.name()))
+            .await
+            .map_err(|e| Step::Retry {
+                after: None,
+                throttled: false,
+                error: format!("storing the request's release failed: {e}"),
+            })?;
+        Ok(Release::parse(&pinned).unwrap_or(current))
+    }
+
+    /// Re-translates row `row_id` for `release`, under `request_id` from now on.
+    async fn retranslate(
+        &self,
+        row_id: i64,
+        release: Release,
+        request_id: &str,
+    ) -> Result<(), Step> {
+        let id = request_id.to_string();
+        self.store
+            .call(move |c, _| store::retranslate_s4(c, row_id, release.name(), &id))
+            .await
+            .map_err(|e| Step::Retry {
+                after: None,
+                throttled: false,
+                error: format!("storing the request's new release failed: {e}"),
+            })
+    }
+
+    /// After `plant`'s system refused a create in `sent` because of its model: the release
+    /// the system speaks now, when it is another one (the plant is switched to it, in memory
+    /// and in the store); `None` when the release did not change (the refusal stands). The
+    /// release is read from `API_MATERIAL_DOCUMENT_SRV/$metadata`, one read at a time per
+    /// plant; a plant another call already switched away from `sent` is not read again.
+    async fn redetect(
+        &self,
+        erp: &Target,
+        plant: &PlantId,
+        sent: Release,
+        traceparent: Option<&str>,
+    ) -> Result<Option<Release>, Step> {
+        let lock = self.releases.detection(plant);
+        let _one_at_a_time = lock.lock().await;
+        if let Some(now) = self.releases.of(plant).filter(|r| *r != sent) {
+            return Ok(Some(now));
+        }
+        let path = wire::metadata_path(plant);
+        let answer = self
+            .send(erp, Verb::Get, &path, &[], None, None, traceparent, &[])
+            .await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(Step::Retry {
+                after: answer.retry_after,
+                throttled: matches!(answer.status, 429 | 503),
+                error: format!("GET {path} answered {}", answer.status),
+            });
+        }
+        let edmx = String::from_utf8_lossy(&answer.raw);
+        let Some(detected) = wire::release_of_metadata(&edmx) else {
+            tracing::warn!(%plant, "the material document $metadata names no release: the refusal stands");
+            return Ok(None);
+        };
+        if detected == sent {
+            return Ok(None);
+        }
+        let (p, r) = (plant.to_string(), detected.name());
+        self.store
+            .call(move |c, _| store::set_erp_release(c, &p, r))
+            .await
+            .map_err(|e| Step::Retry {
+                after: None,
+                throttled: false,
+                error: format!("storing the detected release failed: {e}"),
+            })?;
+        self.releases.set(plant, detected);
+        tracing::warn!(%plant, from = sent.name(), to = detected.name(), "the plant's S/4HANA system was upgraded: switching release");
+        Ok(Some(detected))
     }
 
     /// The CSRF token and session cookie for `plant`'s system, fetched from the root of
@@ -1158,6 +1300,7 @@ mod tests {
             retry_after: retry_after.map(Duration::from_secs),
             json: code.map(|c| json!({"code": c, "status": status})),
             headers: HeaderMap::new(),
+            raw: Vec::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! The reference SUT of andon: a correct integration service between the ERP, MES, QMS
 //! and WMS simulators, configured only through the wiring contract (`sut.toml`), with a
-//! durable SQLite inbox/outbox — and sixteen named defects that make it behave like the
+//! durable SQLite inbox/outbox — and nineteen named defects that make it behave like the
 //! broken integrations manufacturers actually run (`--defect NAME`, `--list-defects`).
 //!
 //! Layout:

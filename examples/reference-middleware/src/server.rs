@@ -79,6 +79,7 @@ pub async fn run_on(
     };
     let (store, closed) = Store::open(&config.database(), policy)?;
     let delivery = Delivery::new(store.clone(), &config)?;
+    delivery.adopt_releases(&store.call(|c, _| crate::store::erp_releases(c)).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = delivery.start(stop_rx.clone());
     tasks.push(tokio::spawn(sweep_lots(

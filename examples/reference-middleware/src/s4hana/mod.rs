@@ -14,6 +14,12 @@
 //!   `API_PRODUCT_SRV` and `API_MATERIAL_STOCK_SRV`. Every `POST` carries a CSRF token of the
 //!   plant's session ([`session`]) and a repeatable request (`RequestID` = the command's
 //!   idempotency key, `RepeatabilityCreation` = its first attempt).
+//! * **vendor upgrades**: a plant's system can move from 2408 to 2502 under the middleware;
+//!   a create refused 400 for its model (`Property 'X' is invalid|required`) makes the
+//!   middleware read the material document service's `$metadata` again
+//!   ([`wire::release_of_metadata`]), switch the plant ([`Releases`], kept in the store) and
+//!   send the command again in the new release, under a new `RequestID`
+//!   ([`retranslated_request_id`]).
 
 pub mod session;
 pub mod wire;
@@ -46,6 +52,93 @@ impl Release {
             Self::R2502 => "2502",
         }
     }
+
+    /// The release named `2408` or `2502`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim() {
+            "2408" => Some(Self::R2408),
+            "2502" => Some(Self::R2502),
+            _ => None,
+        }
+    }
+}
+
+/// The S/4HANA release each plant's system is spoken to at, starting from `ERP_DIALECTS`
+/// (or what the store last detected) and changed when a plant's system turns out to have
+/// been upgraded (DESIGN.md, *Vendor upgrades*). One detection at a time per plant.
+#[derive(Debug, Default)]
+pub struct Releases {
+    current: std::sync::Mutex<BTreeMap<PlantId, Release>>,
+    detecting: std::sync::Mutex<BTreeMap<PlantId, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Releases {
+    /// The releases of `dialects`' S/4HANA plants.
+    pub fn new(dialects: &ErpDialects) -> Self {
+        let current = dialects
+            .0
+            .iter()
+            .filter_map(|(p, d)| match d {
+                ErpDialect::S4hana(r) => Some((p.clone(), *r)),
+                ErpDialect::Andon => None,
+            })
+            .collect();
+        Self {
+            current: std::sync::Mutex::new(current),
+            detecting: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Takes `detected` (plant, release), as the store kept them, for the plants that are
+    /// S/4HANA plants; others are ignored.
+    pub fn adopt(&self, detected: &[(String, String)]) {
+        for (plant, release) in detected {
+            if let (Ok(p), Some(r)) = (PlantId::parse(plant.as_str()), Release::parse(release)) {
+                self.set(&p, r);
+            }
+        }
+    }
+
+    /// The release `plant`'s system is spoken to at (`None`: not an S/4HANA plant).
+    pub fn of(&self, plant: &PlantId) -> Option<Release> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(plant)
+            .copied()
+    }
+
+    /// Switches `plant` (an S/4HANA plant) to `release`.
+    pub fn set(&self, plant: &PlantId, release: Release) {
+        if let Some(slot) = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(plant)
+        {
+            *slot = release;
+        }
+    }
+
+    /// The lock one detection of `plant`'s release holds.
+    pub fn detection(&self, plant: &PlantId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        self.detecting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(plant.clone())
+            .or_default()
+            .clone()
+    }
+}
+
+/// The `RequestID` of a request re-translated for `release` after its system refused the
+/// translation sent under `key` (SAP keeps that refusal for `key`, and a changed body under
+/// the same `RequestID` is refused as a reuse): the first 32 hex digits of
+/// SHA-256(`key|s4hana@release`), the same on every retry.
+pub fn retranslated_request_id(key: &str, release: Release) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{key}|s4hana@{}", release.name()).as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The API the ERP of a plant speaks.
@@ -314,6 +407,30 @@ mod tests {
         ] {
             assert!(bad.parse::<ErpDialects>().is_err(), "{bad} refused");
         }
+    }
+
+    #[test]
+    fn releases_start_from_the_manifest_and_take_what_was_detected() {
+        let d: ErpDialects = "1000=s4hana@2408,2000=andon@1".parse().unwrap();
+        let p = |s: &str| PlantId::parse(s).unwrap();
+        let r = Releases::new(&d);
+        assert_eq!(r.of(&p("1000")), Some(Release::R2408));
+        assert_eq!(r.of(&p("2000")), None);
+        r.adopt(&[
+            ("1000".into(), "2502".into()),
+            ("2000".into(), "2502".into()),
+            ("3000".into(), "2502".into()),
+        ]);
+        assert_eq!(r.of(&p("1000")), Some(Release::R2502));
+        assert_eq!(r.of(&p("2000")), None, "an andon plant stays andon");
+        assert_eq!(r.of(&p("3000")), None);
+        let a = retranslated_request_id("0123456789abcdef0123456789abcdef", Release::R2502);
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, "0123456789abcdef0123456789abcdef");
+        assert_ne!(
+            a,
+            retranslated_request_id("0123456789abcdef0123456789abcdef", Release::R2408)
+        );
     }
 
     #[test]

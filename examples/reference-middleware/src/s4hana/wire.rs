@@ -106,6 +106,46 @@ pub fn stock_read(
     )
 }
 
+/// The `$metadata` (EDMX) of the material document service, whose model tells the releases
+/// apart.
+pub fn metadata_path(plant: &PlantId) -> String {
+    path(plant, DOCUMENTS, "$metadata")
+}
+
+/// The release whose model the EDMX `edmx` of `API_MATERIAL_DOCUMENT_SRV` is: 2502 when the
+/// entity type `A_MaterialDocumentItemType` has the property `EntryUnitISOCode`, 2408 when it
+/// has not; `None` when the document has no such entity type (not that service's model).
+/// The confirmation service's model is the same in both releases (2502 requires
+/// `PostingDate`, which the middleware always sends), so it tells nothing apart.
+pub fn release_of_metadata(edmx: &str) -> Option<Release> {
+    let start = edmx
+        .find("<EntityType Name=\"A_MaterialDocumentItemType\"")
+        .or_else(|| edmx.find("<EntityType Name='A_MaterialDocumentItemType'"))?;
+    let rest = &edmx[start..];
+    let item = &rest[..rest.find("</EntityType>").unwrap_or(rest.len())];
+    let iso = ["\"EntryUnitISOCode\"", "'EntryUnitISOCode'"]
+        .iter()
+        .any(|name| item.contains(&format!("<Property Name={name}")));
+    Some(if iso { Release::R2502 } else { Release::R2408 })
+}
+
+/// Whether an SAP error answer refuses a create because of its model: a 400 whose
+/// `error.message.value` says `Property 'X' is invalid` or `Property 'X' is required` (SAP
+/// Gateway's `/IWBEP/CM_MGW_RT/000`). After a vendor upgrade that is what the old release's
+/// body gets.
+pub fn refused_for_model(status: u16, answer: Option<&Value>) -> bool {
+    let message = answer
+        .and_then(|a| a.get("error")?.get("message")?.get("value")?.as_str())
+        .unwrap_or("");
+    status == 400
+        && message.split("Property '").skip(1).any(|tail| {
+            tail.split_once('\'').is_some_and(|(name, after)| {
+                !name.is_empty()
+                    && (after.starts_with(" is invalid") || after.starts_with(" is required"))
+            })
+        })
+}
+
 /// An Edm.Decimal of thousandths: `"12.500"`.
 pub fn decimal(milli: i64) -> String {
     let sign = if milli < 0 { "-" } else { "" };
@@ -498,6 +538,38 @@ mod tests {
 
     fn refs() -> SourceRefs {
         SourceRefs::default()
+    }
+
+    #[test]
+    fn the_release_is_read_from_the_material_document_model() {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../contracts/dialects/s4hana"
+        );
+        for (dir, release) in [("2408", Release::R2408), ("2502", Release::R2502)] {
+            let edmx = std::fs::read_to_string(format!(
+                "{root}/{dir}/metadata/API_MATERIAL_DOCUMENT_SRV.xml"
+            ))
+            .unwrap();
+            assert_eq!(release_of_metadata(&edmx), Some(release), "{dir}");
+            let other = std::fs::read_to_string(format!(
+                "{root}/{dir}/metadata/API_PROD_ORDER_CONFIRMATION_2_SRV.xml"
+            ))
+            .unwrap();
+            assert_eq!(release_of_metadata(&other), None, "{dir}: another service");
+        }
+        let refusal = |code: &str, text: &str| json!({"error": {"code": code, "message": {"lang": "en", "value": text}}});
+        let r = refusal(
+            "/IWBEP/CM_MGW_RT/000",
+            "Property 'EntryUnitISOCode' is required",
+        );
+        assert!(refused_for_model(400, Some(&r)));
+        let r = refusal("/IWBEP/CM_MGW_RT/000", "Property 'EntryUnit' is invalid");
+        assert!(refused_for_model(400, Some(&r)));
+        assert!(!refused_for_model(422, Some(&r)));
+        let r = refusal("M7/021", "Deficit of unrestricted stock");
+        assert!(!refused_for_model(400, Some(&r)));
+        assert!(!refused_for_model(400, None));
     }
 
     #[test]

@@ -218,15 +218,85 @@ fn setup(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {
         CREATE INDEX IF NOT EXISTS outbox_order ON outbox (target, id) WHERE state = 'pending';"
     ))?;
     // Added with the S/4HANA dialect: when a command was first attempted (its request
-    // built), sent as `RepeatabilityCreation`. Stores made before it gain the column here.
-    let has_first_attempt: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('outbox') WHERE name = 'first_attempt_ms'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_first_attempt {
-        conn.execute_batch("ALTER TABLE outbox ADD COLUMN first_attempt_ms INTEGER")?;
+    // built), sent as `RepeatabilityCreation`; the S/4HANA release its request is translated
+    // for (pinned at its first post, changed only after the system refused it for a release
+    // change); the `RequestID` of a request re-translated after such a refusal. Stores made
+    // before them gain the columns here.
+    for (column, ty) in [
+        ("first_attempt_ms", "INTEGER"),
+        ("s4_release", "TEXT"),
+        ("s4_request_id", "TEXT"),
+    ] {
+        let has: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('outbox') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE outbox ADD COLUMN {column} {ty}"))?;
+        }
     }
+    // The S/4HANA release each plant's system was last detected at (from its `$metadata`),
+    // so that a restart keeps what the running middleware learnt.
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS erp_releases (
+            plant TEXT PRIMARY KEY,
+            release TEXT NOT NULL,
+            detected_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;",
+    )?;
+    Ok(())
+}
+
+/// The S/4HANA releases detected per plant (`plant`, `release`), as stored.
+pub fn erp_releases(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT plant, release FROM erp_releases ORDER BY plant")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Records that `plant`'s S/4HANA system was detected at `release`.
+pub fn set_erp_release(conn: &Connection, plant: &str, release: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO erp_releases (plant, release, detected_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (plant) DO UPDATE SET release = excluded.release, detected_ms = excluded.detected_ms",
+        params![plant, release, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// Pins the S/4HANA release the request of row `row_id` is translated for, unless it already
+/// has one; returns the release pinned.
+pub fn pin_s4_release(conn: &Connection, row_id: i64, release: &str) -> Result<String, StoreError> {
+    conn.execute(
+        "UPDATE outbox SET s4_release = COALESCE(s4_release, ?2) WHERE id = ?1",
+        params![row_id, release],
+    )?;
+    Ok(conn
+        .query_row(
+            "SELECT s4_release FROM outbox WHERE id = ?1",
+            [row_id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten()
+        .unwrap_or_else(|| release.to_string()))
+}
+
+/// Re-translates row `row_id` for `release` (its system refused the old translation because
+/// it was upgraded), sent from now on under `request_id`.
+pub fn retranslate_s4(
+    conn: &Connection,
+    row_id: i64,
+    release: &str,
+    request_id: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE outbox SET s4_release = ?2, s4_request_id = ?3, updated_ms = ?4 WHERE id = ?1",
+        params![row_id, release, request_id, now_ms()],
+    )?;
     Ok(())
 }
 
@@ -418,6 +488,10 @@ pub struct OutboxRow {
     pub attempts: u32,
     /// When the request was first built and sent (ms), once it was.
     pub first_attempt_ms: Option<i64>,
+    /// The S/4HANA release its request is translated for, once pinned (`2408`).
+    pub s4_release: Option<String>,
+    /// The `RequestID` of a request re-translated for another release (else the key).
+    pub s4_request_id: Option<String>,
 }
 
 /// Heads of their aggregates that are due, in outbox order, at most `limit`.
@@ -429,7 +503,7 @@ pub fn claimable(
 ) -> Result<Vec<OutboxRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.source, o.event_id, o.event_type, o.aggregate, o.command, o.idempotency_key, o.trace_id,
-                o.request, o.attempts, o.first_attempt_ms
+                o.request, o.attempts, o.first_attempt_ms, o.s4_release, o.s4_request_id
          FROM (SELECT MIN(id) AS head FROM outbox WHERE target = ?1 AND state = 'pending' GROUP BY aggregate) h
          JOIN outbox o ON o.id = h.head
          WHERE o.not_before <= ?2
@@ -449,6 +523,8 @@ pub fn claimable(
                 r.get::<_, Option<String>>(8)?,
                 r.get::<_, i64>(9)?,
                 r.get::<_, Option<i64>>(10)?,
+                r.get::<_, Option<String>>(11)?,
+                r.get::<_, Option<String>>(12)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -466,6 +542,8 @@ pub fn claimable(
                 request,
                 attempts,
                 first_attempt_ms,
+                s4_release,
+                s4_request_id,
             )| {
                 Ok(OutboxRow {
                     id,
@@ -480,6 +558,8 @@ pub fn claimable(
                     request: request.map(|r| serde_json::from_str(&r)).transpose()?,
                     attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
                     first_attempt_ms,
+                    s4_release,
+                    s4_request_id,
                 })
             },
         )
@@ -1005,6 +1085,42 @@ mod tests {
             }
             c.execute("DELETE FROM outbox", []).unwrap();
         }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_detected_release_survives_a_restart_and_a_row_keeps_its_translation() {
+        let dir = std::env::temp_dir().join(format!("andon-mw-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("middleware.db");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = policy(Defects::none());
+        {
+            let mut c = Connection::open(&path).unwrap();
+            setup(&c, &Defects::none()).unwrap();
+            set_erp_release(&c, "1000", "2408").unwrap();
+            set_erp_release(&c, "1000", "2502").unwrap();
+            ingest(&mut c, &p, &confirmed("a"), 0).unwrap();
+            let row = &pending(&c, System::Erp)[0];
+            assert_eq!(row.s4_release, None);
+            assert_eq!(pin_s4_release(&c, row.id, "2408").unwrap(), "2408");
+            assert_eq!(
+                pin_s4_release(&c, row.id, "2502").unwrap(),
+                "2408",
+                "a row keeps the release it was first sent in"
+            );
+            retranslate_s4(&c, row.id, "2502", "r-2502").unwrap();
+        }
+        let c = Connection::open(&path).unwrap();
+        setup(&c, &Defects::none()).unwrap();
+        assert_eq!(
+            erp_releases(&c).unwrap(),
+            vec![("1000".to_string(), "2502".to_string())]
+        );
+        let row = &pending(&c, System::Erp)[0];
+        assert_eq!(
+            (row.s4_release.as_deref(), row.s4_request_id.as_deref()),
+            (Some("2502"), Some("r-2502"))
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

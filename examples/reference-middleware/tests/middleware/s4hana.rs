@@ -3,7 +3,7 @@
 //! redeliveries booked once.
 
 use andon_contracts::{PlantId, System};
-use andon_reference_middleware::{ErpDialect, Release};
+use andon_reference_middleware::{Defect, ErpDialect, Release};
 use andon_simulators::faults::FaultKind;
 use andon_simulators::history::Entry;
 use serde_json::json;
@@ -42,9 +42,8 @@ fn sap_requests(plant: &Plant) -> Vec<SapReq> {
     })
 }
 
-/// The simulators with plant 1000's ERP on S/4HANA `release`, and the middleware told so.
-async fn s4_plant(release: Release) -> (Plant, Mw) {
-    let plant = Plant::start().await;
+/// Puts plant 1000's ERP on S/4HANA `release` (at start, or as a vendor upgrade mid-run).
+async fn set_release(plant: &Plant, release: Release) {
     let binding = format!("s4hana@{}", release.name());
     let answer = reqwest::Client::new()
         .put(format!("{}/_andon/config", plant.urls[&System::Erp]))
@@ -53,8 +52,23 @@ async fn s4_plant(release: Release) -> (Plant, Mw) {
         .await
         .expect("configure the ERP");
     assert!(answer.status().is_success(), "{}", answer.status());
-    let mw = Mw::start_with(&plant, |c| {
-        c.erp_dialect(PlantId::parse(PLANT).unwrap(), ErpDialect::S4hana(release))
+}
+
+/// The simulators with plant 1000's ERP on S/4HANA `release`, and the middleware told so.
+async fn s4_plant(release: Release) -> (Plant, Mw) {
+    s4_plant_with(release, &[]).await
+}
+
+/// As [`s4_plant`], with `defects` on.
+async fn s4_plant_with(release: Release, defects: &[Defect]) -> (Plant, Mw) {
+    let plant = Plant::start().await;
+    set_release(&plant, release).await;
+    let defects = defects.to_vec();
+    let mw = Mw::start_with(&plant, move |c| {
+        defects.into_iter().fold(
+            c.erp_dialect(PlantId::parse(PLANT).unwrap(), ErpDialect::S4hana(release)),
+            |c, d| c.defect(d),
+        )
     })
     .await;
     (plant, mw)
@@ -196,5 +210,99 @@ async fn a_repeated_delivery_books_once() {
         "events were delivered twice"
     );
     exactly_once(&plant, &mw).await;
+    mw.stop().await;
+}
+
+/// Plant 1000's system is upgraded from 2408 to 2502 between two orders.
+async fn upgraded_mid_run(defects: &[Defect]) -> (Plant, Mw, usize) {
+    let (plant, mw) = s4_plant_with(Release::R2408, defects).await;
+    run_orders(&plant, &mw.url, 1).await;
+    plant.settle(&mw.url).await;
+    let before = sap_requests(&plant).len();
+    set_release(&plant, Release::R2502).await;
+    run_orders(&plant, &mw.url, 1).await;
+    plant.settle(&mw.url).await;
+    (plant, mw, before)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_vendor_upgrade_the_release_is_read_again_and_the_refused_call_resent() {
+    let (plant, mw, before) = upgraded_mid_run(&[]).await;
+    let after: Vec<_> = sap_requests(&plant).into_iter().skip(before).collect();
+    let refused: Vec<_> = after
+        .iter()
+        .filter(|r| r.method == "POST" && r.status == 400)
+        .collect();
+    assert!(!refused.is_empty(), "a 2408 body was refused: {after:#?}");
+    let reads = after
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("API_MATERIAL_DOCUMENT_SRV/$metadata"))
+        .count();
+    assert!(
+        (1..=refused.len()).contains(&reads),
+        "the release was read from $metadata, at most once per refusal: {after:#?}"
+    );
+    for r in &refused {
+        assert!(
+            !after
+                .iter()
+                .any(|a| a.status < 300 && a.request_id == r.request_id),
+            "a changed body goes out under a new RequestID (the 400 is kept for the old one): {after:#?}"
+        );
+    }
+    assert!(
+        after
+            .iter()
+            .any(|r| r.status == 201 && r.path.ends_with("A_MaterialDocumentHeader")),
+        "material documents are posted in 2502: {after:#?}"
+    );
+    // Nothing refused was dead-lettered: every refused call was sent again and booked.
+    exactly_once(&plant, &mw).await;
+    mw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_blind_keeps_the_old_body_and_dead_letters_it() {
+    let (_plant, mw, _) = upgraded_mid_run(&[Defect::ReleaseBlind]).await;
+    let dl = mw.dead_letters().await;
+    assert!(
+        dl.iter().any(|d| d["status"] == 400
+            && d["problem"]["error"]["message"]["value"]
+                .as_str()
+                .is_some_and(|m| m.contains("EntryUnitISOCode"))),
+        "{dl:#?}"
+    );
+    mw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_no_refresh_dead_letters_the_refused_post() {
+    let (plant, mw) = s4_plant_with(Release::R2502, &[Defect::CsrfNoRefresh]).await;
+    run_orders(&plant, &mw.url, 1).await;
+    plant.settle(&mw.url).await;
+    plant.fault_kind(System::Erp, FaultKind::CsrfExpiry);
+    run_orders(&plant, &mw.url, 1).await;
+    plant.settle(&mw.url).await;
+    let dl = mw.dead_letters().await;
+    assert!(dl.iter().any(|d| d["status"] == 403), "{dl:#?}");
+    let fetches = sap_requests(&plant)
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("_SRV/"))
+        .count();
+    assert_eq!(fetches, 1, "the token is fetched once and never again");
+    mw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_repeatability_posts_without_request_id() {
+    let (plant, mw) = s4_plant_with(Release::R2502, &[Defect::NoRepeatability]).await;
+    run_orders(&plant, &mw.url, 1).await;
+    plant.settle(&mw.url).await;
+    let posts: Vec<_> = sap_requests(&plant)
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(!posts.is_empty());
+    assert!(posts.iter().all(|r| r.request_id.is_none()), "{posts:#?}");
     mw.stop().await;
 }
