@@ -135,7 +135,11 @@ pub mod s4hana {
         fn the_unjudged_fields_read() {
             let t: super::UnjudgedFile = serde_norway::from_str(super::UNJUDGED).expect("reads");
             assert_eq!(t.unjudged.len(), super::unjudged().len());
-            assert!(t.unjudged.iter().all(|u| u.event.is_some() != u.route.is_some()));
+            assert!(
+                t.unjudged
+                    .iter()
+                    .all(|u| u.event.is_some() != u.route.is_some())
+            );
         }
 
         #[test]

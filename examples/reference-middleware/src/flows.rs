@@ -20,146 +20,12 @@ use andon_contracts::{
     StorageLocation, System,
 };
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::command::{Body, Command, LotRef, Verb, seg};
 use crate::defects::{Defect, Defects};
 use crate::s4hana::{self, Notification};
-
-/// HTTP method of a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Verb {
-    /// `GET` (look-ups).
-    Get,
-    /// `POST`.
-    Post,
-    /// `PUT`.
-    Put,
-}
-
-impl Verb {
-    /// `POST` or `PUT`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Post => "POST",
-            Self::Put => "PUT",
-        }
-    }
-}
-
-/// One call to make for a source event, as stored in the outbox.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Command {
-    /// The system to call.
-    pub target: System,
-    /// Method.
-    pub verb: Verb,
-    /// Path under the system's base URL.
-    pub path: String,
-    /// Commands of one aggregate (per target) are delivered in outbox order.
-    pub aggregate: String,
-    /// The body, or what is needed to build it.
-    pub body: Body,
-    /// A problem code that means "already done" (409 `work-order-exists`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub done_on: Option<String>,
-    /// Whether this command propagates a quality hold.
-    #[serde(default)]
-    pub hold: bool,
-}
-
-impl Command {
-    /// `POST /api/v1/…` as written in dead letters.
-    pub fn call(&self) -> String {
-        format!("{} {}", self.verb.as_str(), self.path)
-    }
-}
-
-/// The body of a command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Body {
-    /// Complete.
-    Ready {
-        /// The JSON body.
-        json: Value,
-    },
-    /// A 261 whose quantity is converted to the base unit of the material (looked up).
-    Consumption {
-        /// The request with the quantity in the entry unit.
-        request: GoodsMovementRequest,
-    },
-    /// An inspection lot, sent only when the material needs inspection (looked up).
-    InspectionLot {
-        /// The request.
-        request: InspectionLotRequest,
-    },
-    /// ERP 344 (unrestricted → blocked) for a hold: of `quantity` when given, else of the
-    /// lot's unrestricted stock at that moment (looked up). What it moves is recorded on
-    /// the lot so that the last release can move it back.
-    HoldBlock {
-        /// The lot bookkeeping key.
-        lot: String,
-        /// Which stock.
-        stock: LotRef,
-        /// A fixed quantity and its storage location (usage decision while held).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        fixed: Option<(StorageLocation, Quantity)>,
-        /// Posting date.
-        posting_date: NaiveDate,
-        /// Source event.
-        refs: SourceRefs,
-    },
-    /// Built from the object an S/4HANA notification names, read back from the plant's
-    /// system when the command is first delivered.
-    ReadBack {
-        /// The plant whose S/4HANA system holds the object.
-        plant: PlantId,
-        /// What to read and what it becomes.
-        object: s4hana::ReadBack,
-        /// Source event.
-        refs: SourceRefs,
-    },
-    /// ERP 343 (blocked → unrestricted) of what the holds of the lot moved.
-    HoldUnblock {
-        /// The lot bookkeeping key.
-        lot: String,
-        /// Which stock.
-        stock: LotRef,
-        /// Posting date.
-        posting_date: NaiveDate,
-        /// Source event.
-        refs: SourceRefs,
-    },
-}
-
-/// Plant, material and batch of a lot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LotRef {
-    /// Plant.
-    pub plant: PlantId,
-    /// Material.
-    pub material: MaterialId,
-    /// Batch.
-    pub batch: BatchId,
-}
-
-impl LotRef {
-    fn aggregate(&self) -> String {
-        format!("lot/{}/{}/{}", self.plant, self.material, self.batch)
-    }
-
-    fn path(&self) -> String {
-        format!(
-            "/api/v1/lots/{}/{}/{}",
-            seg(self.plant.as_str()),
-            seg(self.material.as_str()),
-            seg(self.batch.as_str())
-        )
-    }
-}
 
 /// What the lot bookkeeping knew when a lot event was applied (see [`crate::store::lots`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -795,22 +661,6 @@ pub fn hold_unblock_request(
         refs: refs.clone(),
     };
     Some(serde_json::to_value(request).expect("request bodies always serialise"))
-}
-
-/// Percent-encodes one path segment (identifiers may contain `/` or `.`).
-pub fn seg(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'~')
-            || (b == b'.' && s != "." && s != "..")
-        {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@
 //! # }
 //! ```
 
+pub mod command;
 pub mod config;
 pub mod defects;
 pub mod delivery;

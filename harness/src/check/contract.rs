@@ -20,6 +20,10 @@
 //!   `Retry-After` less than that long before (the call started more than 100 ms after that
 //!   answer — calls already in flight are not counted — and before 90 % of the wait).
 //!
+//! A vendor dialect's call refused for a body of the release its plant was just cut over
+//! from, before the plant's first call that kept the new release, is counted as
+//! `release_transition`, not as a violation (an unannounced upgrade is found out that way).
+//!
 //! Fail on any; unknown when the SUT made no call and answered no delivery with an error;
 //! pass otherwise.
 
@@ -112,6 +116,9 @@ struct Call<'r> {
     latency_us: u64,
     /// The vendor dialect it was made in (`s4hana@2408`), if not andon's API.
     dialect: Option<&'r str>,
+    /// Refused for a body of the release its plant was just cut over from (see
+    /// [`common::release_transitions`]): counted, not a violation.
+    transition: bool,
 }
 
 impl<'r> Call<'r> {
@@ -152,6 +159,7 @@ impl<'r> Call<'r> {
             retry_after_s: *retry_after_s,
             latency_us: *latency_us,
             dialect: dialect.as_deref().map(|d| d.dialect.as_str()),
+            transition: false,
         })
     }
 
@@ -192,10 +200,12 @@ fn check(run: &RunData) -> Verdict {
         error_answers: 0,
         hold_off: FastMap::default(),
     };
+    let transitions = common::release_transitions(records);
     for (i, r) in records.iter().enumerate() {
         match &r.entry {
             Entry::Request { .. } => {
-                if let Some(call) = Call::of(i, r) {
+                if let Some(mut call) = Call::of(i, r) {
+                    call.transition = transitions.contains(&i);
                     found.call(&call, &events);
                 }
             }
@@ -352,6 +362,9 @@ impl<'r> Findings<'r> {
         }
         v.counts
             .insert("delivery_error_answers".into(), error_answers);
+        if let Some(n) = counts.get("release_transition") {
+            v.counts.insert("release_transition".into(), *n);
+        }
         v.witnesses = self.w.finish();
         let per_call: BTreeMap<String, &Counts> = self
             .per_route
@@ -416,7 +429,9 @@ impl Judging<'_, '_> {
     fn body_and_scope(&mut self) -> bool {
         let call = self.call;
         let invalid = call.valid == Some(false);
-        if invalid {
+        if invalid && call.transition {
+            self.bump("release_transition");
+        } else if invalid {
             self.flag(
                 "schema_violations",
                 "a body that validates against the contract".into(),

@@ -260,14 +260,18 @@ fn usage_errors_exit_2_and_version_exits_0() {
 }
 
 #[test]
-fn reference_sut_lists_its_sixteen_defects() {
+fn reference_sut_lists_every_defect() {
     let out = Command::new(ANDON)
         .args(["reference-sut", "--list-defects"])
         .output()
         .expect("andon runs");
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    assert_eq!(text.lines().count(), 16, "{text}");
+    assert_eq!(
+        text.lines().count(),
+        andon_reference_middleware::Defect::ALL.len(),
+        "{text}"
+    );
     assert!(text.contains("ack-before-persist — "), "{text}");
 }
 

@@ -44,6 +44,9 @@ const CATCHES: &[(&str, &str, &str)] = &[
         "mapping",
     ),
     ("single-plant-token", "token-expiry", "contract"),
+    ("csrf-no-refresh", "s4hana-vendor-upgrade", "exactly_once"),
+    ("no-repeatability", "s4hana-vendor-upgrade", "contract"),
+    ("release-blind", "s4hana-vendor-upgrade", "exactly_once"),
 ];
 
 fn repo() -> PathBuf {

@@ -30,10 +30,9 @@ use std::str::FromStr;
 
 use andon_contracts::api::SourceRefs;
 use andon_contracts::{CloudEvent, MaterialId, OrderId, PlantId, System};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::flows::{Body, Command, Verb, seg};
+use crate::command::{Body, Command, Verb, seg};
 
 /// A release of S/4HANA the middleware speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -288,26 +287,7 @@ impl Notification {
     }
 }
 
-/// The object a [`Body::ReadBack`] reads, and the andon body it becomes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "object", rename_all = "snake_case")]
-pub enum ReadBack {
-    /// `A_ProductionOrder_2` with operations and components → a work order download.
-    WorkOrder {
-        /// The order.
-        order: OrderId,
-    },
-    /// `A_ProductionOrder_2` marked for deletion → a work order cancellation.
-    Cancellation {
-        /// The order.
-        order: OrderId,
-    },
-    /// `A_Product` with descriptions, units and plants → a material master update.
-    Material {
-        /// The product.
-        material: MaterialId,
-    },
-}
+pub use crate::command::ReadBack;
 
 /// The commands an S/4HANA notification implies: those of the andon event it stands for
 /// (DESIGN.md's flow table), with bodies read back at delivery time.

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 
 use super::Release;
-use crate::flows::seg;
+use crate::command::seg;
 
 /// Production orders.
 pub const ORDERS: &str = "API_PRODUCTION_ORDER_2_SRV";

@@ -6,7 +6,7 @@ use andon_contracts::dialects::s4hana;
 use andon_contracts::flows::Mismatch;
 use andon_simulators::history::{Entry, Record};
 
-use super::FastSet;
+use super::{FastMap, FastSet};
 
 /// The plants whose ERP spoke S/4HANA at some time of the run (the ERP notes the plants'
 /// dialects at its start and at every cut-over).
@@ -42,6 +42,65 @@ pub(crate) fn s4hana_excuses(kind: &str, method: &str, route: &str, m: &Mismatch
     })
 }
 
+/// The dialect calls refused for a body of the release their plant was just cut over from:
+/// after a vendor upgrade (a `dialects` note changing a plant's binding), the plant's calls
+/// in the new release whose body broke its contract until the first that kept it. An
+/// upgrade nobody announced is found out by such a refusal; a middleware that goes on
+/// sending the old release's bodies loses their effects, which the exactly-once checker
+/// counts.
+pub(crate) fn release_transitions(records: &[Record]) -> std::collections::HashSet<usize> {
+    let mut bound: FastMap<String, String> = FastMap::default();
+    let mut awaiting: FastMap<String, String> = FastMap::default();
+    let mut out = std::collections::HashSet::new();
+    for (i, r) in records.iter().enumerate() {
+        match &r.entry {
+            Entry::Note { name, detail } if name == "dialects" => {
+                let serde_json::Value::Object(m) = detail.to_value() else {
+                    continue;
+                };
+                for (plant, b) in m {
+                    let b = b.as_str().unwrap_or_default().to_string();
+                    if bound
+                        .insert(plant.clone(), b.clone())
+                        .is_some_and(|prev| prev != b)
+                    {
+                        awaiting.insert(plant, b);
+                    }
+                }
+            }
+            Entry::Request {
+                path,
+                dialect: Some(d),
+                valid,
+                ..
+            } => {
+                let Some(plant) = path
+                    .strip_prefix("/plant/")
+                    .and_then(|p| p.split('/').next())
+                else {
+                    continue;
+                };
+                if awaiting
+                    .get(plant)
+                    .is_some_and(|b| d.dialect.starts_with(b.as_str()))
+                {
+                    match valid {
+                        Some(true) => {
+                            awaiting.remove(plant);
+                        }
+                        Some(false) => {
+                            out.insert(i);
+                        }
+                        None => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,14 +115,46 @@ mod tests {
 
     #[test]
     fn a_reason_s4hana_cannot_carry_and_a_text_cut_at_its_length_are_excused() {
-        let reason = mismatch("/reason", "Customer order withdrawn (the event's reason)", "missing");
-        assert!(s4hana_excuses("production_order.cancelled", "POST", "/x", &reason));
-        assert!(!s4hana_excuses("production_order.changed", "POST", "/x", &reason));
+        let reason = mismatch(
+            "/reason",
+            "Customer order withdrawn (the event's reason)",
+            "missing",
+        );
+        assert!(s4hana_excuses(
+            "production_order.cancelled",
+            "POST",
+            "/x",
+            &reason
+        ));
+        assert!(!s4hana_excuses(
+            "production_order.changed",
+            "POST",
+            "/x",
+            &reason
+        ));
         let long = "a".repeat(50);
-        let cut = mismatch("/text", &format!("{long} (the event's text)"), &"a".repeat(40));
+        let cut = mismatch(
+            "/text",
+            &format!("{long} (the event's text)"),
+            &"a".repeat(40),
+        );
         let route = "/api/v1/quality-notifications";
-        assert!(s4hana_excuses("nonconformance.created", "POST", route, &cut));
-        let wrong = mismatch("/text", &format!("{long} (the event's text)"), &"b".repeat(40));
-        assert!(!s4hana_excuses("nonconformance.created", "POST", route, &wrong));
+        assert!(s4hana_excuses(
+            "nonconformance.created",
+            "POST",
+            route,
+            &cut
+        ));
+        let wrong = mismatch(
+            "/text",
+            &format!("{long} (the event's text)"),
+            &"b".repeat(40),
+        );
+        assert!(!s4hana_excuses(
+            "nonconformance.created",
+            "POST",
+            route,
+            &wrong
+        ));
     }
 }

@@ -121,13 +121,16 @@ pub(crate) fn as_native(r: &Record) -> Option<AsNative<'_>> {
 /// Whether a 422 answer to a call for `ev` is the target's legitimate answer to a right
 /// call (see [`Rejection::legit`]), and if not, why.
 fn judge_rejection(r: &Record, ev: &Ev<'_>, materials: &Materials<'_>) -> (bool, Option<String>) {
-    let (Entry::Request {
-        method,
-        path,
-        problem,
-        fault,
-        ..
-    }, Some(native)) = (&r.entry, as_native(r))
+    let (
+        Entry::Request {
+            method,
+            path,
+            problem,
+            fault,
+            ..
+        },
+        Some(native),
+    ) = (&r.entry, as_native(r))
     else {
         return (false, None);
     };

@@ -111,7 +111,11 @@ impl Runtime for Containers {
         spec: FaultSpec,
     ) -> BoxFuture<'_, Result<(), RuntimeError>> {
         Box::pin(async move {
-            Containers::apply_fault(self, system, &spec)
+            let Some(admin) = self.admin_of(system) else {
+                return Ok(());
+            };
+            admin
+                .apply_fault(&spec)
                 .await
                 .map(drop)
                 .map_err(|e| RuntimeError::Fault {
@@ -127,7 +131,15 @@ impl Runtime for Containers {
         system: System,
         patch: andon_simulators::core::ConfigPatch,
     ) -> BoxFuture<'_, Result<(), RuntimeError>> {
-        Box::pin(async move { Ok(Containers::reconfigure(self, system, &patch).await?) })
+        Box::pin(async move {
+            match self.admin_of(system) {
+                Some(admin) => Ok(admin
+                    .configure(&patch)
+                    .await
+                    .map_err(crate::containers::ContainerError::from)?),
+                None => Ok(()),
+            }
+        })
     }
 
     fn engine_fault(

@@ -9,7 +9,6 @@ use std::time::Duration;
 use andon_contracts::System;
 use andon_simulators::MasterData;
 use andon_simulators::emitter::EmitterStats;
-use andon_simulators::faults::FaultSpec;
 use andon_simulators::history::{Entry, Record};
 use chrono::Utc;
 use testcontainers::bollard::Docker;
@@ -381,28 +380,9 @@ impl Containers {
         }
     }
 
-    /// Applies a simulator fault through its admin API; returns its id.
-    pub async fn apply_fault(
-        &self,
-        system: System,
-        spec: &FaultSpec,
-    ) -> Result<String, ContainerError> {
-        match self.nodes.get(&system) {
-            Some(n) => Ok(n.admin().apply_fault(spec).await?),
-            None => Ok(String::new()),
-        }
-    }
-
-    /// Changes a simulator's run-time switches through its admin API.
-    pub async fn reconfigure(
-        &self,
-        system: System,
-        patch: &andon_simulators::core::ConfigPatch,
-    ) -> Result<(), ContainerError> {
-        match self.nodes.get(&system) {
-            Some(n) => Ok(n.admin().configure(patch).await?),
-            None => Ok(()),
-        }
+    /// The admin API of `system`'s simulator (`None`: the run has no such simulator).
+    pub(super) fn admin_of(&self, system: System) -> Option<Admin> {
+        self.nodes.get(&system).map(Node::admin)
     }
 
     /// Carries out a fault through the container engine and, after its `for`, undoes it.
