@@ -4,6 +4,11 @@ Feature: Plants whose ERP speaks SAP S/4HANA
   S/4HANA's OData V2 services (under the plant's own base URL, `{erp.<plant>.url}`): CSRF
   tokens, repeatable requests (`RequestID`), SAP business events read back through the API,
   SAP error bodies. The business core, and so every check, is the same whatever the dialect.
+  A middleware that does not declare `dialects = ["s4hana"]` in its manifest's capabilities
+  skips these scenarios.
+
+  Background:
+    Given the middleware speaks S/4HANA
 
   Scenario: A vendor upgrade mid-rollout: plant 1000 still on S/4HANA 2408, plant 2000 on 2502
     Given plant 1000 with 1 line making 5 materials

@@ -223,3 +223,18 @@ fn a_missing_manifest_is_named() {
         "{e}"
     );
 }
+
+#[test]
+fn the_vendor_dialects_a_sut_speaks_are_capabilities() {
+    let with = MANAGED.to_string() + "dialects = [\"s4hana\"]\n";
+    let m = SutManifest::parse(&with, "sut.toml").expect("parses");
+    assert_eq!(
+        m.capabilities.names(),
+        vec!["dead_letters".to_string(), "s4hana".to_string()]
+    );
+    let e = refused(&(MANAGED.to_string() + "dialects = [\"s4hana\", \"sap\"]\n"));
+    assert!(
+        e.starts_with("sut.toml:17:23: unknown dialect \"sap\" in capabilities.dialects"),
+        "{e}"
+    );
+}

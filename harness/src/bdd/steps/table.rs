@@ -193,6 +193,14 @@ pub(super) fn build() -> Vec<StepDef> {
             "Given the middleware reports its backlog",
             Capability("backlog"),
         ),
+        s(
+            T::Middleware,
+            "the middleware speaks S/4HANA",
+            r"^the middleware speaks S/4HANA$",
+            "Requires the SUT to declare `dialects = [\"s4hana\"]` among its capabilities; without it the scenario is skipped (a middleware wired to andon's API only is not failed for not speaking SAP's).",
+            "Given the middleware speaks S/4HANA",
+            Capability("s4hana"),
+        ),
         // Load.
         s(
             T::Load,

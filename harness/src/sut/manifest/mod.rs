@@ -20,6 +20,7 @@
 //! [capabilities]
 //! dead_letters = "{sut.url}/dead-letters"
 //! backlog = "{sut.url}/stats"
+//! dialects = ["s4hana"]        # vendor APIs it speaks besides andon's
 //! ```
 //!
 //! Placeholders: `{erp.url}`, `{mes.url}`, `{qms.url}`, `{wms.url}` (simulator base URLs),
@@ -118,6 +119,8 @@ struct RawCapabilities {
     dead_letters: Option<Spanned<String>>,
     #[serde(default)]
     backlog: Option<Spanned<String>>,
+    #[serde(default)]
+    dialects: Vec<Spanned<String>>,
 }
 
 /// How andon starts the SUT.
@@ -148,10 +151,14 @@ pub struct Capabilities {
     /// `GET` this for the work the SUT still owes: a JSON object whose `backlog` field is
     /// a number (calls not yet delivered, events waiting). Settling then also waits for 0.
     pub backlog: Option<Template>,
+    /// The vendor dialects the SUT speaks besides andon's API (`dialects = ["s4hana"]`):
+    /// features whose plants speak another are skipped for it, not failed.
+    pub dialects: Vec<andon_simulators::dialect::Dialect>,
 }
 
 impl Capabilities {
-    /// The names of the capabilities declared (`dead_letters`, `backlog`).
+    /// The names of the capabilities declared (`dead_letters`, `backlog`, and each vendor
+    /// dialect spoken: `s4hana`).
     pub fn names(&self) -> Vec<String> {
         [
             ("dead_letters", self.dead_letters.is_some()),
@@ -160,8 +167,32 @@ impl Capabilities {
         .into_iter()
         .filter(|(_, on)| *on)
         .map(|(n, _)| n.to_string())
+        .chain(self.dialects.iter().map(|d| d.name().to_string()))
         .collect()
     }
+}
+
+/// The vendor dialects a manifest declares, each a dialect andon simulates (not `andon`,
+/// which every SUT speaks).
+fn dialects(
+    raw: Vec<Spanned<String>>,
+    err: &impl Fn(usize, String) -> ManifestError,
+) -> Result<Vec<andon_simulators::dialect::Dialect>, ManifestError> {
+    raw.into_iter()
+        .map(|d| {
+            let at = d.span().start;
+            match d.get_ref().parse::<andon_simulators::dialect::Binding>() {
+                Ok(b) if b.dialect.per_plant() && !d.get_ref().contains('@') => Ok(b.dialect),
+                _ => Err(err(
+                    at,
+                    format!(
+                        "unknown dialect {:?} in capabilities.dialects, expected s4hana or business-central",
+                        d.get_ref()
+                    ),
+                )),
+            }
+        })
+        .collect()
 }
 
 /// A parsed `sut.toml`.
@@ -242,6 +273,7 @@ impl SutManifest {
             capabilities: Capabilities {
                 dead_letters: raw.capabilities.dead_letters.map(Template::from),
                 backlog: raw.capabilities.backlog.map(Template::from),
+                dialects: dialects(raw.capabilities.dialects, &err)?,
             },
             text: text.to_string(),
             file: file.to_string(),
