@@ -232,7 +232,11 @@ fn whole_features() -> Result<(), Failed> {
     .map_err(|e| e.to_string())?;
     let (mut passed, mut skipped) = (0, 0);
     for f in doc.as_array().into_iter().flatten() {
-        let self_test = f["uri"].as_str().unwrap_or("").contains("self-test");
+        let uri = f["uri"].as_str().unwrap_or("");
+        let self_test = uri.contains("self-test");
+        // The Python middleware speaks andon's API only: it declares no vendor dialect, so
+        // the S/4HANA scenarios are skipped for it (a capability it lacks), not failed.
+        let needs_dialect = uri.contains("dialects");
         for el in f["elements"].as_array().into_iter().flatten() {
             let statuses: Vec<&str> = el["steps"]
                 .as_array()
@@ -250,10 +254,12 @@ fn whole_features() -> Result<(), Failed> {
             } else if statuses.contains(&"failed") {
                 return Err(format!("{:?} failed", el["name"]).into());
             } else {
-                if !self_test {
-                    return Err(
-                        format!("{:?} was skipped but is not a self-test", el["name"]).into(),
-                    );
+                if !self_test && !needs_dialect {
+                    return Err(format!(
+                        "{:?} was skipped but is neither a self-test nor a vendor dialect's",
+                        el["name"]
+                    )
+                    .into());
                 }
                 skipped += 1;
             }
