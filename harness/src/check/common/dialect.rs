@@ -8,23 +8,31 @@ use andon_simulators::history::{Entry, Record};
 
 use super::{FastMap, FastSet};
 
-/// The plants whose ERP spoke S/4HANA at some time of the run (the ERP notes the plants'
-/// dialects at its start and at every cut-over).
+/// The plants and bindings (`s4hana@2502`) an ERP `dialects` note names (at the ERP's
+/// start, and at every cut-over); `None` for any other record.
+fn dialect_note(r: &Record) -> Option<Vec<(String, String)>> {
+    let Entry::Note { name, detail } = &r.entry else {
+        return None;
+    };
+    let serde_json::Value::Object(m) = detail.to_value() else {
+        return None;
+    };
+    (name == "dialects").then(|| {
+        m.into_iter()
+            .map(|(plant, b)| (plant, b.as_str().unwrap_or_default().to_string()))
+            .collect()
+    })
+}
+
+/// The plants whose ERP spoke S/4HANA at some time of the run.
 pub(crate) fn s4hana_plants(records: &[Record]) -> FastSet<String> {
-    let mut out = FastSet::default();
-    for r in records {
-        if let Entry::Note { name, detail } = &r.entry
-            && name == "dialects"
-            && let serde_json::Value::Object(m) = detail.to_value()
-        {
-            for (plant, binding) in m {
-                if binding.as_str().is_some_and(|b| b.starts_with("s4hana")) {
-                    out.insert(plant);
-                }
-            }
-        }
-    }
-    out
+    records
+        .iter()
+        .filter_map(dialect_note)
+        .flatten()
+        .filter(|(_, b)| b.starts_with("s4hana"))
+        .map(|(plant, _)| plant)
+        .collect()
 }
 
 /// Whether S/4HANA excuses `m`, a mismatch of call `method route` derived from an event
@@ -53,49 +61,46 @@ pub(crate) fn release_transitions(records: &[Record]) -> std::collections::HashS
     let mut awaiting: FastMap<String, String> = FastMap::default();
     let mut out = std::collections::HashSet::new();
     for (i, r) in records.iter().enumerate() {
-        match &r.entry {
-            Entry::Note { name, detail } if name == "dialects" => {
-                let serde_json::Value::Object(m) = detail.to_value() else {
-                    continue;
-                };
-                for (plant, b) in m {
-                    let b = b.as_str().unwrap_or_default().to_string();
-                    if bound
-                        .insert(plant.clone(), b.clone())
-                        .is_some_and(|prev| prev != b)
-                    {
-                        awaiting.insert(plant, b);
-                    }
-                }
-            }
-            Entry::Request {
-                path,
-                dialect: Some(d),
-                valid,
-                ..
-            } => {
-                let Some(plant) = path
-                    .strip_prefix("/plant/")
-                    .and_then(|p| p.split('/').next())
-                else {
-                    continue;
-                };
-                if awaiting
-                    .get(plant)
-                    .is_some_and(|b| d.dialect.starts_with(b.as_str()))
+        if let Some(note) = dialect_note(r) {
+            for (plant, b) in note {
+                if bound
+                    .insert(plant.clone(), b.clone())
+                    .is_some_and(|prev| prev != b)
                 {
-                    match valid {
-                        Some(true) => {
-                            awaiting.remove(plant);
-                        }
-                        Some(false) => {
-                            out.insert(i);
-                        }
-                        None => {}
-                    }
+                    awaiting.insert(plant, b);
                 }
             }
-            _ => {}
+            continue;
+        }
+        let Entry::Request {
+            path,
+            dialect: Some(d),
+            valid,
+            ..
+        } = &r.entry
+        else {
+            continue;
+        };
+        let Some(plant) = path
+            .strip_prefix("/plant/")
+            .and_then(|p| p.split('/').next())
+        else {
+            continue;
+        };
+        if !awaiting
+            .get(plant)
+            .is_some_and(|b| d.dialect.starts_with(b.as_str()))
+        {
+            continue;
+        }
+        match valid {
+            Some(true) => {
+                awaiting.remove(plant);
+            }
+            Some(false) => {
+                out.insert(i);
+            }
+            None => {}
         }
     }
     out

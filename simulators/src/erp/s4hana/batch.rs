@@ -301,7 +301,7 @@ fn apply(
     };
     let body: Value = serde_json::from_slice(&c.body).unwrap_or(Value::Null);
     note.body = Some(body.clone());
-    let iso = c.binding.release >= "2502";
+    let iso = c.is_2502();
     match (c.method.clone(), c.res.set.as_str()) {
         (Method::POST, "A_MaterialDocumentHeader") => {
             let req = match exec::checked(

@@ -20,8 +20,8 @@ use super::error::SapError;
 use super::odata::{parse_date, parse_decimal};
 use super::units;
 
-/// Release 2502's changes are in force.
-fn is_2502(release: &str) -> bool {
+/// Release 2502's changes are in force at `release`.
+pub(super) fn is_2502(release: &str) -> bool {
     release >= "2502"
 }
 

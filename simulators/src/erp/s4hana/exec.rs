@@ -207,7 +207,7 @@ fn read_confirmations(erp: &Erp, call: &Call) -> Read {
 fn read_documents(erp: &Erp, call: &Call) -> Read {
     let st = erp.lock();
     let (r, o) = (&call.res, &call.opts);
-    let iso = call.binding.release >= "2502";
+    let iso = call.is_2502();
     let mine = || {
         st.documents
             .values()
@@ -409,7 +409,7 @@ fn post_document(erp: &Erp, call: &Call, body: &Value, note: &mut Note) -> Writt
         create::goods_movement(body, &call.plant, call.binding.release),
     )?;
     let doc = crate::erp::booking::post_goods(erp, &call.ctx, &req)?;
-    let iso = call.binding.release >= "2502";
+    let iso = call.is_2502();
     Ok((
         StatusCode::CREATED,
         json!({ "d": ent::document(&call.place, &doc, true, iso) }),
@@ -460,7 +460,7 @@ fn cancel_document(erp: &Erp, call: &Call, note: &mut Note) -> Written {
     let number = need("MaterialDocument")?;
     let posting_date = super::odata::parse_date(&need("PostingDate")?)
         .ok_or_else(|| SapError::bad_request("PostingDate must be an Edm.DateTime"))?;
-    if call.binding.release >= "2502" {
+    if call.is_2502() {
         let current = {
             let st = erp.lock();
             let d = st
@@ -497,7 +497,7 @@ fn cancel_document(erp: &Erp, call: &Call, note: &mut Note) -> Written {
     let doc = crate::erp::booking::reverse_doc(erp, &call.ctx, (year, &number), &req)?;
     Ok((
         StatusCode::OK,
-        json!({ "d": ent::document(&call.place, &doc, true, call.binding.release >= "2502") }),
+        json!({ "d": ent::document(&call.place, &doc, true, call.is_2502()) }),
     ))
 }
 

@@ -96,6 +96,13 @@ pub(crate) struct Call {
     pub ctx: Ctx,
 }
 
+impl Call {
+    /// Whether release 2502's changes are in force for this call's plant.
+    pub fn is_2502(&self) -> bool {
+        create::is_2502(self.binding.release)
+    }
+}
+
 /// What an operation answered and what the history keeps of it.
 pub(crate) struct Answer {
     /// Status.
