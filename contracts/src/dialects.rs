@@ -1,11 +1,47 @@
 //! The vendor dialects' contract files (`contracts/dialects/`): what the simulators serve and
 //! read, and what the documentation renders.
 
+use serde::Deserialize;
+
+pub mod business_central;
+
+/// A field of andon's flows a vendor's API cannot carry (a dialect's `unjudged.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unjudged {
+    /// The event kind whose derived field it is (`production_order.cancelled`).
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The call (`POST /api/v1/quality-notifications`).
+    #[serde(default)]
+    pub route: Option<String>,
+    /// The field, as a JSON pointer into the call's body.
+    pub field: String,
+    /// How many characters the vendor's API keeps of it, when that is the limit.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Why.
+    pub why: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnjudgedFile {
+    unjudged: Vec<Unjudged>,
+}
+
+/// The rows of an `unjudged.yaml` (`text`), or why it does not read.
+fn read_unjudged(text: &str) -> Result<Vec<Unjudged>, serde_norway::Error> {
+    serde_norway::from_str::<UnjudgedFile>(text).map(|t| t.unjudged)
+}
+
 /// SAP S/4HANA (OData V2): how andon's business rules answer, in SAP's error form.
 pub mod s4hana {
     use std::sync::OnceLock;
 
     use serde::Deserialize;
+
+    pub use super::Unjudged;
 
     /// `contracts/dialects/s4hana/errors.yaml` as written.
     pub const ERRORS: &str = include_str!("../dialects/s4hana/errors.yaml");
@@ -89,39 +125,10 @@ pub mod s4hana {
     /// `contracts/dialects/s4hana/unjudged.yaml` as written.
     pub const UNJUDGED: &str = include_str!("../dialects/s4hana/unjudged.yaml");
 
-    /// A field of andon's flows S/4HANA cannot carry (see `unjudged.yaml`).
-    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct Unjudged {
-        /// The event kind whose derived field it is (`production_order.cancelled`).
-        #[serde(default)]
-        pub event: Option<String>,
-        /// The call (`POST /api/v1/quality-notifications`).
-        #[serde(default)]
-        pub route: Option<String>,
-        /// The field, as a JSON pointer into the call's body.
-        pub field: String,
-        /// How many characters S/4HANA keeps of it, when that is the limit.
-        #[serde(default)]
-        pub limit: Option<usize>,
-        /// Why.
-        pub why: String,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct UnjudgedFile {
-        unjudged: Vec<Unjudged>,
-    }
-
     /// The fields of andon's flows S/4HANA cannot carry.
     pub fn unjudged() -> &'static [Unjudged] {
         static TABLE: OnceLock<Vec<Unjudged>> = OnceLock::new();
-        TABLE.get_or_init(|| {
-            serde_norway::from_str::<UnjudgedFile>(UNJUDGED)
-                .map(|t| t.unjudged)
-                .unwrap_or_default()
-        })
+        TABLE.get_or_init(|| super::read_unjudged(UNJUDGED).unwrap_or_default())
     }
 
     /// The row of `problem`, if the table has one.
@@ -133,13 +140,9 @@ pub mod s4hana {
     mod tests {
         #[test]
         fn the_unjudged_fields_read() {
-            let t: super::UnjudgedFile = serde_norway::from_str(super::UNJUDGED).expect("reads");
-            assert_eq!(t.unjudged.len(), super::unjudged().len());
-            assert!(
-                t.unjudged
-                    .iter()
-                    .all(|u| u.event.is_some() != u.route.is_some())
-            );
+            let t = crate::dialects::read_unjudged(super::UNJUDGED).expect("reads");
+            assert_eq!(t.len(), super::unjudged().len());
+            assert!(t.iter().all(|u| u.event.is_some() != u.route.is_some()));
         }
 
         #[test]
