@@ -1,7 +1,7 @@
 @self-test @dialects
-Feature: andon's checks catch a middleware that mishandles an S/4HANA ERP
+Feature: andon's checks catch a middleware that mishandles a vendor ERP (S/4HANA, Business Central)
   A self-test of andon, not a contract for a middleware: each scenario switches on a named
-  defect of the bundled reference middleware, puts plant 1000's ERP on SAP S/4HANA, injects
+  defect of the bundled reference middleware, puts plant 1000's ERP on a vendor's API, injects
   the fault that exposes the defect, and proves that the check beside it catches it. Against
   another SUT (`andon test --sut …`) these scenarios are skipped, with that reason, and never
   counted as passed or failed.
@@ -41,3 +41,23 @@ Feature: andon's checks catch a middleware that mishandles an S/4HANA ERP
     When the plants run for 10s
     Then the exactly-once check fails
     And the exactly-once check counts at least 1 lost
+
+  Scenario: A middleware that posts again after a lost answer, without reading back, posts twice in Business Central
+    Given the reference middleware with the defect "bc-no-readback"
+    And plant 1000 with 1 line making 5 materials
+    And the ERP of plant 1000 speaks Business Central release 25
+    And a steady load of 20 steps per second
+    And the ERP commits but loses the answer from 3s for 10s on 30 % of calls
+    When the plants run for 12s
+    Then the exactly-once check fails
+    And the exactly-once check counts at least 1 duplicated
+
+  Scenario: A middleware that never renews its Business Central subscriptions stops hearing of new orders
+    Given the reference middleware with the defect "no-subscription-renewal"
+    And plant 1000 with 1 line making 5 materials
+    And the ERP of plant 1000 speaks Business Central release 25
+    And business time runs 20000 times faster
+    And a steady load of 20 steps per second
+    When the plants run for 30s
+    Then the contract check fails
+    And the contract check counts at least 1 subscription_lapsed

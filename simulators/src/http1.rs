@@ -125,6 +125,11 @@ pub(crate) struct Target {
 impl Target {
     /// Parses `url`: plain `http://` only (the simulators talk to the SUT without TLS).
     pub(crate) fn parse(url: &str) -> Result<Self, IngressError> {
+        Self::parse_as(url, "application/cloudevents+json")
+    }
+
+    /// Parses `url` for bodies of `content_type`.
+    pub(crate) fn parse_as(url: &str, content_type: &str) -> Result<Self, IngressError> {
         let uri: Uri = url.parse().map_err(|e| IngressError::Invalid {
             url: url.to_string(),
             message: format!("{e}"),
@@ -155,7 +160,7 @@ impl Target {
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let head = format!(
             "POST {path} HTTP/1.1\r\nhost: {authority}\r\n\
-             content-type: application/cloudevents+json\r\ntraceparent: "
+             content-type: {content_type}\r\ntraceparent: "
         )
         .into_bytes();
         Ok(Self {

@@ -57,6 +57,7 @@ pub mod lot_api;
 pub mod lots;
 pub mod masterdata;
 pub mod mes;
+pub mod oneshot;
 pub mod persist;
 pub mod problem;
 pub mod qms;

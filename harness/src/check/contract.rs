@@ -18,7 +18,13 @@
 //!   `application/problem+json`;
 //! * `retry_after_ignored`: a call to a system that had answered 429 or 503 with
 //!   `Retry-After` less than that long before (the call started more than 100 ms after that
-//!   answer — calls already in flight are not counted — and before 90 % of the wait).
+//!   answer — calls already in flight are not counted — and before 90 % of the wait);
+//! * `subscription_lapsed`: a change a Business Central plant did not notify because the
+//!   middleware, once subscribed in that plant, had let its subscription expire or deleted
+//!   it (`common::lapses`).
+//!
+//! Business Central has no idempotency header: its calls are not asked for one (a
+//! middleware deduplicates by a natural key, which the exactly-once checker judges).
 //!
 //! A vendor dialect's call refused for a body of the release its plant was just cut over
 //! from, before the plant's first call that kept the new release, is counted as
@@ -46,7 +52,7 @@ const NAME: &str = "contract";
 
 /// What the checker counts, in report order (`non_problem_errors` is also counted for
 /// error answers to deliveries).
-const CATEGORIES: [&str; 10] = [
+const CATEGORIES: [&str; 11] = [
     "schema_violations",
     "plant_scope_refused",
     "missing_idempotency_key",
@@ -56,6 +62,7 @@ const CATEGORIES: [&str; 10] = [
     "unknown_sources",
     "non_problem_errors",
     "retry_after_ignored",
+    "subscription_lapsed",
     "calls",
 ];
 
@@ -220,10 +227,38 @@ fn check(run: &RunData) -> Verdict {
             _ => {}
         }
     }
+    found.lapses(records, &events);
     found.verdict()
 }
 
 impl<'r> Findings<'r> {
+    /// Counts and witnesses the changes a Business Central plant did not notify after the
+    /// middleware had subscribed there.
+    fn lapses(&mut self, records: &[Record], events: &Events<'_>) {
+        let (lapses, _) = common::lapses(records);
+        for l in lapses {
+            *self.counts.entry("subscription_lapsed").or_default() += 1;
+            let ev = l.event.as_ref().and_then(|e| events.get(e));
+            self.w.push("subscription_lapsed", l.idx, || Witness {
+                event: l.event.clone(),
+                system: Some(System::Erp),
+                expected: format!(
+                    "a live Business Central subscription on {} of plant {} (renewed before it expired)",
+                    l.sets, l.plant
+                ),
+                happened: format!(
+                    "{} was not notified: no live subscription{}",
+                    ev.map(describe).unwrap_or_else(|| "a change".into()),
+                    l.ended
+                        .as_ref()
+                        .map(|(t, how)| format!(" (the last one {how} at {})", fmt_time(*t)))
+                        .unwrap_or_default()
+                ),
+                trace_id: ev.and_then(|e| e.trace()),
+            });
+        }
+    }
+
     /// Judges one call: its respect of earlier `Retry-After` answers, then — when it
     /// reached the system — its body, scope, headers and source references.
     fn call(&mut self, call: &Call<'r>, events: &Events<'r>) {
@@ -459,7 +494,10 @@ impl Judging<'_, '_> {
     /// The `Idempotency-Key` and `traceparent` headers of a state-changing call.
     fn headers(&mut self) {
         let call = self.call;
-        if call.idempotency_key.is_none_or(|k| k.trim().is_empty()) {
+        let keyless = call
+            .dialect
+            .is_some_and(|d| d.starts_with("business-central"));
+        if !keyless && call.idempotency_key.is_none_or(|k| k.trim().is_empty()) {
             let expected = match call.dialect {
                 Some(d) if d.starts_with("s4hana") => {
                     "RequestID and RepeatabilityCreation headers (SAP repeatable request) on a creating call"

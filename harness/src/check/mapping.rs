@@ -168,7 +168,7 @@ fn check(run: &RunData) -> Verdict {
     let records = &run.records;
     let events = Events::build(records);
     let materials = Materials::build(run, &events);
-    let s4hana = common::s4hana_plants(records);
+    let vendors = common::vendor_plants(records);
     let mut found = Findings::default();
     for (i, r) in records.iter().enumerate() {
         let Some(call) = Call::of(i, r) else {
@@ -183,8 +183,8 @@ fn check(run: &RunData) -> Verdict {
             let Some(flow) = ev.kind.and_then(|k| flows::flows().get(k)) else {
                 continue;
             };
-            let s4 = s4hana.contains(ev.event.plant.as_str());
-            found.judge(&call, &sent, flow, ev, &materials, s4);
+            let vendor = vendors.get(ev.event.plant.as_str());
+            found.judge(&call, &sent, flow, ev, &materials, vendor);
         }
     }
     found.verdict()
@@ -200,7 +200,7 @@ impl Findings {
         flow: &'static flows::Flow,
         ev: &Ev<'_>,
         materials: &Materials<'_>,
-        s4hana: bool,
+        vendor: Option<&common::FastSet<String>>,
     ) {
         let mut j = common::judge_call(
             flow,
@@ -214,11 +214,11 @@ impl Findings {
                 body: Some(sent),
             },
         );
-        if s4hana {
-            // What S/4HANA cannot carry is not the middleware's to send.
+        if let Some(dialects) = vendor {
+            // What the vendor's API cannot carry is not the middleware's to send.
             let kind = ev.kind.map(|k| k.name()).unwrap_or_default();
             j.mismatches
-                .retain(|m| !common::s4hana_excuses(kind, call.method, call.route, m));
+                .retain(|m| !common::vendor_excuses(dialects, kind, call.method, call.route, m));
         }
         self.calls += 1;
         if j.call.is_none() || j.applies == Applies::No {

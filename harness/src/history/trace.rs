@@ -15,35 +15,65 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
     traceparent.split('-').nth(1).filter(|t| t.len() == 32)
 }
 
+/// The plants whose ERP spoke Business Central at some time (its `dialects` notes).
+fn business_central_plants(records: &[Record]) -> HashSet<String> {
+    records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Note { name, detail } if name == "dialects" => Some(detail.to_value()),
+            _ => None,
+        })
+        .filter_map(|d| d.as_object().cloned())
+        .flatten()
+        .filter(|(_, b)| {
+            b.as_str()
+                .is_some_and(|b| b.starts_with("business-central"))
+        })
+        .map(|(plant, _)| plant)
+        .collect()
+}
+
 /// Fills in the sources of every dialect call without any, and of every effect without
 /// any that such a call committed (same `traceparent`), from the event whose trace it
-/// continues. Calls and effects of andon's own API are left as the SUT declared them.
+/// continues. Calls of andon's own API keep the sources the SUT declared — except those
+/// continuing the trace of an event its plant's system notified without any id (Business
+/// Central's webhook notifications name only the entity): no body can name that event, so
+/// the trace does, for the call and its effects.
 pub fn attribute_by_trace(records: &mut [Record]) {
+    let bc = business_central_plants(records);
     let mut events: HashMap<String, SourceRef> = HashMap::new();
-    let mut dialect_calls: HashSet<String> = HashSet::new();
+    let mut idless: HashSet<String> = HashSet::new();
+    let mut traced: HashSet<String> = HashSet::new();
     for r in records.iter() {
         match &r.entry {
             Entry::EventEmitted { event, .. } => {
                 if let Some(t) = trace_id(&event.traceparent) {
                     events.entry(t.to_string()).or_insert_with(|| event.key());
+                    if r.system == andon_contracts::System::Erp && bc.contains(event.plant.as_str())
+                    {
+                        idless.insert(t.to_string());
+                    }
                 }
             }
             Entry::Request {
-                dialect: Some(_),
+                dialect,
                 traceparent: Some(tp),
+                sources,
                 ..
-            } => {
-                dialect_calls.insert(tp.clone());
+            } if dialect.is_some()
+                || (sources.is_empty() && trace_id(tp).is_some_and(|t| idless.contains(t))) =>
+            {
+                traced.insert(tp.clone());
             }
             _ => {}
         }
     }
-    if dialect_calls.is_empty() {
+    if traced.is_empty() {
         return;
     }
     let source_of = |tp: &Option<String>| -> Option<SourceRef> {
         let tp = tp.as_deref()?;
-        if !dialect_calls.contains(tp) {
+        if !traced.contains(tp) {
             return None;
         }
         events.get(trace_id(tp)?).cloned()
@@ -53,7 +83,6 @@ pub fn attribute_by_trace(records: &mut [Record]) {
             Entry::Request {
                 sources,
                 traceparent,
-                dialect: Some(_),
                 ..
             }
             | Entry::Effect {
@@ -166,6 +195,24 @@ mod tests {
             "andon's API declares its sources"
         );
         assert!(sources(&records[4]).is_empty());
+    }
+
+    #[test]
+    fn calls_of_andon_s_api_continuing_an_id_less_notification_take_its_event() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let native = format!("00-{trace}-c7ad6b7169203331-01");
+        let mut records = vec![
+            record(Entry::Note {
+                name: "dialects".into(),
+                detail: serde_json::json!({"1000": "business-central@25"}).into(),
+            }),
+            emitted(trace),
+            request(&native, false),
+            effect(&native),
+        ];
+        attribute_by_trace(&mut records);
+        assert_eq!(sources(&records[2])[0].id, "e1");
+        assert_eq!(sources(&records[3])[0].id, "e1");
     }
 
     #[test]

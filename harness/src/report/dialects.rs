@@ -18,9 +18,9 @@ pub struct DialectSummary {
     pub used: Vec<String>,
     /// Cut-overs: when, and the plants' new dialects as the ERP noted them.
     pub cutovers: Vec<(DateTime<Utc>, String)>,
-    /// The contract changes between the oldest and the newest release used, when there are
-    /// two.
-    pub diff: Option<ReleaseDiff>,
+    /// Per vendor dialect, the contract changes between the oldest and the newest release
+    /// used, when there are two.
+    pub diffs: Vec<ReleaseDiff>,
 }
 
 /// What changed between two releases' contracts.
@@ -72,28 +72,35 @@ pub fn summarize(records: &[Record]) -> DialectSummary {
         }
     }
     let used: Vec<String> = used.into_iter().collect();
-    let s4: Vec<&str> = used
-        .iter()
-        .filter_map(|u| u.strip_prefix("s4hana@"))
+    let diffs = ["s4hana", "business-central"]
+        .into_iter()
+        .filter_map(|dialect| {
+            let releases: Vec<&str> = used
+                .iter()
+                .filter_map(|u| u.strip_prefix(dialect)?.strip_prefix('@'))
+                .collect();
+            match (releases.first(), releases.last()) {
+                (Some(old), Some(new)) if old != new => release_diff(dialect, old, new),
+                _ => None,
+            }
+        })
         .collect();
-    let diff = match (s4.first(), s4.last()) {
-        (Some(old), Some(new)) if old != new => release_diff(old, new),
-        _ => None,
-    };
     DialectSummary {
         used,
         cutovers,
-        diff,
+        diffs,
     }
 }
 
-/// The S/4HANA contract changes from release `old` to `new`.
-fn release_diff(old: &str, new: &str) -> Option<ReleaseDiff> {
+/// The contract changes of `dialect` from release `old` to `new`.
+fn release_diff(dialect: &str, old: &str, new: &str) -> Option<ReleaseDiff> {
+    let documents = match dialect {
+        "s4hana" => andon_contracts::dialects::s4hana::OPENAPI,
+        _ => andon_contracts::dialects::business_central::OPENAPI,
+    };
     let doc = |release: &str| {
-        let (_, text) = andon_contracts::dialects::s4hana::OPENAPI
-            .iter()
-            .find(|(r, _)| *r == release)?;
-        let name = format!("contracts/dialects/s4hana/{release}/openapi.yaml");
+        let (_, text) = documents.iter().find(|(r, _)| *r == release)?;
+        let name = format!("contracts/dialects/{dialect}/{release}/openapi.yaml");
         Document::parse(Path::new(&name), text).ok()
     };
     let d = diff(&doc(old)?, &doc(new)?).ok()?;
@@ -108,8 +115,8 @@ fn release_diff(old: &str, new: &str) -> Option<ReleaseDiff> {
         })
         .collect();
     Some(ReleaseDiff {
-        old: format!("s4hana@{old}"),
-        new: format!("s4hana@{new}"),
+        old: format!("{dialect}@{old}"),
+        new: format!("{dialect}@{new}"),
         changes,
     })
 }
@@ -118,7 +125,7 @@ fn release_diff(old: &str, new: &str) -> Option<ReleaseDiff> {
 mod tests {
     #[test]
     fn the_changes_from_2408_to_2502_include_the_iso_unit() {
-        let d = super::release_diff("2408", "2502").expect("a diff");
+        let d = super::release_diff("s4hana", "2408", "2502").expect("a diff");
         assert_eq!(
             (d.old.as_str(), d.new.as_str()),
             ("s4hana@2408", "s4hana@2502")
@@ -127,6 +134,26 @@ mod tests {
             d.changes
                 .iter()
                 .any(|c| c.breaking && c.pointer.ends_with("EntryUnitISOCode"))
+        );
+    }
+
+    #[test]
+    fn the_changes_from_24_to_25_make_the_unit_and_date_required() {
+        let d = super::release_diff("business-central", "24", "25").expect("a diff");
+        assert_eq!(d.old, "business-central@24");
+        let breaking: Vec<&str> = d
+            .changes
+            .iter()
+            .filter(|c| c.breaking)
+            .map(|c| c.pointer.as_str())
+            .collect();
+        assert!(
+            breaking.iter().any(|p| p.ends_with("unitOfMeasureCode")),
+            "{breaking:?}"
+        );
+        assert!(
+            breaking.iter().any(|p| p.ends_with("postingDate")),
+            "{breaking:?}"
         );
     }
 }

@@ -272,7 +272,7 @@ fn dialects(h: &mut String, r: &RunReport) {
             escape(what)
         );
     }
-    if let Some(rd) = &d.diff {
+    for rd in &d.diffs {
         let (old, new, changes) = (&rd.old, &rd.new, &rd.changes);
         let breaking = changes.iter().filter(|c| c.breaking).count();
         let _ = writeln!(

@@ -47,6 +47,12 @@ const CATCHES: &[(&str, &str, &str)] = &[
     ("csrf-no-refresh", "s4hana-vendor-upgrade", "exactly_once"),
     ("no-repeatability", "s4hana-vendor-upgrade", "contract"),
     ("release-blind", "s4hana-vendor-upgrade", "exactly_once"),
+    ("bc-no-readback", "business-central-rollout", "exactly_once"),
+    (
+        "no-subscription-renewal",
+        "business-central-rollout",
+        "contract",
+    ),
 ];
 
 fn repo() -> PathBuf {

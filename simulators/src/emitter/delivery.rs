@@ -12,6 +12,8 @@ enum Attempt {
     Rejected,
     /// To be tried again, after `Retry-After` if the answer gave one.
     Retry(Option<Duration>),
+    /// Not sent: the wire form dropped it.
+    Dropped,
 }
 
 /// The ingress URL as last parsed (once per URL, not per request): the URL and its target,
@@ -53,6 +55,10 @@ pub(super) async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
             }
             Attempt::Rejected => {
                 inner.rejected.fetch_add(1, Ordering::Relaxed);
+                finish(&inner, lane);
+                settle(&inner);
+            }
+            Attempt::Dropped => {
                 finish(&inner, lane);
                 settle(&inner);
             }
@@ -276,10 +282,34 @@ async fn attempt(
     target: &Result<Target, IngressError>,
     item: &Queued,
 ) -> Attempt {
+    let (body, elsewhere) = match inner.wire(&item.event) {
+        Wire::Canonical => (serde_json::to_vec(&*item.event).unwrap_or_default(), None),
+        Wire::Json(v) => (serde_json::to_vec(&v).unwrap_or_default(), None),
+        Wire::To { url, body } => {
+            let target = Target::parse_as(&url, "application/json");
+            (
+                serde_json::to_vec(&body).unwrap_or_default(),
+                Some((url, target)),
+            )
+        }
+        Wire::Dropped { note, detail } => {
+            inner.history.append(
+                inner.system,
+                Entry::Note {
+                    name: note.to_string(),
+                    detail: detail.into(),
+                },
+            );
+            return Attempt::Dropped;
+        }
+    };
+    let (url, target) = match &elsewhere {
+        Some((u, t)) => (u.as_str(), t),
+        None => (url, target),
+    };
     inner.attempts.fetch_add(1, Ordering::Relaxed);
     let timeout = inner.config.timeout.0;
     let started = std::time::Instant::now();
-    let body = inner.body(&item.event);
     let result = match target {
         Ok(target) => {
             expiry

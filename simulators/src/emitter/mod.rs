@@ -180,10 +180,34 @@ struct Inner {
     wire: std::sync::RwLock<Option<WireForm>>,
 }
 
-/// The form an event is delivered in, when it is not andon's canonical one: `None` sends
-/// the event as the history keeps it. The ERP sets one for plants that speak a vendor
-/// dialect (S/4HANA's business events).
-pub type WireForm = Arc<dyn Fn(&CloudEvent) -> Option<serde_json::Value> + Send + Sync>;
+/// The form an event is delivered in and where to, decided when it is sent. The ERP sets
+/// one for plants that speak a vendor dialect (S/4HANA's business events, Business
+/// Central's webhook notifications).
+pub type WireForm = Arc<dyn Fn(&CloudEvent) -> Wire + Send + Sync>;
+
+/// How one event goes out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wire {
+    /// As the history keeps it, to the ingress.
+    Canonical,
+    /// This JSON instead, to the ingress.
+    Json(serde_json::Value),
+    /// This JSON (`application/json`) to `url` instead of the ingress (a webhook
+    /// subscription's notification URL).
+    To {
+        /// Where.
+        url: String,
+        /// What.
+        body: serde_json::Value,
+    },
+    /// Not sent at all (no one is subscribed): the history notes `note` with `detail`.
+    Dropped {
+        /// The note's name.
+        note: &'static str,
+        /// Its detail.
+        detail: serde_json::Value,
+    },
+}
 
 /// The outbound queue of an emitter as saved across a restart: what is still to deliver
 /// (deliveries in flight are settled first), per-aggregate sequences, the generators and
@@ -199,12 +223,10 @@ pub struct SavedEmitter {
 }
 
 impl Inner {
-    /// The body to deliver for `event`: its wire form, or the event as kept.
-    fn body(&self, event: &CloudEvent) -> Vec<u8> {
+    /// How `event` goes out: its wire form, or the event as kept.
+    fn wire(&self, event: &CloudEvent) -> Wire {
         let wire = self.wire.read().unwrap_or_else(|e| e.into_inner()).clone();
-        wire.and_then(|f| f(event))
-            .and_then(|v| serde_json::to_vec(&v).ok())
-            .unwrap_or_else(|| serde_json::to_vec(event).unwrap_or_default())
+        wire.map_or(Wire::Canonical, |f| f(event))
     }
 }
 

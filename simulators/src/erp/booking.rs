@@ -121,12 +121,22 @@ pub(super) fn notify(
         let md = erp.core.master();
         erp.lock().notify(&md, req)?
     };
+    record_notification(erp, ctx, req, &n);
+    Ok(n)
+}
+
+/// Records the effect of a created quality notification.
+pub(super) fn record_notification(
+    erp: &Erp,
+    ctx: &Ctx,
+    req: &QualityNotificationRequest,
+    n: &QualityNotification,
+) {
     erp.core.effect(
         ctx,
         "erp.quality_notification",
         req.nonconformance.clone(),
         req.refs.all(),
-        serde_json::to_value(&n).unwrap_or_default(),
+        serde_json::to_value(n).unwrap_or_default(),
     );
-    Ok(n)
 }

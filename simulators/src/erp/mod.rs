@@ -2,6 +2,7 @@
 //! confirmations and quality notifications; it releases orders on its own (the seeded
 //! plant activity) and emits `production_order.*` and `material.changed` events.
 
+pub mod bc;
 mod booking;
 pub mod s4hana;
 pub mod state;
@@ -38,6 +39,9 @@ pub struct Erp {
     generator: Mutex<Generator>,
     /// What the S/4HANA dialect keeps beside the core (its sessions).
     pub s4: s4hana::S4State,
+    /// What the Business Central dialect keeps beside the core (subscriptions, limits,
+    /// ledgers).
+    pub bc: bc::BcState,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -58,11 +62,24 @@ impl Erp {
             core.note("dialects", serde_json::json!(dialects));
         }
         let config = core.config.clone();
+        let bc = bc::BcState::default();
+        let (subs, clock, history) = (
+            bc.subscriptions.clone(),
+            core.clock.clone(),
+            core.history.clone(),
+        );
         core.emitter.set_wire_form(std::sync::Arc::new(move |ev| {
-            let plants = config.read().unwrap_or_else(|e| e.into_inner());
-            match crate::dialect::binding_of(&plants.dialects, &ev.plant).dialect {
-                crate::dialect::Dialect::S4hana => s4hana::events::wire(ev),
-                _ => None,
+            let dialect = {
+                let plants = config.read().unwrap_or_else(|e| e.into_inner());
+                crate::dialect::binding_of(&plants.dialects, &ev.plant).dialect
+            };
+            match dialect {
+                crate::dialect::Dialect::S4hana => s4hana::events::wire(ev)
+                    .map_or(crate::emitter::Wire::Canonical, crate::emitter::Wire::Json),
+                crate::dialect::Dialect::BusinessCentral => {
+                    bc::events::wire(ev, &subs, clock.now(), &history)
+                }
+                crate::dialect::Dialect::Andon => crate::emitter::Wire::Canonical,
             }
         }));
         Arc::new(Self {
@@ -74,6 +91,7 @@ impl Erp {
                 plant_cursor: 0,
             }),
             s4: s4hana::S4State::default(),
+            bc,
         })
     }
 
@@ -317,9 +335,24 @@ pub fn router(erp: Arc<Erp>) -> Router {
         .route("/api/v1/production-orders", get(list_orders))
         .route("/api/v1/production-orders/{order}", get(get_order))
         .route("/api/v1/materials/{material}", get(get_material))
+        .route("/plant/{plant}/openapi.json", get(plant_openapi))
         .with_state(erp.clone())
-        .merge(s4hana::routes(erp.clone()));
+        .merge(s4hana::routes(erp.clone()))
+        .merge(bc::routes(erp.clone()));
     assemble(erp.core.clone(), erp, api)
+}
+
+/// `GET /plant/{plant}/openapi.json`: the OpenAPI document of the vendor dialect and
+/// release the plant's ERP speaks.
+async fn plant_openapi(State(erp): State<Arc<Erp>>, Path(plant): Path<String>) -> Response {
+    s4hana::openapi(&erp, &plant)
+        .or_else(|| bc::openapi(&erp, &plant))
+        .unwrap_or_else(|| {
+            crate::problem::problem_response(&andon_contracts::Problem::of(
+                "not-found",
+                format!("plant {plant} speaks no vendor dialect"),
+            ))
+        })
 }
 
 async fn confirm(

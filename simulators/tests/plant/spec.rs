@@ -162,3 +162,50 @@ async fn every_documented_s4hana_operation_is_served_in_each_release() {
         }
     }
 }
+
+/// Every operation of each Business Central release's OpenAPI document is served under a
+/// plant's base URL (not `BadRequest_ResourceNotFound`, not 405, never a 5xx), and the plant
+/// serves that document.
+#[tokio::test]
+async fn every_documented_business_central_operation_is_served_in_each_release() {
+    let plant = andon_contracts::PlantId::parse("1000").expect("plant");
+    let company = andon_simulators::erp::bc::entities::company_id(&plant);
+    for release in ["24", "25"] {
+        let mut config = andon_simulators::SimConfig::default();
+        config.dialects.insert(
+            plant.clone(),
+            format!("business-central@{release}")
+                .parse()
+                .expect("binding"),
+        );
+        let s = crate::helpers::sim_with(System::Erp, config, crate::helpers::master());
+        let (status, doc) = send(&s, "GET", "/plant/1000/openapi.json").await;
+        assert_eq!(status, StatusCode::OK, "{release}");
+        let bundled =
+            andon_contracts::dialects::business_central::openapi_json(release).expect("doc");
+        assert_eq!(
+            doc, bundled,
+            "{release}: the plant serves its release's document"
+        );
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let mut uri = format!("/plant/1000{}", path.replace("{company}", &company));
+            while let (Some(a), Some(b)) = (uri.find('{'), uri.find('}')) {
+                uri.replace_range(a..=b, "1");
+            }
+            for method in ["get", "post", "patch", "delete"] {
+                if item.get(method).is_none() {
+                    continue;
+                }
+                let m = method.to_uppercase();
+                let (status, body) = send(&s, &m, &uri.replace('\'', "%27")).await;
+                let code = body["error"]["code"].as_str().unwrap_or("");
+                assert!(
+                    status != StatusCode::METHOD_NOT_ALLOWED
+                        && code != "BadRequest_ResourceNotFound"
+                        && !status.is_server_error(),
+                    "{release}: {m} {path} is documented but not served: {status} {body}"
+                );
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@
 
 mod auth;
 mod bad_input;
+mod bc;
 mod erp_props;
 mod erp_rules;
 mod faults_http;

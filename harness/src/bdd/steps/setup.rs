@@ -46,14 +46,19 @@ pub(super) fn plants_table(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     Ok(())
 }
 
-pub(super) fn erp_dialect(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
-    w.before_run("ERP dialect")?;
-    let id = a.req("id")?;
-    let dialect = match a.req("dialect")?.to_ascii_lowercase().as_str() {
+/// The dialect a step names (`S/4HANA`, `Business Central`, `andon's API`).
+fn dialect_name(text: &str) -> &'static str {
+    match text.to_ascii_lowercase().as_str() {
         "s/4hana" | "s4hana" => "s4hana",
         "business central" | "business-central" => "business-central",
         _ => "andon",
-    };
+    }
+}
+
+pub(super) fn erp_dialect(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    w.before_run("ERP dialect")?;
+    let id = a.req("id")?;
+    let dialect = dialect_name(a.req("dialect")?);
     let text = match a.get("release") {
         Some(r) => format!("{dialect}@{r}"),
         None => dialect.to_string(),
@@ -73,7 +78,7 @@ pub(super) fn erp_dialect(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
 
 pub(super) fn erp_upgrade(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     w.before_run("ERP upgrade")?;
-    let text = format!("s4hana@{}", a.req("release")?);
+    let text = format!("{}@{}", dialect_name(a.req("dialect")?), a.req("release")?);
     let binding: andon_simulators::dialect::Binding = text
         .parse()
         .map_err(|e: andon_simulators::dialect::DialectError| e.to_string())?;

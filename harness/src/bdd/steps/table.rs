@@ -37,16 +37,16 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Plants,
-            "the ERP of plant {id} speaks S/4HANA|andon [release {r}]",
-            r#"^the ERP of plant "?(?P<id>[A-Z0-9]{4})"? speaks (?P<dialect>S/4HANA|s4hana|andon(?:'s API)?)(?: release "?(?P<release>[0-9]+)"?)?$"#,
-            "The API the plant's ERP speaks to the middleware: S/4HANA (OData V2 under the plant's own base URL, `{erp.<plant>.url}`; release 2408 or 2502, default the newest) or andon's own; adds the plant if it is not there yet.",
+            "the ERP of plant {id} speaks S/4HANA|Business Central|andon [release {r}]",
+            r#"^the ERP of plant "?(?P<id>[A-Z0-9]{4})"? speaks (?P<dialect>S/4HANA|s4hana|Business Central|business-central|andon(?:'s API)?)(?: release "?(?P<release>[0-9]+)"?)?$"#,
+            "The API the plant's ERP speaks to the middleware, under the plant's own base URL `{erp.<plant>.url}`: S/4HANA (OData V2; release 2408 or 2502), Business Central (API v2.0; release 24 or 25), default the newest release; or andon's own. Adds the plant if it is not there yet.",
             "Given the ERP of plant 2000 speaks S/4HANA release 2502",
             Setup(erp_dialect),
         ),
         s(
             T::Plants,
-            "the ERP of plant {id} is upgraded to S/4HANA release {r} at {at}",
-            r#"^the ERP of plant "?(?P<id>[A-Z0-9]{4})"? is upgraded to S/4HANA release "?(?P<release>[0-9]+)"? at (?P<at>\S+)$"#,
+            "the ERP of plant {id} is upgraded to S/4HANA|Business Central release {r} at {at}",
+            r#"^the ERP of plant "?(?P<id>[A-Z0-9]{4})"? is upgraded to (?P<dialect>S/4HANA|Business Central) release "?(?P<release>[0-9]+)"? at (?P<at>\S+)$"#,
             "A vendor upgrade cut over during the run: from `at` the plant's ERP speaks that release at the same base URL, with events and calls in flight.",
             "Given the ERP of plant 1000 is upgraded to S/4HANA release 2502 at 5s",
             Setup(erp_upgrade),
@@ -200,6 +200,14 @@ pub(super) fn build() -> Vec<StepDef> {
             "Requires the SUT to declare `dialects = [\"s4hana\"]` among its capabilities; without it the scenario is skipped (a middleware wired to andon's API only is not failed for not speaking SAP's).",
             "Given the middleware speaks S/4HANA",
             Capability("s4hana"),
+        ),
+        s(
+            T::Middleware,
+            "the middleware speaks Business Central",
+            r"^the middleware speaks Business Central$",
+            "Requires the SUT to declare `dialects = [\"business-central\"]` among its capabilities; without it the scenario is skipped.",
+            "Given the middleware speaks Business Central",
+            Capability("business-central"),
         ),
         // Load.
         s(

@@ -1,8 +1,8 @@
 //! What the mapping checker does not demand from a middleware serving a plant whose ERP
 //! speaks a vendor dialect: the fields of andon's flows the vendor's API cannot carry
-//! (`contracts/dialects/s4hana/unjudged.yaml`).
+//! (`contracts/dialects/{s4hana,business-central}/unjudged.yaml`).
 
-use andon_contracts::dialects::s4hana;
+use andon_contracts::dialects::{Unjudged, business_central, s4hana};
 use andon_contracts::flows::Mismatch;
 use andon_simulators::history::{Entry, Record};
 
@@ -24,23 +24,47 @@ fn dialect_note(r: &Record) -> Option<Vec<(String, String)>> {
     })
 }
 
-/// The plants whose ERP spoke S/4HANA at some time of the run.
-pub(crate) fn s4hana_plants(records: &[Record]) -> FastSet<String> {
-    records
-        .iter()
-        .filter_map(dialect_note)
-        .flatten()
-        .filter(|(_, b)| b.starts_with("s4hana"))
-        .map(|(plant, _)| plant)
-        .collect()
+/// The vendor dialects (`s4hana`, `business-central`) each plant's ERP spoke at some time
+/// of the run.
+pub(crate) fn vendor_plants(records: &[Record]) -> FastMap<String, FastSet<String>> {
+    let mut out: FastMap<String, FastSet<String>> = FastMap::default();
+    for (plant, b) in records.iter().filter_map(dialect_note).flatten() {
+        let dialect = b.split('@').next().unwrap_or_default().to_string();
+        if dialect != "andon" {
+            out.entry(plant).or_default().insert(dialect);
+        }
+    }
+    out
+}
+
+/// Whether a vendor dialect the plant spoke excuses `m`, a mismatch of call `method route`
+/// derived from an event of `kind` (`contracts/dialects/*/unjudged.yaml`).
+pub(crate) fn vendor_excuses(
+    dialects: &FastSet<String>,
+    kind: &str,
+    method: &str,
+    route: &str,
+    m: &Mismatch,
+) -> bool {
+    dialects.iter().any(|d| match d.as_str() {
+        "s4hana" => excused(s4hana::unjudged(), kind, method, route, m),
+        "business-central" => excused(business_central::unjudged(), kind, method, route, m),
+        _ => false,
+    })
 }
 
 /// Whether S/4HANA excuses `m`, a mismatch of call `method route` derived from an event
 /// of `kind`: the field is one S/4HANA cannot carry, or holds the first `limit` characters
 /// of what was right.
+#[cfg(test)]
 pub(crate) fn s4hana_excuses(kind: &str, method: &str, route: &str, m: &Mismatch) -> bool {
+    excused(s4hana::unjudged(), kind, method, route, m)
+}
+
+/// Whether a row of `table` excuses `m`.
+fn excused(table: &[Unjudged], kind: &str, method: &str, route: &str, m: &Mismatch) -> bool {
     let call = format!("{method} {route}");
-    s4hana::unjudged().iter().any(|u| {
+    table.iter().any(|u| {
         let applies = u.event.as_deref() == Some(kind) || u.route.as_deref() == Some(call.as_str());
         applies
             && u.field == m.field

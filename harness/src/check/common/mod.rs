@@ -6,11 +6,13 @@
 mod dialect;
 mod expected;
 mod rejection;
+mod subscriptions;
 mod wording;
 
 pub(crate) use dialect::*;
 pub(crate) use expected::*;
 pub(crate) use rejection::*;
+pub(crate) use subscriptions::*;
 pub(crate) use wording::*;
 
 pub(crate) use crate::history::index::*;

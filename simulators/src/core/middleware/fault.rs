@@ -24,7 +24,8 @@ use super::header_str;
 fn is_contract_path(path: &str) -> bool {
     path.starts_with("/api/")
         || path.starts_with("/oauth/")
-        || (path.starts_with("/plant/") && path.contains("/sap/opu/odata/"))
+        || (path.starts_with("/plant/")
+            && (path.contains("/sap/opu/odata/") || path.contains("/api/")))
 }
 
 /// Fault layer: answers instead of the system while an API fault is in force.
@@ -123,19 +124,24 @@ impl Faulted<'_> {
 /// `Retry-After`.
 fn unavailable(faulted: Faulted<'_>, after: std::time::Duration) -> Response {
     let system = faulted.core.system;
+    let path = faulted.path.clone();
     faulted.record(
         503,
         Some("service-unavailable"),
         "unavailable",
         Some(retry_after_secs(after)),
     );
-    let mut r = problem_response(&andon_contracts::Problem::of(
-        "service-unavailable",
-        format!(
-            "The {system} system is in maintenance; retry after {}s",
-            after.as_secs()
-        ),
-    ));
+    let detail = format!(
+        "The {system} system is in maintenance; retry after {}s",
+        after.as_secs()
+    );
+    let mut r =
+        vendor_answer(&path, 503, "Internal_ServiceUnavailable", &detail).unwrap_or_else(|| {
+            problem_response(&andon_contracts::Problem::of(
+                "service-unavailable",
+                detail.clone(),
+            ))
+        });
     r.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from(retry_after_secs(after)),
@@ -143,19 +149,32 @@ fn unavailable(faulted: Faulted<'_>, after: std::time::Duration) -> Response {
     r
 }
 
+/// A fault's answer on a Business Central plant's API (`/plant/{p}/api/…`), in Business
+/// Central's error form (`{"error": {"code", "message"}}`) rather than problem+json.
+fn vendor_answer(path: &str, status: u16, code: &str, message: &str) -> Option<Response> {
+    let bc = path.starts_with("/plant/") && path.contains("/api/");
+    let status = StatusCode::from_u16(status).ok()?;
+    bc.then(|| {
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        (status, axum::Json(body)).into_response()
+    })
+}
+
 /// `throttle` beyond its limit: 429 `too-many-requests` with `Retry-After` (the time left
 /// in the window).
 fn throttled(faulted: Faulted<'_>, after: std::time::Duration) -> Response {
+    let path = faulted.path.clone();
     faulted.record(
         429,
         Some("too-many-requests"),
         "throttle",
         Some(retry_after_secs(after)),
     );
-    let mut r = problem_response(&andon_contracts::Problem::of(
-        "too-many-requests",
-        "Rate limit for this client exceeded; retry later",
-    ));
+    let detail = "Rate limit for this client exceeded; retry later";
+    let mut r =
+        vendor_answer(&path, 429, "Application_TooManyRequests", detail).unwrap_or_else(|| {
+            problem_response(&andon_contracts::Problem::of("too-many-requests", detail))
+        });
     r.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from(retry_after_secs(after)),

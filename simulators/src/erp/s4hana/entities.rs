@@ -115,6 +115,24 @@ pub fn reservation_of(order: &str) -> String {
     format!("{:0>10}", order.trim_start_matches('0'))
 }
 
+/// What order `order` has withdrawn of `material` (261 less 262), in the base unit.
+pub fn withdrawn(
+    st: &ErpState,
+    order: &andon_contracts::OrderId,
+    material: &andon_contracts::MaterialId,
+) -> i64 {
+    st.documents
+        .values()
+        .flat_map(|d| &d.items)
+        .filter(|it| it.posted.order.as_ref() == Some(order) && &it.posted.material == material)
+        .map(|it| match it.posted.movement_type.as_str() {
+            "261" => it.quantity_base.milli,
+            "262" => -it.quantity_base.milli,
+            _ => 0,
+        })
+        .sum()
+}
+
 /// `A_ProductionOrderComponent_4` rows of `r`; withdrawn quantities from `st`'s documents.
 pub fn components(place: &Place, r: &OrderRecord, st: &ErpState) -> Vec<Value> {
     let o = &r.order;
@@ -122,17 +140,7 @@ pub fn components(place: &Place, r: &OrderRecord, st: &ErpState) -> Vec<Value> {
     o.components
         .iter()
         .map(|c| {
-            let withdrawn: i64 = st
-                .documents
-                .values()
-                .flat_map(|d| &d.items)
-                .filter(|it| it.posted.order.as_ref() == Some(&o.order) && it.posted.material == c.material)
-                .map(|it| match it.posted.movement_type.as_str() {
-                    "261" => it.quantity_base.milli,
-                    "262" => -it.quantity_base.milli,
-                    _ => 0,
-                })
-                .sum();
+            let withdrawn = withdrawn(st, &o.order, &c.material);
             json!({
                 "__metadata": place.meta(ORDERS, "A_ProductionOrderComponent_4Type",
                     &format!("A_ProductionOrderComponent_4(Reservation='{reservation}',ReservationItem='{}')", c.reservation_item)),

@@ -33,7 +33,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 
 use crate::core::{Ctx, RequestNote};
 use crate::dialect::{Binding, Dialect, binding_of};
@@ -66,7 +66,6 @@ pub fn routes(erp: Arc<Erp>) -> Router<()> {
         .route(ROOT, any(service_root))
         .route(&format!("{ROOT}/"), any(service_root))
         .route(&format!("{ROOT}/{{*rest}}"), any(resource))
-        .route("/plant/{plant}/openapi.json", get(openapi))
         .with_state(erp)
 }
 
@@ -379,20 +378,19 @@ fn run(erp: &Erp, call: Call, request_id: Option<String>) -> Response {
     resp
 }
 
-/// `GET /plant/{plant}/openapi.json`: the OpenAPI document of the plant's release.
-async fn openapi(State(erp): State<Arc<Erp>>, Path(plant): Path<String>) -> Response {
-    let binding = match s4_binding(&erp, &plant) {
-        Ok((_, b)) => b,
-        Err(e) => return e.response(""),
-    };
-    match andon_contracts::dialects::s4hana::openapi_json(binding.release) {
-        Some(doc) => axum::Json(doc).into_response(),
-        None => SapError::not_found(format!(
-            "No OpenAPI document for release {}",
-            binding.release
-        ))
-        .response(""),
-    }
+/// The OpenAPI document of the plant's S/4HANA release (for `GET /plant/{plant}/openapi.json`).
+pub(crate) fn openapi(erp: &Erp, plant: &str) -> Option<Response> {
+    let binding = s4_binding(erp, plant).ok()?.1;
+    Some(
+        match andon_contracts::dialects::s4hana::openapi_json(binding.release) {
+            Some(doc) => axum::Json(doc).into_response(),
+            None => SapError::not_found(format!(
+                "No OpenAPI document for release {}",
+                binding.release
+            ))
+            .response(""),
+        },
+    )
 }
 
 /// State the dialect keeps beside the core: the CSRF sessions.

@@ -296,30 +296,36 @@ fn list(v: &str) -> Vec<String> {
 
 /// `$filter`: `Prop eq 'v'` clauses joined by `and` (in any case), optionally parenthesised.
 fn filter(text: &str) -> Result<Vec<(String, String)>, SapError> {
-    let unsupported = || {
+    filter_clauses(text).ok_or_else(|| {
         SapError::bad_request(format!(
             "Filter '{text}' is not supported: andon reads Property eq 'value' joined by and"
         ))
-    };
+    })
+}
+
+/// The `Prop eq value` clauses of a `$filter` joined by `and` (in any case, optionally
+/// parenthesised; values are quoted strings or plain literals), or `None` for anything else.
+/// Shared by the OData dialects.
+pub(crate) fn filter_clauses(text: &str) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
         let clause_end = find_and(rest).unwrap_or(rest.len());
         let clause = rest[..clause_end].trim().trim_start_matches('(');
         let clause = clause.strip_suffix(')').unwrap_or(clause).trim();
-        let (prop, value) = clause.split_once(" eq ").ok_or_else(unsupported)?;
+        let (prop, value) = clause.split_once(" eq ")?;
         let prop = prop.trim();
         if prop.is_empty() || !prop.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(unsupported());
+            return None;
         }
-        out.push((prop.to_string(), literal(value).ok_or_else(unsupported)?));
+        out.push((prop.to_string(), literal(value)?));
         rest = rest[clause_end..].trim_start();
         rest = rest
             .strip_prefix("and ")
             .or_else(|| rest.strip_prefix("AND "))
             .unwrap_or(rest);
     }
-    Ok(out)
+    Some(out)
 }
 
 /// The start of the next ` and ` outside a quoted literal.
