@@ -76,6 +76,9 @@ pub struct Bc {
     pub lose_next_post: bool,
     /// The next `PATCH` is refused 412 (the subscription changed meanwhile).
     pub refuse_next_patch: bool,
+    /// The next insert is refused with this status and error code (nothing posted; a 429
+    /// says `Retry-After: 1`).
+    pub refuse_next_post: Option<(u16, &'static str)>,
 }
 
 pub type Shared = Arc<Mutex<Bc>>;
@@ -270,12 +273,16 @@ async fn subscriptions(
 async fn post_line(state: &Shared, set: &str, body: &Value) -> (StatusCode, Value) {
     let lose = {
         let mut b = state.lock().unwrap();
+        if let Some((status, code)) = b.refuse_next_post.take() {
+            let status = StatusCode::from_u16(status).unwrap();
+            return error(status, code, "Refused by the test.");
+        }
         let entry = json!({"entryNumber": b.item_ledger.len() + b.capacity_ledger.len() + 1,
                            "documentNumber": body["documentNumber"], "line": body});
-        if set == "itemJournalLines" {
-            b.item_ledger.push(entry);
-        } else {
-            b.capacity_ledger.push(entry);
+        match set {
+            "itemJournalLines" => b.item_ledger.push(entry),
+            "outputJournalLines" => b.capacity_ledger.push(entry),
+            _ => {}
         }
         std::mem::take(&mut b.lose_next_post)
     };
@@ -343,6 +350,27 @@ async fn route(
         {
             (StatusCode::OK, item())
         }
+        p if p == format!("{custom}manufacturingItems")
+            && query.contains("$expand=unitsOfMeasure") =>
+        {
+            let mut i = item();
+            i["number"] = json!(eq(query, "number").unwrap_or_default());
+            (StatusCode::OK, json!({"value": [i]}))
+        }
+        p if p == format!("{custom}lotInventories") => {
+            let (m, l) = (
+                eq(query, "itemNumber").unwrap_or_default(),
+                eq(query, "lotNumber").unwrap_or_default(),
+            );
+            let row = |status: &str, q: u32| {
+                json!({"itemNumber": m, "locationCode": "0002", "lotNumber": l,
+                                                    "inventoryStatus": status, "quantity": q, "unitOfMeasureCode": "PC"})
+            };
+            (
+                StatusCode::OK,
+                json!({"value": [row("Unrestricted", 7), row("QualityInspection", 3)]}),
+            )
+        }
         _ => error(
             StatusCode::NOT_FOUND,
             "BadRequest_NotFound",
@@ -385,6 +413,10 @@ async fn erp(
     let mut r = (status, axum::Json(answer)).into_response();
     r.headers_mut()
         .insert(header::DATE, HeaderValue::from_str(&date).unwrap());
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     r
 }
 
@@ -432,6 +464,7 @@ fn state() -> Shared {
         capacity_ledger: Vec::new(),
         lose_next_post: false,
         refuse_next_patch: false,
+        refuse_next_post: None,
     }))
 }
 

@@ -417,3 +417,94 @@ async fn no_subscription_renewal_lets_subscriptions_lapse() {
     assert_eq!(bc.with(|b| b.created), 2, "not re-created");
     mw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_ups_read_items_and_lot_inventories_and_refusals_are_not_read_back() {
+    let (bc, apps, dir) = (fake::bc().await, fake::recorder().await, TempDir::new());
+    let mw = BcMw::start(&bc, &apps, dir.path(), &[]).await;
+    let client = reqwest::Client::new();
+
+    // 500 G consumed of a KG item: the item's units convert it; a 429 is waited out.
+    bc.with(|b| b.refuse_next_post = Some((429, "Application_TooManyRequests")));
+    let mut consumed = example("material-consumed");
+    consumed["data"]["quantity"] = json!({"value": 500, "unit": "G"});
+    assert_eq!(
+        post_event(&client, &mw.url, System::Mes, &consumed).await,
+        202
+    );
+    mw.settled().await;
+    let lookups = bc.seen("GET", "/manufacturingItems");
+    assert_eq!(
+        lookups[0].query,
+        "$filter=number eq 'RM-1000-07'&$expand=unitsOfMeasure"
+    );
+    let issues = bc.seen("POST", "/itemJournalLines");
+    assert_eq!(issues.len(), 2, "refused 429, then posted: {issues:#?}");
+    assert_eq!(issues[0].status, 429);
+    let line = &issues[1].body;
+    assert_eq!(
+        (
+            &line["entryType"],
+            &line["quantity"],
+            &line["unitOfMeasureCode"],
+            &line["orderNumber"]
+        ),
+        (
+            &json!("Consumption"),
+            &json!(0.5),
+            &json!("KG"),
+            &json!("100000001")
+        )
+    );
+    assert_eq!(
+        issues[0].body, issues[1].body,
+        "the same line, the same document number"
+    );
+    assert!(
+        bc.seen("GET", "/itemLedgerEntries").is_empty(),
+        "a 429 is not ambiguous: no read-back"
+    );
+
+    // A hold blocks the lot's unrestricted stock as it is now; refused for short inventory
+    // (400), it is a dead letter with the system's code.
+    bc.with(|b| b.refuse_next_post = Some((400, "Internal_InsufficientInventory")));
+    let mut hold = example("lot-hold-placed");
+    hold["sequence"] = json!(1);
+    assert_eq!(post_event(&client, &mw.url, System::Qms, &hold).await, 202);
+    mw.settled().await;
+    let stock = bc.seen("GET", "/lotInventories");
+    assert_eq!(
+        stock[0].query,
+        "$filter=itemNumber eq 'FG-1000-01' and lotNumber eq 'B000123'"
+    );
+    let block = bc.seen("POST", "/itemJournalLines").pop().unwrap();
+    assert_eq!(
+        (
+            &block.body["inventoryStatus"],
+            &block.body["newInventoryStatus"],
+            &block.body["quantity"]
+        ),
+        (&json!("Unrestricted"), &json!("Blocked"), &json!(7.0))
+    );
+    let dl = dead_letters_of(&mw.url).await;
+    assert_eq!(dl.len(), 1, "{dl:#?}");
+    assert_eq!(
+        (dl[0]["status"].as_u64(), dl[0]["reason"].as_str()),
+        (Some(400), Some("Internal_InsufficientInventory"))
+    );
+    assert_eq!(
+        apps.seen("POST", "/holds").len(),
+        2,
+        "MES and WMS hold the lot"
+    );
+
+    // A nonconformance: a quality notification keyed by its number.
+    let nc = example("nonconformance-from-mes");
+    assert_eq!(post_event(&client, &mw.url, System::Mes, &nc).await, 202);
+    mw.settled().await;
+    let qn = bc.seen("POST", "/qualityNotifications");
+    assert_eq!(qn.len(), 1);
+    assert_eq!(qn[0].body["nonconformanceNumber"], "MES-NC-000311");
+    assert_eq!(qn[0].body["itemNumber"], "FG-1000-01");
+    mw.stop().await;
+}
