@@ -218,6 +218,16 @@ impl Notification {
         })
     }
 
+    /// The resource in one spelling: `companies({company})/{collection}({id})`.
+    pub fn canonical(&self) -> String {
+        format!(
+            "companies({})/{}({})",
+            self.company,
+            self.collection.name(),
+            self.id
+        )
+    }
+
     /// Reads the notification kept in the inbox entry `event`.
     pub fn decode(event: &CloudEvent) -> Result<Self, String> {
         let data = event.data.to_value();
@@ -231,8 +241,9 @@ impl Notification {
 }
 
 /// The inbox id of a notification: the first 32 hex digits of
-/// SHA-256(`resource|changeType|lastModifiedDateTime`). The same change notified again (a
-/// redelivery, or by a re-created subscription) has the same id.
+/// SHA-256(`resource|changeType|lastModifiedDateTime`), of the resource in one spelling
+/// ([`Notification::canonical`]) and the time in RFC 3339 with milliseconds. The same change
+/// notified again (a redelivery, or by a re-created subscription) has the same id.
 pub fn notification_id(resource: &str, change_type: &str, last_modified: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{resource}|{change_type}|{last_modified}"));
@@ -255,7 +266,11 @@ pub fn event(plant: &PlantId, n: &Incoming, traceparent: &str) -> Result<CloudEv
         .with_timezone(&chrono::Utc);
     Ok(CloudEvent {
         specversion: "1.0".into(),
-        id: notification_id(&n.resource, &n.change_type, &n.last_modified_date_time),
+        id: notification_id(
+            &parsed.canonical(),
+            parsed.change.name(),
+            &time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ),
         source: source(plant),
         type_: format!(
             "{EVENT_PREFIX}{}.{}",
@@ -479,9 +494,13 @@ mod tests {
             Notification::decode(&e).unwrap(),
             Notification::parse(&order_resource(), "created").unwrap()
         );
-        // Redelivered (even by another subscription): the same entry.
+        // Redelivered (even by another subscription, the resource or the time spelt
+        // otherwise): the same entry.
         let mut again = n.clone();
         again.subscription_id = "s-2".into();
+        assert_eq!(event(&plant, &again, TP).unwrap().id, e.id);
+        again.resource = format!("/{}", order_resource());
+        again.last_modified_date_time = "2026-11-02T06:10:00.000Z".into();
         assert_eq!(event(&plant, &again, TP).unwrap().id, e.id);
         // Another change of the same entity: another entry.
         let later = incoming(&order_resource(), "updated", "2026-11-02T06:10:00Z");

@@ -67,12 +67,12 @@ pub fn filter(terms: &[(&str, &str)]) -> String {
         .join(" and ")
 }
 
-/// Percent-encodes a query value (everything but unreserved characters, so a space is
-/// `%20`, a quote `%27`).
+/// Percent-encodes a query value: everything but unreserved characters and the comma of
+/// `$expand` lists, so a space is `%20`, a quote `%27`, a slash `%2F`.
 pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b',') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

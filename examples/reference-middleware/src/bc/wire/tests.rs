@@ -36,7 +36,7 @@ fn urls_and_filters_are_odata_v4_and_percent_encoded() {
         order_read(&plant(), CID, "o-1"),
         format!(
             "/plant/2000/api/andon/manufacturing/v1.0/companies({CID})/productionOrders(o-1)\
-             ?$expand=routingLines%2Ccomponents"
+             ?$expand=routingLines,components"
         )
     );
 }
