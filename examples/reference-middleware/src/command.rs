@@ -17,15 +17,18 @@ pub enum Verb {
     Post,
     /// `PUT`.
     Put,
+    /// `PATCH` (Business Central subscriptions).
+    Patch,
 }
 
 impl Verb {
-    /// `POST` or `PUT`.
+    /// `GET`, `POST`, `PUT` or `PATCH`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Get => "GET",
             Self::Post => "POST",
             Self::Put => "PUT",
+            Self::Patch => "PATCH",
         }
     }
 }
@@ -93,10 +96,10 @@ pub enum Body {
         /// Source event.
         refs: SourceRefs,
     },
-    /// Built from the object an S/4HANA notification names, read back from the plant's
-    /// system when the command is first delivered.
+    /// Built from the object an S/4HANA or Business Central notification names, read back
+    /// from the plant's system when the command is first delivered.
     ReadBack {
-        /// The plant whose S/4HANA system holds the object.
+        /// The plant whose system holds the object.
         plant: PlantId,
         /// What to read and what it becomes.
         object: ReadBack,
@@ -161,6 +164,33 @@ pub enum ReadBack {
         /// The product.
         material: MaterialId,
     },
+    /// Business Central: `productionOrders({id})` with routing lines and components → the
+    /// work order download (`created`), or its update or, when the order reads
+    /// `cancelled: true`, its cancellation (`updated`). The MES path is resolved from the
+    /// order read back.
+    BcOrder {
+        /// The company id.
+        company: String,
+        /// The order's id (a GUID).
+        id: String,
+        /// Notified as `created` (else `updated`).
+        created: bool,
+    },
+    /// Business Central: `manufacturingItems({id})` with units of measure → a material
+    /// master update (the path is resolved from the item read back).
+    BcItem {
+        /// The company id.
+        company: String,
+        /// The item's id (a GUID).
+        id: String,
+    },
+}
+
+impl ReadBack {
+    /// Whether the object is read from a Business Central system.
+    pub fn is_bc(&self) -> bool {
+        matches!(self, Self::BcOrder { .. } | Self::BcItem { .. })
+    }
 }
 
 /// Percent-encodes one path segment (identifiers may contain `/` or `.`).

@@ -1,6 +1,6 @@
 //! Configuration through the wiring contract: arguments or environment (`PORT`, `ERP_URL`,
 //! `MES_URL`, `QMS_URL`, `WMS_URL`, `DATA_DIR`, `CLIENT_ID`, `CLIENT_SECRET`, `DEFECTS`,
-//! `ERP_DIALECTS`),
+//! `ERP_DIALECTS`, `BC_NOTIFY_URL`),
 //! plus tuning knobs with production defaults that tests shorten.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use andon_contracts::{PlantId, System};
 
 use crate::defects::{Defect, Defects};
-use crate::s4hana::{ErpDialect, ErpDialects};
+use crate::dialect::{ErpDialect, ErpDialects};
 
 /// Command-line arguments; each falls back to the environment variable it names.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,9 +48,18 @@ pub struct Args {
     #[arg(long = "defect", env = "DEFECTS", value_name = "NAME")]
     pub defects: Vec<Defects>,
     /// The API each plant's ERP speaks: `PLANT=DIALECT@RELEASE,…` (`andon@1`, `s4hana@2408`,
-    /// `s4hana@2502`); a plant not listed speaks andon.
+    /// `s4hana@2502`, `business-central@24`, `business-central@25`, alias `bc`); a plant not
+    /// listed speaks andon.
     #[arg(long, env = "ERP_DIALECTS", default_value = "", value_name = "LIST")]
     pub erp_dialects: ErpDialects,
+    /// Where Business Central systems notify the middleware: `{BC_NOTIFY_URL}/{plant}`
+    /// (default `http://127.0.0.1:{port}/events/erp/bc`).
+    #[arg(long, env = "BC_NOTIFY_URL", value_name = "URL")]
+    pub bc_notify_url: Option<String>,
+    /// How often (wall time) Business Central subscriptions are looked at and renewed when
+    /// less than half their lifetime is left: milliseconds, or a duration (`500ms`).
+    #[arg(long, env = "BC_RENEW_EVERY", default_value = "500", value_parser = millis_or_duration)]
+    pub bc_renew_every: Duration,
     /// Time allowed for one call to a simulator.
     #[arg(long, env = "CLIENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub client_timeout: Duration,
@@ -68,10 +77,19 @@ pub struct Args {
     pub workers: usize,
 }
 
+/// A number of milliseconds (`500`) or a duration (`500ms`, `2s`).
+fn millis_or_duration(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) => humantime::parse_duration(text.trim()).map_err(|e| e.to_string()),
+    }
+}
+
 /// Everything the middleware needs to run. Defaults (see [`Config::new`]): listen on
 /// 127.0.0.1 port 0, no simulator URLs, no credentials, no defects, 5 s client timeout,
 /// backoff from 100 ms doubling to 10 s, lot events wait 10 s for a predecessor, 8
-/// concurrent calls per target, `late-hold` delays holds by 120 s.
+/// concurrent calls per target, `late-hold` delays holds by 120 s, Business Central
+/// subscriptions looked at every 500 ms and notified at the listening address.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Address to listen on.
@@ -86,6 +104,11 @@ pub struct Config {
     pub defects: Defects,
     /// The API each plant's ERP speaks.
     pub erp_dialects: ErpDialects,
+    /// Where Business Central systems notify (`{url}/{plant}`); `None`: the listening
+    /// address's `/events/erp/bc`.
+    pub bc_notify_url: Option<String>,
+    /// How often Business Central subscriptions are looked at (wall time).
+    pub bc_renew_every: Duration,
     /// Time allowed for one call.
     pub client_timeout: Duration,
     /// First backoff.
@@ -121,6 +144,8 @@ impl Config {
             credentials: None,
             defects: Defects::none(),
             erp_dialects: ErpDialects::default(),
+            bc_notify_url: None,
+            bc_renew_every: Duration::from_millis(500),
             client_timeout: Duration::from_secs(5),
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
@@ -179,6 +204,11 @@ impl From<Args> for Config {
         };
         c.defects = a.defects.iter().flat_map(Defects::iter).collect();
         c.erp_dialects = a.erp_dialects;
+        c.bc_notify_url = a
+            .bc_notify_url
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty());
+        c.bc_renew_every = a.bc_renew_every.max(Duration::from_millis(10));
         c.client_timeout = a.client_timeout;
         c.backoff_base = a.backoff_base;
         c.backoff_max = a.backoff_max.max(a.backoff_base);
@@ -217,7 +247,11 @@ mod tests {
             "--client-timeout",
             "250ms",
             "--erp-dialects",
-            "1000=s4hana@2408",
+            "1000=s4hana@2408,2000=business-central@24,3000=bc",
+            "--bc-notify-url",
+            "http://mw:8080/events/erp/bc/",
+            "--bc-renew-every",
+            "250",
         ])
         .unwrap();
         let c = Config::from(cli.args);
@@ -231,14 +265,42 @@ mod tests {
             c.erp_dialects.s4(&PlantId::parse("1000").unwrap()),
             Some(crate::Release::R2408)
         );
+        assert_eq!(
+            c.erp_dialects.bc(&PlantId::parse("2000").unwrap()),
+            Some(crate::BcRelease::R24)
+        );
+        assert_eq!(
+            c.erp_dialects.bc(&PlantId::parse("3000").unwrap()),
+            Some(crate::BcRelease::R25)
+        );
+        assert_eq!(
+            c.bc_notify_url.as_deref(),
+            Some("http://mw:8080/events/erp/bc")
+        );
+        assert_eq!(c.bc_renew_every, Duration::from_millis(250));
+        let d = Config::from(
+            Cli::try_parse_from(["x", "--bc-renew-every", "2s"])
+                .unwrap()
+                .args,
+        );
+        assert_eq!(
+            (d.bc_renew_every, d.bc_notify_url),
+            (Duration::from_secs(2), None)
+        );
+        assert_eq!(
+            Config::from(Cli::try_parse_from(["x"]).unwrap().args).bc_renew_every,
+            Duration::from_millis(500)
+        );
     }
 
     #[test]
     fn a_malformed_erp_dialects_value_is_a_usage_error() {
-        let e = Cli::try_parse_from(["x", "--erp-dialects", "1000=s4hana@1909"])
-            .err()
-            .expect("refused");
-        assert!(e.to_string().contains("no release"), "{e}");
+        for bad in ["1000=s4hana@1909", "1000=business-central@23"] {
+            let e = Cli::try_parse_from(["x", "--erp-dialects", bad])
+                .err()
+                .expect("refused");
+            assert!(e.to_string().contains("no release"), "{e}");
+        }
     }
 
     #[test]

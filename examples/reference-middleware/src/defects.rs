@@ -50,11 +50,15 @@ pub enum Defect {
     NoRepeatability,
     /// Keeps the S/4HANA release it started with after a vendor upgrade.
     ReleaseBlind,
+    /// Posts to Business Central again after a lost answer without reading the ledger back.
+    BcNoReadback,
+    /// Never renews its Business Central webhook subscriptions.
+    NoSubscriptionRenewal,
 }
 
 impl Defect {
     /// Every defect, in a fixed order.
-    pub const ALL: [Defect; 19] = [
+    pub const ALL: [Defect; 21] = [
         Defect::NoIdempotencyKey,
         Defect::NoDedup,
         Defect::DropOn5xx,
@@ -74,6 +78,8 @@ impl Defect {
         Defect::CsrfNoRefresh,
         Defect::NoRepeatability,
         Defect::ReleaseBlind,
+        Defect::BcNoReadback,
+        Defect::NoSubscriptionRenewal,
     ];
 
     /// The name used on the command line (`no-idempotency-key`).
@@ -98,6 +104,8 @@ impl Defect {
             Self::CsrfNoRefresh => "csrf-no-refresh",
             Self::NoRepeatability => "no-repeatability",
             Self::ReleaseBlind => "release-blind",
+            Self::BcNoReadback => "bc-no-readback",
+            Self::NoSubscriptionRenewal => "no-subscription-renewal",
         }
     }
 
@@ -161,6 +169,12 @@ impl Defect {
             Self::ReleaseBlind => {
                 "never re-detects the S/4HANA release: after a vendor upgrade (2408 to 2502) it keeps sending the old release's body and every material document is refused 400 and dead-lettered"
             }
+            Self::BcNoReadback => {
+                "retries a Business Central journal line after a timeout, reset or 5xx without reading the ledger back by its document number: Business Central has no idempotency key, so a posting whose answer was lost is booked twice"
+            }
+            Self::NoSubscriptionRenewal => {
+                "never renews its Business Central webhook subscriptions (nor re-creates an expired one): after three business days every production order and item change goes unnoticed"
+            }
         }
     }
 }
@@ -169,7 +183,7 @@ impl Defect {
 ///
 /// ```
 /// let text = andon_reference_middleware::defects::listing();
-/// assert_eq!(text.lines().count(), 19);
+/// assert_eq!(text.lines().count(), 21);
 /// assert!(text.starts_with("no-idempotency-key — "));
 /// ```
 pub fn listing() -> String {
@@ -273,7 +287,7 @@ mod tests {
             assert!(!d.description().is_empty());
         }
         let names: BTreeSet<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
-        assert_eq!(names.len(), 19);
+        assert_eq!(names.len(), 21);
     }
 
     #[test]

@@ -8,7 +8,12 @@
 //! to build a body (material master, stock) follow the same rules. A body, once built, is
 //! stored with its row, so every retry sends the same payload under the same
 //! `Idempotency-Key` and an ambiguous outcome (`commit_then_reset`) is settled by the
-//! simulator's replay.
+//! simulator's replay. Business Central has no idempotency key: its inserts are settled by
+//! reading the ledger back ([`bc_calls`]); its webhook subscriptions are kept alive by
+//! [`bc_watch`].
+
+mod bc_calls;
+mod bc_watch;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -22,12 +27,14 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::bc::{Companies, subscription};
 use crate::config::{Config, Credentials};
 use crate::defects::{Defect, Defects};
+use crate::dialect::ErpDialects;
 use crate::flows::{self, Body, Command, LotRef, Verb};
 use crate::s4hana::session::{self, Sessions};
 use crate::s4hana::wire::{self, Outbound};
-use crate::s4hana::{self as s4, ErpDialects, ReadBack, Release, Releases};
+use crate::s4hana::{self as s4, ReadBack, Release, Releases};
 use crate::store::{self, DeadLetterInput, Finish, OutboxRow, Prepared, Store, now_ms};
 
 /// How one attempt ended.
@@ -232,6 +239,10 @@ pub struct Delivery {
     sessions: Sessions,
     /// The release each S/4HANA plant's system is spoken to at.
     releases: Releases,
+    /// The company of each Business Central plant's system.
+    companies: Companies,
+    /// The webhook subscriptions held with the Business Central plants' systems.
+    subscriptions: subscription::Registry,
 }
 
 impl Delivery {
@@ -279,7 +290,9 @@ impl Delivery {
             first_plant: std::sync::OnceLock::new(),
             dialects: config.erp_dialects.clone(),
             sessions: Sessions::default(),
-            releases: Releases::new(&config.erp_dialects),
+            releases: Releases::new(config.erp_dialects.s4_plants()),
+            companies: Companies::default(),
+            subscriptions: subscription::Registry::default(),
         }))
     }
 
@@ -425,16 +438,15 @@ impl Delivery {
     async fn attempt(&self, target: &Target, row: &OutboxRow) -> Step {
         let traceparent = self.traceparent(&row.trace_id);
         let now = now_ms();
-        let body = match &row.request {
-            Some(b) => b.clone(),
+        let (mut body, command) = match &row.request {
+            Some(b) => (b.clone(), row.command.clone()),
             None => match self.build(row, &traceparent, now).await {
-                Ok(Some(b)) => b,
+                Ok(Some(built)) => built,
                 Ok(None) => return Step::Skipped,
                 Err(step) => return step,
             },
         };
-        let c = &row.command;
-        let mut body = body;
+        let c = &command;
         // DEFECT: own-posting-date — the middleware's own date instead of the event's.
         if self.settings.defects.has(Defect::OwnPostingDate)
             && let Some(date) = body.get_mut("posting_date")
@@ -449,6 +461,11 @@ impl Delivery {
         } else {
             row.key.as_str()
         };
+        if let Some(plant) = self.bc_plant(c, &body) {
+            return self
+                .bc_post(target, row.id, c, &plant, &body, key, &traceparent)
+                .await;
+        }
         if c.target == System::Erp
             && let Some((plant, current)) = plant_of(&body)
                 .and_then(|p| PlantId::parse(p).ok())
@@ -610,15 +627,20 @@ impl Delivery {
         }
     }
 
-    /// Builds the body of a command that needs a look-up, and stores it.
+    /// Builds the body of a command that needs a look-up, and stores it with the command
+    /// as it is to be sent (a Business Central read-back resolves its path).
     async fn build(
         &self,
         row: &OutboxRow,
         traceparent: &Option<String>,
         now: i64,
-    ) -> Result<Option<Value>, Step> {
+    ) -> Result<Option<(Value, Command)>, Step> {
         let prepared = match &row.command.body {
             Body::Ready { json } => Prepared::Body(Some(json.clone())),
+            Body::ReadBack { plant, object, .. } if object.is_bc() => {
+                self.bc_read_back(plant, object, &row.command, traceparent)
+                    .await?
+            }
             Body::ReadBack {
                 plant,
                 object,
@@ -670,16 +692,22 @@ impl Delivery {
                 build: unblock_body,
             },
         };
+        let command = match &prepared {
+            Prepared::Rerouted { command, .. } => command.as_ref().clone(),
+            _ => row.command.clone(),
+        };
         let id = row.id;
-        let command = row.command.clone();
-        self.store
-            .call(move |c, _| store::prepare(c, id, &command, prepared, now))
+        let stored = row.command.clone();
+        let body = self
+            .store
+            .call(move |c, _| store::prepare(c, id, &stored, prepared, now))
             .await
             .map_err(|e| Step::Retry {
                 after: None,
                 throttled: false,
                 error: format!("storing the request failed: {e}"),
-            })
+            })?;
+        Ok(body.map(|b| (b, command)))
     }
 
     fn traceparent(&self, trace_id: &str) -> Option<String> {
@@ -717,6 +745,9 @@ impl Delivery {
         if self.dialects.s4(plant).is_some() {
             return self.s4_material(plant, material, traceparent).await;
         }
+        if self.dialects.bc(plant).is_some() {
+            return self.bc_material(plant, material, traceparent).await;
+        }
         let path = format!("/api/v1/materials/{}", flows::seg(material.as_str()));
         let json = self
             .lookup(&path, &[("plant", plant.as_str())], traceparent)
@@ -735,6 +766,9 @@ impl Delivery {
         lot: &LotRef,
         traceparent: &Option<String>,
     ) -> Result<Vec<andon_contracts::StockRow>, Step> {
+        if self.dialects.bc(&lot.plant).is_some() {
+            return self.bc_stock(lot, traceparent).await;
+        }
         if self.dialects.s4(&lot.plant).is_some() {
             let (path, query) = wire::stock_read(&lot.plant, &lot.material, &lot.batch);
             let json = self.lookup(&path, &pairs(&query), traceparent).await?;
@@ -845,6 +879,7 @@ impl Delivery {
             Verb::Get => self.http.get(&url),
             Verb::Post => self.http.post(&url),
             Verb::Put => self.http.put(&url),
+            Verb::Patch => self.http.patch(&url),
         }
         .timeout(self.settings.timeout);
         if !query.is_empty() {
@@ -1000,6 +1035,10 @@ impl Delivery {
                 let m = self.s4_material(plant, material, traceparent).await?;
                 json(serde_json::to_value(wire::material_update(&m, refs)))
             }
+            ReadBack::BcOrder { .. } | ReadBack::BcItem { .. } => Err(Step::Untranslatable {
+                error: format!("{object:?} is read from Business Central, not S/4HANA"),
+                call: format!("GET {plant}"),
+            }),
         }
     }
 

@@ -23,6 +23,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::bc;
 pub use crate::command::{Body, Command, LotRef, Verb, seg};
 use crate::defects::{Defect, Defects};
 use crate::s4hana::{self, Notification};
@@ -36,7 +37,8 @@ pub struct LotFacts {
     pub released_last_hold: bool,
 }
 
-/// An event as the flows read it: andon's typed data, or an S/4HANA notification. Short-lived
+/// An event as the flows read it: andon's typed data, or an S/4HANA or Business Central
+/// notification. Short-lived
 /// (one per event being stored), so the size difference of the variants does not matter.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -45,6 +47,8 @@ pub enum Inbound {
     Andon(EventData),
     /// An SAP business event of a plant whose ERP is S/4HANA.
     S4hana(Notification),
+    /// A webhook notification of a plant whose ERP is Business Central.
+    Bc(bc::Notification),
 }
 
 impl Inbound {
@@ -52,6 +56,8 @@ impl Inbound {
     pub fn decode(event: &CloudEvent) -> Result<Self, String> {
         if s4hana::is_sap_event(&event.type_) {
             Notification::decode(event).map(Self::S4hana)
+        } else if bc::is_bc_event(&event.type_) {
+            bc::Notification::decode(event).map(Self::Bc)
         } else {
             event.typed_data().map(Self::Andon)
         }
@@ -67,6 +73,7 @@ impl Inbound {
         match self {
             Self::Andon(data) => plan(event, data, lot, defects),
             Self::S4hana(n) => s4hana::plan(event, n),
+            Self::Bc(n) => bc::plan(event, n),
         }
     }
 }

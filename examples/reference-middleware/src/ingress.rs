@@ -5,7 +5,10 @@
 //! An event is answered 202 only after it and the commands it implies are committed; a
 //! redelivery of a stored event answers 200 with no second effect; an invalid event
 //! answers 400 problem+json and is listed as a dead letter (`rejected-at-ingress`), so a
-//! poison message never vanishes silently.
+//! poison message never vanishes silently. Business Central systems notify through webhooks
+//! instead ([`bc`]).
+
+pub mod bc;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,8 +23,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::delivery::Delivery;
+use crate::dialect::ErpDialects;
 use crate::flows::Inbound;
-use crate::s4hana::{self, ErpDialects, Notification};
+use crate::s4hana::{self, Notification};
 use crate::store::{self, DeadLetterInput, Store, now_ms};
 
 /// What the handlers share.

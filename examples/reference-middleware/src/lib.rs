@@ -2,7 +2,7 @@
 //!
 //! The reference SUT of andon: a correct integration service between the ERP, MES, QMS
 //! and WMS simulators, configured only through the wiring contract (`sut.toml`), with a
-//! durable SQLite inbox/outbox — and nineteen named defects that make it behave like the
+//! durable SQLite inbox/outbox — and twenty-one named defects that make it behave like the
 //! broken integrations manufacturers actually run (`--defect NAME`, `--list-defects`).
 //!
 //! Layout:
@@ -18,8 +18,12 @@
 //!   bookkeeping, in the same SQLite transactions as the store.
 //! * [`delivery`] — per-target workers: ordering per aggregate, retries with backoff and
 //!   jitter, `Retry-After` pauses, tokens, dead letters.
-//! * [`s4hana`] — the plants whose ERP is SAP S/4HANA (`ERP_DIALECTS`): SAP business
-//!   events read back, ERP calls translated to OData V2, CSRF sessions, repeatable requests.
+//! * [`dialect`] — which API each plant's ERP speaks (`ERP_DIALECTS`).
+//! * [`s4hana`] — the plants whose ERP is SAP S/4HANA: SAP business events read back, ERP
+//!   calls translated to OData V2, CSRF sessions, repeatable requests.
+//! * [`bc`] — the plants whose ERP is Microsoft Dynamics 365 Business Central: webhook
+//!   subscriptions kept alive by the system's clock, notifications read back, ERP calls
+//!   translated to journal-line inserts, deduplicated by document number with a read-back.
 //! * [`defects`] — the named defects; the correct path asks about them at a few points
 //!   marked `DEFECT:`.
 //! * [`server`] — the router, `serve` on a given listener, and [`run`].
@@ -40,10 +44,12 @@
 //! # }
 //! ```
 
+pub mod bc;
 pub mod command;
 pub mod config;
 pub mod defects;
 pub mod delivery;
+pub mod dialect;
 pub mod flows;
 pub mod ingress;
 pub mod s4hana;
@@ -52,7 +58,9 @@ pub mod store;
 
 pub use store::lots;
 
+pub use bc::Release as BcRelease;
 pub use config::{Args, Config, Credentials};
 pub use defects::{Defect, Defects};
-pub use s4hana::{ErpDialect, ErpDialects, Release};
+pub use dialect::{ErpDialect, ErpDialects};
+pub use s4hana::Release;
 pub use server::{Error, router, run, run_on, serve, shutdown_signal};

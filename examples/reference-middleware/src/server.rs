@@ -37,6 +37,7 @@ pub enum Error {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/events/{system}", post(ingress::receive))
+        .route("/events/erp/bc/{plant}", post(ingress::bc::notify))
         .route("/health", get(ingress::health))
         .route("/dead-letters", get(ingress::dead_letters))
         .route("/stats", get(ingress::stats))
@@ -65,8 +66,8 @@ pub async fn run(
 }
 
 /// Runs the middleware on `listener` until `shutdown` resolves: opens the store, starts
-/// one delivery worker pool per target and the lot sweeper, serves, then stops them and
-/// closes the store.
+/// one delivery worker pool per target, the lot sweeper and (with Business Central plants)
+/// the keeper of their webhook subscriptions, serves, then stops them and closes the store.
 pub async fn run_on(
     config: Config,
     listener: TcpListener,
@@ -98,6 +99,19 @@ pub async fn run_on(
             wb.clone(),
             store.clone(),
             delivery.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    if !config.erp_dialects.bc_plants().is_empty() {
+        let notify = config.bc_notify_url.clone().unwrap_or_else(|| {
+            let port = listener.local_addr().map_or(0, |a| a.port());
+            format!("http://127.0.0.1:{port}/events/erp/bc")
+        });
+        // The subscriptions' handshake calls back into the server: the listener is bound
+        // already, and served right below.
+        tasks.push(tokio::spawn(delivery.clone().watch_bc(
+            notify,
+            config.bc_renew_every,
             stop_rx.clone(),
         )));
     }

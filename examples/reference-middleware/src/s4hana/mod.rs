@@ -25,8 +25,6 @@ pub mod session;
 pub mod wire;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use andon_contracts::api::SourceRefs;
 use andon_contracts::{CloudEvent, MaterialId, OrderId, PlantId, System};
@@ -72,18 +70,10 @@ pub struct Releases {
 }
 
 impl Releases {
-    /// The releases of `dialects`' S/4HANA plants.
-    pub fn new(dialects: &ErpDialects) -> Self {
-        let current = dialects
-            .0
-            .iter()
-            .filter_map(|(p, d)| match d {
-                ErpDialect::S4hana(r) => Some((p.clone(), *r)),
-                ErpDialect::Andon => None,
-            })
-            .collect();
+    /// The releases of the S/4HANA plants (`ERP_DIALECTS`).
+    pub fn new(plants: impl IntoIterator<Item = (PlantId, Release)>) -> Self {
         Self {
-            current: std::sync::Mutex::new(current),
+            current: std::sync::Mutex::new(plants.into_iter().collect()),
             detecting: std::sync::Mutex::default(),
         }
     }
@@ -138,95 +128,6 @@ pub fn retranslated_request_id(key: &str, release: Release) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{key}|s4hana@{}", release.name()).as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-/// The API the ERP of a plant speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErpDialect {
-    /// andon's own REST API (`/api/v1/…`).
-    Andon,
-    /// SAP S/4HANA OData V2 at a release.
-    S4hana(Release),
-}
-
-impl fmt::Display for ErpDialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Andon => f.write_str("andon@1"),
-            Self::S4hana(r) => write!(f, "s4hana@{}", r.name()),
-        }
-    }
-}
-
-/// Which plants' ERP speaks what (`ERP_DIALECTS`); a plant not listed speaks andon.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ErpDialects(BTreeMap<PlantId, ErpDialect>);
-
-impl ErpDialects {
-    /// The dialect of `plant`'s ERP.
-    pub fn of(&self, plant: &PlantId) -> ErpDialect {
-        self.0.get(plant).copied().unwrap_or(ErpDialect::Andon)
-    }
-
-    /// The S/4HANA release of `plant`'s ERP, when it is an S/4HANA system.
-    pub fn s4(&self, plant: &PlantId) -> Option<Release> {
-        match self.of(plant) {
-            ErpDialect::S4hana(r) => Some(r),
-            ErpDialect::Andon => None,
-        }
-    }
-
-    /// Sets the dialect of `plant`.
-    pub fn set(&mut self, plant: PlantId, dialect: ErpDialect) {
-        self.0.insert(plant, dialect);
-    }
-}
-
-impl fmt::Display for ErpDialects {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|(p, d)| format!("{p}={d}")).collect();
-        f.write_str(&parts.join(","))
-    }
-}
-
-impl FromStr for ErpDialects {
-    type Err = String;
-
-    /// `PLANT=DIALECT@RELEASE,…`: `andon@1`, `s4hana@2408`, `s4hana@2502` (`s4hana` alone is
-    /// its newest release, 2502, as in andon's scenarios). Empty: every plant speaks andon.
-    fn from_str(text: &str) -> Result<Self, String> {
-        let mut out = ErpDialects::default();
-        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (plant, binding) = entry.split_once('=').ok_or_else(|| {
-                format!("{entry:?}: expected PLANT=DIALECT@RELEASE, e.g. 1000=s4hana@2502")
-            })?;
-            let plant = PlantId::parse(plant.trim())
-                .map_err(|e| format!("{entry:?}: plant {plant:?} is not a plant id: {e}"))?;
-            let (dialect, release) = match binding.trim().split_once('@') {
-                Some((d, r)) => (d.trim().to_ascii_lowercase(), Some(r.trim())),
-                None => (binding.trim().to_ascii_lowercase(), None),
-            };
-            let d = match (dialect.as_str(), release) {
-                ("andon", None | Some("1")) => ErpDialect::Andon,
-                ("s4hana", None | Some("2502")) => ErpDialect::S4hana(Release::R2502),
-                ("s4hana", Some("2408")) => ErpDialect::S4hana(Release::R2408),
-                ("andon" | "s4hana", Some(r)) => {
-                    return Err(format!(
-                        "{entry:?}: {dialect} has no release {r:?} here (andon@1, s4hana@2408, s4hana@2502)"
-                    ));
-                }
-                _ => {
-                    return Err(format!(
-                        "{entry:?}: the reference middleware speaks andon and s4hana to an ERP, not {dialect:?}"
-                    ));
-                }
-            };
-            if out.0.insert(plant.clone(), d).is_some() {
-                return Err(format!("plant {plant} is listed twice"));
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// Types of the SAP business events start with this.
@@ -364,36 +265,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn erp_dialects_parse_and_malformed_values_are_refused() {
-        let d: ErpDialects = "1000=andon@1, 2000=s4hana@2408,3000=s4hana"
-            .parse()
-            .unwrap();
-        let p = |s: &str| PlantId::parse(s).unwrap();
-        assert_eq!(d.of(&p("1000")), ErpDialect::Andon);
-        assert_eq!(d.s4(&p("2000")), Some(Release::R2408));
-        assert_eq!(d.s4(&p("3000")), Some(Release::R2502));
-        assert_eq!(d.of(&p("4000")), ErpDialect::Andon);
-        assert_eq!(
-            d.to_string(),
-            "1000=andon@1,2000=s4hana@2408,3000=s4hana@2502"
-        );
-        assert_eq!("".parse::<ErpDialects>().unwrap(), ErpDialects::default());
-        for bad in [
-            "1000",
-            "1000=s4hana@2311",
-            "1000=business-central@25",
-            "1000=s4hana@2408,1000=andon",
-            "=s4hana@2408",
-        ] {
-            assert!(bad.parse::<ErpDialects>().is_err(), "{bad} refused");
-        }
-    }
-
-    #[test]
     fn releases_start_from_the_manifest_and_take_what_was_detected() {
-        let d: ErpDialects = "1000=s4hana@2408,2000=andon@1".parse().unwrap();
         let p = |s: &str| PlantId::parse(s).unwrap();
-        let r = Releases::new(&d);
+        let r = Releases::new([(p("1000"), Release::R2408)]);
         assert_eq!(r.of(&p("1000")), Some(Release::R2408));
         assert_eq!(r.of(&p("2000")), None);
         r.adopt(&[

@@ -6,6 +6,7 @@
 //! and back-pressure is natural. An event and the outbox rows it implies are written in
 //! one transaction: after the commit the middleware has taken durable responsibility.
 
+pub mod bc;
 pub mod lots;
 
 use std::collections::BTreeSet;
@@ -226,6 +227,8 @@ fn setup(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {
         ("first_attempt_ms", "INTEGER"),
         ("s4_release", "TEXT"),
         ("s4_request_id", "TEXT"),
+        // Added with the Business Central dialect: how far the inserts of a row got.
+        ("bc_progress", "TEXT"),
     ] {
         let has: bool = conn.query_row(
             "SELECT COUNT(*) > 0 FROM pragma_table_info('outbox') WHERE name = ?1",
@@ -245,6 +248,7 @@ fn setup(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {
             detected_ms INTEGER NOT NULL
         ) WITHOUT ROWID;",
     )?;
+    bc::setup(conn)?;
     Ok(())
 }
 
@@ -374,7 +378,7 @@ fn reprocess(
             };
             state.apply(d, event.sequence)
         }
-        Inbound::S4hana(_) => LotFacts::default(),
+        Inbound::S4hana(_) | Inbound::Bc(_) => LotFacts::default(),
     };
     let commands = data.plan(event, facts, &policy.defects);
     insert_commands(
@@ -592,6 +596,14 @@ pub enum Prepared {
         /// Body and what it moves (`None`: nothing to move).
         moved: Option<(Value, flows::Blocked)>,
     },
+    /// A body read back whose call was resolved with it (Business Central: the MES path of
+    /// a changed order, the material of a changed item): the command is stored as resolved.
+    Rerouted {
+        /// The command as it is to be sent.
+        command: Box<Command>,
+        /// Its body.
+        body: Value,
+    },
     /// A release of the last hold: move back what the lot's holds moved.
     Unblock {
         /// Lot bookkeeping key.
@@ -620,6 +632,13 @@ pub fn prepare(
         Prepared::Unblock { lot, build } => {
             let blocked = lots::take_blocked(&tx, &lot)?;
             build(&blocked, command)
+        }
+        Prepared::Rerouted { command, body } => {
+            tx.execute(
+                "UPDATE outbox SET command = ?2 WHERE id = ?1",
+                params![row_id, serde_json::to_string(&command)?],
+            )?;
+            Some(body)
         }
     };
     match &body {

@@ -484,7 +484,8 @@ pub fn expected_effects(kind: EventKind) -> Vec<&'static str> {
     }
 }
 
-async fn stats_of(client: &reqwest::Client, url: &str) -> Option<Value> {
+/// `GET {url}/stats` (`None` when it does not answer).
+pub async fn stats_of(client: &reqwest::Client, url: &str) -> Option<Value> {
     client
         .get(format!("{url}/stats"))
         .timeout(Duration::from_secs(2))

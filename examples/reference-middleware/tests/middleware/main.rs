@@ -10,7 +10,11 @@
 //! * `defects` — one test per named defect, showing the behaviour it changes.
 //! * `s4hana` — plants whose ERP is SAP S/4HANA (2408, 2502): read-back, postings, CSRF,
 //!   repeatable requests.
+//! * `bc` — a plant whose ERP is Business Central, against a fake of it: subscriptions,
+//!   renewal by the system's clock, notifications read back, postings read back after a
+//!   lost answer.
 
+mod bc;
 mod cli;
 mod defects;
 mod flows;
