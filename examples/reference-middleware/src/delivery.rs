@@ -637,8 +637,12 @@ impl Delivery {
     ) -> Result<Option<(Value, Command)>, Step> {
         let prepared = match &row.command.body {
             Body::Ready { json } => Prepared::Body(Some(json.clone())),
-            Body::ReadBack { plant, object, .. } if object.is_bc() => {
-                self.bc_read_back(plant, object, &row.command, traceparent)
+            Body::ReadBack {
+                plant,
+                object,
+                refs,
+            } if object.is_bc() => {
+                self.bc_read_back(plant, object, refs, &row.command, traceparent)
                     .await?
             }
             Body::ReadBack {

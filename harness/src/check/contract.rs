@@ -123,6 +123,10 @@ struct Call<'r> {
     latency_us: u64,
     /// The vendor dialect it was made in (`s4hana@2408`), if not andon's API.
     dialect: Option<&'r str>,
+    /// Whether it amounts to a call of andon's API (a dialect's own housekeeping, such as
+    /// Business Central's webhook subscriptions, does not: no source, key or trace is asked
+    /// of it).
+    business: bool,
     /// Refused for a body of the release its plant was just cut over from (see
     /// [`common::release_transitions`]): counted, not a violation.
     transition: bool,
@@ -166,6 +170,7 @@ impl<'r> Call<'r> {
             retry_after_s: *retry_after_s,
             latency_us: *latency_us,
             dialect: dialect.as_deref().map(|d| d.dialect.as_str()),
+            business: dialect.as_deref().is_none_or(|d| d.native_route.is_some()),
             transition: false,
         })
     }
@@ -280,7 +285,7 @@ impl<'r> Findings<'r> {
         };
         judging.bump("calls");
         let invalid = judging.body_and_scope();
-        if !matches!(call.method, "POST" | "PUT") {
+        if !matches!(call.method, "POST" | "PUT") || !call.business {
             return;
         }
         judging.headers();

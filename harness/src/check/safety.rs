@@ -387,6 +387,18 @@ fn rejected_postings<'a>(run: &'a RunData, events: &Events<'a>, w: &mut Witnesse
     let rejected = common::rejections_by_event(records, events, &materials);
     let landed = landed_after(records, &rejected);
     let dl = run.dead_letters.as_deref().map(DeadLetters::build);
+    // An event its plant's system notified without an id (Business Central) is named by its
+    // trace id.
+    let bc = crate::history::trace::business_central_plants(records);
+    let trace_of_idless = |k: &Key<'_>| {
+        events
+            .map
+            .get(k)
+            .filter(|ev| {
+                ev.event.source.starts_with("/andon/erp/") && bc.contains(ev.event.plant.as_str())
+            })
+            .and_then(|ev| ev.trace())
+    };
     let mut out = Rejections::default();
     let mut attributed: FastSet<usize> = FastSet::default();
     for k in &events.order {
@@ -407,7 +419,7 @@ fn rejected_postings<'a>(run: &'a RunData, events: &Events<'a>, w: &mut Witnesse
                 continue;
             }
             let Some(dl) = &dl else { continue };
-            if dl.mentions(*k) {
+            if dl.mentions(*k) || trace_of_idless(k).is_some_and(|t| dl.holds(&t)) {
                 out.dead_lettered += 1;
                 continue;
             }

@@ -16,7 +16,7 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
 }
 
 /// The plants whose ERP spoke Business Central at some time (its `dialects` notes).
-fn business_central_plants(records: &[Record]) -> HashSet<String> {
+pub fn business_central_plants(records: &[Record]) -> HashSet<String> {
     records
         .iter()
         .filter_map(|r| match &r.entry {
@@ -37,10 +37,20 @@ fn business_central_plants(records: &[Record]) -> HashSet<String> {
 /// any that such a call committed (same `traceparent`), from the event whose trace it
 /// continues. Calls of andon's own API keep the sources the SUT declared — except those
 /// continuing the trace of an event its plant's system notified without any id (Business
-/// Central's webhook notifications name only the entity): no body can name that event, so
-/// the trace does, for the call and its effects.
+/// Central's webhook notifications name only the entity) and naming no emitted event
+/// (nothing, or the notification itself, as docs/manifest.md asks): no body can name that
+/// event, so the trace does, for the call and its effects.
 pub fn attribute_by_trace(records: &mut [Record]) {
     let bc = business_central_plants(records);
+    let emitted: HashSet<SourceRef> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::EventEmitted { event, .. } => Some(event.key()),
+            _ => None,
+        })
+        .collect();
+    // A call naming only what no plant emitted (nothing, or the vendor's notification).
+    let unnamed = |sources: &[SourceRef]| sources.iter().all(|s| !emitted.contains(s));
     let mut events: HashMap<String, SourceRef> = HashMap::new();
     let mut idless: HashSet<String> = HashSet::new();
     let mut traced: HashSet<String> = HashSet::new();
@@ -61,7 +71,7 @@ pub fn attribute_by_trace(records: &mut [Record]) {
                 sources,
                 ..
             } if dialect.is_some()
-                || (sources.is_empty() && trace_id(tp).is_some_and(|t| idless.contains(t))) =>
+                || (unnamed(sources) && trace_id(tp).is_some_and(|t| idless.contains(t))) =>
             {
                 traced.insert(tp.clone());
             }
@@ -89,9 +99,9 @@ pub fn attribute_by_trace(records: &mut [Record]) {
                 sources,
                 traceparent,
                 ..
-            } if sources.is_empty() => {
+            } if unnamed(sources) => {
                 if let Some(s) = source_of(traceparent) {
-                    sources.push(s);
+                    *sources = vec![s];
                 }
             }
             _ => {}

@@ -272,17 +272,14 @@ impl Expiry {
     }
 }
 
-/// One delivery attempt to `url` (`target`: the same, parsed, or why it cannot be) on the
-/// lane's `connection`.
-async fn attempt(
+/// What one attempt sends for `item`, and where when not to the ingress; `None` when its
+/// wire form drops it (noted in the history).
+#[allow(clippy::type_complexity)]
+fn wire(
     inner: &Inner,
-    connection: &mut LaneConnection,
-    expiry: &mut Expiry,
-    url: &str,
-    target: &Result<Target, IngressError>,
     item: &Queued,
-) -> Attempt {
-    let (body, elsewhere) = match inner.wire(&item.event) {
+) -> Option<(Vec<u8>, Option<(String, Result<Target, IngressError>)>)> {
+    Some(match inner.wire(&item.event) {
         Wire::Canonical => (serde_json::to_vec(&*item.event).unwrap_or_default(), None),
         Wire::Json(v) => (serde_json::to_vec(&v).unwrap_or_default(), None),
         Wire::To { url, body } => {
@@ -300,8 +297,23 @@ async fn attempt(
                     detail: detail.into(),
                 },
             );
-            return Attempt::Dropped;
+            return None;
         }
+    })
+}
+
+/// One delivery attempt to `url` (`target`: the same, parsed, or why it cannot be) on the
+/// lane's `connection`.
+async fn attempt(
+    inner: &Inner,
+    connection: &mut LaneConnection,
+    expiry: &mut Expiry,
+    url: &str,
+    target: &Result<Target, IngressError>,
+    item: &Queued,
+) -> Attempt {
+    let Some((body, elsewhere)) = wire(inner, item) else {
+        return Attempt::Dropped;
     };
     let (url, target) = match &elsewhere {
         Some((u, t)) => (u.as_str(), t),

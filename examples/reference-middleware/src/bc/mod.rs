@@ -250,13 +250,19 @@ pub fn notification_id(resource: &str, change_type: &str, last_modified: &str) -
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The trace id of a `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    let t = traceparent.split('-').nth(1)?;
+    (t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())).then_some(t)
+}
+
 /// The inbox `source` of the notifications of `plant`'s system.
 pub fn source(plant: &PlantId) -> String {
     format!("/bc/{plant}")
 }
 
 /// The inbox entry of notification `n` from `plant`'s system, which came with
-/// `traceparent`: source `/bc/{plant}`, id [`notification_id`], type
+/// `traceparent`: source `/bc/{plant}`, id its trace id (else [`notification_id`]), type
 /// `bc.{collection}.{change}`, time `lastModifiedDateTime`. `Err` when it names nothing the
 /// middleware watches or its time cannot be read.
 pub fn event(plant: &PlantId, n: &Incoming, traceparent: &str) -> Result<CloudEvent, String> {
@@ -266,10 +272,18 @@ pub fn event(plant: &PlantId, n: &Incoming, traceparent: &str) -> Result<CloudEv
         .with_timezone(&chrono::Utc);
     Ok(CloudEvent {
         specversion: "1.0".into(),
-        id: notification_id(
-            &parsed.canonical(),
-            parsed.change.name(),
-            &time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        // The trace id of the notification when it has one (one change, one trace: a
+        // redelivery carries the same; andon's checkers find dead letters by it), else a
+        // digest of what it names.
+        id: crate::bc::trace_id(traceparent).map_or_else(
+            || {
+                notification_id(
+                    &parsed.canonical(),
+                    parsed.change.name(),
+                    &time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                )
+            },
+            str::to_string,
         ),
         source: source(plant),
         type_: format!(
@@ -299,6 +313,21 @@ pub fn event(plant: &PlantId, n: &Incoming, traceparent: &str) -> Result<CloudEv
 /// number): the read-back resolves them. A deleted entity implies nothing (Business Central
 /// notifies no flow by deletion).
 pub fn plan(event: &CloudEvent, n: &Notification) -> Vec<Command> {
+    // The source a call names: the plant's ERP and the notification (the changed entity's id
+    // and its time), which andon resolves to the change by the trace the call continues.
+    let refs = SourceRefs {
+        source: Some(andon_contracts::SourceRef {
+            source: format!("/andon/erp/{}", event.plant),
+            id: format!(
+                "{}@{}",
+                n.id,
+                event
+                    .time
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+        }),
+        sources: Vec::new(),
+    };
     let command = |target, verb, path: &str, aggregate: String, object| Command {
         target,
         verb,
@@ -307,7 +336,7 @@ pub fn plan(event: &CloudEvent, n: &Notification) -> Vec<Command> {
         body: Body::ReadBack {
             plant: event.plant.clone(),
             object,
-            refs: SourceRefs::default(),
+            refs: refs.clone(),
         },
         done_on: None,
         hold: false,
@@ -548,7 +577,11 @@ mod tests {
         let Body::ReadBack { refs, object, .. } = &released[0].body else {
             panic!("{released:?}")
         };
-        assert_eq!(refs, &SourceRefs::default(), "no source: no event id");
+        let named = refs
+            .source
+            .as_ref()
+            .expect("the notification named as the source");
+        assert!(named.source.starts_with("/andon/erp/"), "{named:?}");
         assert!(matches!(object, ReadBack::BcOrder { created: true, .. }));
         let changed = plan_of(&order_resource(), "updated");
         assert_eq!(changed[0].verb, Verb::Put);

@@ -270,8 +270,12 @@ fn list<'a>(e: &'a Value, nav: &str) -> &'a [Value] {
 }
 
 /// A production order read back (with routing lines and components) as the work order MES
-/// downloads, for `plant`; `refs` stays empty (a notification names no event).
-pub fn work_order(e: &Value, plant: &PlantId) -> Result<WorkOrderDownload, String> {
+/// downloads, for `plant`, naming `refs` (the notification it came from).
+pub fn work_order(
+    e: &Value,
+    plant: &PlantId,
+    refs: &SourceRefs,
+) -> Result<WorkOrderDownload, String> {
     let operations = list(e, "routingLines")
         .iter()
         .map(|op| {
@@ -302,7 +306,7 @@ pub fn work_order(e: &Value, plant: &PlantId) -> Result<WorkOrderDownload, Strin
         storage_location: parsed(e, "locationCode", StorageLocation::parse)?,
         operations,
         components,
-        refs: SourceRefs::default(),
+        refs: refs.clone(),
     })
 }
 
@@ -317,10 +321,10 @@ pub fn is_cancelled(e: &Value) -> bool {
 }
 
 /// The cancellation of a production order that reads `cancelled: true`.
-pub fn cancellation() -> WorkOrderCancellation {
+pub fn cancellation(refs: &SourceRefs) -> WorkOrderCancellation {
     WorkOrderCancellation {
         reason: "Production order cancelled in Business Central".into(),
-        refs: SourceRefs::default(),
+        refs: refs.clone(),
     }
 }
 

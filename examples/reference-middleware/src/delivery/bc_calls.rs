@@ -74,10 +74,13 @@ impl Delivery {
         &self,
         plant: &PlantId,
         object: &ReadBack,
+        refs: &SourceRefs,
         command: &Command,
         traceparent: &Option<String>,
     ) -> Result<Prepared, Step> {
-        let (resolved, body) = self.bc_resolve(plant, object, command, traceparent).await?;
+        let (resolved, body) = self
+            .bc_resolve(plant, object, refs, command, traceparent)
+            .await?;
         Ok(Prepared::Rerouted {
             command: Box::new(resolved),
             body,
@@ -91,6 +94,7 @@ impl Delivery {
         &self,
         plant: &PlantId,
         object: &ReadBack,
+        refs: &SourceRefs,
         command: &Command,
         traceparent: &Option<String>,
     ) -> Result<(Command, Value), Step> {
@@ -110,9 +114,9 @@ impl Delivery {
                         path: format!("{on}/cancellation"),
                         ..command.clone()
                     };
-                    return Ok((c, to_json(&wire::cancellation())?));
+                    return Ok((c, to_json(&wire::cancellation(refs))?));
                 }
-                let wo = wire::work_order(&e, plant).map_err(unreadable)?;
+                let wo = wire::work_order(&e, plant, refs).map_err(unreadable)?;
                 let path = if *created { command.path.clone() } else { on };
                 Ok((
                     Command {
@@ -133,7 +137,7 @@ impl Delivery {
                 };
                 let update = MaterialMasterUpdate {
                     material: m,
-                    refs: SourceRefs::default(),
+                    refs: refs.clone(),
                 };
                 Ok((c, to_json(&update)?))
             }

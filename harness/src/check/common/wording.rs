@@ -174,6 +174,12 @@ impl<'v> DeadLetters<'v> {
         }
     }
 
+    /// Whether some dead letter holds the string `s` (a trace id, for an event notified
+    /// without an id).
+    pub fn holds(&self, s: &str) -> bool {
+        self.by_string.contains_key(s)
+    }
+
     /// Whether some dead letter names the event.
     pub fn mentions(&self, k: Key<'_>) -> bool {
         self.by_string

@@ -23,11 +23,7 @@ pub fn limits() -> &'static Limits {
     bc::limits()
 }
 
-/// The `$metadata` (CSDL) of `api` at `release`.
-pub fn metadata(release: &str, api: super::path::Api) -> Option<&'static str> {
-    let name = match api {
-        super::path::Api::Standard => "standard",
-        super::path::Api::Manufacturing => "manufacturing",
-    };
-    bc::metadata(release, name)
+/// The `$metadata` (CSDL) of `api` (`standard`, `manufacturing`) at `release`.
+pub fn metadata(release: &str, api: &str) -> Option<&'static str> {
+    bc::metadata(release, api)
 }

@@ -93,7 +93,7 @@ fn service_document(call: &Call) -> Value {
 }
 
 fn metadata(call: &Call, note: Note) -> Answer {
-    match super::contract::metadata(call.release(), call.api) {
+    match super::contract::metadata(call.release(), call.api.metadata_name()) {
         Some(xml) => Answer {
             status: StatusCode::OK,
             body: Ok(None),

@@ -232,74 +232,15 @@ pub fn item_line(
         .date("postingDate")
         .or_else(|| (!is_25(release)).then(|| at.today()));
     let unit = p.parsed("unitOfMeasureCode", Unit::parse).or_else(|| {
-        material
-            .as_ref()
-            .and_then(|m| at.base_unit(m))
-            .filter(|_| !is_25(release))
+        let base = material.as_ref().and_then(|m| at.base_unit(m));
+        base.filter(|_| !is_25(release))
     });
     let order = p.parsed("orderNumber", OrderId::parse);
-    let status = |k: &str, p: &mut Props| {
-        let t = p.text(k)?;
-        let s = status_of(t);
-        if s.is_none() {
-            p.bad(
-                k,
-                format!(
-                    "'{t}' is not an inventory status: Unrestricted, QualityInspection or Blocked"
-                ),
-            );
-        }
-        s
-    };
-    let entry = p.text("entryType").unwrap_or_default();
-    let transfer = entry == "Transfer";
-    for k in ["inventoryStatus", "newInventoryStatus", "newLocationCode"] {
-        if !transfer && p.text(k).is_some() {
-            p.bad(
-                k,
-                format!("The value of '{k}' is allowed on Transfer lines only"),
-            );
-        }
-    }
-    let from = status("inventoryStatus", &mut p).or(transfer.then_some(StockType::Unrestricted));
-    let to = status("newInventoryStatus", &mut p).or(from);
-    let new_location = p.parsed("newLocationCode", StorageLocation::parse);
-    let relocate = new_location
-        .as_ref()
-        .is_some_and(|n| Some(n) != location.as_ref());
-    let needs_order = matches!(entry, "Output" | "Consumption");
-    if !needs_order && p.text("orderNumber").is_some() {
-        p.bad(
-            "orderNumber",
-            format!("The value of 'orderNumber' is not allowed on {entry} lines"),
-        );
-    }
-    let mt = match entry {
-        "Output" => match (&order, &material) {
-            (Some(o), Some(m)) => Some(if at.order_material(o).as_ref() == Some(m) {
-                "101"
-            } else {
-                "531"
-            }),
-            _ => None,
-        },
-        _ => movement(
-            entry,
-            from.filter(|_| transfer),
-            to.filter(|_| transfer),
-            relocate,
-        ),
-    };
-    if needs_order && order.is_none() {
-        p.refuse(BcError::case("order-required", None, format!(
-            "Order No. must have a value in Item Journal Line ({entry}). It cannot be zero or empty."), release));
-    } else if mt.is_none() && !entry.is_empty() && p.v.is_empty() {
-        p.refuse(BcError::of("movement-type", format!(
-            "entryType '{entry}' cannot be posted with inventoryStatus {from:?}, newInventoryStatus {to:?} and newLocationCode {new_location:?}."), release));
-    }
+    let kind = entry_kind(&mut p, &order, &material, location.as_ref(), release, at);
     let item = (|| {
+        let (mt, needs_order, relocate, new_location) = kind?;
         Some(GoodsMovementItem {
-            movement_type: MovementTypeCode::parse(mt?).ok()?,
+            movement_type: MovementTypeCode::parse(mt).ok()?,
             material: material?,
             plant: plant.clone(),
             storage_location: location?,
@@ -321,6 +262,79 @@ pub fn item_line(
         })
     })();
     p.done(req)
+}
+
+/// What an item journal line's entry type, statuses, location and order amount to: the
+/// movement type, whether it names its order, whether it moves to another location, and
+/// that location. `None` (with the violation or refusal noted) when nothing.
+fn entry_kind(
+    p: &mut Props<'_>,
+    order: &Option<OrderId>,
+    material: &Option<MaterialId>,
+    location: Option<&StorageLocation>,
+    release: &str,
+    at: &dyn Lookup,
+) -> Option<(&'static str, bool, bool, Option<StorageLocation>)> {
+    let entry = p.text("entryType").unwrap_or_default();
+    let transfer = entry == "Transfer";
+    for k in ["inventoryStatus", "newInventoryStatus", "newLocationCode"] {
+        if !transfer && p.text(k).is_some() {
+            p.bad(
+                k,
+                format!("The value of '{k}' is allowed on Transfer lines only"),
+            );
+        }
+    }
+    let from = status(p, "inventoryStatus").or(transfer.then_some(StockType::Unrestricted));
+    let to = status(p, "newInventoryStatus").or(from);
+    let new_location = p.parsed("newLocationCode", StorageLocation::parse);
+    let relocate = new_location.as_ref().is_some_and(|n| Some(n) != location);
+    let needs_order = matches!(entry, "Output" | "Consumption");
+    if !needs_order && p.text("orderNumber").is_some() {
+        p.bad(
+            "orderNumber",
+            format!("The value of 'orderNumber' is not allowed on {entry} lines"),
+        );
+    }
+    let mt = match (entry, order, material) {
+        ("Output", Some(o), Some(m)) => Some(if at.order_material(o).as_ref() == Some(m) {
+            "101"
+        } else {
+            "531"
+        }),
+        ("Output", _, _) => None,
+        _ => movement(
+            entry,
+            from.filter(|_| transfer),
+            to.filter(|_| transfer),
+            relocate,
+        ),
+    };
+    if needs_order && order.is_none() {
+        let msg = format!(
+            "Order No. must have a value in Item Journal Line ({entry}). It cannot be zero or empty."
+        );
+        p.refuse(BcError::case("order-required", None, msg, release));
+    } else if mt.is_none() && !entry.is_empty() && p.v.is_empty() {
+        let msg = format!(
+            "entryType '{entry}' cannot be posted with inventoryStatus {from:?}, newInventoryStatus {to:?} and newLocationCode {new_location:?}."
+        );
+        p.refuse(BcError::of("movement-type", msg, release));
+    }
+    Some((mt?, needs_order, relocate, new_location))
+}
+
+/// An inventory status property, a violation when it names none.
+fn status(p: &mut Props<'_>, k: &str) -> Option<StockType> {
+    let t = p.text(k)?;
+    let s = status_of(t);
+    if s.is_none() {
+        p.bad(
+            k,
+            format!("'{t}' is not an inventory status: Unrestricted, QualityInspection or Blocked"),
+        );
+    }
+    s
 }
 
 const OUTPUT_LINE: &[&str] = &[

@@ -16,6 +16,14 @@ pub enum Api {
 }
 
 impl Api {
+    /// The name of its `$metadata` document in the contract (`standard`, `manufacturing`).
+    pub fn metadata_name(self) -> &'static str {
+        match self {
+            Api::Standard => "standard",
+            Api::Manufacturing => "manufacturing",
+        }
+    }
+
     /// The API root below the plant's base URL.
     pub fn root(self) -> &'static str {
         match self {

@@ -220,8 +220,11 @@ async fn a_bc_plant_is_subscribed_and_its_notifications_are_read_back_into_mes_c
     );
     assert_eq!(wo.body["components"][0]["reservation_item"], "0001");
     assert!(
-        wo.body.get("source").is_none(),
-        "a notification names no event"
+        wo.body["source"]["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("/andon/erp/")),
+        "the notification itself is named as the source: {}",
+        wo.body
     );
     let trace = |s: &fake::Seen| {
         s.header("traceparent")
