@@ -531,11 +531,16 @@ mod tests {
         again.resource = format!("/{}", order_resource());
         again.last_modified_date_time = "2026-11-02T06:10:00.000Z".into();
         assert_eq!(event(&plant, &again, TP).unwrap().id, e.id);
-        // Another change of the same entity: another entry.
+        // Another change of the same entity (another trace): another entry.
+        let other = "00-0af7651916cd43dd8448eb211c80319d-b7ad6b7169203331-01";
         let later = incoming(&order_resource(), "updated", "2026-11-02T06:10:00Z");
-        assert_ne!(event(&plant, &later, TP).unwrap().id, e.id);
-        let later = incoming(&order_resource(), "created", "2026-11-02T06:10:01Z");
-        assert_ne!(event(&plant, &later, TP).unwrap().id, e.id);
+        assert_ne!(event(&plant, &later, other).unwrap().id, e.id);
+        // Without a trace, a digest of what it names: the change type and time tell apart.
+        let (a, b) = (
+            incoming(&order_resource(), "created", "2026-11-02T06:10:00Z"),
+            incoming(&order_resource(), "created", "2026-11-02T06:10:01Z"),
+        );
+        assert_ne!(event(&plant, &a, "").unwrap().id, event(&plant, &b, "").unwrap().id);
         assert!(
             event(
                 &plant,

@@ -72,7 +72,7 @@ fn an_order_an_item_and_lot_stock_read_back_map_to_andons_objects() {
                        {"lineNumber": 2, "itemNumber": "RM-2", "quantity": 3, "unitOfMeasureCode": "PC",
                         "locationCode": "0002", "consumedQuantity": 0}]
     });
-    let wo = work_order(&order, &plant()).unwrap();
+    let wo = work_order(&order, &plant(), &SourceRefs::default()).unwrap();
     let body = serde_json::to_value(&wo).unwrap();
     assert!(body.get("source").is_none(), "no source reference");
     assert_eq!(wo.order.as_str(), "100000001");
@@ -89,7 +89,7 @@ fn an_order_an_item_and_lot_stock_read_back_map_to_andons_objects() {
         .as_object_mut()
         .unwrap()
         .remove("workCenterNumber");
-    assert!(work_order(&no_ops, &plant()).is_err());
+    assert!(work_order(&no_ops, &plant(), &SourceRefs::default()).is_err());
 
     let item = json!({"id": "i-1", "number": "RM-1", "displayName": "Resin", "baseUnitOfMeasureCode": "KG",
                       "lotTracked": true, "inspectionRequired": true, "lastModifiedDateTime": "2026-11-02T06:00:00Z",

@@ -116,9 +116,17 @@ async fn notify(
         "expirationDateTime": sub.expires.to_rfc3339(),
         "resource": format!("api/andon/manufacturing/v1.0/companies({CID})/{collection}({id})"),
         "changeType": change, "lastModifiedDateTime": at}]});
+    // One change, one trace (as andon's ERP sends them): the order's creation is TRACE.
+    let trace = if collection == "productionOrders" && change == "created" {
+        TRACE.to_string()
+    } else {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("{collection}|{id}|{change}|{at}"));
+        d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    };
     reqwest::Client::new()
         .post(&sub.url)
-        .header("traceparent", format!("00-{TRACE}-00f067aa0ba902b7-01"))
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
         .json(&body)
         .send()
         .await
