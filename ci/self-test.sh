@@ -4,11 +4,14 @@
 # (each defect must fail at least one). Prints the matrix (defect × scenario → verdict, with
 # the checkers that failed) as Markdown, for the README.
 #
-#   ci/self-test.sh                 the matrix, once (17 × 12 runs; ~26 min on two cores)
+#   ci/self-test.sh                 the matrix, once (22 × 15 runs; ~35 min on two cores)
 #   REPEAT=3 SELFTEST_DEFECTS=none ci/self-test.sh   every scenario three times against the reference
+#   DIALECTS="andon s4hana@2502 business-central@25" ci/self-test.sh   a column per scenario
+#                                   and dialect: every plant's ERP on that API (`andon run --dialect`)
 #
-# Knobs: JOBS (6 runs at a time), REPEAT (1), SELFTEST_DEFECTS ("all", "none" or a list), OUT
-# (ci/bench/self-test.md), ANDON (target/release/andon, built when missing).
+# Knobs: JOBS (6 runs at a time), REPEAT (1), SELFTEST_DEFECTS ("all", "none" or a list),
+# DIALECTS ("andon": each scenario as written), OUT (ci/bench/self-test.md), ANDON
+# (target/release/andon, built when missing).
 # The test suite runs the diagonal of this matrix (harness/tests/selftest); this script is
 # the whole of it.
 set -euo pipefail
@@ -24,6 +27,15 @@ fi
 command -v python3 >/dev/null || { echo "self-test: python3 is needed to read verdicts" >&2; exit 2; }
 
 scenarios=$(ls scenarios/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')
+# A column is a scenario, or a scenario with every plant's ERP on a dialect (`s~dialect`).
+columns=""
+for s in $scenarios; do
+    for dialect in ${DIALECTS:-andon}; do
+        if [ "$dialect" = andon ]; then columns="$columns $s"
+        # A scenario that chooses its plants' dialects itself is run as written only.
+        elif ! grep -Eq 'erp: *(s4hana|business-central|andon|\{ *dialect)' "scenarios/$s.yaml"; then columns="$columns $s~$dialect"; fi
+    done
+done
 case "${SELFTEST_DEFECTS:-all}" in
     all) defects="none $("$ANDON" reference-sut --list-defects | awk '{print $1}')" ;;
     none) defects="none" ;;
@@ -34,7 +46,7 @@ jobs_file=$WORK/jobs
 : > "$jobs_file"
 for r in $(seq 1 "$REPEAT"); do
     for d in $defects; do
-        for s in $scenarios; do echo "$d $s $r" >> "$jobs_file"; done
+        for s in $columns; do echo "$d $s $r" >> "$jobs_file"; done
     done
 done
 echo "self-test: $(wc -l < "$jobs_file") runs, $JOBS at a time" >&2
@@ -43,11 +55,12 @@ xargs -P "$JOBS" -L 1 sh -c '
     d=$0; s=$1; r=$2; dir=$WORK/$d/$s/$r
     mkdir -p "$(dirname "$dir")"
     if [ "$d" = none ]; then set --; else set -- --defect "$d"; fi
-    "$ANDON" -q run "scenarios/$s.yaml" "$@" --report-dir "$dir" > "$dir.out" 2>&1
+    case "$s" in *~*) set -- "$@" --dialect "erp=${s#*~}" ;; esac
+    "$ANDON" -q run "scenarios/${s%%~*}.yaml" "$@" --report-dir "$dir" > "$dir.out" 2>&1
     echo "$? $d $s $r" >&2
 ' < "$jobs_file"
 
-python3 - "$WORK" "$REPEAT" "$OUT" $defects -- $scenarios <<'PY'
+python3 - "$WORK" "$REPEAT" "$OUT" $defects -- $columns <<'PY'
 import json, os, sys
 work, repeat, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rest = sys.argv[4:]

@@ -222,6 +222,8 @@ impl AndonWorld {
             andon: ctx.andon.clone(),
             runtime: ctx.runtime,
             load: None,
+            // `andon test --dialect` is applied to the scenario text above.
+            erp_dialect: None,
         };
         if opts.sut.is_some() && !opts.defects.is_empty() {
             return Err("defects belong to the bundled reference middleware; this scenario runs another SUT".into());

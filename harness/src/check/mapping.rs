@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use andon_contracts::EventKind;
 use andon_contracts::flows::{self, Applies};
 use andon_contracts::{Json, SourceRef};
 use andon_simulators::history::{Entry, Record};
@@ -184,10 +185,35 @@ fn check(run: &RunData) -> Verdict {
                 continue;
             };
             let vendor = vendors.get(ev.event.plant.as_str());
-            found.judge(&call, &sent, flow, ev, &materials, vendor);
+            let later = match vendor {
+                Some(_) => later_orders(&events, ev, call.idx),
+                None => Vec::new(),
+            };
+            found.judge(&call, &sent, flow, ev, &materials, vendor, &later);
         }
     }
     found.verdict()
+}
+
+/// The orders (their data) of the `production_order.changed` events of `ev`'s order emitted
+/// after it and before the call at `call_idx`.
+fn later_orders(events: &Events<'_>, ev: &Ev<'_>, call_idx: usize) -> Vec<serde_json::Value> {
+    if !matches!(
+        ev.kind,
+        Some(EventKind::ProductionOrderReleased | EventKind::ProductionOrderChanged)
+    ) {
+        return Vec::new();
+    }
+    events
+        .order
+        .iter()
+        .filter_map(|k| events.map.get(k))
+        .filter(|e| e.idx > ev.idx && e.idx < call_idx)
+        .filter(|e| e.kind == Some(EventKind::ProductionOrderChanged))
+        .filter(|e| e.event.subject == ev.event.subject && e.event.source == ev.event.source)
+        // The changed order is the event's data (flattened, with its change reason).
+        .map(|e| e.event.data.to_value())
+        .collect()
 }
 
 impl Findings {
@@ -201,6 +227,7 @@ impl Findings {
         ev: &Ev<'_>,
         materials: &Materials<'_>,
         vendor: Option<&common::FastSet<String>>,
+        later: &[serde_json::Value],
     ) {
         let mut j = common::judge_call(
             flow,
@@ -219,6 +246,15 @@ impl Findings {
             let kind = ev.kind.map(|k| k.name()).unwrap_or_default();
             j.mismatches
                 .retain(|m| !common::vendor_excuses(dialects, kind, call.method, call.route, m));
+            // A vendor notifies a change and the middleware reads the object back: after a
+            // later change of the same order, the read-back holds the changed values, which
+            // are right (the later change's own call carries them again).
+            j.mismatches.retain(|m| {
+                let got = sent.pointer(&m.field);
+                !later
+                    .iter()
+                    .any(|o| got.is_some() && o.pointer(&m.field) == got)
+            });
         }
         self.calls += 1;
         if j.call.is_none() || j.applies == Applies::No {

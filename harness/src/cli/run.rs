@@ -49,6 +49,10 @@ pub struct ScenarioRunArgs {
     /// Where the simulators and the SUT run (containers: images from ci/images.sh).
     #[arg(long, value_enum, default_value_t = RuntimeKind::InProcess)]
     pub runtime: RuntimeKind,
+    /// The API every plant's ERP speaks, whatever the scenario says (its cut-overs dropped):
+    /// `erp=s4hana@2502`, `erp=business-central@24`, `erp=andon`.
+    #[arg(long = "dialect", value_name = "erp=DIALECT[@RELEASE]", value_parser = super::serve::parse_erp_dialect)]
+    pub dialect: Option<andon_simulators::dialect::Binding>,
 }
 
 impl ScenarioRunArgs {
@@ -59,6 +63,7 @@ impl ScenarioRunArgs {
         opts.defects = self.defects;
         opts.report_dir = self.report_dir;
         opts.runtime = self.runtime;
+        opts.erp_dialect = self.dialect;
         opts
     }
 }

@@ -223,6 +223,20 @@ mod tests {
         attribute_by_trace(&mut records);
         assert_eq!(sources(&records[2])[0].id, "e1");
         assert_eq!(sources(&records[3])[0].id, "e1");
+        // Naming the notification (no emitted event) is the same; naming the event stays.
+        let vendor = SourceRef {
+            source: "/andon/erp/1000".into(),
+            id: "5f0c…@2026-11-02T06:10:00.000Z".into(),
+        };
+        for r in &mut records[2..] {
+            if let Entry::Request { sources, .. } | Entry::Effect { sources, .. } = &mut r.entry {
+                *sources = vec![vendor.clone()];
+            }
+        }
+        attribute_by_trace(&mut records);
+        assert_eq!(sources(&records[2]).len(), 1);
+        assert_eq!(sources(&records[2])[0].id, "e1");
+        assert_eq!(sources(&records[3])[0].id, "e1");
     }
 
     #[test]

@@ -540,7 +540,10 @@ mod tests {
             incoming(&order_resource(), "created", "2026-11-02T06:10:00Z"),
             incoming(&order_resource(), "created", "2026-11-02T06:10:01Z"),
         );
-        assert_ne!(event(&plant, &a, "").unwrap().id, event(&plant, &b, "").unwrap().id);
+        assert_ne!(
+            event(&plant, &a, "").unwrap().id,
+            event(&plant, &b, "").unwrap().id
+        );
         assert!(
             event(
                 &plant,

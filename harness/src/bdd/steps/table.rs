@@ -37,7 +37,7 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Plants,
-            "the ERP of plant {id} speaks S/4HANA|Business Central|andon [release {r}]",
+            "the ERP of plant {id} speaks (S/4HANA|Business Central|andon) [release {r}]",
             r#"^the ERP of plant "?(?P<id>[A-Z0-9]{4})"? speaks (?P<dialect>S/4HANA|s4hana|Business Central|business-central|andon(?:'s API)?)(?: release "?(?P<release>[0-9]+)"?)?$"#,
             "The API the plant's ERP speaks to the middleware, under the plant's own base URL `{erp.<plant>.url}`: S/4HANA (OData V2; release 2408 or 2502), Business Central (API v2.0; release 24 or 25), default the newest release; or andon's own. Adds the plant if it is not there yet.",
             "Given the ERP of plant 2000 speaks S/4HANA release 2502",
@@ -45,7 +45,7 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Plants,
-            "the ERP of plant {id} is upgraded to S/4HANA|Business Central release {r} at {at}",
+            "the ERP of plant {id} is upgraded to (S/4HANA|Business Central) release {r} at {at}",
             r#"^the ERP of plant "?(?P<id>[A-Z0-9]{4})"? is upgraded to (?P<dialect>S/4HANA|Business Central) release "?(?P<release>[0-9]+)"? at (?P<at>\S+)$"#,
             "A vendor upgrade cut over during the run: from `at` the plant's ERP speaks that release at the same base URL, with events and calls in flight.",
             "Given the ERP of plant 1000 is upgraded to S/4HANA release 2502 at 5s",

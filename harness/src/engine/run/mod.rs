@@ -172,6 +172,9 @@ pub struct RunOptions {
     /// scenario: buffer depths sampled, the live line, `load.json` and `latency.hlog`.
     /// `None`: a plain run.
     pub load: Option<crate::load::Overrides>,
+    /// The API every plant's ERP speaks, whatever the scenario says (its cut-overs are
+    /// dropped): the self-test's dialect columns, an upgrade gate over scenarios.
+    pub erp_dialect: Option<andon_simulators::dialect::Binding>,
 }
 
 impl RunOptions {
@@ -187,6 +190,7 @@ impl RunOptions {
             andon: None,
             runtime: RuntimeKind::InProcess,
             load: None,
+            erp_dialect: None,
         }
     }
 }

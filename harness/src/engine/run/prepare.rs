@@ -58,6 +58,25 @@ pub(super) struct Prepared {
     pub(super) record: RunRecord,
 }
 
+/// Puts every plant's ERP on `b` (dropping the scenario's cut-overs); the scenario as run,
+/// for the run directory (so that a replay runs the same).
+fn with_erp_dialect(
+    scenario: &mut Scenario,
+    b: &andon_simulators::dialect::Binding,
+) -> Result<String, RunError> {
+    for p in &mut scenario.plants {
+        p.erp = b.dialect.per_plant().then(|| b.clone());
+    }
+    scenario.upgrades.clear();
+    let yaml = serde_norway::to_string(&*scenario).map_err(|e| RunError::Io {
+        path: PathBuf::from(SCENARIO_FILE),
+        source: std::io::Error::other(e),
+    })?;
+    Ok(format!(
+        "# andon run --dialect erp={b}: every plant's ERP speaks it\n{yaml}"
+    ))
+}
+
 /// Stage 1: reads the scenario (with `andon load`'s overrides), the master data and the
 /// manifest, refusing what is wrong before anything starts, and makes the run directory.
 pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
@@ -76,6 +95,10 @@ pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
                 source,
             })?;
     }
+    let text = match &opts.erp_dialect {
+        Some(b) => with_erp_dialect(&mut scenario, b)?,
+        None => text,
+    };
     let base = opts.scenario.parent().unwrap_or(Path::new("."));
     let master = match &opts.master {
         Some(m) => MasterData::load(m),

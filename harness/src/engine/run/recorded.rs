@@ -133,5 +133,7 @@ pub fn replay_options(
         runtime: RuntimeKind::InProcess,
         // A load run is re-driven as the same load.
         load: record.load_overrides.clone(),
+        // The recorded scenario is the one that ran (with any `--dialect` applied).
+        erp_dialect: None,
     })
 }
