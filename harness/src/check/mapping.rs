@@ -184,15 +184,23 @@ fn check(run: &RunData) -> Verdict {
             let Some(flow) = ev.kind.and_then(|k| flows::flows().get(k)) else {
                 continue;
             };
-            let vendor = vendors.get(ev.event.plant.as_str());
-            let later = match vendor {
-                Some(_) => later_orders(&events, ev, call.idx),
-                None => Vec::new(),
-            };
-            found.judge(&call, &sent, flow, ev, &materials, vendor, &later);
+            let vendor = vendors.get(ev.event.plant.as_str()).map(|dialects| Vendor {
+                dialects,
+                later: later_orders(&events, ev, call.idx),
+            });
+            found.judge(&call, &sent, flow, ev, &materials, vendor.as_ref());
         }
     }
     found.verdict()
+}
+
+/// The plant of a call's source event speaks a vendor dialect: which, and the later states
+/// of its order a read-back may show.
+struct Vendor<'a> {
+    /// The dialects the plant's ERP spoke.
+    dialects: &'a common::FastSet<String>,
+    /// See [`later_orders`].
+    later: Vec<serde_json::Value>,
 }
 
 /// The orders (their data) of the `production_order.changed` events of `ev`'s order emitted
@@ -226,8 +234,7 @@ impl Findings {
         flow: &'static flows::Flow,
         ev: &Ev<'_>,
         materials: &Materials<'_>,
-        vendor: Option<&common::FastSet<String>>,
-        later: &[serde_json::Value],
+        vendor: Option<&Vendor<'_>>,
     ) {
         let mut j = common::judge_call(
             flow,
@@ -241,7 +248,7 @@ impl Findings {
                 body: Some(sent),
             },
         );
-        if let Some(dialects) = vendor {
+        if let Some(Vendor { dialects, later }) = vendor {
             // What the vendor's API cannot carry is not the middleware's to send.
             let kind = ev.kind.map(|k| k.name()).unwrap_or_default();
             j.mismatches

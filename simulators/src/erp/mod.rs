@@ -63,11 +63,7 @@ impl Erp {
         }
         let config = core.config.clone();
         let bc = bc::BcState::default();
-        let (subs, clock, history) = (
-            bc.subscriptions.clone(),
-            core.clock.clone(),
-            core.history.clone(),
-        );
+        let (subs, clock, history) = (bc.subscriptions.clone(), core.clock, core.history.clone());
         core.emitter.set_wire_form(std::sync::Arc::new(move |ev| {
             let dialect = {
                 let plants = config.read().unwrap_or_else(|e| e.into_inner());
