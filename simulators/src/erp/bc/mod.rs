@@ -27,6 +27,7 @@ pub mod limits;
 pub mod path;
 pub mod subscriptions;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use andon_contracts::PlantId;
@@ -59,23 +60,32 @@ pub struct BcState {
 
 /// The dialect's routes (merged into the ERP's router, behind the shared middleware).
 pub fn routes(erp: Arc<Erp>) -> Router<()> {
-    Router::new()
-        .route("/plant/{plant}/api/v2.0", any(standard_root))
-        .route("/plant/{plant}/api/v2.0/", any(standard_root))
-        .route("/plant/{plant}/api/v2.0/{*rest}", any(standard))
-        .route(
-            "/plant/{plant}/api/andon/manufacturing/v1.0",
-            any(custom_root),
-        )
-        .route(
-            "/plant/{plant}/api/andon/manufacturing/v1.0/",
-            any(custom_root),
-        )
-        .route(
-            "/plant/{plant}/api/andon/manufacturing/v1.0/{*rest}",
-            any(custom),
-        )
-        .with_state(erp)
+    let mut r = Router::new();
+    for api in [Api::Standard, Api::Manufacturing] {
+        let root = format!("/plant/{{plant}}/{}", api.root());
+        let handler = move |erp: State<Arc<Erp>>,
+                            ctx: Ctx,
+                            Path(params): Path<BTreeMap<String, String>>,
+                            method: Method,
+                            headers: HeaderMap,
+                            RawQuery(query): RawQuery,
+                            body: Bytes| async move {
+            let req = Incoming {
+                plant: params.get("plant").cloned().unwrap_or_default(),
+                rest: params.get("rest").cloned().unwrap_or_default(),
+                method,
+                headers,
+                query,
+                body,
+            };
+            handle(erp.0, ctx, api, req).await
+        };
+        r = r
+            .route(&root, any(handler))
+            .route(&format!("{root}/"), any(handler))
+            .route(&format!("{root}/{{*rest}}"), any(handler));
+    }
+    r.with_state(erp)
 }
 
 /// One request, as the operations read it.
@@ -183,86 +193,6 @@ impl Answer {
         };
         (resp, self.note)
     }
-}
-
-async fn standard_root(
-    erp: State<Arc<Erp>>,
-    ctx: Ctx,
-    Path(plant): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    let req = Incoming {
-        plant,
-        rest: String::new(),
-        method,
-        headers,
-        query: q,
-        body,
-    };
-    handle(erp.0, ctx, Api::Standard, req).await
-}
-
-async fn standard(
-    erp: State<Arc<Erp>>,
-    ctx: Ctx,
-    Path((plant, rest)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    let req = Incoming {
-        plant,
-        rest,
-        method,
-        headers,
-        query: q,
-        body,
-    };
-    handle(erp.0, ctx, Api::Standard, req).await
-}
-
-async fn custom_root(
-    erp: State<Arc<Erp>>,
-    ctx: Ctx,
-    Path(plant): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    let req = Incoming {
-        plant,
-        rest: String::new(),
-        method,
-        headers,
-        query: q,
-        body,
-    };
-    handle(erp.0, ctx, Api::Manufacturing, req).await
-}
-
-async fn custom(
-    erp: State<Arc<Erp>>,
-    ctx: Ctx,
-    Path((plant, rest)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    let req = Incoming {
-        plant,
-        rest,
-        method,
-        headers,
-        query: q,
-        body,
-    };
-    handle(erp.0, ctx, Api::Manufacturing, req).await
 }
 
 /// A request as it arrived.
