@@ -15,20 +15,32 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
     traceparent.split('-').nth(1).filter(|t| t.len() == 32)
 }
 
+/// The plants and bindings (`s4hana@2502`) an ERP `dialects` note names (at the ERP's
+/// start, and at every cut-over); `None` for any other record.
+pub fn dialect_note(r: &Record) -> Option<Vec<(String, String)>> {
+    let Entry::Note { name, detail } = &r.entry else {
+        return None;
+    };
+    if name != "dialects" {
+        return None;
+    }
+    let serde_json::Value::Object(m) = detail.to_value() else {
+        return None;
+    };
+    Some(
+        m.into_iter()
+            .map(|(plant, b)| (plant, b.as_str().unwrap_or_default().to_string()))
+            .collect(),
+    )
+}
+
 /// The plants whose ERP spoke Business Central at some time (its `dialects` notes).
 pub fn business_central_plants(records: &[Record]) -> HashSet<String> {
     records
         .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Note { name, detail } if name == "dialects" => Some(detail.to_value()),
-            _ => None,
-        })
-        .filter_map(|d| d.as_object().cloned())
+        .filter_map(dialect_note)
         .flatten()
-        .filter(|(_, b)| {
-            b.as_str()
-                .is_some_and(|b| b.starts_with("business-central"))
-        })
+        .filter(|(_, b)| b.starts_with("business-central"))
         .map(|(plant, _)| plant)
         .collect()
 }

@@ -8,21 +8,7 @@ use andon_simulators::history::{Entry, Record};
 
 use super::{FastMap, FastSet};
 
-/// The plants and bindings (`s4hana@2502`) an ERP `dialects` note names (at the ERP's
-/// start, and at every cut-over); `None` for any other record.
-fn dialect_note(r: &Record) -> Option<Vec<(String, String)>> {
-    let Entry::Note { name, detail } = &r.entry else {
-        return None;
-    };
-    let serde_json::Value::Object(m) = detail.to_value() else {
-        return None;
-    };
-    (name == "dialects").then(|| {
-        m.into_iter()
-            .map(|(plant, b)| (plant, b.as_str().unwrap_or_default().to_string()))
-            .collect()
-    })
-}
+use crate::history::trace::dialect_note;
 
 /// The vendor dialects (`s4hana`, `business-central`) each plant's ERP spoke at some time
 /// of the run.
