@@ -111,6 +111,9 @@ pub enum Entry {
         /// `traceparent` header.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         traceparent: Option<String>,
+        /// `If-Match` header (a conditional update: the ETag the client read).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        if_match: Option<String>,
         /// Source events the body references.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         sources: Vec<SourceRef>,

@@ -54,11 +54,13 @@ pub enum Defect {
     BcNoReadback,
     /// Never renews its Business Central webhook subscriptions.
     NoSubscriptionRenewal,
+    /// Renews Business Central subscriptions with the ETag they had when it made them.
+    IgnoreEtag,
 }
 
 impl Defect {
     /// Every defect, in a fixed order.
-    pub const ALL: [Defect; 21] = [
+    pub const ALL: [Defect; 22] = [
         Defect::NoIdempotencyKey,
         Defect::NoDedup,
         Defect::DropOn5xx,
@@ -80,6 +82,7 @@ impl Defect {
         Defect::ReleaseBlind,
         Defect::BcNoReadback,
         Defect::NoSubscriptionRenewal,
+        Defect::IgnoreEtag,
     ];
 
     /// The name used on the command line (`no-idempotency-key`).
@@ -106,6 +109,7 @@ impl Defect {
             Self::ReleaseBlind => "release-blind",
             Self::BcNoReadback => "bc-no-readback",
             Self::NoSubscriptionRenewal => "no-subscription-renewal",
+            Self::IgnoreEtag => "ignore-etag",
         }
     }
 
@@ -174,6 +178,9 @@ impl Defect {
             }
             Self::NoSubscriptionRenewal => {
                 "never renews its Business Central webhook subscriptions (nor re-creates an expired one): after three business days every production order and item change goes unnoticed"
+            }
+            Self::IgnoreEtag => {
+                "renews its Business Central subscriptions with the ETag they had when it made them, never the one the system answered since: from the second renewal on every PATCH is refused 412 and sent again unchanged, and the subscription lapses until it is re-created"
             }
         }
     }

@@ -19,6 +19,10 @@
 //! * `retry_after_ignored`: a call to a system that had answered 429 or 503 with
 //!   `Retry-After` less than that long before (the call started more than 100 ms after that
 //!   answer — calls already in flight are not counted — and before 90 % of the wait);
+//! * `stale_etag_resent`: a conditional call sent again with an `If-Match` its system had
+//!   already refused `412 Precondition Failed` on the same path (that ETag is stale for
+//!   good: a middleware reads the resource again for its current one; calls that started
+//!   before the refusal was answered are not counted);
 //! * `subscription_lapsed`: a change a Business Central plant did not notify because the
 //!   middleware, once subscribed in that plant, had let its subscription expire or deleted
 //!   it (`common::lapses`).
@@ -52,7 +56,7 @@ const NAME: &str = "contract";
 
 /// What the checker counts, in report order (`non_problem_errors` is also counted for
 /// error answers to deliveries).
-const CATEGORIES: [&str; 11] = [
+const CATEGORIES: [&str; 12] = [
     "schema_violations",
     "plant_scope_refused",
     "missing_idempotency_key",
@@ -62,6 +66,7 @@ const CATEGORIES: [&str; 11] = [
     "unknown_sources",
     "non_problem_errors",
     "retry_after_ignored",
+    "stale_etag_resent",
     "subscription_lapsed",
     "calls",
 ];
@@ -119,6 +124,9 @@ struct Call<'r> {
     problem: Option<&'r str>,
     /// The answer's `Retry-After`, in seconds.
     retry_after_s: Option<u64>,
+    /// The request's path and `If-Match` (a conditional update).
+    path: &'r str,
+    if_match: Option<&'r str>,
     /// How long the call took.
     latency_us: u64,
     /// The vendor dialect it was made in (`s4hana@2408`), if not andon's API.
@@ -137,6 +145,7 @@ impl<'r> Call<'r> {
     fn of(idx: usize, record: &'r Record) -> Option<Self> {
         let Entry::Request {
             method,
+            path,
             route,
             idempotency_key,
             traceparent,
@@ -147,6 +156,7 @@ impl<'r> Call<'r> {
             status,
             problem,
             retry_after_s,
+            if_match,
             latency_us,
             dialect,
             ..
@@ -168,6 +178,8 @@ impl<'r> Call<'r> {
             status: *status,
             problem: problem.as_deref(),
             retry_after_s: *retry_after_s,
+            path,
+            if_match: if_match.as_deref(),
             latency_us: *latency_us,
             dialect: dialect.as_deref().map(|d| d.dialect.as_str()),
             business: dialect.as_deref().is_none_or(|d| d.native_route.is_some()),
@@ -199,6 +211,8 @@ struct Findings<'r> {
     error_answers: u64,
     /// The last `Retry-After` answer of each system.
     hold_off: FastMap<System, HoldOff>,
+    /// When each (system, path, `If-Match`) was first refused 412.
+    stale: FastMap<(System, &'r str, &'r str), DateTime<Utc>>,
 }
 
 /// Judges every call and every error answer of the run.
@@ -211,6 +225,7 @@ fn check(run: &RunData) -> Verdict {
         w: Witnesses::default(),
         error_answers: 0,
         hold_off: FastMap::default(),
+        stale: FastMap::default(),
     };
     let transitions = common::release_transitions(records);
     for (i, r) in records.iter().enumerate() {
@@ -268,6 +283,7 @@ impl<'r> Findings<'r> {
     /// reached the system — its body, scope, headers and source references.
     fn call(&mut self, call: &Call<'r>, events: &Events<'r>) {
         self.retry_after(call);
+        self.stale_etag(call);
         if !common::reached_system(call.fault) {
             return;
         }
@@ -293,6 +309,40 @@ impl<'r> Findings<'r> {
             judging.dialect_trace();
         } else {
             judging.sources(invalid);
+        }
+    }
+
+    /// Counts and witnesses a call whose `If-Match` its system had already refused 412 on
+    /// the same path, and notes the call's own 412.
+    fn stale_etag(&mut self, call: &Call<'r>) {
+        let Some(tag) = call.if_match else {
+            return;
+        };
+        let r = call.record;
+        let key = (r.system, call.path, tag);
+        let started = r.at - chrono::Duration::microseconds(call.latency_us as i64);
+        if let Some(refused) = self.stale.get(&key).copied()
+            && started > refused
+        {
+            *self.counts.entry("stale_etag_resent").or_default() += 1;
+            self.w.push("stale_etag_resent", call.idx, || Witness {
+                event: call.sources.first().cloned(),
+                system: Some(r.system),
+                expected: format!(
+                    "a fresh read of {} for its current ETag after {} refused If-Match: {tag} (412 at {})",
+                    call.path,
+                    sys(r.system),
+                    fmt_time(refused)
+                ),
+                happened: format!(
+                    "{} {} was sent again with the same If-Match (answered {})",
+                    call.method, call.path, call.status
+                ),
+                trace_id: call.trace(),
+            });
+        }
+        if call.status == 412 && common::reached_system(call.fault) {
+            self.stale.entry(key).or_insert(r.at);
         }
     }
 

@@ -102,6 +102,8 @@ struct Flat<'a> {
     #[serde(default)]
     traceparent: Option<String>,
     #[serde(default)]
+    if_match: Option<String>,
+    #[serde(default)]
     sources: Vec<SourceRef>,
     #[serde(borrow, default)]
     body: Option<&'a RawValue>,
@@ -170,6 +172,7 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
             route: f.route?,
             idempotency_key: f.idempotency_key,
             traceparent: f.traceparent,
+            if_match: f.if_match,
             sources: f.sources,
             body: f.body.map(Json::from_raw),
             valid: f.valid,

@@ -153,6 +153,7 @@ mod tests {
             replayed: false,
             fault: None,
             retry_after_s: None,
+            if_match: None,
             latency_us: 1,
             dialect: dialect.then(|| {
                 Box::new(DialectCall {

@@ -182,6 +182,7 @@ fn throttled_at_one_second(h: &mut H, ev: &Ev) {
             replayed: false,
             fault: Some("throttle".into()),
             retry_after_s: Some(2),
+            if_match: None,
             latency_us: 300,
             dialect: None,
         },
@@ -219,5 +220,68 @@ fn calls_in_flight_at_the_429_and_calls_after_the_wait_keep_the_contract() {
     h.ok_request(Erp, "POST", "/api/v1/material-documents", &ev);
     let v = Contract.check(&h.run());
     assert_eq!(v.count("retry_after_ignored"), 0, "{v:?}");
+    assert_status(&v, Status::Pass);
+}
+
+/// A conditional `PATCH` of a Business Central subscription at `ms`, with `If-Match: tag`,
+/// answered `status`.
+fn patch(h: &mut H, ev: &Ev, ms: i64, tag: &str, status: u16) {
+    h.at(ms);
+    h.push(
+        Erp,
+        Entry::Request {
+            method: "PATCH".into(),
+            path: "/plant/2000/api/v2.0/subscriptions('s1')".into(),
+            route: "/api/v2.0/subscriptions('{id}')".into(),
+            idempotency_key: None,
+            traceparent: Some(format!("00-{}-00000000000000aa-01", ev.trace)),
+            sources: Vec::new(),
+            body: None,
+            valid: None,
+            violations: Vec::new(),
+            status,
+            content_type: Some("application/json".into()),
+            problem: (status == 412).then(|| "precondition-failed".into()),
+            replayed: false,
+            fault: None,
+            retry_after_s: None,
+            if_match: Some(tag.into()),
+            latency_us: 300,
+            dialect: Some(Box::new(andon_simulators::history::DialectCall {
+                dialect: "business-central@25".into(),
+                native_route: None,
+                native_body: None,
+            })),
+        },
+    );
+}
+
+#[test]
+fn an_etag_refused_412_sent_again_breaks_the_contract() {
+    let mut h = H::new();
+    let ev = event(&mut h);
+    patch(&mut h, &ev, 1_000, "W/\"old\"", 412);
+    patch(&mut h, &ev, 1_500, "W/\"old\"", 412);
+    let v = Contract.check(&h.run());
+    assert_status(&v, Status::Fail);
+    assert_eq!(v.count("stale_etag_resent"), 1, "{v:?}");
+    let w = v
+        .witnesses
+        .iter()
+        .find(|w| w.happened.contains("same If-Match"))
+        .expect("a witness of the stale ETag");
+    assert!(w.expected.contains("current ETag"), "{w:?}");
+}
+
+#[test]
+fn a_fresh_etag_after_a_412_keeps_the_contract() {
+    let mut h = H::new();
+    let ev = event(&mut h);
+    patch(&mut h, &ev, 1_000, "W/\"old\"", 412);
+    patch(&mut h, &ev, 1_500, "W/\"new\"", 200);
+    // Sent before the first 412 was answered (in flight), refused the same way.
+    patch(&mut h, &ev, 1_000, "W/\"old\"", 412);
+    let v = Contract.check(&h.run());
+    assert_eq!(v.count("stale_etag_resent"), 0, "{v:?}");
     assert_status(&v, Status::Pass);
 }

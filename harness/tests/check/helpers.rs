@@ -230,6 +230,7 @@ impl H {
                 replayed: false,
                 fault: None,
                 retry_after_s: None,
+                if_match: None,
                 latency_us: 900,
                 dialect: None,
             },

@@ -53,6 +53,7 @@ const CATCHES: &[(&str, &str, &str)] = &[
         "business-central-rollout",
         "contract",
     ),
+    ("ignore-etag", "business-central-rollout", "contract"),
 ];
 
 fn repo() -> PathBuf {

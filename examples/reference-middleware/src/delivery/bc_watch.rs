@@ -165,19 +165,25 @@ impl Delivery {
             if !subscription::needs_renewal(left) && s.notification_url == url {
                 return Ok(());
             }
-            let etag = json
-                .get("@odata.etag")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-                .or_else(|| header(&read, ETAG.as_str()))
-                .ok_or("the subscription has no etag")?;
+            let ignore_etag = self.settings.defects.has(Defect::IgnoreEtag);
+            // DEFECT: ignore-etag — the ETag the subscription had when it was made, not the
+            // one just read.
+            let etag = if ignore_etag {
+                s.etag.clone()
+            } else {
+                json.get("@odata.etag")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .or_else(|| header(&read, ETAG.as_str()))
+                    .ok_or("the subscription has no etag")?
+            };
             let body = s.renewal(url);
             let patch = self
                 .manage(erp, Verb::Patch, &path, Some(&body), Some(&etag))
                 .await?;
             match patch.status {
                 200..=299 => {
-                    let renewed = match &patch.json {
+                    let mut renewed = match &patch.json {
                         Some(_) => self.subscription_of(
                             &s.plant,
                             &patch,
@@ -190,6 +196,9 @@ impl Delivery {
                             ..s.clone()
                         },
                     };
+                    if ignore_etag {
+                        renewed.etag = s.etag.clone();
+                    }
                     tracing::info!(plant = %s.plant, id = s.id, left_hours = left.num_hours(), "subscription renewed");
                     return self.hold(renewed).await;
                 }

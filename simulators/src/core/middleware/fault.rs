@@ -103,6 +103,7 @@ impl Faulted<'_> {
                 path: self.path,
                 idempotency_key: self.idempotency_key,
                 traceparent: self.traceparent,
+                if_match: None,
                 sources: Vec::new(),
                 body: None,
                 valid: None,

@@ -51,6 +51,7 @@ struct Seen {
     route: String,
     idempotency_key: Option<String>,
     traceparent: Option<String>,
+    if_match: Option<String>,
     answer_lost: bool,
     client_gone: Option<ClientGone>,
 }
@@ -70,6 +71,7 @@ impl Seen {
             path,
             idempotency_key: header_str(req, IDEMPOTENCY_KEY),
             traceparent: header_str(req, "traceparent"),
+            if_match: header_str(req, "if-match"),
             answer_lost: req.extensions().get::<AnswerLost>().is_some(),
             client_gone: req.extensions().get::<ClientGone>().cloned(),
         }
@@ -111,6 +113,7 @@ impl Seen {
             route,
             idempotency_key: key,
             traceparent: self.traceparent,
+            if_match: self.if_match,
             sources: check.sources,
             body,
             valid,

@@ -305,6 +305,7 @@ fn record(erp: &Erp, c: &Call, a: &Answer, started: Instant) {
             route,
             idempotency_key: None,
             traceparent: c.ctx.traceparent.clone(),
+            if_match: c.if_match.clone(),
             sources: vec![],
             body: a.note.body.as_ref().map(andon_contracts::Json::new),
             valid: a.note.valid,

@@ -378,6 +378,7 @@ fn record(erp: &Erp, c: &Call, a: &Answer, started: Instant) {
             route: format!("/sap/opu/odata/sap/{}/{}", c.service, a.note.op),
             idempotency_key: None,
             traceparent: c.ctx.traceparent.clone(),
+            if_match: c.if_match.clone(),
             sources: vec![],
             body: a.note.body.as_ref().map(andon_contracts::Json::new),
             valid: a.note.valid,
