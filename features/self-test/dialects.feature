@@ -73,3 +73,14 @@ Feature: andon's checks catch a middleware that mishandles a vendor ERP (S/4HANA
     When the plants run for 20s
     Then the contract check fails
     And the contract check counts at least 1 stale_etag_resent
+
+  Scenario: A middleware that sends a whole $batch again after one operation failed posts the others twice
+    Given the reference middleware with the defect "batch-partial-retry"
+    And plant 1000 with 1 line making 5 materials
+    And the ERP of plant 1000 speaks Business Central release 25
+    And a steady load of 20 steps per second
+    And a shift-change burst of 200 steps per second at 2s for 4s
+    And the ERP rejects calls to "/plant/1000/api/andon/" with 422 "period-closed" from 2s for 5s on 30 % of calls
+    When the plants run for 10s
+    Then the exactly-once check fails
+    And the exactly-once check counts at least 1 duplicated

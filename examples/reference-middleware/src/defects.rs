@@ -56,11 +56,13 @@ pub enum Defect {
     NoSubscriptionRenewal,
     /// Renews Business Central subscriptions with the ETag they had when it made them.
     IgnoreEtag,
+    /// Sends a whole Business Central `$batch` again when one of its operations failed.
+    BatchPartialRetry,
 }
 
 impl Defect {
     /// Every defect, in a fixed order.
-    pub const ALL: [Defect; 22] = [
+    pub const ALL: [Defect; 23] = [
         Defect::NoIdempotencyKey,
         Defect::NoDedup,
         Defect::DropOn5xx,
@@ -83,6 +85,7 @@ impl Defect {
         Defect::BcNoReadback,
         Defect::NoSubscriptionRenewal,
         Defect::IgnoreEtag,
+        Defect::BatchPartialRetry,
     ];
 
     /// The name used on the command line (`no-idempotency-key`).
@@ -110,6 +113,7 @@ impl Defect {
             Self::BcNoReadback => "bc-no-readback",
             Self::NoSubscriptionRenewal => "no-subscription-renewal",
             Self::IgnoreEtag => "ignore-etag",
+            Self::BatchPartialRetry => "batch-partial-retry",
         }
     }
 
@@ -181,6 +185,9 @@ impl Defect {
             }
             Self::IgnoreEtag => {
                 "renews its Business Central subscriptions with the ETag they had when it made them, never the one the system answered since: from the second renewal on every PATCH is refused 412 and sent again unchanged, and the subscription lapses until it is re-created"
+            }
+            Self::BatchPartialRetry => {
+                "sends a whole Business Central $batch again when one of its operations failed: the journal lines that were posted with it are posted again"
             }
         }
     }

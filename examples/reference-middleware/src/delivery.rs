@@ -12,6 +12,7 @@
 //! reading the ledger back ([`bc_calls`]); its webhook subscriptions are kept alive by
 //! [`bc_watch`].
 
+mod bc_batch;
 mod bc_calls;
 mod bc_watch;
 
@@ -241,6 +242,8 @@ pub struct Delivery {
     releases: Releases,
     /// The company of each Business Central plant's system.
     companies: Companies,
+    /// The journal-line inserts waiting to be posted together, per Business Central plant.
+    batches: bc_batch::Batches,
     /// The webhook subscriptions held with the Business Central plants' systems.
     subscriptions: subscription::Registry,
 }
@@ -292,6 +295,7 @@ impl Delivery {
             sessions: Sessions::default(),
             releases: Releases::new(config.erp_dialects.s4_plants()),
             companies: Companies::default(),
+            batches: bc_batch::Batches::default(),
             subscriptions: subscription::Registry::default(),
         }))
     }

@@ -54,6 +54,11 @@ const CATCHES: &[(&str, &str, &str)] = &[
         "contract",
     ),
     ("ignore-etag", "business-central-rollout", "contract"),
+    (
+        "batch-partial-retry",
+        "business-central-rollout",
+        "exactly_once",
+    ),
 ];
 
 fn repo() -> PathBuf {

@@ -172,6 +172,8 @@ pub struct RequestNote {
     pub valid: Option<bool>,
     /// What did not (`pointer: message`).
     pub violations: Vec<String>,
+    /// The fault that answered instead of the system (a dialect's own `reject`), if any.
+    pub fault: Option<String>,
     /// The dialect and what the call meant in andon's API.
     pub dialect: crate::history::DialectCall,
 }

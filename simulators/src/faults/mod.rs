@@ -346,10 +346,21 @@ impl Faults {
 
     /// Decides whether an API fault acts on this request; returns the fault id and decision.
     pub fn decide_api(&self, method: &str, path: &str) -> Option<(String, ApiFault)> {
+        self.decide_api_where(method, path, |_| true)
+    }
+
+    /// [`Faults::decide_api`] among the faults whose kind `takes` (a vendor dialect answers
+    /// some kinds itself, per operation).
+    pub fn decide_api_where(
+        &self,
+        method: &str,
+        path: &str,
+        takes: impl Fn(&FaultKind) -> bool,
+    ) -> Option<(String, ApiFault)> {
         let mut st = self.lock();
         let State { active, rng, .. } = &mut *st;
         for f in active.iter_mut() {
-            if !f.matches_api(method, path) {
+            if !takes(&f.spec.kind) || !f.matches_api(method, path) {
                 continue;
             }
             let Some(decision) = f.api_decision(rng) else {

@@ -39,6 +39,11 @@ pub fn custom(plant: &PlantId, cid: &str, set: &str) -> String {
     format!("{}/{CUSTOM}/companies({})/{set}", base(plant), seg(cid))
 }
 
+/// The extension API's `$batch` of `plant`'s system.
+pub fn batch(plant: &PlantId) -> String {
+    format!("{}/{CUSTOM}/$batch", base(plant))
+}
+
 /// `api/v2.0/subscriptions` of `plant`'s system.
 pub fn subscriptions(plant: &PlantId) -> String {
     format!("{}/{STANDARD}/subscriptions", base(plant))

@@ -265,9 +265,8 @@ impl Delivery {
         }
         let path = wire::custom(at.plant, at.cid, p.set);
         let call = format!("POST {path}");
-        let tp = traceparent.as_deref();
         let answer = match self
-            .send(at.erp, Verb::Post, &path, &[], Some(&p.body), None, tp, &[])
+            .bc_send(at.erp, at.plant, path, p.body.clone(), traceparent.clone())
             .await
         {
             Ok(a) => a,

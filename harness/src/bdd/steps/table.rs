@@ -383,7 +383,7 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Faults,
-            "the {system} rejects calls [to \"{path}\"] with {status} \"{code}\" from {at} for {for}",
+            "the {system} rejects calls [to \"{path}\"] with {status} \"{code}\" from {at} for {for} [on {p} % of calls]",
             concat!(
                 r"^the ",
                 sys!(),
@@ -392,7 +392,7 @@ pub(super) fn build() -> Vec<StepDef> {
                 share!(),
                 "$"
             ),
-            "Answers a business error (default 422 `period-closed`) as problem+json.",
+            "Answers a business error (default 422 `period-closed`) as problem+json; on a Business Central plant's API (`/plant/{p}/api/…`) each insert, each operation of a `$batch` on its own, is refused in Business Central's error form.",
             "Given the ERP rejects calls to \"/api/v1/material-documents\" with 422 \"period-closed\" from 5s for 5s",
             Setup(f_reject),
         ),

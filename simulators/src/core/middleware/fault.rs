@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::faults::ApiFault;
+use crate::faults::{ApiFault, FaultKind};
 use crate::history::Entry;
 use crate::idempotency::IDEMPOTENCY_KEY;
 use crate::problem::problem_response;
@@ -18,6 +18,12 @@ use crate::server::ResetConnection;
 use super::super::extract::{AnswerLost, ClientGone};
 use super::super::{Core, Shared};
 use super::header_str;
+
+/// Whether `path` is a Business Central plant's API (`/plant/{p}/api/…`), whose inserts
+/// answer a `reject` fault themselves, each operation of a `$batch` on its own.
+fn is_bc_path(path: &str) -> bool {
+    path.starts_with("/plant/") && path.contains("/api/")
+}
 
 /// Whether `path` is part of the contract (the API, a vendor dialect's services under a
 /// plant's base URL, and the token endpoint), where faults act.
@@ -39,7 +45,9 @@ pub(in crate::core) async fn fault_mw(
         return next.run(req).await;
     }
     let method = req.method().to_string();
-    let Some((id, decision)) = s.core.faults.decide_api(&method, &path) else {
+    let bc = is_bc_path(&path);
+    let takes = |k: &FaultKind| !(bc && matches!(k, FaultKind::Reject { .. }));
+    let Some((id, decision)) = s.core.faults.decide_api_where(&method, &path, takes) else {
         return next.run(req).await;
     };
     let faulted = Faulted {
@@ -153,7 +161,7 @@ fn unavailable(faulted: Faulted<'_>, after: std::time::Duration) -> Response {
 /// A fault's answer on a Business Central plant's API (`/plant/{p}/api/…`), in Business
 /// Central's error form (`{"error": {"code", "message"}}`) rather than problem+json.
 fn vendor_answer(path: &str, status: u16, code: &str, message: &str) -> Option<Response> {
-    let bc = path.starts_with("/plant/") && path.contains("/api/");
+    let bc = is_bc_path(path);
     let status = StatusCode::from_u16(status).ok()?;
     bc.then(|| {
         let body = serde_json::json!({ "error": { "code": code, "message": message } });

@@ -81,7 +81,9 @@ impl Seen {
     /// `resp`, timed from `started`.
     fn entry(self, check: BodyCheck, resp: &Response, started: Instant) -> Entry {
         let note = resp.extensions().get::<RequestNote>().cloned();
-        let fault = if self.answer_lost {
+        let fault = if let Some(f) = note.as_ref().and_then(|n| n.fault.clone()) {
+            Some(f)
+        } else if self.answer_lost {
             Some("commit_then_reset".to_string())
         } else if self.client_gone.is_some_and(|g| g.is_set()) {
             // The client gave up on a slow request the system then finished.

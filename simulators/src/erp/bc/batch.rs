@@ -105,6 +105,12 @@ fn inner(outer: &Call, i: usize, r: &Value) -> Result<(String, Call), BcError> {
         .get("body")
         .map(|b| Bytes::from(b.to_string()))
         .unwrap_or_default();
+    // Each operation may carry its own trace (Business Central ignores it; andon's history
+    // reads it, as it does the request's).
+    let mut ctx = outer.ctx.clone();
+    if let Some(tp) = header("traceparent") {
+        ctx.traceparent = Some(tp);
+    }
     Ok((
         id,
         Call {
@@ -117,7 +123,7 @@ fn inner(outer: &Call, i: usize, r: &Value) -> Result<(String, Call), BcError> {
             if_match: header("if-match"),
             body,
             base: outer.base.clone(),
-            ctx: outer.ctx.clone(),
+            ctx,
         },
     ))
 }
@@ -277,6 +283,7 @@ fn apply(
             c.method, c.res.set
         ))),
     };
+    let booked = booked.and_then(|b| exec::fault_rejects(erp, c, &mut note).map(|()| b));
     match booked {
         Ok(b) => (Answer::ok(StatusCode::CREATED, Value::Null, note), Some(b)),
         Err(e) => (Answer::error(e.at_release(c.release()), note), None),
@@ -314,7 +321,7 @@ fn record(erp: &Erp, c: &Call, a: &Answer, started: Instant) {
             content_type: Some("application/json".into()),
             problem,
             replayed: false,
-            fault: None,
+            fault: a.note.fault.map(str::to_string),
             retry_after_s: None,
             latency_us: started.elapsed().as_micros() as u64,
             dialect: Some(Box::new(DialectCall {

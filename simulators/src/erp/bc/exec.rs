@@ -13,6 +13,7 @@ use super::journal::{self, Lookup};
 use super::path::Api;
 use super::{Answer, Call, Note};
 use crate::erp::Erp;
+use crate::faults::{ApiFault, FaultKind};
 
 /// The operation as the history names it.
 pub(super) fn template(call: &Call) -> String {
@@ -226,6 +227,28 @@ impl Lookup for PlantLookup<'_> {
 
 type Written = Result<Value, BcError>;
 
+/// andon's `reject` fault on an insert, asked here rather than in the fault layer so that
+/// each operation of a `$batch` meets it on its own, answered in Business Central's error
+/// form and recorded with what it amounted to in andon's API.
+pub(super) fn fault_rejects(erp: &Erp, call: &Call, note: &mut Note) -> Result<(), BcError> {
+    let path = format!(
+        "/plant/{}/{}/companies({})/{}",
+        call.plant,
+        call.api.root(),
+        call.res.company.as_deref().unwrap_or(""),
+        call.res.set
+    );
+    let takes = |k: &FaultKind| matches!(k, FaultKind::Reject { .. });
+    let Some((_, ApiFault::Reject { code, detail, .. })) =
+        erp.core.faults.decide_api_where("POST", &path, takes)
+    else {
+        return Ok(());
+    };
+    note.fault = Some("reject");
+    let message = detail.unwrap_or_else(|| format!("The request was rejected ({code})"));
+    Err(BcError::of(&code, message, call.release()))
+}
+
 fn write(erp: &Erp, call: &Call, mut note: Note) -> Answer {
     if call.res.key.is_some() {
         return Answer::error(BcError::method("Only entity sets take POST"), note);
@@ -302,6 +325,7 @@ fn item_line(erp: &Erp, call: &Call, body: &Value, note: &mut Note) -> Written {
         "/api/v1/material-documents",
         journal::item_line(body, &call.plant, call.release(), &at),
     )?;
+    fault_rejects(erp, call, note)?;
     let doc = crate::erp::booking::post_goods(erp, &call.ctx, &req)?;
     let text = |k: &str| {
         body.get(k)
@@ -363,6 +387,7 @@ fn output_line(erp: &Erp, call: &Call, body: &Value, note: &mut Note) -> Written
         "/api/v1/confirmations",
         journal::output_line(body, &call.plant, &at),
     )?;
+    fault_rejects(erp, call, note)?;
     if at.order_material(&req.order).is_none() {
         return Err(BcError::of(
             "order-status",
@@ -394,6 +419,7 @@ fn notification(erp: &Erp, call: &Call, body: &Value, note: &mut Note) -> Writte
         "/api/v1/quality-notifications",
         journal::notification(body, &call.plant),
     )?;
+    fault_rejects(erp, call, note)?;
     let n = crate::erp::booking::notify(erp, &call.ctx, &req)?;
     let mut ledgers = erp.bc.ledgers.lock().unwrap_or_else(|e| e.into_inner());
     Ok(ledgers

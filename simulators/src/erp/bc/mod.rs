@@ -151,6 +151,8 @@ pub(crate) struct Note {
     pub native_route: Option<&'static str>,
     /// Its body in andon's API.
     pub native_body: Option<Value>,
+    /// The fault that answered instead of the system (`reject`), if any.
+    pub fault: Option<&'static str>,
 }
 
 impl Answer {
@@ -303,6 +305,7 @@ fn noted(call: &Call, answer: Answer) -> Response {
         body: note.body.as_ref().map(andon_contracts::Json::new),
         valid: note.valid,
         violations: note.violations,
+        fault: note.fault.map(str::to_string),
         dialect: DialectCall {
             dialect: call.binding.to_string(),
             native_route: note.native_route.map(str::to_string),

@@ -369,6 +369,7 @@ fn run(erp: &Erp, call: Call, request_id: Option<String>) -> Response {
         body: note.body.as_ref().map(andon_contracts::Json::new),
         valid: note.valid,
         violations: note.violations,
+        fault: None,
         dialect: DialectCall {
             dialect: binding.to_string(),
             native_route: note.native_route.map(str::to_string),
