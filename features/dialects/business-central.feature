@@ -50,3 +50,18 @@ Feature: Plants whose ERP speaks Dynamics 365 Business Central
     When the plants run for 12s
     Then every acknowledged event has exactly one effect
     And ERP stock reconciles with the plants' activity
+
+  Scenario: A slow cloud ERP refuses some inserts during a burst: each refused one is dead-lettered, none is posted twice
+    # Business Central has no transaction across requests: an insert refused does not undo
+    # the others, whether sent alone or in a `$batch` (each operation stands alone), so the
+    # ones posted beside it must not be sent again.
+    Given plant 1000 with 1 line making 5 materials
+    And the ERP of plant 1000 speaks Business Central release 25
+    And a steady load of 20 steps per second
+    And a shift-change burst of 200 steps per second at 2s for 4s
+    And the ERP answers slowly (median 150ms) from 2s for 5s
+    And the ERP rejects calls to "/plant/1000/api/andon/" with 422 "period-closed" from 2s for 5s on 30 % of calls
+    When the plants run for 10s
+    Then every acknowledged event has exactly one effect
+    And every rejected posting is dead-lettered
+    And ERP stock reconciles with the plants' activity

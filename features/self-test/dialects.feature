@@ -80,6 +80,7 @@ Feature: andon's checks catch a middleware that mishandles a vendor ERP (S/4HANA
     And the ERP of plant 1000 speaks Business Central release 25
     And a steady load of 20 steps per second
     And a shift-change burst of 200 steps per second at 2s for 4s
+    And the ERP answers slowly (median 150ms) from 2s for 5s
     And the ERP rejects calls to "/plant/1000/api/andon/" with 422 "period-closed" from 2s for 5s on 30 % of calls
     When the plants run for 10s
     Then the exactly-once check fails

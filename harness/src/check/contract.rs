@@ -17,8 +17,9 @@
 //! * `non_problem_errors`: a delivery answered with status ≥ 400 whose content type is not
 //!   `application/problem+json`;
 //! * `retry_after_ignored`: a call to a system that had answered 429 or 503 with
-//!   `Retry-After` less than that long before (the call started more than 100 ms after that
-//!   answer — calls already in flight are not counted — and before 90 % of the wait);
+//!   `Retry-After` less than that long before (the call started more than 100 ms after the
+//!   first such answer of the wait — calls already in flight are not counted; an answer
+//!   while the wait is in force extends it — and before 90 % of the wait);
 //! * `stale_etag_resent`: a conditional call sent again with an `If-Match` its system had
 //!   already refused `412 Precondition Failed` on the same path (that ETag is stale for
 //!   good: a middleware reads the resource again for its current one; calls that started
@@ -164,7 +165,13 @@ impl<'r> Call<'r> {
         else {
             return None;
         };
-        (route.starts_with("/api/") || dialect.is_some()).then(|| Self {
+        // A fault's answer on a vendor dialect's path (`/plant/{p}/…`) is recorded before the
+        // dialect saw the call: no dialect, the path as its route. It counts for the
+        // `Retry-After` it gave (nothing else is judged of a call the system did not see).
+        let dialect_fault = fault.is_some()
+            && !common::reached_system(fault.as_deref())
+            && route.starts_with("/plant/");
+        (route.starts_with("/api/") || dialect.is_some() || dialect_fault).then(|| Self {
             idx,
             record,
             method,
@@ -378,7 +385,14 @@ impl<'r> Findings<'r> {
         {
             let until = r.at + chrono::Duration::milliseconds(secs as i64 * 900);
             let entry = self.hold_off.entry(r.system).or_insert((r.at, until, secs));
-            *entry = (r.at, until.max(entry.1), secs);
+            // An answer while a wait is in force extends it; the calls in flight are those
+            // that started before the wait's first answer (else a SUT that keeps hammering
+            // would renew its own grace with every 429 it provokes).
+            if r.at >= entry.1 {
+                *entry = (r.at, until, secs);
+            } else {
+                entry.1 = entry.1.max(until);
+            }
         }
     }
 

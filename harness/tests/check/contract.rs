@@ -163,7 +163,12 @@ fn no_call_is_unknown() {
 
 /// A 429 with `Retry-After: 2` from the ERP, answered at 1 s.
 fn throttled_at_one_second(h: &mut H, ev: &Ev) {
-    h.at(1_000);
+    throttled_at(h, ev, 1_000);
+}
+
+/// A 429 with `Retry-After: 2` from the ERP, answered at `ms`.
+fn throttled_at(h: &mut H, ev: &Ev, ms: i64) {
+    h.at(ms);
     h.push(
         Erp,
         Entry::Request {
@@ -284,4 +289,19 @@ fn a_fresh_etag_after_a_412_keeps_the_contract() {
     let v = Contract.check(&h.run());
     assert_eq!(v.count("stale_etag_resent"), 0, "{v:?}");
     assert_status(&v, Status::Pass);
+}
+
+#[test]
+fn the_429s_a_hammering_call_provokes_do_not_renew_its_grace() {
+    let mut h = H::new();
+    let ev = event(&mut h);
+    // The wait's first answer at 1 s; every call after it is refused again, each less than
+    // 100 ms after the previous refusal, more than 100 ms after the first.
+    throttled_at_one_second(&mut h, &ev);
+    for ms in [1_080, 1_160, 1_240] {
+        throttled_at(&mut h, &ev, ms);
+    }
+    let v = Contract.check(&h.run());
+    assert_eq!(v.count("retry_after_ignored"), 2, "{v:?}");
+    assert_status(&v, Status::Fail);
 }

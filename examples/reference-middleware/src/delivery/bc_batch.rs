@@ -98,6 +98,17 @@ impl Delivery {
                 let n = w.len().min(MOST);
                 w.drain(..n).collect()
             };
+            // Throttled while these waited: none is sent before the wait is over.
+            if let Some(p) = erp.paused_for() {
+                for w in batch {
+                    let _ = w.answer.send(Err(Step::Retry {
+                        after: Some(p),
+                        throttled: false,
+                        error: "ERP paused".into(),
+                    }));
+                }
+                continue;
+            }
             if batch.is_empty() {
                 return Err(Step::Retry {
                     after: None,
