@@ -20,7 +20,7 @@ type Test = (&'static str, fn() -> Result<(), Failed>);
 fn main() {
     let args = Arguments::from_args();
     let engine = engine_state();
-    let tests: [Test; 12] = [
+    let tests: [Test; 13] = [
         ("rust_api_starts_a_simulator_with_one_call", rust_api),
         (
             "a_load_run_in_containers_measures_and_gates",
@@ -29,6 +29,10 @@ fn main() {
         (
             "a_scenario_passes_in_containers_and_leaves_nothing",
             scenario_passes,
+        ),
+        (
+            "vendor_plants_speak_their_dialects_in_containers",
+            vendor_plants,
         ),
         ("smoke_features_pass_in_containers", smoke_features),
         (
@@ -321,6 +325,51 @@ fn scenario_passes() -> Result<(), Failed> {
     let log = std::fs::read_to_string(run.join("sut.log")).unwrap_or_default();
     check(log.contains("ran in the container"), || {
         format!("sut.log: {log}")
+    })
+}
+
+/// Plant 1000 on Business Central (the ERP container calls the middleware's container back
+/// for the subscription handshake and the notifications), plant 2000 on S/4HANA (CSRF,
+/// repeatable requests): the run passes and each dialect was spoken.
+fn vendor_plants() -> Result<(), Failed> {
+    let dir = scratch("vendor");
+    let sc = dir.join("containers-vendor.yaml");
+    std::fs::write(
+        &sc,
+        "name: containers-vendor\nseed: 78\nplants:\n\
+         \x20 - { id: \"1000\", lines: 1, materials: 5, profile: discrete, erp: business-central@25 }\n\
+         \x20 - { id: \"2000\", lines: 1, materials: 5, profile: batch, erp: s4hana@2502 }\n\
+         duration: 6s\ntime_scale: 60\nload:\n  - { at: 0s, rate: 20/s }\nfaults: []\nsettle: 30s\n",
+    )
+    .expect("scenario written");
+    let run = dir.join("out");
+    let out = run_containers(&sc, &run, &[]);
+    check(out.status.code() == Some(0), || text(&out))?;
+    let h = history(&run);
+    let created = h
+        .iter()
+        .any(|r| r["name"] == "bc.subscription" && r["detail"].to_string().contains("created"));
+    check(created, || {
+        "no Business Central subscription was made".into()
+    })?;
+    let spoken = |prefix: &str| {
+        h.iter().any(|r| {
+            r["record"] == "request"
+                && r["status"]
+                    .as_u64()
+                    .is_some_and(|s| (200..300).contains(&s))
+                && r["path"].as_str().is_some_and(|p| p.starts_with(prefix))
+                && r["method"] == "POST"
+        })
+    };
+    check(spoken("/plant/1000/api/andon/manufacturing/"), || {
+        "no insert posted to plant 1000's Business Central".into()
+    })?;
+    check(spoken("/plant/2000/sap/opu/odata/sap/"), || {
+        "no create posted to plant 2000's S/4HANA".into()
+    })?;
+    check(status_of(&run, "exactly_once") == "pass", || {
+        status_of(&run, "exactly_once")
     })
 }
 
