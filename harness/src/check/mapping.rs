@@ -18,7 +18,6 @@
 
 use std::collections::BTreeMap;
 
-use andon_contracts::EventKind;
 use andon_contracts::flows::{self, Applies};
 use andon_contracts::{Json, SourceRef};
 use andon_simulators::history::{Entry, Record};
@@ -184,44 +183,11 @@ fn check(run: &RunData) -> Verdict {
             let Some(flow) = ev.kind.and_then(|k| flows::flows().get(k)) else {
                 continue;
             };
-            let vendor = vendors.get(ev.event.plant.as_str()).map(|dialects| Vendor {
-                dialects,
-                later: later_orders(&events, ev, call.idx),
-            });
+            let vendor = common::Vendor::of(&vendors, &events, ev, call.idx);
             found.judge(&call, &sent, flow, ev, &materials, vendor.as_ref());
         }
     }
     found.verdict()
-}
-
-/// The plant of a call's source event speaks a vendor dialect: which, and the later states
-/// of its order a read-back may show.
-struct Vendor<'a> {
-    /// The dialects the plant's ERP spoke.
-    dialects: &'a common::FastSet<String>,
-    /// See [`later_orders`].
-    later: Vec<serde_json::Value>,
-}
-
-/// The orders (their data) of the `production_order.changed` events of `ev`'s order emitted
-/// after it and before the call at `call_idx`.
-fn later_orders(events: &Events<'_>, ev: &Ev<'_>, call_idx: usize) -> Vec<serde_json::Value> {
-    if !matches!(
-        ev.kind,
-        Some(EventKind::ProductionOrderReleased | EventKind::ProductionOrderChanged)
-    ) {
-        return Vec::new();
-    }
-    events
-        .order
-        .iter()
-        .filter_map(|k| events.map.get(k))
-        .filter(|e| e.idx > ev.idx && e.idx < call_idx)
-        .filter(|e| e.kind == Some(EventKind::ProductionOrderChanged))
-        .filter(|e| e.event.subject == ev.event.subject && e.event.source == ev.event.source)
-        // The changed order is the event's data (flattened, with its change reason).
-        .map(|e| e.event.data.to_value())
-        .collect()
 }
 
 impl Findings {
@@ -234,7 +200,7 @@ impl Findings {
         flow: &'static flows::Flow,
         ev: &Ev<'_>,
         materials: &Materials<'_>,
-        vendor: Option<&Vendor<'_>>,
+        vendor: Option<&common::Vendor<'_>>,
     ) {
         let mut j = common::judge_call(
             flow,
@@ -248,20 +214,8 @@ impl Findings {
                 body: Some(sent),
             },
         );
-        if let Some(Vendor { dialects, later }) = vendor {
-            // What the vendor's API cannot carry is not the middleware's to send.
-            let kind = ev.kind.map(|k| k.name()).unwrap_or_default();
-            j.mismatches
-                .retain(|m| !common::vendor_excuses(dialects, kind, call.method, call.route, m));
-            // A vendor notifies a change and the middleware reads the object back: after a
-            // later change of the same order, the read-back holds the changed values, which
-            // are right (the later change's own call carries them again).
-            j.mismatches.retain(|m| {
-                let got = sent.pointer(&m.field);
-                !later
-                    .iter()
-                    .any(|o| got.is_some() && o.pointer(&m.field) == got)
-            });
+        if let Some(v) = vendor {
+            v.forgive(ev, call.method, call.route, sent, &mut j.mismatches);
         }
         self.calls += 1;
         if j.call.is_none() || j.applies == Applies::No {

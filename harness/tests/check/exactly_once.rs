@@ -467,3 +467,95 @@ fn nothing_acknowledged_is_unknown() {
     );
     assert_eq!(v.count("not_acknowledged"), 1);
 }
+
+/// An order released, then cancelled; the middleware's cancellation answered 404 by the
+/// MES (it never had the work order). With `unnotified`, the release came before the
+/// middleware's first Business Central subscription in the plant.
+fn cancellation_of_an_order_the_mes_never_had(unnotified: bool) -> andon::check::Verdict {
+    let mut h = H::new();
+    let order = json!({"order": "1000001", "plant": "1000", "material": "FG-1",
+        "planned_quantity": q(10.0, "PC"), "storage_location": "0001",
+        "operations": [], "components": []});
+    let released = h.emit(Erp, "production_order.released", "1000001", order);
+    if unnotified {
+        h.note(
+            Erp,
+            "bc.unnotified",
+            json!({"event": released.r, "plant": "1000", "sets": ["productionOrders"]}),
+        );
+    }
+    h.at(100).note(
+        Erp,
+        "bc.subscription",
+        json!({"op": "created", "plant": "1000", "set": "productionOrders"}),
+    );
+    let cancelled = h.at(2_000).acked(
+        Erp,
+        "production_order.cancelled",
+        "1000001",
+        json!({"order": "1000001", "plant": "1000", "reason": "Customer order withdrawn"}),
+    );
+    let tp = format!("00-{}-00000000000000aa-01", cancelled.trace);
+    h.at(2_100).request(
+        Mes,
+        "POST",
+        "/api/v1/work-orders/{order}/cancellation",
+        &[&cancelled],
+        404,
+        Some("not-found"),
+        None,
+        Some(&tp),
+    );
+    ExactlyOnce.check(&h.run())
+}
+
+#[test]
+fn an_order_released_before_the_middleware_subscribed_owes_no_cancellation() {
+    let v = cancellation_of_an_order_the_mes_never_had(true);
+    assert_eq!(v.count("lost"), 0, "{v:?}");
+    assert_eq!(v.count("never_notified"), 1, "{v:?}");
+    assert_ne!(v.status, Status::Fail, "{v:?}");
+}
+
+#[test]
+fn a_cancellation_the_mes_refuses_for_want_of_a_notified_work_order_is_lost() {
+    let v = cancellation_of_an_order_the_mes_never_had(false);
+    assert_eq!(v.count("lost"), 1, "{v:?}");
+    assert_eq!(v.count("never_notified"), 0, "{v:?}");
+    assert_status(&v, Status::Fail);
+}
+
+/// An order cancelled in plant 1000, whose ERP speaks `dialect`; the middleware's
+/// cancellation, carrying the vendor's wording as the reason, refused 422
+/// `work-order-status` by the MES.
+fn cancellation_refused_on_a_plant_speaking(dialect: &str) -> andon::check::Verdict {
+    let mut h = H::new();
+    h.note(Erp, "dialects", json!({"1000": dialect}));
+    let cancelled = h.at(1_000).acked(
+        Erp,
+        "production_order.cancelled",
+        "1000001",
+        json!({"order": "1000001", "plant": "1000", "reason": "Customer order withdrawn"}),
+    );
+    let i = h.at(1_100).rejected(
+        Mes,
+        "/api/v1/work-orders/{order}/cancellation",
+        &cancelled,
+        "work-order-status",
+    );
+    h.with_body(
+        i,
+        json!({"reason": "Production order cancelled in Business Central"}),
+    );
+    h.with_path(i, "/api/v1/work-orders/1000001/cancellation");
+    ExactlyOnce.check(&h.run())
+}
+
+#[test]
+fn a_vendor_that_names_no_cancellation_reason_does_not_make_a_refusal_the_middlewares() {
+    let v = cancellation_refused_on_a_plant_speaking("business-central@25");
+    assert_eq!((v.count("lost"), v.count("rejected")), (0, 1), "{v:?}");
+    let v = cancellation_refused_on_a_plant_speaking("andon");
+    assert_eq!(v.count("rejected_not_excused"), 1, "{v:?}");
+    assert_status(&v, Status::Fail);
+}

@@ -267,6 +267,14 @@ impl H {
         )
     }
 
+    /// Sets the path of request record `i` (its route stays the template).
+    pub fn with_path(&mut self, i: usize, to: &str) -> &mut Self {
+        if let Entry::Request { path, .. } = &mut self.records[i].entry {
+            *path = to.to_string();
+        }
+        self
+    }
+
     /// Sets the body the SUT sent on request record `i`.
     pub fn with_body(&mut self, i: usize, body: Value) -> &mut Self {
         if let Entry::Request { body: b, .. } = &mut self.records[i].entry {

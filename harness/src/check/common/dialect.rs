@@ -6,7 +6,9 @@ use andon_contracts::dialects::{Unjudged, business_central, s4hana};
 use andon_contracts::flows::Mismatch;
 use andon_simulators::history::{Entry, Record};
 
-use super::{FastMap, FastSet};
+use andon_contracts::events::EventKind;
+
+use super::{Ev, Events, FastMap, FastSet};
 
 use crate::history::trace::dialect_note;
 
@@ -21,6 +23,75 @@ pub(crate) fn vendor_plants(records: &[Record]) -> FastMap<String, FastSet<Strin
         }
     }
     out
+}
+
+/// The plant of a call's source event speaks a vendor dialect: which, and the later states
+/// of its order a read-back may show.
+pub(crate) struct Vendor<'a> {
+    /// The dialects the plant's ERP spoke.
+    dialects: &'a FastSet<String>,
+    /// See [`later_orders`].
+    later: Vec<serde_json::Value>,
+}
+
+impl<'a> Vendor<'a> {
+    /// The vendor of `ev`'s plant (`None`: its ERP spoke andon's API only), for the call at
+    /// `call_idx`; `vendors` from [`vendor_plants`].
+    pub(crate) fn of(
+        vendors: &'a FastMap<String, FastSet<String>>,
+        events: &Events<'_>,
+        ev: &Ev<'_>,
+        call_idx: usize,
+    ) -> Option<Self> {
+        vendors.get(ev.event.plant.as_str()).map(|dialects| Vendor {
+            dialects,
+            later: later_orders(events, ev, call_idx),
+        })
+    }
+
+    /// Drops from `mismatches` (of call `method route` for `ev`, which sent `sent`) what is
+    /// not the middleware's doing: fields the vendor's API cannot carry, and the values of a
+    /// later change of the same order that a read-back rightly holds (the later change's
+    /// own call carries them again).
+    pub(crate) fn forgive(
+        &self,
+        ev: &Ev<'_>,
+        method: &str,
+        route: &str,
+        sent: &serde_json::Value,
+        mismatches: &mut Vec<Mismatch>,
+    ) {
+        let kind = ev.kind.map(|k| k.name()).unwrap_or_default();
+        mismatches.retain(|m| !vendor_excuses(self.dialects, kind, method, route, m));
+        mismatches.retain(|m| {
+            let got = sent.pointer(&m.field);
+            !self
+                .later
+                .iter()
+                .any(|o| got.is_some() && o.pointer(&m.field) == got)
+        });
+    }
+}
+
+/// The orders (their data) of the `production_order.changed` events of `ev`'s order emitted
+/// after it and before the call at `call_idx`.
+fn later_orders(events: &Events<'_>, ev: &Ev<'_>, call_idx: usize) -> Vec<serde_json::Value> {
+    if !matches!(
+        ev.kind,
+        Some(EventKind::ProductionOrderReleased | EventKind::ProductionOrderChanged)
+    ) {
+        return Vec::new();
+    }
+    events
+        .order
+        .iter()
+        .filter_map(|k| events.map.get(k))
+        .filter(|e| e.idx > ev.idx && e.idx < call_idx)
+        .filter(|e| e.kind == Some(EventKind::ProductionOrderChanged))
+        .filter(|e| e.event.subject == ev.event.subject && e.event.source == ev.event.source)
+        // The changed order is the event's data (flattened, with its change reason).
+        .map(|e| e.event.data.to_value())
+        .collect()
 }
 
 /// Whether a vendor dialect the plant spoke excuses `m`, a mismatch of call `method route`

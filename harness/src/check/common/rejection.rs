@@ -30,6 +30,7 @@ pub(crate) fn rejections_by_event<'a>(
     materials: &Materials<'_>,
 ) -> FastMap<Key<'a>, Vec<Rejection>> {
     let mut traces: Option<FastMap<&'a str, Key<'a>>> = None;
+    let vendors = vendor_plants(records);
     let mut out: FastMap<Key<'a>, Vec<Rejection>> = FastMap::default();
     for (idx, r) in records.iter().enumerate() {
         let Entry::Request {
@@ -57,7 +58,10 @@ pub(crate) fn rejections_by_event<'a>(
         }
         for k in keys {
             let (legit, why) = match events.map.get(&k) {
-                Some(ev) => judge_rejection(r, ev, materials),
+                Some(ev) => {
+                    let vendor = Vendor::of(&vendors, events, ev, idx);
+                    judge_rejection(r, ev, materials, vendor.as_ref())
+                }
                 None => (false, Some("it names no emitted event".into())),
             };
             out.entry(k).or_default().push(Rejection {
@@ -119,8 +123,14 @@ pub(crate) fn as_native(r: &Record) -> Option<AsNative<'_>> {
 }
 
 /// Whether a 422 answer to a call for `ev` is the target's legitimate answer to a right
-/// call (see [`Rejection::legit`]), and if not, why.
-fn judge_rejection(r: &Record, ev: &Ev<'_>, materials: &Materials<'_>) -> (bool, Option<String>) {
+/// call (see [`Rejection::legit`]) — right as the mapping checker judges it, a vendor's
+/// plant forgiven what its API cannot carry — and if not, why.
+fn judge_rejection(
+    r: &Record,
+    ev: &Ev<'_>,
+    materials: &Materials<'_>,
+    vendor: Option<&Vendor<'_>>,
+) -> (bool, Option<String>) {
     let (
         Entry::Request {
             method,
@@ -158,7 +168,7 @@ fn judge_rejection(r: &Record, ev: &Ev<'_>, materials: &Materials<'_>) -> (bool,
         );
     };
     let sent = body.to_value();
-    let j = judge_call(
+    let mut j = judge_call(
         flow,
         ev,
         materials,
@@ -170,6 +180,9 @@ fn judge_rejection(r: &Record, ev: &Ev<'_>, materials: &Materials<'_>) -> (bool,
             body: Some(&sent),
         },
     );
+    if let Some(v) = vendor {
+        v.forgive(ev, method, route, &sent, &mut j.mismatches);
+    }
     match j.call {
         None => (
             false,

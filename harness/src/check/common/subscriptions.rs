@@ -27,11 +27,12 @@ pub(crate) struct Lapse {
     pub ended: Option<(DateTime<Utc>, String)>,
 }
 
-/// Every lapse of the run, and how many changes went unnotified before a first subscription.
-pub(crate) fn lapses(records: &[Record]) -> (Vec<Lapse>, u64) {
+/// Every lapse of the run, and the changes that went unnotified before their plant's first
+/// subscription.
+pub(crate) fn lapses(records: &[Record]) -> (Vec<Lapse>, Vec<SourceRef>) {
     let mut subscribed: FastMap<String, ()> = FastMap::default();
     let mut ended: FastMap<(String, String), (DateTime<Utc>, String)> = FastMap::default();
-    let (mut out, mut before) = (Vec::new(), 0);
+    let (mut out, mut before) = (Vec::new(), Vec::new());
     for (idx, r) in records.iter().enumerate() {
         let Entry::Note { name, detail } = &r.entry else {
             continue;
@@ -55,8 +56,11 @@ pub(crate) fn lapses(records: &[Record]) -> (Vec<Lapse>, u64) {
             }
             "bc.unnotified" => {
                 let plant = text("plant");
+                let event: Option<SourceRef> = d
+                    .get("event")
+                    .and_then(|e| serde_json::from_value(e.clone()).ok());
                 if !subscribed.contains_key(&plant) {
-                    before += 1;
+                    before.extend(event);
                     continue;
                 }
                 let sets: Vec<String> = d
@@ -75,9 +79,7 @@ pub(crate) fn lapses(records: &[Record]) -> (Vec<Lapse>, u64) {
                     .cloned();
                 out.push(Lapse {
                     idx,
-                    event: d
-                        .get("event")
-                        .and_then(|e| serde_json::from_value(e.clone()).ok()),
+                    event,
                     plant,
                     sets: sets.join(" or "),
                     ended: last,
@@ -132,7 +134,7 @@ mod tests {
             unnotified(4),
         ];
         let (lapses, before) = lapses(&records);
-        assert_eq!(before, 1);
+        assert_eq!(before.len(), 1);
         assert_eq!(lapses.len(), 1);
         let l = &lapses[0];
         assert_eq!(

@@ -5,6 +5,8 @@ use std::cell::OnceCell;
 use andon_simulators::history::Record;
 
 use crate::check::RunData;
+use andon_contracts::events::EventKind;
+
 use crate::check::common::{self, DeliveryState, Events, FastMap, FastSet, Key, Materials, Slot};
 
 /// What the exactly-once checker reads from the history, built once.
@@ -28,6 +30,9 @@ pub(super) struct Index<'a> {
     pub(super) superseded: FastSet<Key<'a>>,
     /// The time of the last record.
     pub(super) end: Option<chrono::DateTime<chrono::Utc>>,
+    /// The orders (source, subject) whose release their plant's Business Central could not
+    /// notify: it came before the middleware's first subscription there.
+    pub(super) never_notified: FastSet<(&'a str, &'a str)>,
 }
 
 impl<'a> Index<'a> {
@@ -40,6 +45,7 @@ impl<'a> Index<'a> {
         let effects = common::effects_by_event(records, &events);
         let rejections = common::rejections_by_event(records, &events, &materials);
         let superseded = superseded(&events, &dels);
+        let never_notified = never_notified(records, &events);
         Self {
             records,
             events,
@@ -50,6 +56,7 @@ impl<'a> Index<'a> {
             requests: OnceCell::new(),
             superseded,
             end: records.last().map(|r| r.at),
+            never_notified,
         }
     }
 
@@ -118,4 +125,16 @@ impl Group<'_> {
     pub(super) fn effects(&self) -> &[usize] {
         &self.effects[..(self.found.max(0) as usize).min(4)]
     }
+}
+
+/// The orders whose `production_order.released` a Business Central plant notified to no one
+/// because the middleware had not yet subscribed there (see [`Index::never_notified`]).
+fn never_notified<'a>(records: &[Record], events: &Events<'a>) -> FastSet<(&'a str, &'a str)> {
+    let (_, before) = common::lapses(records);
+    before
+        .iter()
+        .filter_map(|s| events.get(s))
+        .filter(|e| e.kind == Some(EventKind::ProductionOrderReleased))
+        .map(|e| (e.event.source.as_str(), e.event.subject.as_str()))
+        .collect()
 }

@@ -1,6 +1,8 @@
 //! The exactly-once checker's judgement: per event, the effects it owes against those that
 //! landed; per effect, whether some event owed it.
 
+use andon_contracts::System;
+use andon_contracts::events::EventKind;
 use andon_simulators::history::{Entry, Outcome, Record};
 
 use super::Tally;
@@ -141,6 +143,20 @@ impl Tally {
     /// they were rejected.
     fn missing<'a>(&mut self, ix: &Index<'a>, ev: &Ev<'a>, g: &Group<'_>, missing: u64) -> bool {
         let k = ev.key();
+        if g.slot.system == System::Mes
+            && matches!(
+                ev.kind,
+                Some(EventKind::ProductionOrderChanged | EventKind::ProductionOrderCancelled)
+            )
+            && ix
+                .never_notified
+                .contains(&(ev.event.source.as_str(), ev.event.subject.as_str()))
+        {
+            // The MES never had the work order: its release came before the middleware
+            // could hear of it (Business Central notifies no one of it).
+            self.add("never_notified", missing);
+            return false;
+        }
         let at_target = ix
             .rejections
             .get(&k)

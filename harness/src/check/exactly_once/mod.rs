@@ -34,6 +34,9 @@
 //!   one that fits no expected effect of the events it names is `unexpected`.
 //! * effects with outcome `info` (the SUT never saw the answer) count as effects and are
 //!   reported as `indeterminate`.
+//! * a Business Central plant notifies no one of a change before the middleware's first
+//!   subscription there: an order released then never reaches the MES, so the MES effects
+//!   of its later changes and cancellation are not owed (`never_notified`).
 //!
 //! Fail on any lost, duplicated, unexpected or unattributed effect; unknown when no
 //! acknowledged event had expected effects, or when most of them (more than half) ended in
@@ -205,7 +208,7 @@ impl Tally {
 }
 
 /// The counts every verdict carries.
-const COUNTS: [&str; 17] = [
+const COUNTS: [&str; 18] = [
     "events",
     "acknowledged",
     "judged",
@@ -219,6 +222,7 @@ const COUNTS: [&str; 17] = [
     "unexpected",
     "unattributed",
     "indeterminate",
+    "never_notified",
     "reversed",
     "superseded",
     "poison",
