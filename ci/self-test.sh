@@ -4,7 +4,7 @@
 # (each defect must fail at least one). Prints the matrix (defect × scenario → verdict, with
 # the checkers that failed) as Markdown, for the README.
 #
-#   ci/self-test.sh                 the matrix, once (22 × 15 runs; ~35 min on two cores)
+#   ci/self-test.sh                 the matrix, once (24 × 14 runs; ~60 min on two cores)
 #   REPEAT=3 SELFTEST_DEFECTS=none ci/self-test.sh   every scenario three times against the reference
 #   DIALECTS="andon s4hana@2502 business-central@25" ci/self-test.sh   a column per scenario
 #                                   and dialect: every plant's ERP on that API (`andon run --dialect`)
