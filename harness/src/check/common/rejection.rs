@@ -122,6 +122,23 @@ pub(crate) fn as_native(r: &Record) -> Option<AsNative<'_>> {
     }
 }
 
+/// Whether the flow lists `code` for the call `method route` to `system`, and if not, why.
+fn by_code_alone(
+    flow: &flows::Flow,
+    system: System,
+    method: &str,
+    route: &str,
+    code: &str,
+) -> (bool, Option<String>) {
+    let listed = flow.calls.iter().any(|c| {
+        c.to == system && c.method == method && c.route == route && c.may_be_rejected_with(code)
+    });
+    (
+        listed,
+        (!listed).then(|| format!("the flow does not list {code}")),
+    )
+}
+
 /// Whether a 422 answer to a call for `ev` is the target's legitimate answer to a right
 /// call (see [`Rejection::legit`]) — right as the mapping checker judges it, a vendor's
 /// plant forgiven what its API cannot carry — and if not, why.
@@ -156,16 +173,7 @@ fn judge_rejection(
     };
     let Some(body) = body else {
         // Not recorded (a history of an older andon): judged by the code alone.
-        let listed = flow.calls.iter().any(|c| {
-            c.to == r.system
-                && c.method == *method
-                && c.route == *route
-                && c.may_be_rejected_with(code)
-        });
-        return (
-            listed,
-            (!listed).then(|| format!("the flow does not list {code}")),
-        );
+        return by_code_alone(flow, r.system, method, route, code);
     };
     let sent = body.to_value();
     let mut j = judge_call(

@@ -138,9 +138,10 @@ impl Tally {
         }
     }
 
-    /// Counts `missing` effects of an acknowledged event as rejected (a legitimate
-    /// rejection at the target excuses them) or lost, and witnesses the lost ones; whether
-    /// they were rejected.
+    /// Counts `missing` effects of an acknowledged event as never notified (MES effects of
+    /// an order whose release its Business Central plant notified to no one), rejected (a
+    /// legitimate rejection at the target excuses them) or lost, and witnesses the lost
+    /// ones; whether they were rejected.
     fn missing<'a>(&mut self, ix: &Index<'a>, ev: &Ev<'a>, g: &Group<'_>, missing: u64) -> bool {
         let k = ev.key();
         if g.slot.system == System::Mes
