@@ -50,6 +50,7 @@ pub mod config;
 pub mod defects;
 pub mod delivery;
 pub mod dialect;
+pub mod fields;
 pub mod flows;
 pub mod ingress;
 pub mod s4hana;

@@ -13,6 +13,7 @@ use andon_contracts::{
 use serde_json::Value;
 
 use crate::command::seg;
+use crate::fields::{parsed, text};
 
 /// The standard API.
 pub const STANDARD: &str = "api/v2.0";
@@ -230,21 +231,6 @@ pub fn ratio(v: &Value) -> Option<(u32, u32)> {
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
-}
-
-fn text<'a>(e: &'a Value, k: &str) -> Result<&'a str, String> {
-    e.get(k)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("{k} is missing"))
-}
-
-fn parsed<T, E: std::fmt::Display>(
-    e: &Value,
-    k: &str,
-    f: impl Fn(String) -> Result<T, E>,
-) -> Result<T, String> {
-    let t = text(e, k)?;
-    f(t.to_string()).map_err(|err| format!("{k} {t:?}: {err}"))
 }
 
 fn quantity(e: &Value, amount: &str, unit: &str) -> Result<Quantity, String> {

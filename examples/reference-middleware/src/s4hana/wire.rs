@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::Release;
 use crate::command::seg;
+use crate::fields::{parsed, text};
 
 /// Production orders.
 pub const ORDERS: &str = "API_PRODUCTION_ORDER_2_SRV";
@@ -209,25 +210,10 @@ pub fn entity(answer: Value) -> Result<Value, String> {
     }
 }
 
-fn text<'a>(e: &'a Value, k: &str) -> Result<&'a str, String> {
-    e.get(k)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("{k} is missing"))
-}
-
 fn milli(e: &Value, k: &str) -> Result<i64, String> {
     e.get(k)
         .and_then(parse_decimal)
         .ok_or_else(|| format!("{k} is not a decimal"))
-}
-
-fn parsed<T, E: std::fmt::Display>(
-    e: &Value,
-    k: &str,
-    f: impl Fn(String) -> Result<T, E>,
-) -> Result<T, String> {
-    let t = text(e, k)?;
-    f(t.to_string()).map_err(|err| format!("{k} {t:?}: {err}"))
 }
 
 fn quantity(e: &Value, amount: &str, unit: &str) -> Result<Quantity, String> {
