@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::PlantId;
 
 mod data;
+pub mod mqtt;
 
 pub use data::{
     AdjustmentDirection, EventData, HoldPlaced, HoldReleased, InspectionResultRecorded,
