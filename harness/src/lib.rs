@@ -39,6 +39,7 @@
 pub mod bdd;
 pub mod bench;
 pub mod benchgen;
+pub mod broker;
 pub mod check;
 pub mod cli;
 pub mod contract_diff;

@@ -71,13 +71,17 @@ pub enum Entry {
         event: SourceRef,
         /// Attempt number, 1-based.
         attempt: u32,
-        /// Ingress URL.
+        /// Ingress URL (`mqtt://broker/topic` when published to a broker).
         url: String,
         /// `ok` (2xx), `fail` (will retry or gave up), `info` (timeout: the SUT may have it).
         outcome: Outcome,
         /// HTTP status, when there was an answer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<u16>,
+        /// The broker's PUBACK reason code, when the event was published to a broker and
+        /// the broker answered (0: success, 16: no matching subscribers).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        puback: Option<u8>,
         /// Error text, when there was no answer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,

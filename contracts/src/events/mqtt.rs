@@ -309,7 +309,10 @@ mod tests {
 
     #[test]
     fn filters_match_as_mqtt_says() {
-        assert!(filter_matches("andon/+/mes/#", "andon/1000/mes/operation.confirmed"));
+        assert!(filter_matches(
+            "andon/+/mes/#",
+            "andon/1000/mes/operation.confirmed"
+        ));
         assert!(filter_matches("andon/#", "andon"));
         assert!(!filter_matches("andon/+/mes/#", "andon/1000/qms/x"));
         assert!(!filter_matches("andon/+", "andon/1000/mes"));

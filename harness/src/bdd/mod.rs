@@ -57,6 +57,9 @@ pub struct TestOptions {
     /// The dialect every plant's ERP speaks, whatever the steps say (`s4hana@2502`: the
     /// whole suite against a vendor release, to gate an upgrade).
     pub erp_dialect: Option<andon_simulators::dialect::Binding>,
+    /// The transport every plant's events take (`andon test --transport`), where a
+    /// scenario's steps do not say.
+    pub transport: Option<crate::sut::Transport>,
 }
 
 /// A configuration error (exit 2).
@@ -413,6 +416,7 @@ pub async fn run(opts: &TestOptions) -> Result<TestSummary, TestError> {
         andon: opts.andon.clone(),
         runtime: opts.runtime,
         erp_dialect: opts.erp_dialect.clone(),
+        transport: opts.transport,
     });
     let json_path = report_dir.join("cucumber.json");
     run_cucumber(opts, ctx, &capabilities, selected, &json_path).await?;
@@ -438,7 +442,12 @@ fn sut_capabilities(opts: &TestOptions) -> Result<Vec<String>, TestError> {
         None => crate::sut::SutManifest::parse(crate::engine::run::REFERENCE_MANIFEST, "sut.toml")
             .map_err(|e| TestError::Config(format!("internal: the bundled manifest: {e}")))?,
     };
-    Ok(manifest.capabilities.names())
+    let mut names = manifest.capabilities.names();
+    // A broker subscription is exercised only where the broker can run.
+    if crate::broker::find().is_err() {
+        names.retain(|n| n != "mqtt");
+    }
+    Ok(names)
 }
 
 /// Runs the selected scenarios through cucumber with the step library (steps of a
@@ -555,6 +564,11 @@ fn skipped_scenarios(
             let why = if self_test {
                 Some(
                     "a self-test of andon (it proves a check catches a defect of the bundled reference middleware); it says nothing about this SUT"
+                        .to_string(),
+                )
+            } else if missing.contains(&"mqtt") && crate::broker::find().is_err() {
+                Some(
+                    "its plants publish to an MQTT broker, and Mosquitto is not installed here (ci/install-mosquitto.sh, or apt-get install mosquitto)"
                         .to_string(),
                 )
             } else if !missing.is_empty() {

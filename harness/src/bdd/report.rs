@@ -301,6 +301,7 @@ mod tests {
             fail_fast: false,
             andon: None,
             erp_dialect: None,
+            transport: None,
         };
         let html = index_html(&r, &opts);
         assert!(html.contains("1 failed") && html.contains("boom") && !html.contains("http"));

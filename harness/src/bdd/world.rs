@@ -30,6 +30,8 @@ pub struct TestContext {
     pub runtime: crate::engine::runtime::RuntimeKind,
     /// The dialect every plant's ERP speaks, whatever the steps say.
     pub erp_dialect: Option<andon_simulators::dialect::Binding>,
+    /// `andon test --transport`.
+    pub transport: Option<crate::sut::Transport>,
 }
 
 /// A finished run, and the recorded history loaded for the checkers.
@@ -73,6 +75,8 @@ pub struct AndonWorld {
     pub faults: Vec<Value>,
     /// Vendor upgrades cut over during the run (`{at, plant, erp}`).
     pub upgrades: Vec<Value>,
+    /// The transport every plant's events take (`mqtt`), when a step says.
+    pub transport: Option<String>,
     /// Per-system options (`erp` → `{idempotency: false, …}`).
     pub options: BTreeMap<String, Map<String, Value>>,
     /// Settle limit.
@@ -176,6 +180,9 @@ impl AndonWorld {
         if !self.upgrades.is_empty() {
             doc["upgrades"] = json!(self.upgrades);
         }
+        if let Some(t) = &self.transport {
+            doc["transport"] = json!(t);
+        }
         if let Some(d) = &self.data {
             doc["data"] = json!(d.display().to_string());
         }
@@ -196,6 +203,11 @@ impl AndonWorld {
             .map_err(|e| format!("cannot create {}: {e}", scenarios.display()))?;
         let file = scenarios.join(format!("{}.yaml", self.slug));
         let mut doc = self.scenario_doc();
+        if let Some(t) = ctx.transport
+            && doc.get("transport").is_none_or(|v| v.is_null())
+        {
+            doc["transport"] = json!(t.as_str());
+        }
         if let (Some(b), Some(plants)) = (&ctx.erp_dialect, doc["plants"].as_array_mut()) {
             for p in plants {
                 p["erp"] = json!(b.to_string());
@@ -224,6 +236,7 @@ impl AndonWorld {
             load: None,
             // `andon test --dialect` is applied to the scenario text above.
             erp_dialect: None,
+            transport: None,
         };
         if opts.sut.is_some() && !opts.defects.is_empty() {
             return Err("defects belong to the bundled reference middleware; this scenario runs another SUT".into());

@@ -111,6 +111,7 @@ fn delivery(id: &str, attempt: u32, status: Option<u16>, at_ms: i64, us: u64) ->
                 Outcome::Fail
             },
             status,
+            puback: None,
             error: status.is_none().then(|| "connection refused".into()),
             content_type: None,
             rejected: false,

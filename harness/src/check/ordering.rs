@@ -139,9 +139,10 @@ fn check(run: &RunData) -> Verdict {
             Entry::Delivery {
                 event,
                 status,
+                puback,
                 outcome,
                 ..
-            } if status.is_some() || *outcome == Outcome::Info => {
+            } if status.is_some() || puback.is_some() || *outcome == Outcome::Info => {
                 found.delivery(event, &events);
             }
             Entry::Effect { .. } => found.lot_change(i, r, &events),

@@ -53,6 +53,11 @@ pub struct ScenarioRunArgs {
     /// `erp=s4hana@2502`, `erp=business-central@24`, `erp=andon`.
     #[arg(long = "dialect", value_name = "erp=DIALECT[@RELEASE]", value_parser = super::serve::parse_erp_dialect)]
     pub dialect: Option<andon_simulators::dialect::Binding>,
+    /// How every plant's events reach the SUT, for each system whose events it consumes
+    /// that way (its manifest's `[ingress]`): `webhook`, or `mqtt` (published to a
+    /// Mosquitto andon starts for the run). A plant's own `transport` in the scenario wins.
+    #[arg(long, value_enum, value_name = "webhook|mqtt")]
+    pub transport: Option<crate::sut::Transport>,
 }
 
 impl ScenarioRunArgs {
@@ -64,6 +69,7 @@ impl ScenarioRunArgs {
         opts.report_dir = self.report_dir;
         opts.runtime = self.runtime;
         opts.erp_dialect = self.dialect;
+        opts.transport = self.transport;
         opts
     }
 }

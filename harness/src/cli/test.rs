@@ -39,6 +39,11 @@ pub struct TestArgs {
     /// production and for the next one).
     #[arg(long = "dialect", value_name = "erp=DIALECT[@RELEASE]", value_parser = super::serve::parse_erp_dialect)]
     pub dialect: Option<andon_simulators::dialect::Binding>,
+    /// How every plant's events reach the SUT, for each system whose events it consumes
+    /// that way (its manifest's `[ingress]`): `webhook`, or `mqtt` (published to a
+    /// Mosquitto andon starts for the run). A plant's own `transport` in the scenario wins.
+    #[arg(long, value_enum, value_name = "webhook|mqtt")]
+    pub transport: Option<crate::sut::Transport>,
 }
 
 /// Runs `andon test`.
@@ -64,6 +69,7 @@ pub async fn run(args: TestArgs) -> u8 {
         fail_fast: args.fail_fast,
         andon: None,
         erp_dialect: args.dialect,
+        transport: args.transport,
     };
     let outcome = match super::run::interruptible(bdd::run(&opts)).await {
         Ok(outcome) => outcome,

@@ -80,6 +80,8 @@ struct Flat<'a> {
     #[serde(default)]
     status: Option<u16>,
     #[serde(default)]
+    puback: Option<u8>,
+    #[serde(default)]
     error: Option<String>,
     #[serde(default)]
     content_type: Option<String>,
@@ -157,6 +159,7 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
             url: f.url?,
             outcome: f.outcome?,
             status: f.status,
+            puback: f.puback,
             error: f.error,
             content_type: f.content_type,
             rejected: f.rejected,

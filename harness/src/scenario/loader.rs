@@ -53,6 +53,8 @@ struct Raw {
     thresholds: Vec<String>,
     #[serde(default)]
     upgrades: Vec<super::Upgrade>,
+    #[serde(default)]
+    transport: Option<crate::sut::Transport>,
 }
 
 /// The seed when none is given.
@@ -205,6 +207,7 @@ impl Raw {
             expect: self.expect,
             thresholds,
             upgrades: self.upgrades,
+            transport: self.transport,
         }
     }
 }

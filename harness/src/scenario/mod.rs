@@ -114,6 +114,11 @@ pub struct Scenario {
     /// Vendor upgrades cut over during the run, in time order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub upgrades: Vec<Upgrade>,
+    /// The transport every plant's events take, for each system whose events the SUT
+    /// consumes over it (`mqtt`: published to the run's broker); a plant's own
+    /// `transport` wins. Default: the SUT manifest's first (webhooks when it takes them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<crate::sut::Transport>,
 }
 
 impl Scenario {

@@ -34,6 +34,10 @@ pub struct PlantEntry {
     /// `s4hana@2408`; default andon's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erp: Option<Binding>,
+    /// How the plant's systems deliver their events, where not as the SUT's manifest
+    /// first offers (`{mes: mqtt}`: its MES publishes to the run's broker).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub transport: std::collections::BTreeMap<System, crate::sut::Transport>,
 }
 
 fn one() -> u32 {

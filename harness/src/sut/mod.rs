@@ -30,6 +30,6 @@ pub mod redact;
 
 pub use driver::{SutDriver, SutError, SutEvent, SutEventKind, free_port, stop_own};
 pub use manifest::{
-    Capabilities, Ingress, IngressError, ManifestError, Placeholders, ResolvedStart, ResolvedSut,
-    StartSpec, SutManifest, Template,
+    Capabilities, Ingress, IngressError, IngressSpec, ManifestError, MqttIngress, Placeholders,
+    ResolvedStart, ResolvedSut, StartSpec, SutManifest, Template, Transport,
 };

@@ -175,6 +175,7 @@ impl H {
                     Outcome::Fail
                 },
                 status: Some(status),
+                puback: None,
                 error: None,
                 content_type: Some(if status >= 400 {
                     "application/problem+json".into()

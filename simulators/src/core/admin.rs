@@ -209,25 +209,37 @@ async fn put_config(State(s): State<Shared>, body: Bytes) -> Response {
     get_config(State(s)).await.into_response()
 }
 
+/// `PUT /_andon/ingress`: `{"url": …}` for every plant, and optionally `{"plants":
+/// {"2000": …}}` for plants whose events go elsewhere (a broker, say).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IngressBody {
     url: Option<String>,
+    #[serde(default)]
+    plants: Option<std::collections::BTreeMap<andon_contracts::PlantId, String>>,
 }
 
 async fn put_ingress(State(s): State<Shared>, body: Bytes) -> Response {
-    match serde_json::from_slice::<IngressBody>(&body) {
-        Ok(b) => {
-            if let Some(u) = &b.url
-                && let Err(why) = crate::emitter::verify_ingress(u)
-            {
-                return ApiError::invalid(why.to_string(), vec![]).into_response();
-            }
-            s.core.emitter.set_ingress(b.url);
-            StatusCode::NO_CONTENT.into_response()
+    let b = match serde_json::from_slice::<IngressBody>(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::invalid(format!("Bad ingress: {e}"), vec![]).into_response();
         }
-        Err(e) => ApiError::invalid(format!("Bad ingress: {e}"), vec![]).into_response(),
+    };
+    let urls = b.url.iter().chain(b.plants.iter().flat_map(|p| p.values()));
+    for u in urls {
+        if let Err(why) = crate::emitter::verify_ingress(u) {
+            return ApiError::invalid(why.to_string(), vec![]).into_response();
+        }
     }
+    match b.plants {
+        Some(plants) => s.core.emitter.set_routes(crate::emitter::Routes {
+            default: b.url,
+            plants,
+        }),
+        None => s.core.emitter.set_ingress(b.url),
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn emit_event(State(s): State<Shared>, body: Bytes) -> Response {

@@ -16,9 +16,9 @@ enum Attempt {
     Dropped,
 }
 
-/// The ingress URL as last parsed (once per URL, not per request): the URL and its target,
-/// or why events cannot be delivered to it.
-type Parsed = Option<(String, Result<Target, IngressError>)>;
+/// The ingress URLs as parsed (once per URL, not per request): each URL's destination, or
+/// why events cannot be delivered to it.
+type Parsed = HashMap<String, Result<Dest, IngressError>>;
 
 /// The task of one lane: takes the lane's next event while there is an ingress, attempts
 /// its delivery on the lane's own connection and settles it (delivered, rejected, or back
@@ -29,25 +29,42 @@ pub(super) async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
         Some(i) => i.faults.changes(),
         None => return,
     };
-    let mut parsed: Parsed = None;
+    let mut routes_rx = match weak.upgrade() {
+        Some(i) => i.ingress.subscribe(),
+        None => return,
+    };
+    let mut routes = routes_rx.borrow_and_update().clone();
+    let mut parsed: Parsed = HashMap::new();
     let mut connection = LaneConnection::default();
     let mut expiry = Expiry::new();
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        reparse(&inner, &mut parsed);
+        if routes_rx.has_changed().unwrap_or(false) {
+            routes = routes_rx.borrow_and_update().clone();
+        }
         // Without an ingress the events stay queued (taking one would lose it).
-        let next = if parsed.is_some() {
+        let next = if routes.any() {
             take(&inner, lane)
         } else {
             None
         };
-        let (Some((url, target)), Some(mut item)) = (parsed.as_ref(), next) else {
+        let Some(mut item) = next else {
             // Nothing to send, no ingress, or partitioned: wait for a change.
             wait_for_change(inner, lane, &mut faults_changed).await;
             continue;
         };
+        let Some(url) = routes.of(&item.event.plant) else {
+            // This plant has no ingress yet: its event waits at the head of the lane.
+            inner.lanes.lock().unwrap_or_else(|e| e.into_inner()).queues[lane].push_front(item);
+            settle(&inner);
+            wait_for_change(inner, lane, &mut faults_changed).await;
+            continue;
+        };
+        let dest = parsed
+            .entry(url.to_string())
+            .or_insert_with(|| Dest::parse(url));
         item.attempt += 1;
-        match attempt(&inner, &mut connection, &mut expiry, url, target, &item).await {
+        match attempt(&inner, &mut connection, &mut expiry, url, dest, &item).await {
             Attempt::Delivered => {
                 delivered(&inner, lane, item);
                 finish(&inner, lane);
@@ -69,17 +86,6 @@ pub(super) async fn lane_loop(weak: std::sync::Weak<Inner>, lane: usize) {
                 tokio::time::sleep(wait).await;
             }
         }
-    }
-}
-
-/// Parses the ingress URL again when it changed since `parsed`; forgets it when unset.
-fn reparse(inner: &Inner, parsed: &mut Parsed) {
-    match inner.ingress.borrow().as_deref() {
-        Some(url) if parsed.as_ref().is_none_or(|(s, _)| s != url) => {
-            *parsed = Some((url.to_string(), Target::parse(url)));
-        }
-        Some(_) => {}
-        None => *parsed = None,
     }
 }
 
@@ -272,23 +278,30 @@ impl Expiry {
     }
 }
 
-/// What one attempt sends for `item`, and where when not to the ingress; `None` when its
-/// wire form drops it (noted in the history).
-#[allow(clippy::type_complexity)]
-fn wire(
-    inner: &Inner,
-    item: &Queued,
-) -> Option<(Vec<u8>, Option<(String, Result<Target, IngressError>)>)> {
+/// What one attempt sends for `item`: the event in its wire form, or a body for another
+/// URL; `None` when its wire form drops it (noted in the history).
+enum Sent {
+    /// The event as kept.
+    Event,
+    /// This JSON in its place.
+    Json(serde_json::Value),
+    /// This JSON to `url` (over HTTP, whatever the ingress), `target` being it parsed.
+    Elsewhere {
+        url: String,
+        target: Result<Target, IngressError>,
+        body: Vec<u8>,
+    },
+}
+
+fn wire(inner: &Inner, item: &Queued) -> Option<Sent> {
     Some(match inner.wire(&item.event) {
-        Wire::Canonical => (serde_json::to_vec(&*item.event).unwrap_or_default(), None),
-        Wire::Json(v) => (serde_json::to_vec(&v).unwrap_or_default(), None),
-        Wire::To { url, body } => {
-            let target = Target::parse_as(&url, "application/json");
-            (
-                serde_json::to_vec(&body).unwrap_or_default(),
-                Some((url, target)),
-            )
-        }
+        Wire::Canonical => Sent::Event,
+        Wire::Json(v) => Sent::Json(v),
+        Wire::To { url, body } => Sent::Elsewhere {
+            target: Target::parse_as(&url, "application/json"),
+            url,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        },
         Wire::Dropped { note, detail } => {
             inner.history.append(
                 inner.system,
@@ -302,83 +315,185 @@ fn wire(
     })
 }
 
-/// One delivery attempt to `url` (`target`: the same, parsed, or why it cannot be) on the
-/// lane's `connection`.
+/// How an attempt ended, as the history records it.
+struct Settled {
+    outcome: Outcome,
+    status: Option<u16>,
+    puback: Option<u8>,
+    error: Option<String>,
+    content_type: Option<String>,
+    rejected: bool,
+    next: Attempt,
+}
+
+impl Settled {
+    /// No answer: `error`, tried again later.
+    fn failed(error: String) -> Self {
+        Self {
+            outcome: Outcome::Fail,
+            status: None,
+            puback: None,
+            error: Some(error),
+            content_type: None,
+            rejected: false,
+            next: Attempt::Retry(None),
+        }
+    }
+}
+
+/// One delivery attempt to `url` (`dest`: the same, parsed, or why it cannot be): POSTed
+/// on the lane's `connection`, or published to a broker.
 async fn attempt(
     inner: &Inner,
     connection: &mut LaneConnection,
     expiry: &mut Expiry,
     url: &str,
-    target: &Result<Target, IngressError>,
+    dest: &Result<Dest, IngressError>,
     item: &Queued,
 ) -> Attempt {
-    let Some((body, elsewhere)) = wire(inner, item) else {
+    let Some(sent) = wire(inner, item) else {
         return Attempt::Dropped;
-    };
-    let (url, target) = match &elsewhere {
-        Some((u, t)) => (u.as_str(), t),
-        None => (url, target),
     };
     inner.attempts.fetch_add(1, Ordering::Relaxed);
     let timeout = inner.config.timeout.0;
     let started = std::time::Instant::now();
-    let result = match target {
-        Ok(target) => {
-            expiry
-                .run(
-                    timeout,
-                    connection.post(target, &item.event.traceparent, &body),
-                )
-                .await
+    let (url, settled) = match (sent, dest) {
+        (Sent::Elsewhere { url, target, body }, _) => {
+            let s = post(connection, expiry, timeout, &target, item, &body).await;
+            (url, s)
         }
-        Err(why) => Some(Err(PostError::from(why.clone()))),
+        (sent, Ok(Dest::Mqtt(m))) => {
+            let json = match sent {
+                Sent::Json(v) => v,
+                _ => serde_json::to_value(&*item.event).unwrap_or_default(),
+            };
+            publish(inner, expiry, timeout, m, item, &json).await
+        }
+        (sent, dest) => {
+            let body = match sent {
+                Sent::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
+                _ => serde_json::to_vec(&*item.event).unwrap_or_default(),
+            };
+            let target = match dest {
+                Ok(Dest::Http(t)) => Ok(t.clone()),
+                Ok(Dest::Mqtt(_)) => unreachable!("matched above"),
+                Err(e) => Err(e.clone()),
+            };
+            let s = post(connection, expiry, timeout, &target, item, &body).await;
+            (url.to_string(), s)
+        }
     };
     let latency_us = started.elapsed().as_micros() as u64;
-    let mut content_type = None;
-    let (outcome, status, error, rejected, next) = match result {
-        Some(Ok(answer)) => {
-            let s = answer.status;
-            content_type = answer.content_type;
-            match s {
-                200..=299 => (Outcome::Ok, Some(s), None, false, Attempt::Delivered),
-                408 | 429 | 500..=599 => (
-                    Outcome::Fail,
-                    Some(s),
-                    None,
-                    false,
-                    Attempt::Retry(answer.retry_after),
-                ),
-                _ => (Outcome::Fail, Some(s), None, true, Attempt::Rejected),
-            }
-        }
-        None => (
-            Outcome::Info,
-            None,
-            Some(format!("timed out after {timeout:?}")),
-            false,
-            Attempt::Retry(None),
-        ),
-        Some(Err(e)) => (
-            Outcome::Fail,
-            None,
-            Some(e.to_string()),
-            false,
-            Attempt::Retry(None),
-        ),
-    };
     inner.history.append(
         inner.system,
         Entry::Delivery {
             event: item.event.key(),
             attempt: item.attempt,
-            url: url.to_string(),
-            outcome,
-            status,
-            error,
-            content_type,
-            rejected,
+            url,
+            outcome: settled.outcome,
+            status: settled.status,
+            puback: settled.puback,
+            error: settled.error,
+            content_type: settled.content_type,
+            rejected: settled.rejected,
             latency_us,
         },
     );
-    next
+    settled.next
+}
+
+/// POSTs `body` to `target` within `timeout`.
+async fn post(
+    connection: &mut LaneConnection,
+    expiry: &mut Expiry,
+    timeout: Duration,
+    target: &Result<Target, IngressError>,
+    item: &Queued,
+    body: &[u8],
+) -> Settled {
+    let result = match target {
+        Ok(target) => {
+            expiry
+                .run(
+                    timeout,
+                    connection.post(target, &item.event.traceparent, body),
+                )
+                .await
+        }
+        Err(why) => Some(Err(PostError::from(why.clone()))),
+    };
+    match result {
+        Some(Ok(answer)) => {
+            let s = answer.status;
+            let (outcome, rejected, next) = match s {
+                200..=299 => (Outcome::Ok, false, Attempt::Delivered),
+                408 | 429 | 500..=599 => (Outcome::Fail, false, Attempt::Retry(answer.retry_after)),
+                _ => (Outcome::Fail, true, Attempt::Rejected),
+            };
+            Settled {
+                outcome,
+                status: Some(s),
+                puback: None,
+                error: None,
+                content_type: answer.content_type,
+                rejected,
+                next,
+            }
+        }
+        None => Settled {
+            outcome: Outcome::Info,
+            ..Settled::failed(format!("timed out after {timeout:?}"))
+        },
+        Some(Err(e)) => Settled::failed(e.to_string()),
+    }
+}
+
+/// Publishes the event (`json`, its structured form) to `target`'s broker at QoS 1 within
+/// `timeout`: acknowledged by a PUBACK whose reason code is below 0x80 (0x10, no matching
+/// subscribers, included: the broker took the message and had no one to give it to);
+/// tried again after a failure code, a broken connection or no PUBACK in time. Returns the
+/// topic's URL and how it ended.
+async fn publish(
+    inner: &Inner,
+    expiry: &mut Expiry,
+    timeout: Duration,
+    target: &mqtt::MqttTarget,
+    item: &Queued,
+    json: &serde_json::Value,
+) -> (String, Settled) {
+    let e = &item.event;
+    let kind = e.kind().map_or(e.type_.as_str(), |k| k.name());
+    let topic = andon_contracts::events::mqtt::topic(
+        &target.topic,
+        e.plant.as_str(),
+        inner.system.as_str(),
+        kind,
+        &e.subject,
+    );
+    let url = format!("mqtt://{}/{topic}", target.broker);
+    let message = andon_contracts::events::mqtt::encode(json, target.mode);
+    let publisher = inner.publisher(target);
+    let settled = match expiry.run(timeout, publisher.publish(topic, message)).await {
+        Some(Ok(mqtt::Acked { reason })) if reason < 0x80 => Settled {
+            outcome: Outcome::Ok,
+            status: None,
+            puback: Some(reason),
+            error: None,
+            content_type: None,
+            rejected: false,
+            next: Attempt::Delivered,
+        },
+        Some(Ok(mqtt::Acked { reason })) => Settled {
+            puback: Some(reason),
+            ..Settled::failed(format!(
+                "the broker refused the publish (reason code {reason:#04x})"
+            ))
+        },
+        Some(Err(why)) => Settled::failed(why),
+        None => Settled {
+            outcome: Outcome::Info,
+            ..Settled::failed(format!("no PUBACK within {timeout:?}"))
+        },
+    };
+    (url, settled)
 }

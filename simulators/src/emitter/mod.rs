@@ -26,6 +26,7 @@ use crate::http1::{LaneConnection, PostError, Target};
 
 mod delivery;
 mod event;
+pub mod mqtt;
 
 use delivery::lane_loop;
 use event::poison_payload;
@@ -159,7 +160,9 @@ struct Inner {
     clock: Clock,
     /// The settings as started (the ingress is in `ingress`, which can change).
     config: EmitterConfig,
-    ingress: watch::Sender<Option<String>>,
+    ingress: watch::Sender<Routes>,
+    /// One broker connection per broker address (see [`mqtt::Publisher`]).
+    publishers: Mutex<HashMap<String, Arc<mqtt::Publisher>>>,
     lanes: Mutex<Lanes>,
     wake: Vec<Arc<Notify>>,
     pending: AtomicUsize,
@@ -209,6 +212,33 @@ pub enum Wire {
     },
 }
 
+/// Where events go: the ingress of every plant, and the plants whose events go elsewhere
+/// (a plant whose MES publishes to a broker while the others post webhooks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routes {
+    /// The ingress of every plant not in `plants` (none: their events wait).
+    #[serde(default)]
+    pub default: Option<String>,
+    /// A plant's own ingress.
+    #[serde(default)]
+    pub plants: std::collections::BTreeMap<PlantId, String>,
+}
+
+impl Routes {
+    /// Where `plant`'s events go, if anywhere yet.
+    pub fn of(&self, plant: &PlantId) -> Option<&str> {
+        self.plants
+            .get(plant)
+            .or(self.default.as_ref())
+            .map(String::as_str)
+    }
+
+    /// Whether any event can go anywhere.
+    pub fn any(&self) -> bool {
+        self.default.is_some() || !self.plants.is_empty()
+    }
+}
+
 /// The outbound queue of an emitter as saved across a restart: what is still to deliver
 /// (deliveries in flight are settled first), per-aggregate sequences, the generators and
 /// the counters.
@@ -223,6 +253,19 @@ pub struct SavedEmitter {
 }
 
 impl Inner {
+    /// The connection to `target`'s broker, made on first use.
+    fn publisher(&self, target: &mqtt::MqttTarget) -> Arc<mqtt::Publisher> {
+        let mut p = self.publishers.lock().unwrap_or_else(|e| e.into_inner());
+        p.entry(target.broker.clone())
+            .or_insert_with(|| {
+                static N: AtomicU64 = AtomicU64::new(0);
+                let n = N.fetch_add(1, Ordering::Relaxed);
+                let id = format!("andon-{}-{}-{n}", self.system, std::process::id());
+                mqtt::Publisher::start(target, &id)
+            })
+            .clone()
+    }
+
     /// How `event` goes out: its wire form, or the event as kept.
     fn wire(&self, event: &CloudEvent) -> Wire {
         let wire = self.wire.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -246,7 +289,12 @@ impl Emitter {
             history,
             faults,
             clock,
-            ingress: watch::channel(config.ingress.clone()).0,
+            ingress: watch::channel(Routes {
+                default: config.ingress.clone(),
+                plants: Default::default(),
+            })
+            .0,
+            publishers: Mutex::new(HashMap::new()),
             config,
             lanes: Mutex::new(Lanes {
                 queues: (0..lanes).map(|_| VecDeque::new()).collect(),
@@ -281,16 +329,44 @@ impl Emitter {
         *self.inner.wire.write().unwrap_or_else(|e| e.into_inner()) = Some(form);
     }
 
-    /// Sets (or unsets) the ingress URL.
+    /// Sets (or unsets) the ingress URL of every plant without one of its own.
     pub fn set_ingress(&self, url: Option<String>) {
-        self.inner.ingress.send_replace(url);
+        self.inner.ingress.send_modify(|r| r.default = url);
+        self.wake_lanes();
+    }
+
+    /// Sets (or unsets) `plant`'s own ingress URL.
+    pub fn set_plant_ingress(&self, plant: &PlantId, url: Option<String>) {
+        self.inner.ingress.send_modify(|r| match url {
+            Some(u) => {
+                r.plants.insert(plant.clone(), u);
+            }
+            None => {
+                r.plants.remove(plant);
+            }
+        });
+        self.wake_lanes();
+    }
+
+    /// Sets every route at once.
+    pub fn set_routes(&self, routes: Routes) {
+        self.inner.ingress.send_replace(routes);
+        self.wake_lanes();
+    }
+
+    fn wake_lanes(&self) {
         for w in &self.inner.wake {
             w.notify_one();
         }
     }
 
-    /// The ingress URL.
+    /// The ingress URL of every plant without one of its own.
     pub fn ingress(&self) -> Option<String> {
+        self.inner.ingress.borrow().default.clone()
+    }
+
+    /// Every route.
+    pub fn routes(&self) -> Routes {
         self.inner.ingress.borrow().clone()
     }
 
@@ -540,9 +616,30 @@ impl Emitter {
     }
 }
 
-/// Whether events can be delivered to `url`: plain `http://` with a host; why not, if not.
+/// Whether events can be delivered to `url`: plain `http://` with a host, or a broker's
+/// `mqtt://host:port/<topic template>` ([`mqtt::MqttTarget`]); why not, if not.
 pub fn verify_ingress(url: &str) -> Result<(), IngressError> {
-    Target::parse(url).map(drop)
+    Dest::parse(url).map(drop)
+}
+
+/// A parsed ingress: a webhook URL or a broker and topic layout.
+#[derive(Debug, Clone)]
+pub(crate) enum Dest {
+    /// POSTed over HTTP.
+    Http(Target),
+    /// Published to a broker.
+    Mqtt(mqtt::MqttTarget),
+}
+
+impl Dest {
+    /// Parses an ingress URL by its scheme.
+    pub(crate) fn parse(url: &str) -> Result<Self, IngressError> {
+        if url.starts_with("mqtt://") {
+            mqtt::MqttTarget::parse(url).map(Dest::Mqtt)
+        } else {
+            Target::parse(url).map(Dest::Http)
+        }
+    }
 }
 
 /// The lane of an aggregate's events among `lanes`.

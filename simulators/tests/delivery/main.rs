@@ -23,6 +23,7 @@ mod connection;
 mod determinism;
 mod emitter_faults;
 mod helpers;
+mod mqtt;
 mod ordering;
 mod retry;
 mod server_faults;

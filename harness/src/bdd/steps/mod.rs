@@ -341,6 +341,7 @@ macro_rules! num {
 mod checks;
 mod setup;
 mod table;
+mod transport;
 
 /// A duration written in a step (`5s`, `500 ms`, `2 minutes`), as milliseconds for the
 /// scenario file.

@@ -4,6 +4,7 @@
 
 use super::checks::*;
 use super::setup::*;
+use super::transport::*;
 use super::*;
 
 pub(super) fn build() -> Vec<StepDef> {
@@ -50,6 +51,30 @@ pub(super) fn build() -> Vec<StepDef> {
             "A vendor upgrade cut over during the run: from `at` the plant's ERP speaks that release at the same base URL, with events and calls in flight.",
             "Given the ERP of plant 1000 is upgraded to S/4HANA release 2502 at 5s",
             Setup(erp_upgrade),
+        ),
+        s(
+            T::Middleware,
+            "the middleware consumes from an MQTT broker",
+            r"^the middleware consumes (?:events )?from an MQTT broker$",
+            "Requires the SUT to declare a broker subscription (`mqtt = \"<topic filter>\"`) for some system in its `[ingress]`; without it, or where Mosquitto is not installed, the scenario is skipped.",
+            "Given the middleware consumes from an MQTT broker",
+            Capability("mqtt"),
+        ),
+        s(
+            T::Plants,
+            "every plant publishes its events to the MQTT broker",
+            r"^every plant publishes its events to the (?:MQTT )?broker$",
+            "Every plant's events go to the run's Mosquitto (QoS 1, the CloudEvents MQTT binding, topics as the SUT's manifest lays them out), for each system whose events the SUT consumes from a broker; the others still post webhooks.",
+            "Given every plant publishes its events to the MQTT broker",
+            Setup(all_publish),
+        ),
+        s(
+            T::Plants,
+            "the {system} of plant {id} publishes to the MQTT broker|posts webhooks",
+            r#"^the (?P<system>ERP|MES|QMS|WMS) of plant "?(?P<id>[A-Z0-9]{4})"? (?P<how>publishes (?:its events )?to the (?:MQTT )?broker|posts webhooks)$"#,
+            "How one plant's system delivers its events, whatever the others do: to the run's broker, or as webhooks (a plant acquired with another MES product, say). Adds the plant if it is not there yet.",
+            "Given the MES of plant 2000 publishes to the MQTT broker",
+            Setup(plant_transport),
         ),
         s(
             T::Plants,

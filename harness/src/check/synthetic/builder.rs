@@ -140,6 +140,7 @@ impl Gen {
                 url: format!("http://127.0.0.1:9/events/{}", system.as_str()),
                 outcome: Outcome::Ok,
                 status: Some(202),
+                puback: None,
                 error: None,
                 content_type: Some("application/json".into()),
                 rejected: false,

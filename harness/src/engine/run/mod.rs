@@ -24,6 +24,7 @@ mod finish;
 mod prepare;
 pub mod recorded;
 mod start;
+mod transport;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -123,6 +124,12 @@ pub enum RunError {
         /// What `run.json` says.
         why: String,
     },
+    /// The run's MQTT broker could not be had (exit 2 when Mosquitto is not installed).
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerError),
+    /// A plant's events are to go over a transport the SUT does not consume.
+    #[error("{0}")]
+    Transport(String),
     /// A task of the run failed in a way that is a bug of andon.
     #[error("internal: {0}")]
     Internal(String),
@@ -142,6 +149,7 @@ impl RunError {
         match self {
             // The runtime cannot be had here as asked (no engine, no image).
             Self::Runtime(e) => e.is_usage(),
+            Self::Broker(e) => matches!(e, crate::broker::BrokerError::NotInstalled),
             Self::Io { .. } | Self::Report(_) | Self::Internal(_) => false,
             _ => true,
         }
@@ -175,6 +183,10 @@ pub struct RunOptions {
     /// The API every plant's ERP speaks, whatever the scenario says (its cut-overs are
     /// dropped): the self-test's dialect columns, an upgrade gate over scenarios.
     pub erp_dialect: Option<andon_simulators::dialect::Binding>,
+    /// The transport every plant's events take, for each system whose events the SUT
+    /// consumes over it, unless the scenario names a plant's own: the self-test's MQTT
+    /// column. `None`: the scenario's, else the manifest's first (webhook, then mqtt).
+    pub transport: Option<crate::sut::Transport>,
 }
 
 impl RunOptions {
@@ -191,6 +203,7 @@ impl RunOptions {
             runtime: RuntimeKind::InProcess,
             load: None,
             erp_dialect: None,
+            transport: None,
         }
     }
 }

@@ -68,13 +68,20 @@ fn with_erp_dialect(
         p.erp = b.dialect.per_plant().then(|| b.clone());
     }
     scenario.upgrades.clear();
-    let yaml = serde_norway::to_string(&*scenario).map_err(|e| RunError::Io {
+    as_run(
+        scenario,
+        &format!("--dialect erp={b}: every plant's ERP speaks it"),
+    )
+}
+
+/// The scenario as run after `flag` changed it, for the run directory (so that a replay
+/// runs the same).
+fn as_run(scenario: &Scenario, flag: &str) -> Result<String, RunError> {
+    let yaml = serde_norway::to_string(scenario).map_err(|e| RunError::Io {
         path: PathBuf::from(SCENARIO_FILE),
         source: std::io::Error::other(e),
     })?;
-    Ok(format!(
-        "# andon run --dialect erp={b}: every plant's ERP speaks it\n{yaml}"
-    ))
+    Ok(format!("# andon run {flag}\n{yaml}"))
 }
 
 /// Stage 1: reads the scenario (with `andon load`'s overrides), the master data and the
@@ -97,6 +104,16 @@ pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     }
     let text = match &opts.erp_dialect {
         Some(b) => with_erp_dialect(&mut scenario, b)?,
+        None => text,
+    };
+    let text = match opts.transport {
+        Some(t) => {
+            scenario.transport = Some(t);
+            as_run(
+                &scenario,
+                &format!("--transport {t}: every plant's events go over it"),
+            )?
+        }
         None => text,
     };
     let base = opts.scenario.parent().unwrap_or(Path::new("."));

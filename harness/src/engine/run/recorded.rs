@@ -135,5 +135,7 @@ pub fn replay_options(
         load: record.load_overrides.clone(),
         // The recorded scenario is the one that ran (with any `--dialect` applied).
         erp_dialect: None,
+        // And with any `--transport` applied.
+        transport: None,
     })
 }

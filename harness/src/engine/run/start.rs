@@ -9,7 +9,8 @@ use andon_contracts::System;
 use chrono::Utc;
 
 use super::prepare::Prepared;
-use super::{RunError, RunOptions};
+use super::{RunError, RunOptions, transport};
+use crate::broker::{Broker, BrokerConfig};
 use crate::engine::runtime::{self, Runtime, SutHandle, SystemSettings};
 use crate::sut::{Placeholders, free_port};
 
@@ -19,6 +20,8 @@ pub(super) struct Started {
     pub(super) sut: crate::sut::ResolvedSut,
     /// When the SUT was started.
     pub(super) at: chrono::DateTime<Utc>,
+    /// The run's MQTT broker, when a plant publishes to one.
+    pub(super) broker: Option<Arc<tokio::sync::Mutex<Broker>>>,
 }
 
 /// How [`start`] ended.
@@ -34,6 +37,15 @@ pub(super) enum Start {
 /// places it (placeholders filled, ready awaited), and points the simulators' emitters at
 /// the SUT's ingress.
 pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunError> {
+    let plan = transport::plan(&p.manifest, &p.scenario)?;
+    if plan.uses_mqtt() {
+        crate::broker::find()?;
+        if opts.runtime != crate::engine::runtime::RuntimeKind::InProcess {
+            return Err(RunError::Transport(
+                "a plant of this scenario publishes to an MQTT broker, which andon starts in the in-process runtime only for now: run it without --runtime containers".into(),
+            ));
+        }
+    }
     let settings: BTreeMap<System, SystemSettings> = System::ALL
         .into_iter()
         .map(|s| {
@@ -47,13 +59,26 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
         })
         .collect();
     let rt = runtime::start(opts.runtime, &p.master, &settings).await?;
-    let ph = match placeholders(rt.as_ref(), opts, p) {
+    let mut ph = match placeholders(rt.as_ref(), opts, p) {
         Ok(ph) => ph,
         Err(e) => {
             rt.stop().await;
             return Err(e);
         }
     };
+    let broker = if plan.uses_mqtt() {
+        match Broker::start(&p.dir.0.join("broker"), &BrokerConfig::default()).await {
+            Ok(b) => Some(b),
+            Err(e) => {
+                rt.stop().await;
+                return Err(e.into());
+            }
+        }
+    } else {
+        None
+    };
+    ph.broker = broker.as_ref().map(Broker::url);
+    let broker_address = broker.as_ref().map(Broker::address);
     let mut sut = match p.manifest.resolve(&ph) {
         Ok(s) => s,
         Err(e) => {
@@ -74,8 +99,9 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
             return Ok(Start::SutFailed(e.to_string()));
         }
     };
-    for (system, url) in &sut.ingress {
-        if let Err(e) = rt.set_ingress(*system, url).await {
+    for system in System::ALL {
+        let routes = plan.routes(system, &sut, broker_address.as_deref());
+        if let Err(e) = rt.set_routes(system, &routes).await {
             driver.stop().await;
             rt.stop().await;
             return Err(e.into());
@@ -86,6 +112,7 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
             rt: Arc::new(rt),
             sut,
             at,
+            broker: broker.map(|b| Arc::new(tokio::sync::Mutex::new(b))),
         },
         driver,
     ))

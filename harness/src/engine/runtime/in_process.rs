@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use super::{BoxFuture, Placement, Runtime, RuntimeError, SutHandle, SystemSettings};
 use crate::scenario::EngineFault;
-use crate::sut::{Ingress, Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
+use crate::sut::{Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
 
 /// The four simulators of a run, in this process.
 pub struct InProcess {
@@ -177,12 +177,12 @@ impl Runtime for InProcess {
         })
     }
 
-    fn set_ingress<'a>(
+    fn set_routes<'a>(
         &'a self,
         system: System,
-        url: &'a Ingress,
+        routes: &'a andon_simulators::emitter::Routes,
     ) -> BoxFuture<'a, Result<(), RuntimeError>> {
-        InProcess::set_ingress(self, system, Some(url.to_string()));
+        self.sims[&system].core.emitter.set_routes(routes.clone());
         Box::pin(async { Ok(()) })
     }
 

@@ -27,7 +27,7 @@ use andon_simulators::{History, MasterData, SimConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::EngineFault;
-use crate::sut::{Ingress, Placeholders, ResolvedSut, SutError, SutManifest};
+use crate::sut::{Placeholders, ResolvedSut, SutError, SutManifest};
 
 pub use in_process::InProcess;
 
@@ -179,11 +179,12 @@ pub trait Runtime: Send + Sync {
         run_dir: &'a Path,
     ) -> BoxFuture<'a, Result<Box<dyn SutHandle>, SutError>>;
 
-    /// Sets where a simulator delivers its events.
-    fn set_ingress<'a>(
+    /// Sets where a simulator delivers its events: every plant's ingress, and the plants'
+    /// own (a plant whose events go to a broker).
+    fn set_routes<'a>(
         &'a self,
         system: System,
-        url: &'a Ingress,
+        routes: &'a andon_simulators::emitter::Routes,
     ) -> BoxFuture<'a, Result<(), RuntimeError>>;
 
     /// Asks `system` for `n` steps of plant activity; returns the events emitted when the

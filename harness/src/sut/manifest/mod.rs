@@ -13,7 +13,7 @@
 //!
 //! [ingress]
 //! erp = "{sut.url}/events/erp"
-//! mes = "{sut.url}/events/mes"
+//! mes = { webhook = "{sut.url}/events/mes", mqtt = "andon/+/mes/#" }  # webhooks or a broker
 //! qms = "{sut.url}/events/qms"
 //! wms = "{sut.url}/events/wms"
 //!
@@ -25,13 +25,15 @@
 //!
 //! Placeholders: `{erp.url}`, `{mes.url}`, `{qms.url}`, `{wms.url}` (simulator base URLs),
 //! `{sut.port}` and `{sut.url}` (`http://127.0.0.1:{sut.port}`, only with `[start]`),
-//! `{run.dir}` (the run directory) and `{andon}` (the running andon binary). `{{` and `}}`
+//! `{run.dir}` (the run directory), `{andon}` (the running andon binary) and `{broker}`
+//! (the run's MQTT broker, `mqtt://host:port`; empty when no plant publishes to one). `{{` and `}}`
 //! are literal braces. A relative program path containing `/` (`./acme-bridge`) is taken
 //! relative to the manifest's folder; a bare name (`andon`) is looked up on `PATH`.
 //!
 //! Unknown keys, unknown placeholders and missing parts are refused with
 //! `FILE:LINE:COLUMN: what was expected`.
 
+mod ingress;
 mod resolved;
 mod template;
 
@@ -44,6 +46,7 @@ use andon_simulators::faults::Dur;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use ingress::{DEFAULT_TOPIC, IngressSpec, MqttIngress, Transport};
 pub use resolved::{Ingress, IngressError, ResolvedStart, ResolvedSut};
 pub use template::{PLACEHOLDERS, Placeholders, Template};
 use template::{scan, unknown_placeholder};
@@ -106,10 +109,10 @@ struct RawStart {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIngress {
-    erp: Spanned<String>,
-    mes: Spanned<String>,
-    qms: Spanned<String>,
-    wms: Spanned<String>,
+    erp: ingress::RawIngressEntry,
+    mes: ingress::RawIngressEntry,
+    qms: ingress::RawIngressEntry,
+    wms: ingress::RawIngressEntry,
 }
 
 #[derive(Deserialize, Default)]
@@ -154,6 +157,8 @@ pub struct Capabilities {
     /// The vendor dialects the SUT speaks besides andon's API (`dialects = ["s4hana"]`):
     /// features whose plants speak another are skipped for it, not failed.
     pub dialects: Vec<andon_simulators::dialect::Dialect>,
+    /// Whether some `[ingress]` entry declares a broker subscription (`mqtt`).
+    pub mqtt: bool,
 }
 
 impl Capabilities {
@@ -168,6 +173,7 @@ impl Capabilities {
         .filter(|(_, on)| *on)
         .map(|(n, _)| n.to_string())
         .chain(self.dialects.iter().map(|d| d.name().to_string()))
+        .chain(self.mqtt.then(|| "mqtt".to_string()))
         .collect()
     }
 }
@@ -203,8 +209,9 @@ pub struct SutManifest {
     /// How to start it; `None` when it is already running (restart, kill and pause are then
     /// not applicable).
     pub start: Option<StartSpec>,
-    /// Where each simulator delivers its events.
-    pub ingress: BTreeMap<System, Template>,
+    /// How each simulator's events reach the SUT: a webhook URL, a broker subscription,
+    /// or both.
+    pub ingress: BTreeMap<System, IngressSpec>,
     /// Optional extensions.
     pub capabilities: Capabilities,
     /// The manifest as written (the run directory records it).
@@ -257,15 +264,16 @@ impl SutManifest {
         }
         let start = raw.start.map(|s| start_spec(s, &err)).transpose()?;
         let ingress = raw.ingress.into_inner();
-        let ingress: BTreeMap<System, Template> = [
+        let ingress: BTreeMap<System, IngressSpec> = [
             (System::Erp, ingress.erp),
             (System::Mes, ingress.mes),
             (System::Qms, ingress.qms),
             (System::Wms, ingress.wms),
         ]
         .into_iter()
-        .map(|(s, t)| (s, Template::from(t)))
-        .collect();
+        .map(|(s, raw)| Ok((s, ingress::entry(s, raw, &err)?)))
+        .collect::<Result<_, ManifestError>>()?;
+        let mqtt = ingress.values().any(|i: &IngressSpec| i.mqtt.is_some());
         let manifest = SutManifest {
             name: raw.name.into_inner(),
             start,
@@ -274,6 +282,7 @@ impl SutManifest {
                 dead_letters: raw.capabilities.dead_letters.map(Template::from),
                 backlog: raw.capabilities.backlog.map(Template::from),
                 dialects: dialects(raw.capabilities.dialects, &err)?,
+                mqtt,
             },
             text: text.to_string(),
             file: file.to_string(),
@@ -294,7 +303,12 @@ impl SutManifest {
             out.extend(s.image.iter().map(|t| (t, false)));
             out.extend(s.args.iter().map(|t| (t, false)));
         }
-        out.extend(self.ingress.values().map(|t| (t, true)));
+        out.extend(
+            self.ingress
+                .values()
+                .filter_map(|i| i.webhook.as_ref())
+                .map(|t| (t, true)),
+        );
         out.extend(self.capabilities.dead_letters.iter().map(|t| (t, true)));
         out.extend(self.capabilities.backlog.iter().map(|t| (t, true)));
         out
@@ -359,13 +373,18 @@ impl SutManifest {
     /// An ingress written as `https://` is refused at load, at its line: andon's emitters
     /// deliver over plain HTTP, and every delivery would fail until the run ended.
     fn check_ingress_scheme(&self) -> Result<(), ManifestError> {
-        for t in self.ingress.values() {
+        for t in self.ingress.values().filter_map(|i| i.webhook.as_ref()) {
             if t.text.starts_with("https://") {
                 let why = IngressError::Https(t.text.clone());
                 return Err(self.error_in(t, None, why.to_string()));
             }
         }
         Ok(())
+    }
+
+    /// Whether the SUT consumes any system's events from a broker.
+    pub fn consumes_mqtt(&self) -> bool {
+        self.ingress.values().any(|i| i.mqtt.is_some())
     }
 
     /// Whether andon starts (and so can restart, kill and pause) the SUT.

@@ -87,8 +87,12 @@ pub struct ResolvedSut {
     pub name: String,
     /// How to start it (`None`: already running).
     pub start: Option<ResolvedStart>,
-    /// Ingress endpoint per simulator.
+    /// Webhook ingress per simulator, for the systems whose events the SUT takes as
+    /// webhooks.
     pub ingress: BTreeMap<System, Ingress>,
+    /// Broker subscription per simulator, for the systems whose events the SUT consumes
+    /// from a broker.
+    pub mqtt: BTreeMap<System, super::MqttIngress>,
     /// Dead-letter URL, when the SUT has the capability.
     pub dead_letters: Option<String>,
     /// Backlog URL, when the SUT has the capability.
@@ -137,6 +141,7 @@ impl SutManifest {
             ingress: self
                 .ingress
                 .iter()
+                .filter_map(|(s, i)| Some((s, i.webhook.as_ref()?)))
                 .map(|(s, t)| {
                     let url = fill(t)?;
                     let ingress = Ingress::parse(&url)
@@ -144,6 +149,11 @@ impl SutManifest {
                     Ok((*s, ingress))
                 })
                 .collect::<Result<_, ManifestError>>()?,
+            mqtt: self
+                .ingress
+                .iter()
+                .filter_map(|(s, i)| Some((*s, i.mqtt.clone()?)))
+                .collect(),
             dead_letters: self
                 .capabilities
                 .dead_letters

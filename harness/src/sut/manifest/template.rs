@@ -21,6 +21,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "sut.url",
     "run.dir",
     "andon",
+    "broker",
 ];
 
 /// Whether `name` is a placeholder: one of [`PLACEHOLDERS`], or `erp.<plant>.url`.
@@ -129,6 +130,9 @@ pub struct Placeholders {
     /// The vendor dialect of each plant's ERP that speaks one (`{erp.dialects}`,
     /// `{erp.<plant>.url}`).
     pub dialects: andon_simulators::dialect::Dialects,
+    /// The run's MQTT broker as the SUT reaches it (`mqtt://host:port`), when a plant
+    /// publishes to one.
+    pub broker: Option<String>,
 }
 
 impl Placeholders {
@@ -141,6 +145,7 @@ impl Placeholders {
             andon: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("andon")),
             sut_host: "127.0.0.1".to_string(),
             dialects: Default::default(),
+            broker: None,
         }
     }
 
@@ -165,6 +170,7 @@ impl Placeholders {
             "sut.url" => port().map(|p| format!("http://{}:{p}", self.sut_host)),
             "run.dir" => Ok(self.run_dir.display().to_string()),
             "andon" => Ok(self.andon.display().to_string()),
+            "broker" => Ok(self.broker.clone().unwrap_or_default()),
             "erp.dialects" => Ok(self
                 .dialects
                 .iter()

@@ -136,6 +136,19 @@ impl Admin {
         self.send("PUT /_andon/ingress", req).await.map(drop)
     }
 
+    /// `PUT /_andon/ingress` with every route: the ingress of every plant, and the plants'
+    /// own.
+    pub async fn set_routes(
+        &self,
+        routes: &andon_simulators::emitter::Routes,
+    ) -> Result<(), AdminError> {
+        let req = self
+            .client
+            .put(format!("{}/_andon/ingress", self.base))
+            .json(&serde_json::json!({ "url": routes.default, "plants": routes.plants }));
+        self.send("PUT /_andon/ingress", req).await.map(drop)
+    }
+
     /// `POST /_andon/faults`: applies a fault; returns its id.
     pub async fn apply_fault(&self, spec: &FaultSpec) -> Result<String, AdminError> {
         let req = self

@@ -17,7 +17,7 @@ use crate::engine::runtime::{
     BoxFuture, Placement, Runtime, RuntimeError, RuntimeKind, SutHandle, rebase_sut,
 };
 use crate::scenario::EngineFault;
-use crate::sut::{Ingress, Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
+use crate::sut::{Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
 
 /// Where a SUT in a container finds its run directory (mounted from the host's).
 pub const SUT_RUN_DIR: &str = "/var/andon/run";
@@ -86,14 +86,20 @@ impl Runtime for Containers {
         })
     }
 
-    fn set_ingress<'a>(
+    fn set_routes<'a>(
         &'a self,
         system: System,
-        url: &'a Ingress,
+        routes: &'a andon_simulators::emitter::Routes,
     ) -> BoxFuture<'a, Result<(), RuntimeError>> {
-        Box::pin(
-            async move { Ok(Containers::set_ingress(self, system, Some(url.as_str())).await?) },
-        )
+        Box::pin(async move {
+            match self.admin_of(system) {
+                Some(a) => Ok(a
+                    .set_routes(routes)
+                    .await
+                    .map_err(crate::containers::ContainerError::from)?),
+                None => Ok(()),
+            }
+        })
     }
 
     fn step(&self, system: System, n: usize) -> usize {

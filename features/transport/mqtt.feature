@@ -1,0 +1,48 @@
+@transport
+Feature: Plants that publish their events to an MQTT broker
+  Many plants do not call their middleware over HTTP: the MES and the shop floor publish to
+  a message broker, and the middleware subscribes. Here a plant's system publishes each
+  event to a Mosquitto that andon starts for the run, at QoS 1, in the CloudEvents MQTT
+  binding (MQTT 5, binary mode: the attributes in user properties, `data` as the payload),
+  under the topic layout the SUT's manifest gives (default `andon/{plant}/{system}/{kind}`).
+  An event is acknowledged when the broker's PUBACK says it took it; from then on the
+  middleware owns it, and every check judges it exactly as a webhook's 2xx. A middleware
+  that declares no broker subscription in its manifest's `[ingress]` skips these scenarios,
+  as does a machine without Mosquitto.
+
+  Background:
+    Given the middleware consumes from an MQTT broker
+
+  Scenario: Two MES products: plant 1000's MES posts webhooks, the acquired plant 2000's publishes to the broker
+    Given plant 1000 with 1 line making 5 materials
+    And plant 2000 with 1 line making 5 materials
+    And the MES of plant 2000 publishes to the MQTT broker
+    And a steady load of 20 steps per second
+    When the plants run for 10s
+    Then every acknowledged event has exactly one effect
+    And ERP stock reconciles with the plants' activity
+    And every call the middleware makes honours the contract
+
+  Scenario: Every plant publishes to the broker through a shift-change burst
+    Given the plants:
+      | plant | lines | materials | profile  |
+      | 1000  | 2     | 10        | discrete |
+      | 2000  | 1     | 8         | batch    |
+    And every plant publishes its events to the MQTT broker
+    And a steady load of 30 steps per second
+    And a shift-change burst of 150 steps per second at 4s for 4s
+    When the plants run for 12s
+    Then every acknowledged event has exactly one effect
+    And ERP stock reconciles with the plants' activity
+    And lot status agrees across ERP, MES, QMS and WMS
+
+  Scenario: Killed in the middle of a burst: the persistent session keeps what was published meanwhile
+    Given plant 1000 with 2 lines making 10 materials
+    And every plant publishes its events to the MQTT broker
+    And a steady load of 40 steps per second
+    And a shift-change burst of 150 steps per second at 4s for 4s
+    And the middleware is killed at 6s
+    When the plants run for 14s
+    Then no acknowledged event is lost
+    And no business effect is posted twice
+    And ERP stock reconciles with the plants' activity

@@ -1,0 +1,33 @@
+//! The transport steps: which plants publish their events to the run's MQTT broker.
+
+use serde_json::json;
+
+use super::*;
+
+pub(super) fn all_publish(w: &mut AndonWorld, _: &Args<'_>) -> StepResult {
+    w.before_run("transport")?;
+    w.transport = Some("mqtt".into());
+    Ok(())
+}
+
+pub(super) fn plant_transport(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    w.before_run("transport")?;
+    let id = a.req("id")?;
+    let system = a.req("system")?.to_ascii_lowercase();
+    let how = if a.req("how")?.starts_with("publishes") {
+        "mqtt"
+    } else {
+        "webhook"
+    };
+    if !w.plants.iter().any(|p| p["id"] == id) {
+        w.plants
+            .push(json!({ "id": id, "lines": 2, "materials": 10 }));
+    }
+    for p in w.plants.iter_mut().filter(|p| p["id"] == id) {
+        if !p["transport"].is_object() {
+            p["transport"] = json!({});
+        }
+        p["transport"][system.as_str()] = json!(how);
+    }
+    Ok(())
+}

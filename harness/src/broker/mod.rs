@@ -1,0 +1,256 @@
+//! The run's MQTT broker: a Mosquitto 2.0 started per run as a local process, on an
+//! ephemeral port of 127.0.0.1, with its own configuration, persistence directory and log
+//! under the run directory (`<run>/broker/`). Plants whose events go over MQTT publish to
+//! it; the SUT subscribes to it (`{broker}` in the manifest).
+//!
+//! Mosquitto is found as `$MOSQUITTO`, on `PATH`, or at `/usr/sbin/mosquitto` (where the
+//! Debian package puts it); `ci/install-mosquitto.sh` installs it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// Why the broker could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// No Mosquitto on this machine.
+    #[error(
+        "a plant of this run publishes to an MQTT broker, and Mosquitto is not installed: \
+         install it with `sudo apt-get install mosquitto` (Debian, Ubuntu) or run \
+         ci/install-mosquitto.sh, or set MOSQUITTO to its path"
+    )]
+    NotInstalled,
+    /// Its directory or configuration could not be written.
+    #[error("cannot prepare the broker's directory {dir}: {source}")]
+    Dir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It could not be started.
+    #[error("cannot start Mosquitto ({program}): {source}")]
+    Spawn {
+        /// The program.
+        program: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It did not listen in time.
+    #[error("Mosquitto did not listen on {address} within {waited:?}; its log: {log}")]
+    NotListening {
+        /// `host:port`.
+        address: String,
+        /// How long andon waited.
+        waited: Duration,
+        /// Its log file.
+        log: PathBuf,
+    },
+}
+
+/// How the broker is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// Messages queued per client beyond those in flight (`max_queued_messages`); further
+    /// QoS 1 messages for that client are dropped. Default 10 000.
+    pub max_queued_messages: u32,
+    /// Whether sessions and queued messages are kept across a restart (`persistence`).
+    pub persistence: bool,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            max_queued_messages: 10_000,
+            persistence: true,
+        }
+    }
+}
+
+/// A running (or stopped, between a stop and a start) Mosquitto.
+pub struct Broker {
+    program: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+/// Where Mosquitto is, if it is installed.
+pub fn find() -> Result<PathBuf, BrokerError> {
+    if let Some(p) = std::env::var_os("MOSQUITTO").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(BrokerError::NotInstalled)
+        };
+    }
+    let on_path = std::env::var_os("PATH").and_then(|dirs| {
+        std::env::split_paths(&dirs)
+            .map(|d| d.join("mosquitto"))
+            .find(|p| p.is_file())
+    });
+    on_path
+        .or_else(|| {
+            ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
+                .map(PathBuf::from)
+                .into_iter()
+                .find(|p| p.is_file())
+        })
+        .ok_or(BrokerError::NotInstalled)
+}
+
+/// The configuration file's text.
+fn config_text(port: u16, dir: &Path, config: &BrokerConfig) -> String {
+    let mut c = format!(
+        "# Written by andon for one run.\n\
+         listener {port} 127.0.0.1\n\
+         allow_anonymous true\n\
+         max_queued_messages {}\n\
+         max_inflight_messages 100\n\
+         set_tcp_nodelay true\n\
+         log_dest file {}\n\
+         log_type error\nlog_type warning\nlog_type notice\nlog_type information\n\
+         connection_messages true\n\
+         log_timestamp_format %Y-%m-%dT%H:%M:%S\n",
+        config.max_queued_messages,
+        dir.join("mosquitto.log").display(),
+    );
+    if config.persistence {
+        c.push_str(&format!(
+            "persistence true\npersistence_location {}/\nautosave_interval 1\n",
+            dir.display()
+        ));
+    }
+    c
+}
+
+impl Broker {
+    /// Starts Mosquitto with its files under `dir`, on a free port of 127.0.0.1, and waits
+    /// until it accepts connections.
+    pub async fn start(dir: &Path, config: &BrokerConfig) -> Result<Self, BrokerError> {
+        let program = find()?;
+        let io = |source| BrokerError::Dir {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(io)?
+            .port();
+        std::fs::write(dir.join("mosquitto.conf"), config_text(port, dir, config)).map_err(io)?;
+        let mut b = Self {
+            program,
+            dir: dir.to_path_buf(),
+            port,
+            child: None,
+        };
+        b.start_again().await?;
+        Ok(b)
+    }
+
+    /// Starts the stopped broker again, on the same port with the same files.
+    pub async fn start_again(&mut self) -> Result<(), BrokerError> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let child = Command::new(&self.program)
+            .arg("-c")
+            .arg(self.dir.join("mosquitto.conf"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| BrokerError::Spawn {
+                program: self.program.clone(),
+                source,
+            })?;
+        self.child = Some(child);
+        let waited = Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + waited;
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+                .is_some();
+            if exited || tokio::time::Instant::now() >= deadline {
+                self.child = None;
+                return Err(BrokerError::NotListening {
+                    address: self.address(),
+                    waited,
+                    log: self.dir.join("mosquitto.log"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the broker as an operator would (SIGTERM: it saves its persistence file and
+    /// closes every connection); SIGKILL if it has not exited after five seconds.
+    pub async fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Some(pid) = child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        if tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Whether it is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `mqtt://127.0.0.1:port`, as a SUT on this host reaches it.
+    pub fn url(&self) -> String {
+        format!("mqtt://{}", self.address())
+    }
+
+    /// Its directory (configuration, persistence, log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_listens_locally_and_keeps_sessions() {
+        let c = config_text(1884, Path::new("/run/x/broker"), &BrokerConfig::default());
+        assert!(c.contains("listener 1884 127.0.0.1\n"));
+        assert!(c.contains("persistence true\npersistence_location /run/x/broker/\n"));
+        assert!(c.contains("max_queued_messages 10000\n"));
+        let off = BrokerConfig {
+            persistence: false,
+            max_queued_messages: 5,
+        };
+        let c = config_text(1, Path::new("d"), &off);
+        assert!(!c.contains("persistence true") && c.contains("max_queued_messages 5\n"));
+    }
+}
