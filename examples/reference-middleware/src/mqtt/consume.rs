@@ -10,7 +10,9 @@ use std::time::Duration;
 use andon_contracts::CloudEvent;
 use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{ConnAck, Packet, Publish, SubscribeReasonCode};
+use rumqttc::v5::mqttbytes::v5::{
+    ConnAck, Filter, Packet, Publish, RetainForwardRule, SubscribeReasonCode,
+};
 use rumqttc::v5::{AsyncClient, Event, EventLoop};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -35,7 +37,7 @@ struct Link {
     /// Counts connections (ConnAcks): an acknowledgement is only sent on the connection
     /// its message came on (a packet id means nothing on another).
     connection: AtomicU64,
-    /// `(filter, QoS)` subscribed after each ConnAck without a session.
+    /// `(filter, QoS)` subscribed after each ConnAck.
     subscriptions: Vec<(String, QoS)>,
     defects: Defects,
     retry_base: Duration,
@@ -162,8 +164,12 @@ async fn disconnect(eventloop: &mut EventLoop, client: &AsyncClient) {
 }
 
 impl Link {
-    /// A new connection: subscribes when the broker kept no session for the client id;
-    /// returns how many SUBACKs to wait for.
+    /// A new connection: subscribes (again), in one SUBSCRIBE; returns how many SUBACKs to
+    /// wait for. Without a session the broker has no subscription; with one, subscribing
+    /// again is harmless (it replaces the same subscription, and retained messages are
+    /// only sent for a new one) and needed: Mosquitto 2.0 restores a shared subscription
+    /// from its persistence file after a restart, hands over what it queued, but then
+    /// forwards nothing new to it until it is subscribed again.
     fn connected(&self, ack: &ConnAck) -> usize {
         let n = self.connection.fetch_add(1, Ordering::SeqCst) + 1;
         tracing::info!(
@@ -171,18 +177,17 @@ impl Link {
             session_present = ack.session_present,
             "connected to the MQTT broker"
         );
-        if ack.session_present {
-            self.stats.connected.store(true, Ordering::SeqCst);
-            return 0;
-        }
-        let mut sent = 0;
-        for (filter, qos) in &self.subscriptions {
-            match self.client.try_subscribe(filter.clone(), *qos) {
-                Ok(()) => sent += 1,
-                Err(e) => tracing::error!(%filter, error = %e, "subscribing failed"),
+        let filters = self.subscriptions.iter().map(|(path, qos)| Filter {
+            retain_forward_rule: RetainForwardRule::OnNewSubscribe,
+            ..Filter::new(path.clone(), *qos)
+        });
+        match self.client.try_subscribe_many(filters) {
+            Ok(()) => 1,
+            Err(e) => {
+                tracing::error!(error = %e, "subscribing failed");
+                0
             }
         }
-        sent
     }
 
     /// Acknowledges a message, on the connection it came on only (after a reconnect the
