@@ -209,6 +209,13 @@ impl Defect {
             Self::BatchPartialRetry => {
                 "sends a whole Business Central $batch again when one of its operations failed: the journal lines that were posted with it are posted again"
             }
+            _ => self.broker_description(),
+        }
+    }
+
+    /// The real-world bug of a defect of the MQTT consumer ("" for the others).
+    fn broker_description(self) -> &'static str {
+        match self {
             Self::CleanSession => {
                 "connects to the MQTT broker with clean start on and session expiry 0: the broker keeps no session, so every event published while the middleware is down or reconnecting is lost"
             }
@@ -224,6 +231,7 @@ impl Defect {
             Self::TrustRetained => {
                 "processes retained MQTT messages like live ones: a stale event left on the broker by an earlier run (or another plant) is taken in again at every subscription"
             }
+            _ => "",
         }
     }
 }

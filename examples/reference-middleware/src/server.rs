@@ -99,19 +99,9 @@ pub async fn run_on(
             stop_rx.clone(),
         )));
     }
-    if !config.erp_dialects.bc_plants().is_empty() {
-        let notify = config.bc_notify_url.clone().unwrap_or_else(|| {
-            let port = listener.local_addr().map_or(0, |a| a.port());
-            format!("http://127.0.0.1:{port}/events/erp/bc")
-        });
-        // The subscriptions' handshake calls back into the server: the listener is bound
-        // already, and served right below.
-        tasks.push(tokio::spawn(delivery.clone().watch_bc(
-            notify,
-            config.bc_renew_every,
-            stop_rx.clone(),
-        )));
-    }
+    tasks.extend(keep_bc_subscriptions(
+        &config, &listener, &delivery, &stop_rx,
+    ));
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState {
         store: store.clone(),
@@ -153,6 +143,28 @@ pub async fn run_on(
     let _ = tokio::time::timeout(Duration::from_secs(5), closed.wait()).await;
     tracing::info!("reference middleware stopped");
     served.map_err(Error::from)
+}
+
+/// With Business Central plants, the keeper of their webhook subscriptions. Their
+/// handshake calls back into the server: the listener is bound already, and served soon.
+fn keep_bc_subscriptions(
+    config: &Config,
+    listener: &TcpListener,
+    delivery: &Arc<Delivery>,
+    stop: &watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if config.erp_dialects.bc_plants().is_empty() {
+        return None;
+    }
+    let notify = config.bc_notify_url.clone().unwrap_or_else(|| {
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        format!("http://127.0.0.1:{port}/events/erp/bc")
+    });
+    Some(tokio::spawn(delivery.clone().watch_bc(
+        notify,
+        config.bc_renew_every,
+        stop.clone(),
+    )))
 }
 
 /// DEFECT: ack-before-persist, ack-before-store — write-behind buffers (HTTP, MQTT),

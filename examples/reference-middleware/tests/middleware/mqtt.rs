@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use andon_reference_middleware::{BrokerUrl, Config, Defect, MqttConfig};
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -249,4 +250,206 @@ async fn queued_events_survive_a_broker_restart_with_persistence() {
     assert_eq!(s["mqtt"]["stored"], 5, "{s}");
     assert_eq!(s["inbox"], 5, "{s}");
     assert!(broker.dir().join("mosquitto.db").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_retained_takes_a_stale_retained_message_in() {
+    let broker = Broker::start().await;
+    let mut publisher = Publisher::connect(broker.port);
+    publisher
+        .event(TOPIC, &started_event("stale-1", 1), true)
+        .await;
+    let plant = Plant::start().await;
+    let dir = TempDir::new();
+    let mqtt = consumer(&broker, "mw-r");
+    let mw = MqttMw::start(config(&plant, dir.path(), mqtt, &[Defect::TrustRetained])).await;
+    let s = mw
+        .wait_for("stored the retained message", |s| s["mqtt"]["stored"] == 1)
+        .await;
+    assert_eq!(
+        (s["inbox"].clone(), s["mqtt"]["retained_ignored"].clone()),
+        (1.into(), 0.into()),
+        "{s}"
+    );
+    mw.stop().await;
+}
+
+/// Two instances in one group (client ids `mw-1`, `mw-2`, a store each) and `n` events
+/// published: what each stored, once `done` holds for the pair.
+async fn two_instances(n: u64, defects: &[Defect], done: impl Fn(u64, u64) -> bool) -> (u64, u64) {
+    let broker = Broker::start().await;
+    let plant = Plant::start().await;
+    let (d1, d2) = (TempDir::new(), TempDir::new());
+    let mw1 = MqttMw::start(config(
+        &plant,
+        d1.path(),
+        consumer(&broker, "mw-1"),
+        defects,
+    ))
+    .await;
+    let mw2 = MqttMw::start(config(
+        &plant,
+        d2.path(),
+        consumer(&broker, "mw-2"),
+        defects,
+    ))
+    .await;
+    let mut publisher = Publisher::connect(broker.port);
+    for i in 0..n {
+        publisher
+            .event(TOPIC, &started_event(&format!("e-{i}"), i + 1), false)
+            .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stored = |s: Value| s["mqtt"]["stored"].as_u64().unwrap_or(0);
+        let (a, b) = (stored(mw1.stats().await), stored(mw2.stats().await));
+        if done(a, b) {
+            mw1.stop().await;
+            mw2.stop().await;
+            return (a, b);
+        }
+        assert!(Instant::now() < deadline, "stored {a} and {b} of {n}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_in_one_group_split_the_events_between_them() {
+    let (a, b) = two_instances(6, &[], |a, b| a + b >= 6).await;
+    assert_eq!(a + b, 6);
+    assert!(a > 0 && b > 0, "split: {a} and {b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_shared_subscription_gives_every_instance_every_event() {
+    let (a, b) = two_instances(6, &[Defect::NoSharedSubscription], |a, b| a == 6 && b == 6).await;
+    assert_eq!((a, b), (6, 6));
+}
+
+/// The middleware's binary consuming from `broker` as client `mw-k`, its store in `dir`.
+async fn spawn_binary(
+    plant: &Plant,
+    dir: &Path,
+    broker: &Broker,
+    defects: &[Defect],
+) -> (tokio::process::Child, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_andon-reference-middleware"));
+    cmd.env_clear()
+        .env("PORT", "0")
+        .env("DATA_DIR", dir)
+        .env("BROKER_URL", format!("mqtt://127.0.0.1:{}", broker.port))
+        .env("MQTT_CLIENT_ID", "mw-k")
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
+        )
+        .env(
+            "DEFECTS",
+            defects
+                .iter()
+                .map(|d| d.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (system, url) in &plant.urls {
+        cmd.env(format!("{}_URL", system.as_str().to_ascii_uppercase()), url);
+    }
+    let mut child = cmd.spawn().expect("spawn the middleware binary");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(u) = line.strip_prefix("listening on ") {
+                return u.trim().to_string();
+            }
+        }
+        panic!("the middleware ended without printing its URL");
+    })
+    .await
+    .expect("the middleware printed its URL");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+/// Publishes `n` events to the binary, kills it (-9) once `ready` holds for its stats,
+/// starts the correct middleware on the same store and session: its stats once a marker
+/// published after the restart has been taken in.
+async fn killed_while_taking_in(
+    n: u64,
+    defects: &[Defect],
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let broker = Broker::start().await;
+    let plant = Plant::start().await;
+    let dir = TempDir::new();
+    let (mut child, url) = spawn_binary(&plant, dir.path(), &broker, defects).await;
+    wait_healthy(&url).await;
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut publisher = Publisher::connect(broker.port);
+    let mut published = false;
+    loop {
+        let s = stats_of(&client, &url).await.expect("stats");
+        if !published && s["mqtt"]["connected"] == true {
+            for i in 0..n {
+                publisher
+                    .event(TOPIC, &started_event(&format!("k-{i}"), i + 1), false)
+                    .await;
+            }
+            published = true;
+        } else if published && ready(&s) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready: {s}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.start_kill().expect("kill -9");
+    let _ = child.wait().await;
+    let mw = MqttMw::start(config(&plant, dir.path(), consumer(&broker, "mw-k"), &[])).await;
+    marker(&mut publisher).await;
+    let s = mw
+        .wait_for("took the marker in", |s| s["mqtt"]["refused"] == 1)
+        .await;
+    mw.stop().await;
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_minus_nine_while_taking_in_loses_nothing() {
+    let s = killed_while_taking_in(20, &[], |s| s["mqtt"]["received"] == 20).await;
+    assert_eq!(s["inbox"], 20, "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_before_store_loses_what_was_acknowledged_but_not_stored_at_a_kill() {
+    let s = killed_while_taking_in(20, &[Defect::AckBeforeStore], |s| {
+        s["mqtt"]["stored"] == 20 && s["write_behind"].as_u64() > Some(0)
+    })
+    .await;
+    assert!(s["inbox"].as_u64() < Some(20), "lost some: {s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_middleware_reconnects_when_the_broker_comes_back() {
+    let mut broker = Broker::start().await;
+    let plant = Plant::start().await;
+    let dir = TempDir::new();
+    let mw = MqttMw::start(config(&plant, dir.path(), consumer(&broker, "mw-c"), &[])).await;
+    broker.restart().await;
+    mw.wait_for("connected again", |s| {
+        s["mqtt"]["reconnects"] == 1 && s["mqtt"]["connected"] == true
+    })
+    .await;
+    let mut publisher = Publisher::connect(broker.port);
+    publisher
+        .event(TOPIC, &started_event("after", 1), false)
+        .await;
+    let s = mw
+        .wait_for("stored the event", |s| s["mqtt"]["stored"] == 1)
+        .await;
+    assert_eq!(s["inbox"], 1, "{s}");
+    mw.stop().await;
 }
