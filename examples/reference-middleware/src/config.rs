@@ -1,13 +1,15 @@
 //! Configuration through the wiring contract: arguments or environment (`PORT`, `ERP_URL`,
 //! `MES_URL`, `QMS_URL`, `WMS_URL`, `DATA_DIR`, `CLIENT_ID`, `CLIENT_SECRET`, `DEFECTS`,
-//! `ERP_DIALECTS`, `BC_NOTIFY_URL`),
-//! plus tuning knobs with production defaults that tests shorten.
+//! `ERP_DIALECTS`, `BC_NOTIFY_URL`), the MQTT consumer's (`BROKER_URL`, `MQTT_SUBSCRIBE`,
+//! `MQTT_GROUP`, `MQTT_CLIENT_ID`, `MQTT_SESSION_EXPIRY`), plus tuning knobs with
+//! production defaults that tests shorten.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use andon_contracts::events::mqtt;
 use andon_contracts::{PlantId, System};
 
 use crate::defects::{Defect, Defects};
@@ -75,6 +77,128 @@ pub struct Args {
     /// Concurrent calls per target system.
     #[arg(long, env = "WORKERS", default_value_t = 8)]
     pub workers: usize,
+    /// The MQTT 5 broker to consume events from: `mqtt://HOST[:PORT]` (port 1883 by
+    /// default); empty: no MQTT consumer (events come over HTTP only).
+    #[arg(long, env = "BROKER_URL", default_value = "", value_name = "URL", value_parser = broker_url)]
+    pub broker_url: Broker,
+    /// Topic filters to subscribe to, comma-separated (each as `$share/{group}/{filter}`).
+    #[arg(long, env = "MQTT_SUBSCRIBE", default_value = "andon/#", value_name = "FILTERS", value_parser = topic_filters)]
+    pub mqtt_subscribe: TopicFilters,
+    /// The shared-subscription group: instances in one group split the messages.
+    #[arg(long, env = "MQTT_GROUP", default_value = "andon-reference", value_parser = share_group)]
+    pub mqtt_group: String,
+    /// The MQTT client id, stable across restarts so that the persistent session is found
+    /// again (give a second instance another one).
+    #[arg(long, env = "MQTT_CLIENT_ID", default_value = "andon-reference", value_parser = client_id)]
+    pub mqtt_client_id: String,
+    /// How long (seconds) the broker keeps the session, and queues QoS 1 messages, while
+    /// the middleware is away.
+    #[arg(long, env = "MQTT_SESSION_EXPIRY", default_value_t = 3600)]
+    pub mqtt_session_expiry: u32,
+}
+
+/// Where the MQTT broker is: `mqtt://HOST[:PORT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// The `BROKER_URL` setting: `None` when empty (no MQTT consumer).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Broker(pub Option<BrokerUrl>);
+
+/// Parses `BROKER_URL`: empty, or `mqtt://HOST[:PORT]` (`tcp://` too).
+pub fn broker_url(text: &str) -> Result<Broker, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Broker(None));
+    }
+    let bad = |why: &str| {
+        format!(
+            "BROKER_URL {text:?}: {why}; expected mqtt://HOST[:PORT] (e.g. mqtt://127.0.0.1:1883)"
+        )
+    };
+    let rest = text
+        .strip_prefix("mqtt://")
+        .or_else(|| text.strip_prefix("tcp://"))
+        .ok_or_else(|| bad("the scheme must be mqtt://"))?;
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#', '@']) {
+        return Err(bad("no path, query or credentials"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, _)) if !h.ends_with(']') && h.contains(':') => (authority, None),
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    let port = match port {
+        None => 1883,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    Ok(Broker(Some(BrokerUrl {
+        host: host.to_string(),
+        port,
+    })))
+}
+
+/// The `MQTT_SUBSCRIBE` setting: plain topic filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicFilters(pub Vec<String>);
+
+/// Parses `MQTT_SUBSCRIBE`: comma-separated MQTT topic filters, none of them shared (the
+/// middleware makes them `$share/{group}/…` itself).
+pub fn topic_filters(text: &str) -> Result<TopicFilters, String> {
+    let filters: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect();
+    if filters.is_empty() {
+        return Err("MQTT_SUBSCRIBE: no topic filter; expected e.g. andon/#".into());
+    }
+    for f in &filters {
+        if f.starts_with('$') {
+            return Err(format!(
+                "MQTT_SUBSCRIBE: {f:?}: give the plain filter; the shared subscription \
+                 $share/{{MQTT_GROUP}}/… is made by the middleware"
+            ));
+        }
+        mqtt::check_filter(f).map_err(|e| format!("MQTT_SUBSCRIBE: {e}"))?;
+    }
+    Ok(TopicFilters(filters))
+}
+
+/// Parses `MQTT_GROUP`: one topic level, no wildcard.
+fn share_group(text: &str) -> Result<String, String> {
+    let g = text.trim();
+    if g.is_empty() || g.contains(['/', '+', '#']) {
+        return Err(format!(
+            "MQTT_GROUP {g:?}: a shared-subscription group is one non-empty topic level \
+             without /, + or #"
+        ));
+    }
+    Ok(g.to_string())
+}
+
+/// Parses `MQTT_CLIENT_ID`: not empty.
+fn client_id(text: &str) -> Result<String, String> {
+    let id = text.trim();
+    if id.is_empty() {
+        return Err("MQTT_CLIENT_ID: empty; a stable client id finds the session again".into());
+    }
+    Ok(id.to_string())
 }
 
 /// A number of milliseconds (`500`) or a duration (`500ms`, `2s`).
@@ -123,6 +247,47 @@ pub struct Config {
     pub late_hold_delay: Duration,
     /// Longest sleep of an idle delivery worker between looks at the outbox.
     pub idle_poll: Duration,
+    /// The MQTT consumer (`None`: events come over HTTP only).
+    pub mqtt: Option<MqttConfig>,
+}
+
+/// The MQTT consumer's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttConfig {
+    /// The broker.
+    pub broker: BrokerUrl,
+    /// Plain topic filters (subscribed as `$share/{group}/{filter}`).
+    pub filters: Vec<String>,
+    /// The shared-subscription group.
+    pub group: String,
+    /// The client id (stable: the persistent session is found again).
+    pub client_id: String,
+    /// Session expiry interval, seconds.
+    pub session_expiry: u32,
+    /// MQTT keep-alive.
+    pub keep_alive: Duration,
+    /// First pause before connecting again (doubles up to [`MqttConfig::retry_max`]).
+    pub retry_base: Duration,
+    /// Longest pause before connecting again, or before storing again.
+    pub retry_max: Duration,
+}
+
+impl MqttConfig {
+    /// Consuming from `broker` with the defaults: `andon/#`, group `andon-reference`,
+    /// client id `andon-reference`, session expiry 3600 s, keep-alive 5 s, reconnect after
+    /// 100 ms doubling to 2 s.
+    pub fn new(broker: BrokerUrl) -> Self {
+        Self {
+            broker,
+            filters: vec!["andon/#".into()],
+            group: "andon-reference".into(),
+            client_id: "andon-reference".into(),
+            session_expiry: 3600,
+            keep_alive: Duration::from_secs(5),
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_secs(2),
+        }
+    }
 }
 
 /// OAuth 2.0 client credentials.
@@ -153,6 +318,7 @@ impl Config {
             workers: 8,
             late_hold_delay: Duration::from_secs(120),
             idle_poll: Duration::from_secs(1),
+            mqtt: None,
         }
     }
 
@@ -214,6 +380,13 @@ impl From<Args> for Config {
         c.backoff_max = a.backoff_max.max(a.backoff_base);
         c.lot_wait = a.lot_wait;
         c.workers = a.workers.max(1);
+        c.mqtt = a.broker_url.0.map(|broker| MqttConfig {
+            filters: a.mqtt_subscribe.0,
+            group: a.mqtt_group,
+            client_id: a.mqtt_client_id,
+            session_expiry: a.mqtt_session_expiry,
+            ..MqttConfig::new(broker)
+        });
         c
     }
 }
@@ -301,6 +474,106 @@ mod tests {
                 .expect("refused");
             assert!(e.to_string().contains("no release"), "{e}");
         }
+    }
+
+    #[test]
+    fn broker_settings_fill_the_mqtt_config_and_an_empty_url_means_none() {
+        let c = Config::from(Cli::try_parse_from(["x"]).unwrap().args);
+        assert_eq!(c.mqtt, None);
+        let c = Config::from(Cli::try_parse_from(["x", "--broker-url", ""]).unwrap().args);
+        assert_eq!(c.mqtt, None);
+        let cli = Cli::try_parse_from([
+            "x",
+            "--broker-url",
+            "mqtt://broker.local",
+            "--mqtt-subscribe",
+            "andon/1000/#, andon/+/erp/#",
+            "--mqtt-group",
+            "g1",
+            "--mqtt-client-id",
+            "mw-2",
+            "--mqtt-session-expiry",
+            "60",
+        ])
+        .unwrap();
+        let m = Config::from(cli.args).mqtt.expect("mqtt");
+        assert_eq!(
+            m.broker,
+            BrokerUrl {
+                host: "broker.local".into(),
+                port: 1883
+            }
+        );
+        assert_eq!(m.filters, ["andon/1000/#", "andon/+/erp/#"]);
+        assert_eq!((m.group.as_str(), m.client_id.as_str()), ("g1", "mw-2"));
+        assert_eq!(m.session_expiry, 60);
+        let d = Config::from(
+            Cli::try_parse_from(["x", "--broker-url", "mqtt://127.0.0.1:18830/"])
+                .unwrap()
+                .args,
+        )
+        .mqtt
+        .expect("mqtt");
+        assert_eq!(
+            (d.broker.port, d.filters.clone()),
+            (18830, vec!["andon/#".to_string()])
+        );
+        assert_eq!(
+            (d.group.as_str(), d.client_id.as_str()),
+            ("andon-reference", "andon-reference")
+        );
+        assert_eq!(d.session_expiry, 3600);
+    }
+
+    #[test]
+    fn a_malformed_broker_url_is_an_error_naming_the_variable_and_the_form() {
+        for bad in [
+            "127.0.0.1:1883",
+            "http://127.0.0.1:1883",
+            "mqtt://",
+            "mqtt://host:0",
+            "mqtt://host:99999",
+            "mqtt://host:port",
+            "mqtt://host:1883/topic",
+            "mqtts://host",
+        ] {
+            let e = broker_url(bad).expect_err(bad);
+            assert!(
+                e.contains("BROKER_URL") && e.contains("mqtt://HOST[:PORT]"),
+                "{e}"
+            );
+            let usage = Cli::try_parse_from(["x", "--broker-url", bad])
+                .err()
+                .expect(bad);
+            assert!(usage.to_string().contains("BROKER_URL"), "{usage}");
+        }
+        assert_eq!(
+            broker_url("tcp://[::1]:1884").unwrap().0.unwrap(),
+            BrokerUrl {
+                host: "::1".into(),
+                port: 1884
+            }
+        );
+    }
+
+    #[test]
+    fn bad_topic_filters_group_and_client_id_are_refused() {
+        for bad in [
+            "",
+            " , ",
+            "andon/#/x",
+            "andon/a+",
+            "$share/g/andon/#",
+            "$SYS/#",
+        ] {
+            let e = topic_filters(bad).expect_err(bad);
+            assert!(e.starts_with("MQTT_SUBSCRIBE"), "{e}");
+        }
+        for bad in ["", "a/b", "g+", "#"] {
+            assert!(share_group(bad).unwrap_err().contains("MQTT_GROUP"));
+        }
+        assert!(client_id(" ").unwrap_err().contains("MQTT_CLIENT_ID"));
+        assert!(Cli::try_parse_from(["x", "--mqtt-session-expiry", "-1"]).is_err());
     }
 
     #[test]

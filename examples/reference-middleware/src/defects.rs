@@ -58,11 +58,21 @@ pub enum Defect {
     IgnoreEtag,
     /// Sends a whole Business Central `$batch` again when one of its operations failed.
     BatchPartialRetry,
+    /// Connects to the MQTT broker with clean start on and session expiry 0.
+    CleanSession,
+    /// Acknowledges each MQTT message on arrival and stores it later.
+    AckBeforeStore,
+    /// Subscribes at QoS 0.
+    Qos0Subscribe,
+    /// Subscribes to the plain topic filter, not a shared subscription.
+    NoSharedSubscription,
+    /// Processes retained MQTT messages like live ones.
+    TrustRetained,
 }
 
 impl Defect {
     /// Every defect, in a fixed order.
-    pub const ALL: [Defect; 23] = [
+    pub const ALL: [Defect; 28] = [
         Defect::NoIdempotencyKey,
         Defect::NoDedup,
         Defect::DropOn5xx,
@@ -86,6 +96,11 @@ impl Defect {
         Defect::NoSubscriptionRenewal,
         Defect::IgnoreEtag,
         Defect::BatchPartialRetry,
+        Defect::CleanSession,
+        Defect::AckBeforeStore,
+        Defect::Qos0Subscribe,
+        Defect::NoSharedSubscription,
+        Defect::TrustRetained,
     ];
 
     /// The name used on the command line (`no-idempotency-key`).
@@ -114,6 +129,11 @@ impl Defect {
             Self::NoSubscriptionRenewal => "no-subscription-renewal",
             Self::IgnoreEtag => "ignore-etag",
             Self::BatchPartialRetry => "batch-partial-retry",
+            Self::CleanSession => "clean-session",
+            Self::AckBeforeStore => "ack-before-store",
+            Self::Qos0Subscribe => "qos0-subscribe",
+            Self::NoSharedSubscription => "no-shared-subscription",
+            Self::TrustRetained => "trust-retained",
         }
     }
 
@@ -189,6 +209,29 @@ impl Defect {
             Self::BatchPartialRetry => {
                 "sends a whole Business Central $batch again when one of its operations failed: the journal lines that were posted with it are posted again"
             }
+            _ => self.broker_description(),
+        }
+    }
+
+    /// The real-world bug of a defect of the MQTT consumer ("" for the others).
+    fn broker_description(self) -> &'static str {
+        match self {
+            Self::CleanSession => {
+                "connects to the MQTT broker with clean start on and session expiry 0: the broker keeps no session, so every event published while the middleware is down or reconnecting is lost"
+            }
+            Self::AckBeforeStore => {
+                "acknowledges each MQTT message (PUBACK) as soon as it arrives and stores it later in the background: a crash in between loses events the broker already forgot"
+            }
+            Self::Qos0Subscribe => {
+                "subscribes at QoS 0: the broker queues nothing for the offline session and never redelivers, so events published while the middleware is down are lost"
+            }
+            Self::NoSharedSubscription => {
+                "subscribes to the plain topic filter instead of $share/{group}/…: every instance of a scaled-out middleware gets every event, and the effects happen once per instance"
+            }
+            Self::TrustRetained => {
+                "processes retained MQTT messages like live ones: a stale event left on the broker by an earlier run (or another plant) is taken in again at every subscription"
+            }
+            _ => "",
         }
     }
 }

@@ -9,10 +9,14 @@
 //! instead ([`bc`]).
 
 pub mod bc;
+mod counters;
+mod write_behind;
 
-use std::collections::BTreeSet;
+pub use counters::MqttStats;
+pub use write_behind::WriteBehind;
+
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use andon_contracts::{CloudEvent, EventData, FieldError, Problem, System};
 use axum::Json;
@@ -26,7 +30,7 @@ use crate::delivery::Delivery;
 use crate::dialect::ErpDialects;
 use crate::flows::Inbound;
 use crate::s4hana::{self, Notification};
-use crate::store::{self, DeadLetterInput, Store, now_ms};
+use crate::store::{self, DeadLetterInput, Store, StoreError, now_ms};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -39,6 +43,10 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// DEFECT: ack-before-persist — events acknowledged but not yet stored.
     pub write_behind: Option<Arc<WriteBehind>>,
+    /// The MQTT consumer's counters, when it runs (`BROKER_URL`).
+    pub mqtt: Option<Arc<MqttStats>>,
+    /// DEFECT: ack-before-store — MQTT messages acknowledged but not yet stored.
+    pub mqtt_write_behind: Option<Arc<WriteBehind>>,
 }
 
 /// An answer with an RFC 9457 problem body.
@@ -66,9 +74,11 @@ pub fn problem(
 #[derive(Debug, Clone)]
 pub struct Refusal {
     status: u16,
-    code: &'static str,
+    /// The problem code (`invalid-event`, `wrong-ingress`, …).
+    pub code: &'static str,
     title: &'static str,
-    detail: String,
+    /// What is wrong, in words.
+    pub detail: String,
     errors: Vec<FieldError>,
     source: Option<String>,
     id: Option<String>,
@@ -76,7 +86,8 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: u16, code: &'static str, title: &'static str, detail: String) -> Self {
+    /// A refusal with an answer status, a problem code, its title and the detail.
+    pub fn new(status: u16, code: &'static str, title: &'static str, detail: String) -> Self {
         Self {
             status,
             code,
@@ -89,7 +100,8 @@ impl Refusal {
         }
     }
 
-    fn about(mut self, json: &Value) -> Self {
+    /// The refused event's `source`, `id` and `type`, read from its JSON.
+    pub fn about(mut self, json: &Value) -> Self {
         let s = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
         self.source = s("source");
         self.id = s("id");
@@ -289,28 +301,12 @@ pub async fn receive(
             );
         }
     };
-    // DEFECT: ack-before-persist — acknowledged now, stored later.
-    if let Some(wb) = &app.write_behind {
-        wb.push(event);
-        return (StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response();
-    }
-    let key = event.key();
-    match app
-        .store
-        .call(move |c, p| store::ingest(c, p, &event, now_ms()))
-        .await
-    {
-        Ok(ingested) => {
-            app.delivery.wake(&ingested.targets);
-            if let Inbound::Andon(EventData::MaterialChanged(m)) = &data {
-                app.delivery.material_changed(m);
-            }
-            if ingested.duplicate {
-                tracing::debug!(source = %key.source, id = %key.id, "duplicate event: no second effect");
-                (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response()
-            } else {
-                (StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response()
-            }
+    match take_in(&app, event, &data, app.write_behind.as_deref()).await {
+        Ok(Taken::Duplicate) => {
+            (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response()
+        }
+        Ok(Taken::Stored | Taken::Buffered) => {
+            (StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "storing an event failed");
@@ -328,10 +324,61 @@ pub async fn receive(
     }
 }
 
+/// How an accepted event was taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Stored with the commands it implies (committed).
+    Stored,
+    /// Already in the inbox (same `source` + `id`): no second effect.
+    Duplicate,
+    /// DEFECT: ack-before-persist / ack-before-store — buffered, not stored yet.
+    Buffered,
+}
+
+/// Takes in an accepted event, whichever door it came through (HTTP or MQTT): stores it
+/// and its commands in one transaction, wakes the delivery workers of the targets that
+/// got commands and refreshes the material cache. `Ok` means committed (or a duplicate);
+/// only then may the sender be acknowledged.
+pub async fn take_in(
+    app: &AppState,
+    event: CloudEvent,
+    data: &Inbound,
+    write_behind: Option<&WriteBehind>,
+) -> Result<Taken, StoreError> {
+    // DEFECT: ack-before-persist / ack-before-store — acknowledged now, stored later.
+    if let Some(wb) = write_behind {
+        wb.push(event);
+        return Ok(Taken::Buffered);
+    }
+    let key = event.key();
+    let ingested = app
+        .store
+        .call(move |c, p| store::ingest(c, p, &event, now_ms()))
+        .await?;
+    app.delivery.wake(&ingested.targets);
+    if let Inbound::Andon(EventData::MaterialChanged(m)) = data {
+        app.delivery.material_changed(m);
+    }
+    if ingested.duplicate {
+        tracing::debug!(source = %key.source, id = %key.id, "duplicate event: no second effect");
+        Ok(Taken::Duplicate)
+    } else {
+        Ok(Taken::Stored)
+    }
+}
+
 async fn record_refusal(store: &Store, system: System, refusal: &Refusal) {
+    if let Err(e) = dead_letter(store, format!("POST /events/{system}"), refusal).await {
+        tracing::error!(error = %e, "recording a rejected event failed");
+    }
+}
+
+/// Lists a refused event as a dead letter (`rejected-at-ingress`) of the ingress `call`
+/// it came through (`POST /events/mes`, `MQTT andon/1000/mes/…`).
+pub async fn dead_letter(store: &Store, call: String, refusal: &Refusal) -> Result<(), StoreError> {
     let d = DeadLetterInput {
         target: "ingress".into(),
-        call: format!("POST /events/{system}"),
+        call,
         status: Some(refusal.status),
         reason: "rejected-at-ingress".into(),
         problem: Some(refusal.problem_json()),
@@ -341,14 +388,11 @@ async fn record_refusal(store: &Store, system: System, refusal: &Refusal) {
         refusal.id.clone(),
         refusal.type_.clone(),
     );
-    let r = store
+    store
         .call(move |c, _| {
             store::record_dead_letter(c, source.as_deref(), id.as_deref(), type_.as_deref(), &d)
         })
-        .await;
-    if let Err(e) = r {
-        tracing::error!(error = %e, "recording a rejected event failed");
-    }
+        .await
 }
 
 /// `GET /health`: ready only when the store is open and the workers run.
@@ -382,7 +426,10 @@ pub async fn dead_letters(State(app): State<AppState>) -> Response {
 
 /// `GET /stats`: inbox, outbox and lot counters.
 pub async fn stats(State(app): State<AppState>) -> Response {
-    let pending_write_behind = app.write_behind.as_ref().map(|w| w.len()).unwrap_or(0);
+    let pending_write_behind: usize = [&app.write_behind, &app.mqtt_write_behind]
+        .iter()
+        .filter_map(|w| w.as_ref().map(|w| w.len()))
+        .sum();
     match app.store.call(|c, _| store::stats(c)).await {
         Ok(s) => {
             let mut v = serde_json::to_value(s).unwrap_or_default();
@@ -393,6 +440,9 @@ pub async fn stats(State(app): State<AppState>) -> Response {
                 .filter_map(|k| v[*k].as_u64())
                 .sum();
             v["backlog"] = json!(owed);
+            if let Some(m) = &app.mqtt {
+                v["mqtt"] = m.to_json();
+            }
             Json(v).into_response()
         }
         Err(e) => problem(
@@ -402,42 +452,6 @@ pub async fn stats(State(app): State<AppState>) -> Response {
             e.to_string(),
             vec![],
         ),
-    }
-}
-
-/// DEFECT: ack-before-persist — a write-behind buffer of acknowledged events, stored by
-/// [`WriteBehind::flush`] every so often. A crash in between loses them.
-#[derive(Default)]
-pub struct WriteBehind {
-    events: Mutex<Vec<CloudEvent>>,
-}
-
-impl WriteBehind {
-    fn push(&self, e: CloudEvent) {
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(e);
-    }
-
-    fn len(&self) -> usize {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Stores what was acknowledged so far.
-    pub async fn flush(&self, store: &Store, delivery: &Delivery) {
-        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut targets = BTreeSet::new();
-        for event in events {
-            match store
-                .call(move |c, p| store::ingest(c, p, &event, now_ms()))
-                .await
-            {
-                Ok(i) => targets.extend(i.targets),
-                Err(e) => tracing::error!(error = %e, "write-behind lost an event"),
-            }
-        }
-        delivery.wake(&targets);
     }
 }
 

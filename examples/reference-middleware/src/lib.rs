@@ -2,7 +2,8 @@
 //!
 //! The reference SUT of andon: a correct integration service between the ERP, MES, QMS
 //! and WMS simulators, configured only through the wiring contract (`sut.toml`), with a
-//! durable SQLite inbox/outbox — and twenty-one named defects that make it behave like the
+//! durable SQLite inbox/outbox, events taken in over HTTP webhooks and, with `BROKER_URL`,
+//! from an MQTT 5 broker — and twenty-eight named defects that make it behave like the
 //! broken integrations manufacturers actually run (`--defect NAME`, `--list-defects`).
 //!
 //! Layout:
@@ -10,6 +11,8 @@
 //!   struct with its defaults.
 //! * [`ingress`] — HTTP handlers: CloudEvents ingress per system, `/health`,
 //!   `/dead-letters`, `/stats`.
+//! * [`mqtt`] — the MQTT 5 consumer: a persistent session, shared subscriptions at QoS 1,
+//!   each message acknowledged only after its event is stored.
 //! * [`store`] — SQLite (WAL) on a dedicated thread: inbox, outbox, dead letters; an event
 //!   and its commands are committed together.
 //! * [`flows`] — pure mapping from a source event to the commands that realise it, and the
@@ -53,6 +56,7 @@ pub mod dialect;
 pub mod fields;
 pub mod flows;
 pub mod ingress;
+pub mod mqtt;
 pub mod s4hana;
 pub mod server;
 pub mod store;
@@ -60,7 +64,7 @@ pub mod store;
 pub use store::lots;
 
 pub use bc::Release as BcRelease;
-pub use config::{Args, Config, Credentials};
+pub use config::{Args, BrokerUrl, Config, Credentials, MqttConfig};
 pub use defects::{Defect, Defects};
 pub use dialect::{ErpDialect, ErpDialects};
 pub use s4hana::Release;

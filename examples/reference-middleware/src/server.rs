@@ -15,7 +15,8 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::defects::Defect;
 use crate::delivery::Delivery;
-use crate::ingress::{self, AppState, WriteBehind};
+use crate::ingress::{self, AppState, MqttStats, WriteBehind};
+use crate::mqtt;
 use crate::store::lots;
 use crate::store::{Policy, Store, now_ms};
 
@@ -89,12 +90,8 @@ pub async fn run_on(
         (config.lot_wait / 4).clamp(Duration::from_millis(20), Duration::from_millis(500)),
         stop_rx.clone(),
     )));
-    // DEFECT: ack-before-persist — a write-behind buffer flushed every second.
-    let write_behind = config
-        .defects
-        .has(Defect::AckBeforePersist)
-        .then(|| Arc::new(WriteBehind::default()));
-    if let Some(wb) = &write_behind {
+    let (write_behind, mqtt_write_behind) = write_behinds(&config);
+    for wb in write_behind.iter().chain(&mqtt_write_behind) {
         tasks.push(tokio::spawn(flush_write_behind(
             wb.clone(),
             store.clone(),
@@ -102,26 +99,26 @@ pub async fn run_on(
             stop_rx.clone(),
         )));
     }
-    if !config.erp_dialects.bc_plants().is_empty() {
-        let notify = config.bc_notify_url.clone().unwrap_or_else(|| {
-            let port = listener.local_addr().map_or(0, |a| a.port());
-            format!("http://127.0.0.1:{port}/events/erp/bc")
-        });
-        // The subscriptions' handshake calls back into the server: the listener is bound
-        // already, and served right below.
-        tasks.push(tokio::spawn(delivery.clone().watch_bc(
-            notify,
-            config.bc_renew_every,
-            stop_rx.clone(),
-        )));
-    }
+    tasks.extend(keep_bc_subscriptions(
+        &config, &listener, &delivery, &stop_rx,
+    ));
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState {
         store: store.clone(),
         delivery: delivery.clone(),
         ready: ready.clone(),
         write_behind: write_behind.clone(),
+        mqtt: config.mqtt.as_ref().map(|_| Arc::new(MqttStats::default())),
+        mqtt_write_behind: mqtt_write_behind.clone(),
     };
+    if let Some(m) = &config.mqtt {
+        tasks.extend(mqtt::spawn(
+            m.clone(),
+            config.defects.clone(),
+            state.clone(),
+            stop_rx.clone(),
+        ));
+    }
     tracing::info!(
         addr = %listener.local_addr()?,
         db = %config.database().display(),
@@ -137,12 +134,49 @@ pub async fn run_on(
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
-    drop(write_behind);
+    if let Some(wb) = &mqtt_write_behind {
+        wb.flush(&store, &delivery).await;
+    }
+    drop((write_behind, mqtt_write_behind));
     drop(delivery);
     drop(store);
     let _ = tokio::time::timeout(Duration::from_secs(5), closed.wait()).await;
     tracing::info!("reference middleware stopped");
     served.map_err(Error::from)
+}
+
+/// With Business Central plants, the keeper of their webhook subscriptions. Their
+/// handshake calls back into the server: the listener is bound already, and served soon.
+fn keep_bc_subscriptions(
+    config: &Config,
+    listener: &TcpListener,
+    delivery: &Arc<Delivery>,
+    stop: &watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if config.erp_dialects.bc_plants().is_empty() {
+        return None;
+    }
+    let notify = config.bc_notify_url.clone().unwrap_or_else(|| {
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        format!("http://127.0.0.1:{port}/events/erp/bc")
+    });
+    Some(tokio::spawn(delivery.clone().watch_bc(
+        notify,
+        config.bc_renew_every,
+        stop.clone(),
+    )))
+}
+
+/// DEFECT: ack-before-persist, ack-before-store — write-behind buffers (HTTP, MQTT),
+/// flushed every second.
+fn write_behinds(config: &Config) -> (Option<Arc<WriteBehind>>, Option<Arc<WriteBehind>>) {
+    let http = config
+        .defects
+        .has(Defect::AckBeforePersist)
+        .then(|| Arc::new(WriteBehind::default()));
+    let mqtt = (config.mqtt.is_some() && config.defects.has(Defect::AckBeforeStore))
+        .then(|| Arc::new(WriteBehind::default()));
+    (http, mqtt)
 }
 
 /// Lets lot events that waited `lot_wait` for a predecessor go ahead.

@@ -13,13 +13,18 @@
 //! * `bc` — a plant whose ERP is Business Central, against a fake of it: subscriptions,
 //!   renewal by the system's clock, notifications read back, postings read back after a
 //!   lost answer.
+//! * `mqtt` — events consumed from a Mosquitto broker of the test's own (`broker`):
+//!   acknowledged after they are stored, duplicates, retained and poison messages, a
+//!   persistent session across restarts of the middleware and of the broker.
 
 mod bc;
+mod broker;
 mod cli;
 mod defects;
 mod flows;
 mod helpers;
 mod load;
+mod mqtt;
 mod resilience;
 mod restart;
 mod s4hana;
