@@ -46,3 +46,24 @@ Feature: Plants that publish their events to an MQTT broker
     Then no acknowledged event is lost
     And no business effect is posted twice
     And ERP stock reconciles with the plants' activity
+
+  Scenario: The broker restarts in the middle of a burst: the persistent session and the plants' outboxes lose nothing
+    Given plant 1000 with 2 lines making 10 materials
+    And every plant publishes its events to the MQTT broker
+    And a steady load of 40 steps per second
+    And a shift-change burst of 150 steps per second at 4s for 4s
+    And the broker is restarted at 5s
+    And the broker is down at 9s for 2s
+    When the plants run for 14s
+    Then no acknowledged event is lost
+    And no business effect is posted twice
+    And ERP stock reconciles with the plants' activity
+
+  Scenario: A stale retained event from an earlier run is left alone
+    Given plant 1000 with 1 line making 5 materials
+    And every plant publishes its events to the MQTT broker
+    And the broker holds 2 stale retained events from an earlier run
+    And a steady load of 20 steps per second
+    When the plants run for 8s
+    Then every call the middleware makes honours the contract
+    And ERP stock reconciles with the plants' activity

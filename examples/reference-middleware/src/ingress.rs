@@ -399,12 +399,17 @@ pub async fn dead_letter(store: &Store, call: String, refusal: &Refusal) -> Resu
 pub async fn health(State(app): State<AppState>) -> Response {
     let store_ok =
         app.store.is_open() && app.store.call(|c, _| Ok(c.is_autocommit())).await.is_ok();
-    if store_ok && app.ready.load(Ordering::SeqCst) {
+    // Consuming from a broker, it is ready once its subscriptions are in place.
+    let subscribed = app
+        .mqtt
+        .as_ref()
+        .is_none_or(|m| m.subscribed.load(Ordering::SeqCst));
+    if store_ok && app.ready.load(Ordering::SeqCst) && subscribed {
         (StatusCode::OK, Json(json!({"status": "ready"}))).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "starting", "store": store_ok, "workers": app.ready.load(Ordering::SeqCst)})),
+            Json(json!({"status": "starting", "store": store_ok, "workers": app.ready.load(Ordering::SeqCst), "subscribed": subscribed})),
         )
             .into_response()
     }

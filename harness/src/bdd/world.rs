@@ -77,6 +77,8 @@ pub struct AndonWorld {
     pub upgrades: Vec<Value>,
     /// The transport every plant's events take (`mqtt`), when a step says.
     pub transport: Option<String>,
+    /// How the run's broker is set up (`stale_retained`, …).
+    pub broker: Map<String, Value>,
     /// Per-system options (`erp` → `{idempotency: false, …}`).
     pub options: BTreeMap<String, Map<String, Value>>,
     /// Settle limit.
@@ -182,6 +184,9 @@ impl AndonWorld {
         }
         if let Some(t) = &self.transport {
             doc["transport"] = json!(t);
+        }
+        if !self.broker.is_empty() {
+            doc["broker"] = json!(self.broker);
         }
         if let Some(d) = &self.data {
             doc["data"] = json!(d.display().to_string());

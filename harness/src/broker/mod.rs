@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+pub mod stale;
+
 /// Why the broker could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -136,6 +138,12 @@ impl Broker {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        // Started as root, Mosquitto drops to the `mosquitto` user, who must be able to
+        // write its log and persistence file here.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(io)?;
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(io)?
@@ -211,6 +219,13 @@ impl Broker {
             .await
             .is_err()
         {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Kills the broker (SIGKILL): what it saved last is what it will have.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
         }
     }

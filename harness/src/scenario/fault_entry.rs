@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use super::fault_params;
 use super::model::{
-    EngineFault, EngineFaultKind, FaultAction, SutFault, SutFaultKind, Target, TimedFault,
+    BrokerFault, BrokerFaultKind, EngineFault, EngineFaultKind, FaultAction, SutFault,
+    SutFaultKind, Target, TimedFault,
 };
 use super::yaml::{Ctx, Seg};
 
@@ -85,6 +86,9 @@ pub(super) fn convert(ctx: &mut Ctx, i: usize, map: &Map<String, Value>) -> Opti
     let (at, target, kind) = (at?, target?, kind?);
     if target == Target::Sut {
         return sut_fault(ctx, &e, at, kind).ok();
+    }
+    if target == Target::Broker {
+        return broker_fault(ctx, &e, at, kind).ok();
     }
     if let Some(engine_kind) = EngineFaultKind::parse(kind) {
         return engine_fault(ctx, &e, at, target, engine_kind).ok();
@@ -227,6 +231,52 @@ fn sut_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFault
         target: Target::Sut,
         spec: FaultAction::Sut(SutFault {
             kind: sut_kind,
+            duration,
+        }),
+    })
+}
+
+/// A fault of the run's MQTT broker: a kind it takes, only timing keys, and a `for`
+/// exactly when the kind lasts (stop).
+fn broker_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFault, Reported> {
+    let Some(broker_kind) = BrokerFaultKind::parse(kind) else {
+        let kinds: Vec<&str> = BrokerFaultKind::ALL.iter().map(|k| k.name()).collect();
+        ctx.at(
+            e.value("kind"),
+            format!(
+                "unknown broker fault kind {kind:?}, expected one of {}",
+                kinds.join(", ")
+            ),
+        );
+        return Err(Reported);
+    };
+    let mut ok = e.only_timing_keys(ctx, "a broker fault");
+    let duration = e.duration(ctx, "for")?;
+    match (broker_kind, duration) {
+        (BrokerFaultKind::Stop, None) => {
+            ctx.at(e.item(), "stop needs `for`: how long the broker stays down");
+            ok = false;
+        }
+        (BrokerFaultKind::Restart | BrokerFaultKind::Kill, Some(_)) => {
+            ctx.at(
+                e.key_name("for"),
+                format!(
+                    "`for` does not apply to {}: the broker is started again at once (use stop with for)",
+                    broker_kind.name()
+                ),
+            );
+            ok = false;
+        }
+        _ => {}
+    }
+    if !ok {
+        return Err(Reported);
+    }
+    Ok(TimedFault {
+        at,
+        target: Target::Broker,
+        spec: FaultAction::Broker(BrokerFault {
+            kind: broker_kind,
             duration,
         }),
     })

@@ -55,6 +55,8 @@ struct Raw {
     upgrades: Vec<super::Upgrade>,
     #[serde(default)]
     transport: Option<crate::sut::Transport>,
+    #[serde(default)]
+    broker: super::BrokerOptions,
 }
 
 /// The seed when none is given.
@@ -208,6 +210,7 @@ impl Raw {
             thresholds,
             upgrades: self.upgrades,
             transport: self.transport,
+            broker: self.broker,
         }
     }
 }

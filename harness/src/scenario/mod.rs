@@ -62,8 +62,9 @@ use serde::Serialize;
 pub use crate::history::Expect;
 pub use error::{Problem, ScenarioError};
 pub use model::{
-    EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix, Options, Per, PlantEntry, Rate,
-    RateError, Shape, SutFault, SutFaultKind, SystemOptions, Target, TimedFault, Upgrade,
+    BrokerFault, BrokerFaultKind, EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix,
+    Options, Per, PlantEntry, Rate, RateError, Shape, SutFault, SutFaultKind, SystemOptions,
+    Target, TimedFault, Upgrade,
 };
 pub use threshold::Threshold;
 pub use yaml::MAX_FLOW_DEPTH;
@@ -119,6 +120,35 @@ pub struct Scenario {
     /// `transport` wins. Default: the SUT manifest's first (webhooks when it takes them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<crate::sut::Transport>,
+    /// The run's MQTT broker, when a plant publishes to one.
+    #[serde(skip_serializing_if = "BrokerOptions::is_default")]
+    pub broker: BrokerOptions,
+}
+
+/// How the run's MQTT broker is set up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerOptions {
+    /// Stale events left retained on the broker before the middleware starts, as an
+    /// earlier run or another plant leaves them (a shipment on the WMS's topic):
+    /// a middleware that acts on a retained message posts what never happened in this run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stale_retained: u32,
+    /// Messages the broker queues per client beyond those in flight; further ones are
+    /// dropped (default 10 000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queued_messages: Option<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl BrokerOptions {
+    /// Whether nothing is set.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 impl Scenario {
@@ -231,7 +261,15 @@ impl Scenario {
     pub fn sut_faults(&self) -> impl Iterator<Item = (Dur, SutFault)> {
         self.faults.iter().filter_map(|f| match &f.spec {
             FaultAction::Sut(s) => Some((f.at, *s)),
-            FaultAction::Simulator(_) | FaultAction::Engine(_) => None,
+            FaultAction::Simulator(_) | FaultAction::Engine(_) | FaultAction::Broker(_) => None,
+        })
+    }
+
+    /// Faults on the run's MQTT broker, in file order.
+    pub fn broker_faults(&self) -> impl Iterator<Item = (Dur, BrokerFault)> {
+        self.faults.iter().filter_map(|f| match &f.spec {
+            FaultAction::Broker(b) => Some((f.at, *b)),
+            _ => None,
         })
     }
 

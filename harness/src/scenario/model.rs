@@ -354,16 +354,19 @@ pub enum Target {
     Wms,
     /// The middleware under test (through the SUT driver).
     Sut,
+    /// The run's MQTT broker (when a plant publishes to one).
+    Broker,
 }
 
 impl Target {
     /// Every target, in file order.
-    pub const ALL: [Target; 5] = [
+    pub const ALL: [Target; 6] = [
         Target::Erp,
         Target::Mes,
         Target::Qms,
         Target::Wms,
         Target::Sut,
+        Target::Broker,
     ];
 
     /// The simulator, or `None` for the SUT.
@@ -373,7 +376,7 @@ impl Target {
             Self::Mes => Some(System::Mes),
             Self::Qms => Some(System::Qms),
             Self::Wms => Some(System::Wms),
-            Self::Sut => None,
+            Self::Sut | Self::Broker => None,
         }
     }
 
@@ -385,6 +388,7 @@ impl Target {
             Self::Qms => "qms",
             Self::Wms => "wms",
             Self::Sut => "sut",
+            Self::Broker => "broker",
         }
     }
 
@@ -499,6 +503,49 @@ pub struct EngineFault {
     pub duration: Dur,
 }
 
+/// What andon does to the run's MQTT broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerFaultKind {
+    /// SIGTERM (it saves its persistence file), then start again at once.
+    Restart,
+    /// SIGKILL (what it saved last, at most a second ago, is what it has), then start again.
+    Kill,
+    /// SIGTERM, down for `for` (publishes and the SUT's connection are refused), then
+    /// start again.
+    Stop,
+}
+
+impl BrokerFaultKind {
+    /// Every broker fault kind.
+    pub const ALL: [BrokerFaultKind; 3] = [Self::Restart, Self::Kill, Self::Stop];
+
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Restart => "restart",
+            Self::Kill => "kill",
+            Self::Stop => "stop",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A fault on the run's MQTT broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerFault {
+    /// What to do.
+    pub kind: BrokerFaultKind,
+    /// How long a stop lasts (only `stop` has one).
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Dur>,
+}
+
 /// What a timed fault does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
@@ -508,6 +555,8 @@ pub enum FaultAction {
     Sut(SutFault),
     /// A fault applied to a simulator's container by the container engine.
     Engine(EngineFault),
+    /// A fault applied to the run's MQTT broker.
+    Broker(BrokerFault),
 }
 
 impl FaultAction {
@@ -517,6 +566,7 @@ impl FaultAction {
             Self::Simulator(s) => s.kind.name(),
             Self::Sut(s) => s.kind.name(),
             Self::Engine(e) => e.kind.name(),
+            Self::Broker(b) => b.kind.name(),
         }
     }
 
@@ -526,6 +576,7 @@ impl FaultAction {
             Self::Simulator(s) => s.duration,
             Self::Sut(s) => s.duration,
             Self::Engine(e) => Some(e.duration),
+            Self::Broker(b) => b.duration,
         }
     }
 }
@@ -547,7 +598,7 @@ impl TimedFault {
     pub fn ends_at(&self, run_duration: Duration) -> Duration {
         match (&self.spec, self.spec.duration()) {
             (_, Some(d)) => self.at.0 + d.0,
-            (FaultAction::Sut(_), None) => self.at.0,
+            (FaultAction::Sut(_) | FaultAction::Broker(_), None) => self.at.0,
             (FaultAction::Simulator(_) | FaultAction::Engine(_), None) => {
                 run_duration.max(self.at.0)
             }
@@ -566,6 +617,7 @@ impl Serialize for TimedFault {
             FaultAction::Simulator(spec) => serde_json::to_value(spec),
             FaultAction::Sut(spec) => serde_json::to_value(spec),
             FaultAction::Engine(spec) => serde_json::to_value(spec),
+            FaultAction::Broker(spec) => serde_json::to_value(spec),
         }
         .map_err(serde::ser::Error::custom)?;
         if let Some(m) = map.as_object_mut() {

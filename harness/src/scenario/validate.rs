@@ -349,7 +349,7 @@ fn faults(ctx: &mut Ctx, s: &Scenario, index: &[usize], master: Option<&MasterDa
             FaultAction::Sut(sf) => {
                 sut.push((f.at.0, f.ends_at(s.duration.0), i, sf.kind.name()));
             }
-            FaultAction::Engine(_) => {}
+            FaultAction::Engine(_) | FaultAction::Broker(_) => {}
             FaultAction::Simulator(spec) => {
                 let system = f.target.system().unwrap_or(System::Erp);
                 let at = SimFault {

@@ -449,10 +449,12 @@ async fn post(
 }
 
 /// Publishes the event (`json`, its structured form) to `target`'s broker at QoS 1 within
-/// `timeout`: acknowledged by a PUBACK whose reason code is below 0x80 (0x10, no matching
-/// subscribers, included: the broker took the message and had no one to give it to);
-/// tried again after a failure code, a broken connection or no PUBACK in time. Returns the
-/// topic's URL and how it ended.
+/// `timeout`: acknowledged by a PUBACK with reason code 0 (success: the broker took it for
+/// its subscribers). Kept and published again after a backoff when the PUBACK says 0x10
+/// (no matching subscribers: no one consumes the topic yet, as before the middleware's
+/// first subscription or while a restarted broker has not matched its restored sessions),
+/// after a failure code, a broken connection, or no PUBACK in time. Returns the topic's
+/// URL and how it ended.
 async fn publish(
     inner: &Inner,
     expiry: &mut Expiry,
@@ -474,14 +476,18 @@ async fn publish(
     let message = andon_contracts::events::mqtt::encode(json, target.mode);
     let publisher = inner.publisher(target);
     let settled = match expiry.run(timeout, publisher.publish(topic, message)).await {
-        Some(Ok(mqtt::Acked { reason })) if reason < 0x80 => Settled {
+        Some(Ok(mqtt::Acked { reason: 0 })) => Settled {
             outcome: Outcome::Ok,
             status: None,
-            puback: Some(reason),
+            puback: Some(0),
             error: None,
             content_type: None,
             rejected: false,
             next: Attempt::Delivered,
+        },
+        Some(Ok(mqtt::Acked { reason: 0x10 })) => Settled {
+            puback: Some(0x10),
+            ..Settled::failed("no matching subscribers: no one consumes this topic yet".into())
         },
         Some(Ok(mqtt::Acked { reason })) => Settled {
             puback: Some(reason),

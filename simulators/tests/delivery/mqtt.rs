@@ -198,13 +198,27 @@ async fn a_subscriber_receives_each_event_in_the_cloudevents_mqtt_binding() {
 }
 
 #[tokio::test]
-async fn a_publish_nobody_subscribed_to_is_acknowledged_with_reason_16() {
+async fn a_publish_nobody_subscribed_to_is_kept_and_published_again_once_someone_is() {
     let broker = Mosquitto::start("nobody").await;
     let rig = Rig::start(Some(broker.ingress()));
     rig.emit("WO-1");
+    rig.wait_for_attempts(2).await;
+    let first = pubacks(&rig)[0].clone();
+    assert_eq!(
+        (first.0, first.1),
+        (Outcome::Fail, Some(16)),
+        "no matching subscribers"
+    );
+    assert_eq!(rig.emitter.stats().pending, 1, "kept in the outbox");
+    let mut rx = subscriber(broker.port, "andon/#").await;
     rig.drained().await;
-    assert_eq!(pubacks(&rig)[0].0, Outcome::Ok);
-    assert_eq!(pubacks(&rig)[0].1, Some(16), "no matching subscribers");
+    let (_, got) = tokio::time::timeout(PATIENCE, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got["subject"], "WO-1");
+    let last = pubacks(&rig).last().unwrap().clone();
+    assert_eq!((last.0, last.1), (Outcome::Ok, Some(0)));
 }
 
 #[tokio::test]

@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 pub struct MqttStats {
     /// Connected to the broker and subscribed.
     pub connected: AtomicBool,
+    /// Subscribed at least once since the start (the middleware is not ready before: a
+    /// plant publishing meanwhile would reach no one).
+    pub subscribed: AtomicBool,
     /// Messages received (every PUBLISH, retained ones included).
     pub received: AtomicU64,
     /// Events stored (committed) for the first time.

@@ -116,6 +116,7 @@ async fn poll(
                 awaiting_subacks = awaiting_subacks.saturating_sub(1);
                 if awaiting_subacks == 0 {
                     link.stats.connected.store(true, Ordering::SeqCst);
+                    link.stats.subscribed.store(true, Ordering::SeqCst);
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {

@@ -70,6 +70,14 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Plants,
+            "the broker holds {n} stale retained event|events from an earlier run",
+            r"^the (?:MQTT )?broker holds (?P<n>\d+) stale retained events? (?:left )?from an earlier run$",
+            "Before the middleware starts, events that never happened in this run are left retained on the WMS's topics (shipments of one unit of lots of the initial stock), as an earlier run or another plant leaves them. A middleware must not act on a retained message: what it posts from one cites an event the run never emitted.",
+            "Given the broker holds 1 stale retained event from an earlier run",
+            Setup(stale_retained),
+        ),
+        s(
+            T::Plants,
             "the {system} of plant {id} publishes to the MQTT broker|posts webhooks",
             r#"^the (?P<system>ERP|MES|QMS|WMS) of plant "?(?P<id>[A-Z0-9]{4})"? (?P<how>publishes (?:its events )?to the (?:MQTT )?broker|posts webhooks)$"#,
             "How one plant's system delivers its events, whatever the others do: to the run's broker, or as webhooks (a plant acquired with another MES product, say). Adds the plant if it is not there yet.",
@@ -567,6 +575,20 @@ pub(super) fn build() -> Vec<StepDef> {
             "SUT faults by the driver: SIGKILL and start again, SIGTERM and start again, or SIGSTOP for a while then SIGCONT.",
             "Given the middleware is killed at 12s",
             Setup(f_sut),
+        ),
+        s(
+            T::Faults,
+            "the broker is restarted|killed at {at} / the broker is down at {at} for {for}",
+            concat!(
+                r"^the (?:MQTT )?broker is (?P<what>restarted|killed|down) at ",
+                dur!("at"),
+                "(?: for ",
+                dur!("for"),
+                ")?$"
+            ),
+            "Faults of the run's Mosquitto: restarted (SIGTERM, it saves its sessions and queued messages, then started again), killed (SIGKILL: what it saved in its last second is what it has), or down for a while (publishes and the middleware's connection refused; each plant keeps its events in its outbox).",
+            "Given the broker is restarted at 6s",
+            Setup(f_broker),
         ),
         s(
             T::Faults,

@@ -31,3 +31,28 @@ pub(super) fn plant_transport(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     }
     Ok(())
 }
+
+pub(super) fn f_broker(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    let kind = match a.req("what")? {
+        "killed" => "kill",
+        "restarted" => "restart",
+        _ => "stop",
+    };
+    match (kind, a.get("for")) {
+        ("stop", None) => Err("a broker that is down needs a duration: down at 6s for 4s".into()),
+        ("stop", Some(_)) | (_, None) => super::setup::fault(w, a, "broker", kind, json!({})),
+        (_, Some(_)) => Err(format!(
+            "a broker {kind} has no duration: it is started again at once"
+        )),
+    }
+}
+
+pub(super) fn stale_retained(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    w.before_run("broker")?;
+    let n: u32 = a
+        .req("n")?
+        .parse()
+        .map_err(|_| "the number of stale retained events is a whole number".to_string())?;
+    w.broker.insert("stale_retained".into(), json!(n));
+    Ok(())
+}

@@ -19,7 +19,7 @@ use super::{RunError, RunRecord, humantime_ms};
 use crate::engine::load;
 use crate::engine::runtime::{Runtime, SutHandle};
 use crate::report::SutAction;
-use crate::scenario::{Scenario, SutFault, SutFaultKind};
+use crate::scenario::{BrokerFault, Scenario, SutFault, SutFaultKind};
 use crate::sut::SutError;
 
 /// What [`drive`] leaves.
@@ -52,6 +52,13 @@ pub(super) async fn drive(
     let sut_task = tokio::spawn(drive_sut_faults(driver, sut_faults, t0));
     // Simulator faults, and faults through the container engine, on their own clock.
     let sim_task = tokio::spawn(drive_sim_faults(rt.clone(), sim_timeline(scenario), t0));
+    let broker_faults: Vec<(Duration, BrokerFault)> =
+        scenario.broker_faults().map(|(at, f)| (at.0, f)).collect();
+    let broker_task = tokio::spawn(super::broker_faults::drive(
+        started.broker.clone(),
+        broker_faults,
+        t0,
+    ));
 
     let now = std::cell::Cell::new(Duration::ZERO);
     let mut carry: BTreeMap<System, f64> = BTreeMap::new();
@@ -94,6 +101,11 @@ pub(super) async fn drive(
         .await
         .map_err(|e| RunError::Internal(format!("the SUT fault task failed: {e}")))?;
     record.meta.sut_actions = actions;
+    let broker_actions = broker_task
+        .await
+        .map_err(|e| RunError::Internal(format!("the broker fault task failed: {e}")))?;
+    record.meta.sut_actions.extend(broker_actions);
+    record.meta.sut_actions.sort_by_key(|a| a.at);
     Ok(Driven {
         sut,
         sut_failure,

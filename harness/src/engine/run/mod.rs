@@ -19,6 +19,7 @@
 //! ([`RunRecord`]), `sut.toml` and `sut.log`, so `andon check` re-judges and `andon replay`
 //! re-drives it ([`recorded`]).
 
+mod broker_faults;
 mod drive;
 mod finish;
 mod prepare;

@@ -38,6 +38,12 @@ pub(super) enum Start {
 /// the SUT's ingress.
 pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunError> {
     let plan = transport::plan(&p.manifest, &p.scenario)?;
+    if !plan.uses_mqtt() && p.scenario.broker_faults().next().is_some() {
+        return Err(RunError::Transport(format!(
+            "{}: the scenario has broker faults, and no plant publishes to the broker (`transport: mqtt`, for a system whose events the SUT consumes from one)",
+            opts.scenario.display()
+        )));
+    }
     if plan.uses_mqtt() {
         crate::broker::find()?;
         if opts.runtime != crate::engine::runtime::RuntimeKind::InProcess {
@@ -67,17 +73,20 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
         }
     };
     let broker = if plan.uses_mqtt() {
-        match Broker::start(&p.dir.0.join("broker"), &BrokerConfig::default()).await {
+        match start_broker(p).await {
             Ok(b) => Some(b),
             Err(e) => {
                 rt.stop().await;
-                return Err(e.into());
+                return Err(e);
             }
         }
     } else {
         None
     };
     ph.broker = broker.as_ref().map(Broker::url);
+    if plan.uses_mqtt() {
+        tracing::info!(transports = %plan.describe(), "events go over a broker");
+    }
     let broker_address = broker.as_ref().map(Broker::address);
     let mut sut = match p.manifest.resolve(&ph) {
         Ok(s) => s,
@@ -116,6 +125,39 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
         },
         driver,
     ))
+}
+
+/// Starts the run's broker as the scenario sets it up, and leaves on it the stale retained
+/// events the scenario asks for (before the SUT subscribes).
+async fn start_broker(p: &Prepared) -> Result<Broker, RunError> {
+    let options = &p.scenario.broker;
+    let mut config = BrokerConfig::default();
+    if let Some(n) = options.max_queued_messages {
+        config.max_queued_messages = n;
+    }
+    let broker = Broker::start(&p.dir.0.join("broker"), &config).await?;
+    if options.stale_retained > 0 {
+        let Some(wms) = p
+            .manifest
+            .ingress
+            .get(&System::Wms)
+            .and_then(|i| i.mqtt.as_ref())
+        else {
+            return Err(RunError::Transport(
+                "broker.stale_retained leaves events on the WMS's topics, and the SUT's manifest declares no mqtt ingress for wms".into(),
+            ));
+        };
+        let events = crate::broker::stale::events(&p.master, options.stale_retained);
+        let topics = crate::broker::stale::publish(&broker.address(), wms, &events)
+            .await
+            .map_err(RunError::Transport)?;
+        tracing::info!(
+            n = events.len(),
+            ?topics,
+            "stale retained events left on the broker"
+        );
+    }
+    Ok(broker)
 }
 
 /// The manifest's placeholders where the runtime placed the run: the simulators' URLs as

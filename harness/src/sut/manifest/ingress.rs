@@ -22,25 +22,21 @@ use super::Template;
 /// The default topic layout: a unified namespace of plant, system and event kind.
 pub const DEFAULT_TOPIC: &str = "andon/{plant}/{system}/{kind}";
 
-/// One system's ingress as written: a URL, or a table.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum RawIngressEntry {
-    Url(Spanned<String>),
-    Table(Spanned<RawIngressTable>),
-}
+/// One system's ingress as written: a URL, or a table (read as a value first: its problems
+/// are placed at the entry).
+pub(super) type RawIngressEntry = Spanned<toml::Value>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawIngressTable {
+struct RawIngressTable {
     #[serde(default)]
-    webhook: Option<Spanned<String>>,
+    webhook: Option<String>,
     #[serde(default)]
-    mqtt: Option<Spanned<String>>,
+    mqtt: Option<String>,
     #[serde(default)]
-    topic: Option<Spanned<String>>,
+    topic: Option<String>,
     #[serde(default)]
-    mode: Option<Spanned<String>>,
+    mode: Option<String>,
 }
 
 /// How events reach the SUT.
@@ -138,22 +134,36 @@ pub(super) fn entry(
     raw: RawIngressEntry,
     err: &dyn Fn(usize, String) -> super::ManifestError,
 ) -> Result<IngressSpec, super::ManifestError> {
-    let t = match raw {
-        RawIngressEntry::Url(u) => {
+    let span = raw.span();
+    let at = span.start;
+    let t: RawIngressTable = match raw.into_inner() {
+        toml::Value::String(u) => {
             return Ok(IngressSpec {
-                webhook: Some(Template::from(u)),
+                webhook: Some(Template::from(Spanned::new(span, u))),
                 mqtt: None,
             });
         }
-        RawIngressEntry::Table(t) => t,
-    };
-    let at = t.span().start;
-    let t = t.into_inner();
-    let webhook = t.webhook.map(Template::from);
-    let Some(filter) = t.mqtt else {
-        if let Some(k) = t.topic.as_ref().or(t.mode.as_ref()) {
+        v @ toml::Value::Table(_) => v.try_into().map_err(|e: toml::de::Error| {
+            err(at, format!("ingress.{system}: {}", e.message().trim()))
+        })?,
+        other => {
             return Err(err(
-                k.span().start,
+                at,
+                format!(
+                    "ingress.{system}: expected a URL or a table such as {{ webhook = \"…\", mqtt = \"andon/+/{system}/#\" }}, got a {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    // The table's values are placed at the entry (their own spans are not kept).
+    let webhook = t
+        .webhook
+        .map(|w| Template::from(Spanned::new(span.clone(), w)));
+    let Some(filter) = t.mqtt else {
+        if t.topic.is_some() || t.mode.is_some() {
+            return Err(err(
+                at,
                 format!(
                     "ingress.{system}: `topic` and `mode` go with `mqtt` (the topic filter the SUT subscribes to)"
                 ),
@@ -172,25 +182,18 @@ pub(super) fn entry(
             )),
         };
     };
-    let filter_at = filter.span().start;
-    let filter = filter.into_inner();
+    let filter_at = at;
     mqtt::check_filter(&filter)
         .map_err(|m| err(filter_at, format!("ingress.{system}.mqtt: {m}")))?;
-    let (topic, topic_at) = match t.topic {
-        Some(s) => (s.get_ref().clone(), s.span().start),
-        None => (DEFAULT_TOPIC.to_string(), filter_at),
-    };
+    let (topic, topic_at) = (t.topic.unwrap_or_else(|| DEFAULT_TOPIC.to_string()), at);
     mqtt::check_template(&topic)
         .map_err(|m| err(topic_at, format!("ingress.{system}.topic: {m}")))?;
     let mode = match t.mode {
         None => Mode::Binary,
-        Some(m) => Mode::parse(m.get_ref()).ok_or_else(|| {
+        Some(m) => Mode::parse(&m).ok_or_else(|| {
             err(
-                m.span().start,
-                format!(
-                    "ingress.{system}.mode: {:?}, expected binary or structured",
-                    m.get_ref()
-                ),
+                at,
+                format!("ingress.{system}.mode: {m:?}, expected binary or structured"),
             )
         })?,
     };
