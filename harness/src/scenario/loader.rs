@@ -57,6 +57,12 @@ struct Raw {
     transport: Option<crate::sut::Transport>,
     #[serde(default)]
     broker: super::BrokerOptions,
+    #[serde(default = "one_instance")]
+    instances: u32,
+}
+
+fn one_instance() -> u32 {
+    1
 }
 
 /// The seed when none is given.
@@ -211,6 +217,7 @@ impl Raw {
             upgrades: self.upgrades,
             transport: self.transport,
             broker: self.broker,
+            instances: self.instances,
         }
     }
 }

@@ -123,6 +123,15 @@ pub struct Scenario {
     /// The run's MQTT broker, when a plant publishes to one.
     #[serde(skip_serializing_if = "BrokerOptions::is_default")]
     pub broker: BrokerOptions,
+    /// Instances of the SUT started side by side (default 1, at most 8): each with its own
+    /// `{sut.port}` and `{sut.instance}`, all consuming from the broker (behind one shared
+    /// subscription, when the SUT is right); webhooks and the SUT faults go to the first.
+    #[serde(skip_serializing_if = "is_one")]
+    pub instances: u32,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// How the run's MQTT broker is set up.

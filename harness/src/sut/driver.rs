@@ -61,7 +61,13 @@ pub fn free_port() -> std::io::Result<u16> {
 impl SutDriver {
     /// A driver for `sut` that logs into `run_dir/sut.log` (the folder is created).
     pub fn new(sut: ResolvedSut, run_dir: &Path) -> Result<Self, SutError> {
-        let path = run_dir.join("sut.log");
+        Self::logging_to(sut, run_dir, "sut.log")
+    }
+
+    /// A driver for `sut` that logs into `run_dir/<file>` (another instance of the SUT:
+    /// `sut-2.log`).
+    pub fn logging_to(sut: ResolvedSut, run_dir: &Path, file: &str) -> Result<Self, SutError> {
+        let path = run_dir.join(file);
         if let Err(source) = std::fs::create_dir_all(run_dir) {
             return Err(SutError::Log { path, source });
         }

@@ -30,7 +30,11 @@ use crate::scenario::Scenario;
 /// emitter buffer empty and, when the SUT reports one, a 0 backlog — up to the scenario's
 /// settle limit, never a fixed sleep.
 pub(super) async fn settle_run(started: &Started, scenario: &Scenario) -> Settled {
-    let backlog = BacklogProbe::new(started.sut.backlog.clone());
+    let urls: Vec<String> = std::iter::once(&started.sut)
+        .chain(started.more.iter().map(|i| &i.sut))
+        .filter_map(|s| s.backlog.clone())
+        .collect();
+    let backlog = BacklogProbe::new(urls);
     let quiet = if backlog.is_some() {
         QUIET_WITH_BACKLOG
     } else {
@@ -79,31 +83,40 @@ pub(super) async fn settle_with_backlog(
     out
 }
 
-/// Reads the SUT's `backlog` capability.
+/// Reads the SUT's `backlog` capability (of every instance: their sum).
 #[derive(Debug, Clone)]
 pub(super) struct BacklogProbe {
-    url: String,
+    urls: Vec<String>,
     client: reqwest::Client,
 }
 
 impl BacklogProbe {
-    pub(super) fn new(url: Option<String>) -> Option<Self> {
+    /// A probe of `urls`; none when there are none.
+    pub(super) fn new(urls: Vec<String>) -> Option<Self> {
+        if urls.is_empty() {
+            return None;
+        }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
             .ok()?;
-        url.map(|url| Self { url, client })
+        Some(Self { urls, client })
     }
 
-    /// The backlog; an unreadable answer counts as 1 (not settled yet).
+    /// The backlog of every instance together; an unreadable answer counts as 1 (not
+    /// settled yet).
     async fn fetch(&self) -> u64 {
-        let Ok(resp) = self.client.get(&self.url).send().await else {
-            return 1;
-        };
-        match resp.json::<serde_json::Value>().await {
-            Ok(v) => v["backlog"].as_u64().unwrap_or(1),
-            Err(_) => 1,
+        let mut sum = 0;
+        for url in &self.urls {
+            sum += match self.client.get(url).send().await {
+                Ok(resp) => match resp.json::<serde_json::Value>().await {
+                    Ok(v) => v["backlog"].as_u64().unwrap_or(1),
+                    Err(_) => 1,
+                },
+                Err(_) => 1,
+            };
         }
+        sum
     }
 }
 
@@ -121,17 +134,28 @@ pub(super) async fn collect(
     started: Started,
     sut: Box<dyn SutHandle>,
 ) -> Result<Collected, RunError> {
-    let dead_letters = match &started.sut.dead_letters {
+    let mut dead_letters = match &started.sut.dead_letters {
         Some(url) => fetch_dead_letters(url).await,
         None => None,
     };
+    for i in &started.more {
+        if let (Some(all), Some(url)) = (dead_letters.as_mut(), &i.sut.dead_letters)
+            && let Some(more) = fetch_dead_letters(url).await
+        {
+            all.extend(more);
+        }
+    }
     let rt = started.rt;
+    let more = started.more;
     let emitters = rt.emitter_stats();
     let collected = match (rt.snapshots().await, rt.records().await) {
         (Ok(s), Ok(r)) => Ok((s, r)),
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
     sut.stop().await;
+    for i in more {
+        i.handle.stop().await;
+    }
     if let Ok(rt) = Arc::try_unwrap(rt) {
         rt.stop().await;
     }

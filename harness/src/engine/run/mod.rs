@@ -22,6 +22,7 @@
 mod broker_faults;
 mod drive;
 mod finish;
+mod instances;
 mod prepare;
 pub mod recorded;
 mod start;

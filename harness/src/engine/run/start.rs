@@ -22,6 +22,8 @@ pub(super) struct Started {
     pub(super) at: chrono::DateTime<Utc>,
     /// The run's MQTT broker, when a plant publishes to one.
     pub(super) broker: Option<Arc<tokio::sync::Mutex<Broker>>>,
+    /// The SUT's other instances, when the scenario runs several.
+    pub(super) more: Vec<super::instances::Instance>,
 }
 
 /// How [`start`] ended.
@@ -38,6 +40,9 @@ pub(super) enum Start {
 /// the SUT's ingress.
 pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunError> {
     let plan = transport::plan(&p.manifest, &p.scenario)?;
+    if let Some(why) = super::instances::refuse(opts, p) {
+        return Err(RunError::Transport(why));
+    }
     if !plan.uses_mqtt() && p.scenario.broker_faults().next().is_some() {
         return Err(RunError::Transport(format!(
             "{}: the scenario has broker faults, and no plant publishes to the broker (`transport: mqtt`, for a system whose events the SUT consumes from one)",
@@ -108,10 +113,26 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
             return Ok(Start::SutFailed(e.to_string()));
         }
     };
+    let more = match super::instances::start_more(opts, p, &ph).await {
+        Ok(Ok(more)) => more,
+        Ok(Err(why)) => {
+            driver.stop().await;
+            rt.stop().await;
+            return Ok(Start::SutFailed(why));
+        }
+        Err(e) => {
+            driver.stop().await;
+            rt.stop().await;
+            return Err(e);
+        }
+    };
     for system in System::ALL {
         let routes = plan.routes(system, &sut, broker_address.as_deref());
         if let Err(e) = rt.set_routes(system, &routes).await {
             driver.stop().await;
+            for i in more {
+                i.handle.stop().await;
+            }
             rt.stop().await;
             return Err(e.into());
         }
@@ -122,6 +143,7 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
             sut,
             at,
             broker: broker.map(|b| Arc::new(tokio::sync::Mutex::new(b))),
+            more,
         },
         driver,
     ))

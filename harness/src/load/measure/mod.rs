@@ -300,6 +300,7 @@ mod tests {
                     Outcome::Fail
                 },
                 status: Some(status),
+                puback: None,
                 error: None,
                 content_type: None,
                 rejected: (400..500).contains(&status) && status != 429,

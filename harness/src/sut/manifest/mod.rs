@@ -26,7 +26,9 @@
 //! Placeholders: `{erp.url}`, `{mes.url}`, `{qms.url}`, `{wms.url}` (simulator base URLs),
 //! `{sut.port}` and `{sut.url}` (`http://127.0.0.1:{sut.port}`, only with `[start]`),
 //! `{run.dir}` (the run directory), `{andon}` (the running andon binary) and `{broker}`
-//! (the run's MQTT broker, `mqtt://host:port`; empty when no plant publishes to one). `{{` and `}}`
+//! (the run's MQTT broker, `mqtt://host:port`; empty when no plant publishes to one) and
+//! `{sut.instance}` (empty for the SUT's first instance, `-2`, `-3`, … for the others, when
+//! a scenario runs several). `{{` and `}}`
 //! are literal braces. A relative program path containing `/` (`./acme-bridge`) is taken
 //! relative to the manifest's folder; a bare name (`andon`) is looked up on `PATH`.
 //!

@@ -22,6 +22,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "run.dir",
     "andon",
     "broker",
+    "sut.instance",
 ];
 
 /// Whether `name` is a placeholder: one of [`PLACEHOLDERS`], or `erp.<plant>.url`.
@@ -133,6 +134,9 @@ pub struct Placeholders {
     /// The run's MQTT broker as the SUT reaches it (`mqtt://host:port`), when a plant
     /// publishes to one.
     pub broker: Option<String>,
+    /// Which instance of the SUT this is, from 1 (a scenario may run several behind one
+    /// shared subscription).
+    pub sut_instance: u32,
 }
 
 impl Placeholders {
@@ -146,6 +150,7 @@ impl Placeholders {
             sut_host: "127.0.0.1".to_string(),
             dialects: Default::default(),
             broker: None,
+            sut_instance: 1,
         }
     }
 
@@ -171,6 +176,11 @@ impl Placeholders {
             "run.dir" => Ok(self.run_dir.display().to_string()),
             "andon" => Ok(self.andon.display().to_string()),
             "broker" => Ok(self.broker.clone().unwrap_or_default()),
+            // Empty for the first instance, so that one instance is named as ever.
+            "sut.instance" => Ok(match self.sut_instance {
+                0 | 1 => String::new(),
+                n => format!("-{n}"),
+            }),
             "erp.dialects" => Ok(self
                 .dialects
                 .iter()
