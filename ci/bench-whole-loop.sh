@@ -10,7 +10,8 @@
 # from ci/bench-load.sh, which also measures the generator alone (the baseline the
 # sustained rate is compared with).
 #
-# Knobs: LOOP_RATES ("500 1000 1500 2000 2500 3000 4000": steps per second, tried in order,
+# Knobs: LOOP_TRANSPORT (unset: webhooks; `mqtt`: the MES publishes to a Mosquitto andon
+# starts, the middleware subscribes), LOOP_RATES ("500 1000 1500 2000 2500 3000 4000": steps per second, tried in order,
 # stopping at the first that is not sustained), LOOP_DURATION (20s), ANDON (default: the
 # release build, built first).
 set -euo pipefail
@@ -35,6 +36,7 @@ for r in $RATES; do
     echo "== whole loop at $r steps/s for $DURATION" >&2
     set +e
     "$ANDON" -q load ci/bench/whole-loop.yaml --rate "$r/s" --duration "$DURATION" \
+        ${LOOP_TRANSPORT:+--transport "$LOOP_TRANSPORT"} \
         --report-dir "$dir" > "$dir.out" 2>&1
     code=$?
     set -e
@@ -69,9 +71,13 @@ PY
 done
 
 {
-    echo "### Whole loop: MES simulator -> reference middleware -> ERP simulator"
+    if [ -n "${LOOP_TRANSPORT:-}" ]; then
+        echo "### Whole loop over $LOOP_TRANSPORT: MES simulator -> broker -> reference middleware -> ERP simulator"
+    else
+        echo "### Whole loop: MES simulator -> reference middleware -> ERP simulator"
+    fi
     echo
-    echo "\`andon load ci/bench/whole-loop.yaml --rate R/s --duration $DURATION\` (release build; andon,"
+    echo "\`andon load ci/bench/whole-loop.yaml --rate R/s --duration $DURATION${LOOP_TRANSPORT:+ --transport $LOOP_TRANSPORT}\` (release build; andon,"
     echo "its in-process simulators and the reference middleware share the machine's cores, not"
     echo "pinned). Sustained: valid generator, every event acknowledged, p99 of"
     echo "\`mes.consumed -> erp\` under 1 s and error rate under 0.1 %."

@@ -116,11 +116,13 @@ pub fn tally(records: &[Record], from_intended: bool) -> Tally {
                 event,
                 attempt,
                 status,
+                puback,
                 latency_us,
                 ..
             } => {
                 t.sent += 1;
-                if status.is_some_and(|s| (200..300).contains(&s)) {
+                // A 2xx answer, or a broker's successful PUBACK.
+                if status.is_some_and(|s| (200..300).contains(&s)) || *puback == Some(0) {
                     t.ok += 1;
                 } else {
                     t.errors += 1;
