@@ -44,7 +44,7 @@ command -v python3 >/dev/null || die "python3 is needed"
 
 say "building andon and andon-bench-target (release)"
 cargo build --release -p andon --bin andon --bin andon-bench-target --locked >&2
-BIN=$ROOT/target/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release
 GEN=$BIN/andon-bench-target
 
 WORK=$(mktemp -d)

@@ -8,9 +8,12 @@
 #   REPEAT=3 SELFTEST_DEFECTS=none ci/self-test.sh   every scenario three times against the reference
 #   DIALECTS="andon s4hana@2502 business-central@25" ci/self-test.sh   a column per scenario
 #                                   and dialect: every plant's ERP on that API (`andon run --dialect`)
+#   TRANSPORTS="webhook mqtt" ci/self-test.sh   a column per scenario and transport: every
+#                                   plant's events published to the run's broker (`--transport mqtt`)
 #
 # Knobs: JOBS (6 runs at a time), REPEAT (1), SELFTEST_DEFECTS ("all", "none" or a list),
-# DIALECTS ("andon": each scenario as written), OUT (ci/bench/self-test.md), ANDON
+# DIALECTS ("andon": each scenario as written), TRANSPORTS ("webhook": each scenario as
+# written), OUT (ci/bench/self-test.md), ANDON
 # (target/release/andon, built when missing).
 # The test suite runs the diagonal of this matrix (harness/tests/selftest); this script is
 # the whole of it.
@@ -27,13 +30,20 @@ fi
 command -v python3 >/dev/null || { echo "self-test: python3 is needed to read verdicts" >&2; exit 2; }
 
 scenarios=$(ls scenarios/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')
-# A column is a scenario, or a scenario with every plant's ERP on a dialect (`s~dialect`).
+# A column is a scenario, or a scenario with every plant's ERP on a dialect (`s~dialect`),
+# either with every plant's events over a transport (`…+mqtt`).
 columns=""
 for s in $scenarios; do
     for dialect in ${DIALECTS:-andon}; do
-        if [ "$dialect" = andon ]; then columns="$columns $s"
+        if [ "$dialect" = andon ]; then c=$s
         # A scenario that chooses its plants' dialects itself is run as written only.
-        elif ! grep -Eq 'erp: *(s4hana|business-central|andon|\{ *dialect)' "scenarios/$s.yaml"; then columns="$columns $s~$dialect"; fi
+        elif ! grep -Eq 'erp: *(s4hana|business-central|andon|\{ *dialect)' "scenarios/$s.yaml"; then c=$s~$dialect
+        else continue; fi
+        for transport in ${TRANSPORTS:-webhook}; do
+            if [ "$transport" = webhook ]; then columns="$columns $c"
+            # A scenario that chooses its plants' transports itself is run as written only.
+            elif ! grep -Eq 'transport:' "scenarios/$s.yaml"; then columns="$columns $c+$transport"; fi
+        done
     done
 done
 case "${SELFTEST_DEFECTS:-all}" in
@@ -55,8 +65,9 @@ xargs -P "$JOBS" -L 1 sh -c '
     d=$0; s=$1; r=$2; dir=$WORK/$d/$s/$r
     mkdir -p "$(dirname "$dir")"
     if [ "$d" = none ]; then set --; else set -- --defect "$d"; fi
-    case "$s" in *~*) set -- "$@" --dialect "erp=${s#*~}" ;; esac
-    "$ANDON" -q run "scenarios/${s%%~*}.yaml" "$@" --report-dir "$dir" > "$dir.out" 2>&1
+    case "$s" in *+*) set -- "$@" --transport "${s##*+}"; s0=${s%+*} ;; *) s0=$s ;; esac
+    case "$s0" in *~*) set -- "$@" --dialect "erp=${s0#*~}" ;; esac
+    "$ANDON" -q run "scenarios/${s0%%~*}.yaml" "$@" --report-dir "$dir" > "$dir.out" 2>&1
     echo "$? $d $s $r" >&2
 ' < "$jobs_file"
 

@@ -30,5 +30,8 @@ else
   echo "== no Docker engine: the containers tests will be reported as skipped (ignored)"
 fi
 
+echo "== Mosquitto (ci/install-mosquitto.sh): the broker the MQTT tests and features run against"
+ci/install-mosquitto.sh
+
 echo "== cargo test"
 cargo test --workspace --locked

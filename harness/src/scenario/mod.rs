@@ -37,6 +37,7 @@ macro_rules! ypath {
 #[allow(unused_imports)]
 pub(crate) use ypath;
 
+mod broker;
 mod dialects;
 mod error;
 mod fault_entry;
@@ -60,6 +61,7 @@ use andon_simulators::{MasterData, SimConfig};
 use serde::Serialize;
 
 pub use crate::history::Expect;
+pub use broker::BrokerOptions;
 pub use error::{Problem, ScenarioError};
 pub use model::{
     BrokerFault, BrokerFaultKind, EngineFault, EngineFaultKind, FaultAction, LoadPhase, Mix,
@@ -132,32 +134,6 @@ pub struct Scenario {
 
 fn is_one(n: &u32) -> bool {
     *n == 1
-}
-
-/// How the run's MQTT broker is set up.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BrokerOptions {
-    /// Stale events left retained on the broker before the middleware starts, as an
-    /// earlier run or another plant leaves them (a shipment on the WMS's topic):
-    /// a middleware that acts on a retained message posts what never happened in this run.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub stale_retained: u32,
-    /// Messages the broker queues per client beyond those in flight; further ones are
-    /// dropped (default 10 000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_queued_messages: Option<u32>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-impl BrokerOptions {
-    /// Whether nothing is set.
-    pub fn is_default(&self) -> bool {
-        *self == Self::default()
-    }
 }
 
 impl Scenario {

@@ -14,6 +14,8 @@ use andon_simulators::faults::{Dur, FaultSpec};
 use andon_simulators::masterdata::{PlantSpec, Profile};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::broker::{BrokerFault, BrokerFaultKind};
+
 /// One plant to generate master data and activity for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -501,49 +503,6 @@ pub struct EngineFault {
     /// How long it lasts.
     #[serde(rename = "for")]
     pub duration: Dur,
-}
-
-/// What andon does to the run's MQTT broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BrokerFaultKind {
-    /// SIGTERM (it saves its persistence file), then start again at once.
-    Restart,
-    /// SIGKILL (what it saved last, at most a second ago, is what it has), then start again.
-    Kill,
-    /// SIGTERM, down for `for` (publishes and the SUT's connection are refused), then
-    /// start again.
-    Stop,
-}
-
-impl BrokerFaultKind {
-    /// Every broker fault kind.
-    pub const ALL: [BrokerFaultKind; 3] = [Self::Restart, Self::Kill, Self::Stop];
-
-    /// The name in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Restart => "restart",
-            Self::Kill => "kill",
-            Self::Stop => "stop",
-        }
-    }
-
-    /// Parses a name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == s)
-    }
-}
-
-/// A fault on the run's MQTT broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BrokerFault {
-    /// What to do.
-    pub kind: BrokerFaultKind,
-    /// How long a stop lasts (only `stop` has one).
-    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
-    pub duration: Option<Dur>,
 }
 
 /// What a timed fault does.

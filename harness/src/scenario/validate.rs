@@ -54,15 +54,7 @@ fn basics(ctx: &mut Ctx, s: &Scenario) {
             ),
         );
     }
-    if !(1..=8).contains(&s.instances) {
-        ctx.at(
-            ypath!["instances"],
-            format!(
-                "instances {} must be from 1 to 8: how many instances of the SUT run side by side",
-                s.instances
-            ),
-        );
-    }
+    super::broker::instances(ctx, s);
     if s.duration.0.is_zero() {
         ctx.at(
             ypath!["duration"],
