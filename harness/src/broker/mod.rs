@@ -268,4 +268,23 @@ mod tests {
         let c = config_text(1, Path::new("d"), &off);
         assert!(!c.contains("persistence true") && c.contains("max_queued_messages 5\n"));
     }
+
+    #[tokio::test]
+    async fn a_broker_stops_saving_its_sessions_and_comes_back_on_the_same_port() {
+        let dir = std::env::temp_dir().join(format!("andon-broker-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut b = Broker::start(&dir, &BrokerConfig::default())
+            .await
+            .expect("Mosquitto runs (ci/install-mosquitto.sh installs it)");
+        assert!(b.url().starts_with("mqtt://127.0.0.1:"));
+        assert!(tokio::net::TcpStream::connect(b.address()).await.is_ok());
+        b.stop().await;
+        assert!(!b.is_running());
+        assert!(tokio::net::TcpStream::connect(b.address()).await.is_err());
+        assert!(dir.join("mosquitto.db").is_file(), "saved on SIGTERM");
+        b.start_again().await.unwrap();
+        assert!(tokio::net::TcpStream::connect(b.address()).await.is_ok());
+        b.kill().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -85,7 +85,7 @@ pub enum Command {
     /// Re-drive the source traffic of a recorded run (same scenario, seed and master data).
     Replay(run::ReplayArgs),
     /// The bundled reference middleware (a correct SUT with switchable named defects).
-    ReferenceSut(reference_sut::ReferenceSutArgs),
+    ReferenceSut(Box<reference_sut::ReferenceSutArgs>),
     /// One simulator, durable across a stop (the entrypoint of the simulator containers).
     Simulator(simulator::SimulatorArgs),
 }
@@ -128,7 +128,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Load(args) => load::run(args).await,
             Command::Check(args) => run::check(args).await,
             Command::Replay(args) => run::replay(args).await,
-            Command::ReferenceSut(args) => reference_sut::run(args).await,
+            Command::ReferenceSut(args) => reference_sut::run(*args).await,
             Command::Simulator(args) => simulator::run(args).await,
         }
     });

@@ -238,3 +238,104 @@ fn the_vendor_dialects_a_sut_speaks_are_capabilities() {
         "{e}"
     );
 }
+
+/// `MANAGED` with its `[ingress]` replaced by `ingress`.
+fn with_ingress(ingress: &str) -> String {
+    let start = MANAGED.find("[ingress]").unwrap();
+    let end = MANAGED.find("[capabilities]").unwrap();
+    format!(
+        "{}[ingress]\n{ingress}\n{}",
+        &MANAGED[..start],
+        &MANAGED[end..]
+    )
+}
+
+#[test]
+fn a_system_consumed_from_a_broker_names_its_filter_layout_and_mode() {
+    let text = with_ingress(
+        r#"erp = "{sut.url}/events/erp"
+mes = { webhook = "{sut.url}/events/mes", mqtt = "andon/+/mes/#" }
+qms = { mqtt = "$share/g/acme/+/qms/#", topic = "acme/{plant}/qms/{kind}", mode = "structured" }
+wms = "{sut.url}/events/wms""#,
+    );
+    let m = SutManifest::parse(&text, "sut.toml").unwrap();
+    assert!(m.consumes_mqtt());
+    assert!(m.capabilities.names().contains(&"mqtt".to_string()));
+    let mes = m.ingress[&System::Mes].mqtt.as_ref().unwrap();
+    assert_eq!(mes.topic, andon::sut::manifest::DEFAULT_TOPIC);
+    assert_eq!(mes.url("b:1"), "mqtt://b:1/andon/{plant}/{system}/{kind}");
+    let qms = m.ingress[&System::Qms].mqtt.as_ref().unwrap();
+    assert_eq!(
+        qms.url("b:1"),
+        "mqtt://b:1/acme/{plant}/qms/{kind}?mode=structured"
+    );
+    assert!(m.ingress[&System::Qms].webhook.is_none());
+    let run = scratch("manifest-mqtt");
+    let sut = resolved(&text, Some(45678), &run);
+    assert!(
+        !sut.ingress.contains_key(&System::Qms),
+        "no webhook for qms"
+    );
+    assert_eq!(
+        sut.mqtt.keys().copied().collect::<Vec<_>>(),
+        [System::Mes, System::Qms]
+    );
+}
+
+#[test]
+fn a_broker_ingress_that_would_miss_its_own_topics_is_refused_at_its_line() {
+    for (entry, expected) in [
+        (
+            r#"mes = { mqtt = "andon/+/qms/#" }"#,
+            "which the filter \"andon/+/qms/#\" does not match",
+        ),
+        (
+            r#"mes = { mqtt = "andon/#", topic = "andon/{line}" }"#,
+            "unknown placeholder {line}",
+        ),
+        (r#"mes = { mqtt = "andon/x#" }"#, "+ must be a whole level"),
+        (
+            r#"mes = { mqtt = "andon/#", mode = "xml" }"#,
+            "expected binary or structured",
+        ),
+        (
+            r#"mes = { topic = "andon/{plant}" }"#,
+            "`topic` and `mode` go with `mqtt`",
+        ),
+        (r#"mes = { }"#, "needs `webhook` (a URL) or `mqtt`"),
+        (
+            r#"mes = { mqtt = "andon/#", qos = 2 }"#,
+            "unknown field `qos`",
+        ),
+        ("mes = 3", "expected a URL or a table"),
+    ] {
+        let text = with_ingress(&format!(
+            "erp = \"{{sut.url}}/events/erp\"\n{entry}\nqms = \"{{sut.url}}/events/qms\"\nwms = \"{{sut.url}}/events/wms\""
+        ));
+        let e = refused(&text);
+        let line = text.lines().position(|l| l.starts_with("mes =")).unwrap() + 1;
+        assert!(e.starts_with(&format!("sut.toml:{line}:")), "{entry}: {e}");
+        assert!(e.contains(expected), "{entry}: {e}");
+    }
+}
+
+#[test]
+fn the_broker_and_the_instance_are_placeholders() {
+    let text = MANAGED.replace(
+        "SELF = \"{andon}\"",
+        "SELF = \"{andon}\", BROKER = \"{broker}\", ID = \"bridge{sut.instance}\"",
+    );
+    let run = scratch("manifest-broker");
+    let m = SutManifest::parse(&text, "sut.toml").unwrap();
+    let mut ph = Placeholders::new(urls(), Some(45678), &run);
+    let one = m.resolve(&ph).unwrap().start.unwrap();
+    assert_eq!(
+        (one.env["BROKER"].as_str(), one.env["ID"].as_str()),
+        ("", "bridge")
+    );
+    ph.broker = Some("mqtt://127.0.0.1:1884".into());
+    ph.sut_instance = 2;
+    let two = m.resolve(&ph).unwrap().start.unwrap();
+    assert_eq!(two.env["BROKER"], "mqtt://127.0.0.1:1884");
+    assert_eq!(two.env["ID"], "bridge-2");
+}

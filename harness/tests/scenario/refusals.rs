@@ -246,3 +246,39 @@ fn yaml_syntax_errors_have_a_position() {
     assert!(p[0].starts_with("x.yaml:"), "{p:?}");
     assert!(!p[0].starts_with("x.yaml:1:1:"), "{p:?}");
 }
+
+#[test]
+fn broker_faults_and_instances_are_checked() {
+    let with = |fault: &str| BASE.replace("settle: 20s", &format!("  - {fault}\nsettle: 20s"));
+    andon::scenario::Scenario::parse(
+        &with("{ at: 12s, target: broker, kind: restart }"),
+        "x.yaml",
+    )
+    .unwrap();
+    andon::scenario::Scenario::parse(
+        &with("{ at: 12s, for: 3s, target: broker, kind: stop }"),
+        "x.yaml",
+    )
+    .unwrap();
+    let e = refused(&with("{ at: 12s, target: broker, kind: unavailable }"));
+    assert!(
+        e[0].contains(
+            "unknown broker fault kind \"unavailable\", expected one of restart, kill, stop"
+        ),
+        "{e:?}"
+    );
+    let e = refused(&with("{ at: 12s, target: broker, kind: stop }"));
+    assert!(e[0].contains("stop needs `for`"), "{e:?}");
+    let e = refused(&with("{ at: 12s, for: 2s, target: broker, kind: kill }"));
+    assert!(e[0].contains("`for` does not apply to kill"), "{e:?}");
+    let e = refused(&format!("{BASE}instances: 9\n"));
+    assert!(
+        e[0].starts_with("x.yaml:") && e[0].contains("instances 9 must be from 1 to 8"),
+        "{e:?}"
+    );
+    let e = refused(&format!("{BASE}transport: pigeon\n"));
+    assert!(e[0].contains("transport"), "{e:?}");
+    let ok = format!("{BASE}transport: mqtt\ninstances: 2\nbroker: {{ stale_retained: 1 }}\n");
+    let s = andon::scenario::Scenario::parse(&ok, "x.yaml").unwrap();
+    assert_eq!((s.instances, s.broker.stale_retained), (2, 1));
+}

@@ -101,3 +101,87 @@ impl Plan {
             .join("; ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(mes: &str) -> SutManifest {
+        let text = format!(
+            "name = \"x\"\n[start]\ncommand = [\"x\"]\nready = \"{{sut.url}}/health\"\n[ingress]\n\
+             erp = \"{{sut.url}}/events/erp\"\nmes = {mes}\nqms = \"{{sut.url}}/events/qms\"\n\
+             wms = \"{{sut.url}}/events/wms\"\n"
+        );
+        SutManifest::parse(&text, "sut.toml").unwrap()
+    }
+
+    fn scenario(extra: &str, plant_2000: &str) -> Scenario {
+        let text = format!(
+            "name: t\nplants:\n  - {{ id: \"1000\" }}\n  - {{ id: \"2000\"{plant_2000} }}\n\
+             duration: 5s\nload:\n  - {{ at: 0s, rate: 10/s }}\n{extra}"
+        );
+        Scenario::parse(&text, "t.yaml").unwrap()
+    }
+
+    fn resolved(m: &SutManifest) -> ResolvedSut {
+        let urls = System::ALL
+            .into_iter()
+            .map(|s| (s, "http://127.0.0.1:9".to_string()))
+            .collect();
+        let ph = crate::sut::Placeholders::new(urls, Some(7000), std::path::Path::new("run"));
+        m.resolve(&ph).unwrap()
+    }
+
+    const BOTH: &str = r#"{ webhook = "{sut.url}/events/mes", mqtt = "andon/+/mes/#" }"#;
+
+    #[test]
+    fn a_plant_of_its_own_publishes_while_the_others_post() {
+        let m = manifest(BOTH);
+        let plan = plan(&m, &scenario("", ", transport: { mes: mqtt }")).unwrap();
+        assert!(plan.uses_mqtt());
+        let r = plan.routes(System::Mes, &resolved(&m), Some("127.0.0.1:1884"));
+        assert_eq!(
+            r.default.as_deref(),
+            Some("http://127.0.0.1:7000/events/mes")
+        );
+        let p2000 = PlantId::parse("2000").unwrap();
+        assert_eq!(
+            r.plants[&p2000],
+            "mqtt://127.0.0.1:1884/andon/{plant}/{system}/{kind}"
+        );
+        assert_eq!(
+            plan.describe(),
+            "erp: webhook; mes: webhook (2000: mqtt); qms: webhook; wms: webhook"
+        );
+    }
+
+    #[test]
+    fn the_scenario_or_the_flag_puts_every_plant_on_the_broker_where_the_sut_takes_it() {
+        let m = manifest(BOTH);
+        let plan = plan(&m, &scenario("transport: mqtt\n", "")).unwrap();
+        let r = plan.routes(System::Mes, &resolved(&m), Some("b:1"));
+        assert!(r.default.unwrap().starts_with("mqtt://b:1/"));
+        assert!(r.plants.is_empty());
+        let erp = plan.routes(System::Erp, &resolved(&m), Some("b:1"));
+        assert_eq!(
+            erp.default.as_deref(),
+            Some("http://127.0.0.1:7000/events/erp")
+        );
+        // Nothing asks for the broker: webhooks, as ever.
+        assert!(!super::plan(&m, &scenario("", "")).unwrap().uses_mqtt());
+    }
+
+    #[test]
+    fn a_broker_only_ingress_is_the_default_and_a_missing_transport_is_refused() {
+        let m = manifest(r#"{ mqtt = "andon/+/mes/#" }"#);
+        assert!(plan(&m, &scenario("", "")).unwrap().uses_mqtt());
+        let e = plan(
+            &manifest(r#""{sut.url}/events/mes""#),
+            &scenario("", ", transport: { mes: mqtt }"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("plant 2000's mes events go over mqtt"), "{e}");
+        assert!(e.contains("ingress.mes = { mqtt = "), "{e}");
+    }
+}
