@@ -178,6 +178,38 @@ async fn spawn_instance(
     (child, url)
 }
 
+/// Four holds published, each placed then released, with the instance at `holder_url`
+/// holding the lease: both take events in, only the holder delivers them, once and in
+/// order. What was sent.
+async fn holds_delivered_by_the_holder(
+    plant: &Plant,
+    publisher: &mut Publisher,
+    holder_url: &str,
+    other: &MqttMw,
+) -> Vec<(String, bool)> {
+    // Both take events in; only the first delivers them, once and in order.
+    let sent = publish_holds(publisher, 0, 4).await;
+    wait_until("all four releases at MES", || {
+        plant.effects_named("mes.release").len() == 4
+            && plant.effects_named("wms.release").len() == 4
+    })
+    .await;
+    delivered_once_in_order(plant, &sent);
+    let stored = |s: &Value| s["mqtt"]["stored"].as_u64().unwrap_or(0);
+    let (a, b) = (
+        stored(
+            &stats_of(&reqwest::Client::new(), holder_url)
+                .await
+                .expect("stats"),
+        ),
+        stored(&other.stats().await),
+    );
+    assert_eq!(a + b, 8, "each event stored once: {a} + {b}");
+    assert!(b > 0, "the second took events in, the first delivered them");
+
+    sent
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_store_deliver_each_lot_once_and_in_order_and_one_takes_over() {
     let broker = Broker::start().await;
@@ -206,26 +238,8 @@ async fn two_instances_on_one_store_deliver_each_lot_once_and_in_order_and_one_t
         "{s}"
     );
 
-    // Both take events in; only the first delivers them, once and in order.
     let mut publisher = Publisher::connect(broker.port);
-    let mut sent = publish_holds(&mut publisher, 0, 4).await;
-    wait_until("all four releases at MES", || {
-        plant.effects_named("mes.release").len() == 4
-            && plant.effects_named("wms.release").len() == 4
-    })
-    .await;
-    delivered_once_in_order(&plant, &sent);
-    let stored = |s: &Value| s["mqtt"]["stored"].as_u64().unwrap_or(0);
-    let (a, b) = (
-        stored(
-            &stats_of(&reqwest::Client::new(), &first_url)
-                .await
-                .expect("stats"),
-        ),
-        stored(&second.stats().await),
-    );
-    assert_eq!(a + b, 8, "each event stored once: {a} + {b}");
-    assert!(b > 0, "the second took events in, the first delivered them");
+    let mut sent = holds_delivered_by_the_holder(&plant, &mut publisher, &first_url, &second).await;
 
     // MES unavailable: commands wait in the shared outbox; only the holder counts them.
     let outage = plant.fault(
