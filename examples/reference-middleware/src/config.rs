@@ -1,8 +1,9 @@
 //! Configuration through the wiring contract: arguments or environment (`PORT`, `ERP_URL`,
 //! `MES_URL`, `QMS_URL`, `WMS_URL`, `DATA_DIR`, `CLIENT_ID`, `CLIENT_SECRET`, `DEFECTS`,
 //! `ERP_DIALECTS`, `BC_NOTIFY_URL`), the MQTT consumer's (`BROKER_URL`, `MQTT_SUBSCRIBE`,
-//! `MQTT_GROUP`, `MQTT_CLIENT_ID`, `MQTT_SESSION_EXPIRY`), plus tuning knobs with
-//! production defaults that tests shorten.
+//! `MQTT_GROUP`, `MQTT_CLIENT_ID`, `MQTT_SESSION_EXPIRY`), the delivery lease's
+//! (`LEASE_RENEW_EVERY`, `LEASE_TTL`), plus tuning knobs with production defaults that
+//! tests shorten.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -95,6 +96,14 @@ pub struct Args {
     /// the middleware is away.
     #[arg(long, env = "MQTT_SESSION_EXPIRY", default_value_t = 3600)]
     pub mqtt_session_expiry: u32,
+    /// How often the delivery lease is renewed by its holder, or tried by another
+    /// instance on the same store: milliseconds, or a duration (`500ms`).
+    #[arg(long, env = "LEASE_RENEW_EVERY", default_value = "500", value_parser = millis_or_duration)]
+    pub lease_renew_every: Duration,
+    /// How long the delivery lease lasts after a renewal: a holder gone for longer is
+    /// taken over by another instance on the same store.
+    #[arg(long, env = "LEASE_TTL", default_value = "2s", value_parser = millis_or_duration)]
+    pub lease_ttl: Duration,
 }
 
 /// Where the MQTT broker is: `mqtt://HOST[:PORT]`.
@@ -249,6 +258,34 @@ pub struct Config {
     pub idle_poll: Duration,
     /// The MQTT consumer (`None`: events come over HTTP only).
     pub mqtt: Option<MqttConfig>,
+    /// The instance's stable name without an MQTT consumer (`MQTT_CLIENT_ID`, default
+    /// `andon-reference`); see [`Config::identity`].
+    pub instance: String,
+    /// The delivery lease among instances sharing the store.
+    pub lease: LeaseConfig,
+}
+
+/// The delivery lease: only the instance holding it delivers the shared outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseConfig {
+    /// How often the holder renews it, and another instance tries to take it.
+    pub renew_every: Duration,
+    /// How long it lasts after a renewal.
+    pub ttl: Duration,
+    /// Longest sleep of the holder's idle dispatchers while other instances share the
+    /// store (their commands reach the outbox without waking them).
+    pub peer_poll: Duration,
+}
+
+impl Default for LeaseConfig {
+    /// Renewed every 500 ms, lasting 2 s, the outbox looked at every 25 ms with peers.
+    fn default() -> Self {
+        Self {
+            renew_every: Duration::from_millis(500),
+            ttl: Duration::from_secs(2),
+            peer_poll: Duration::from_millis(25),
+        }
+    }
 }
 
 /// The MQTT consumer's settings.
@@ -319,6 +356,8 @@ impl Config {
             late_hold_delay: Duration::from_secs(120),
             idle_poll: Duration::from_secs(1),
             mqtt: None,
+            instance: "andon-reference".into(),
+            lease: LeaseConfig::default(),
         }
     }
 
@@ -341,8 +380,34 @@ impl Config {
         self
     }
 
-    /// The SQLite file.
+    /// The instance's stable name: the MQTT client id with a consumer, else
+    /// [`Config::instance`]. It holds the delivery lease, so a restart under the same name
+    /// takes its own lease back at once.
+    pub fn identity(&self) -> &str {
+        self.mqtt
+            .as_ref()
+            .map_or(self.instance.as_str(), |m| m.client_id.as_str())
+    }
+
+    /// The SQLite file: `middleware.db`, shared by the instances started on one
+    /// `DATA_DIR`.
     pub fn database(&self) -> PathBuf {
+        // DEFECT: no-shared-subscription — replicas of a single-instance deployment: each
+        // copy keeps a store of its own, `middleware-{MQTT_CLIENT_ID}.db`.
+        if self.defects.has(Defect::NoSharedSubscription) {
+            let name: String = self
+                .identity()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            return self.data_dir.join(format!("middleware-{name}.db"));
+        }
         self.data_dir.join("middleware.db")
     }
 }
@@ -380,6 +445,9 @@ impl From<Args> for Config {
         c.backoff_max = a.backoff_max.max(a.backoff_base);
         c.lot_wait = a.lot_wait;
         c.workers = a.workers.max(1);
+        c.instance = a.mqtt_client_id.clone();
+        c.lease.renew_every = a.lease_renew_every.max(Duration::from_millis(10));
+        c.lease.ttl = a.lease_ttl.max(c.lease.renew_every * 2);
         c.mqtt = a.broker_url.0.map(|broker| MqttConfig {
             filters: a.mqtt_subscribe.0,
             group: a.mqtt_group,
@@ -392,194 +460,4 @@ impl From<Args> for Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::*;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
-    #[test]
-    fn arguments_fill_the_config() {
-        let cli = Cli::try_parse_from([
-            "x",
-            "--port",
-            "8080",
-            "--erp-url",
-            "http://erp:1/",
-            "--data-dir",
-            "/tmp/d",
-            "--defect",
-            "wrong-uom",
-            "--defect",
-            "late-hold,no-dedup",
-            "--client-timeout",
-            "250ms",
-            "--erp-dialects",
-            "1000=s4hana@2408,2000=business-central@24,3000=bc",
-            "--bc-notify-url",
-            "http://mw:8080/events/erp/bc/",
-            "--bc-renew-every",
-            "250",
-        ])
-        .unwrap();
-        let c = Config::from(cli.args);
-        assert_eq!(c.listen.port(), 8080);
-        assert_eq!(c.targets[&System::Erp], "http://erp:1");
-        assert!(!c.targets.contains_key(&System::Mes));
-        assert_eq!(c.database(), PathBuf::from("/tmp/d/middleware.db"));
-        assert!(c.defects.has(Defect::WrongUom) && c.defects.has(Defect::NoDedup));
-        assert_eq!(c.client_timeout, Duration::from_millis(250));
-        assert_eq!(
-            c.erp_dialects.s4(&PlantId::parse("1000").unwrap()),
-            Some(crate::Release::R2408)
-        );
-        assert_eq!(
-            c.erp_dialects.bc(&PlantId::parse("2000").unwrap()),
-            Some(crate::BcRelease::R24)
-        );
-        assert_eq!(
-            c.erp_dialects.bc(&PlantId::parse("3000").unwrap()),
-            Some(crate::BcRelease::R25)
-        );
-        assert_eq!(
-            c.bc_notify_url.as_deref(),
-            Some("http://mw:8080/events/erp/bc")
-        );
-        assert_eq!(c.bc_renew_every, Duration::from_millis(250));
-        let d = Config::from(
-            Cli::try_parse_from(["x", "--bc-renew-every", "2s"])
-                .unwrap()
-                .args,
-        );
-        assert_eq!(
-            (d.bc_renew_every, d.bc_notify_url),
-            (Duration::from_secs(2), None)
-        );
-        assert_eq!(
-            Config::from(Cli::try_parse_from(["x"]).unwrap().args).bc_renew_every,
-            Duration::from_millis(500)
-        );
-    }
-
-    #[test]
-    fn a_malformed_erp_dialects_value_is_a_usage_error() {
-        for bad in ["1000=s4hana@1909", "1000=business-central@23"] {
-            let e = Cli::try_parse_from(["x", "--erp-dialects", bad])
-                .err()
-                .expect("refused");
-            assert!(e.to_string().contains("no release"), "{e}");
-        }
-    }
-
-    #[test]
-    fn broker_settings_fill_the_mqtt_config_and_an_empty_url_means_none() {
-        let c = Config::from(Cli::try_parse_from(["x"]).unwrap().args);
-        assert_eq!(c.mqtt, None);
-        let c = Config::from(Cli::try_parse_from(["x", "--broker-url", ""]).unwrap().args);
-        assert_eq!(c.mqtt, None);
-        let cli = Cli::try_parse_from([
-            "x",
-            "--broker-url",
-            "mqtt://broker.local",
-            "--mqtt-subscribe",
-            "andon/1000/#, andon/+/erp/#",
-            "--mqtt-group",
-            "g1",
-            "--mqtt-client-id",
-            "mw-2",
-            "--mqtt-session-expiry",
-            "60",
-        ])
-        .unwrap();
-        let m = Config::from(cli.args).mqtt.expect("mqtt");
-        assert_eq!(
-            m.broker,
-            BrokerUrl {
-                host: "broker.local".into(),
-                port: 1883
-            }
-        );
-        assert_eq!(m.filters, ["andon/1000/#", "andon/+/erp/#"]);
-        assert_eq!((m.group.as_str(), m.client_id.as_str()), ("g1", "mw-2"));
-        assert_eq!(m.session_expiry, 60);
-        let d = Config::from(
-            Cli::try_parse_from(["x", "--broker-url", "mqtt://127.0.0.1:18830/"])
-                .unwrap()
-                .args,
-        )
-        .mqtt
-        .expect("mqtt");
-        assert_eq!(
-            (d.broker.port, d.filters.clone()),
-            (18830, vec!["andon/#".to_string()])
-        );
-        assert_eq!(
-            (d.group.as_str(), d.client_id.as_str()),
-            ("andon-reference", "andon-reference")
-        );
-        assert_eq!(d.session_expiry, 3600);
-    }
-
-    #[test]
-    fn a_malformed_broker_url_is_an_error_naming_the_variable_and_the_form() {
-        for bad in [
-            "127.0.0.1:1883",
-            "http://127.0.0.1:1883",
-            "mqtt://",
-            "mqtt://host:0",
-            "mqtt://host:99999",
-            "mqtt://host:port",
-            "mqtt://host:1883/topic",
-            "mqtts://host",
-        ] {
-            let e = broker_url(bad).expect_err(bad);
-            assert!(
-                e.contains("BROKER_URL") && e.contains("mqtt://HOST[:PORT]"),
-                "{e}"
-            );
-            let usage = Cli::try_parse_from(["x", "--broker-url", bad])
-                .err()
-                .expect(bad);
-            assert!(usage.to_string().contains("BROKER_URL"), "{usage}");
-        }
-        assert_eq!(
-            broker_url("tcp://[::1]:1884").unwrap().0.unwrap(),
-            BrokerUrl {
-                host: "::1".into(),
-                port: 1884
-            }
-        );
-    }
-
-    #[test]
-    fn bad_topic_filters_group_and_client_id_are_refused() {
-        for bad in [
-            "",
-            " , ",
-            "andon/#/x",
-            "andon/a+",
-            "$share/g/andon/#",
-            "$SYS/#",
-        ] {
-            let e = topic_filters(bad).expect_err(bad);
-            assert!(e.starts_with("MQTT_SUBSCRIBE"), "{e}");
-        }
-        for bad in ["", "a/b", "g+", "#"] {
-            assert!(share_group(bad).unwrap_err().contains("MQTT_GROUP"));
-        }
-        assert!(client_id(" ").unwrap_err().contains("MQTT_CLIENT_ID"));
-        assert!(Cli::try_parse_from(["x", "--mqtt-session-expiry", "-1"]).is_err());
-    }
-
-    #[test]
-    fn an_unknown_defect_is_a_usage_error_and_an_empty_list_is_none() {
-        assert!(Cli::try_parse_from(["x", "--defect", "meteor"]).is_err());
-        let c = Config::from(Cli::try_parse_from(["x", "--defect", ""]).unwrap().args);
-        assert!(c.defects.is_empty());
-    }
-}
+mod tests;

@@ -64,7 +64,8 @@ pub enum Defect {
     AckBeforeStore,
     /// Subscribes at QoS 0.
     Qos0Subscribe,
-    /// Subscribes to the plain topic filter, not a shared subscription.
+    /// Replicas of a single-instance deployment: the plain topic filter, not a shared
+    /// subscription, and a store (and idempotency keys) of each copy's own.
     NoSharedSubscription,
     /// Processes retained MQTT messages like live ones.
     TrustRetained,
@@ -226,7 +227,7 @@ impl Defect {
                 "subscribes at QoS 0: the broker queues nothing for the offline session and never redelivers, so events published while the middleware is down are lost"
             }
             Self::NoSharedSubscription => {
-                "subscribes to the plain topic filter instead of $share/{group}/…: every instance of a scaled-out middleware gets every event, and the effects happen once per instance"
+                "replicas of a single-instance deployment: each copy subscribes to the plain topic filter instead of $share/{group}/… and keeps a store of its own (middleware-{MQTT_CLIENT_ID}.db) with its own idempotency keys, so every copy takes every event in and posts it: the effects happen once per instance"
             }
             Self::TrustRetained => {
                 "processes retained MQTT messages like live ones: a stale event left on the broker by an earlier run (or another plant) is taken in again at every subscription"

@@ -15,8 +15,10 @@
 mod bc_batch;
 mod bc_calls;
 mod bc_watch;
+mod dispatch;
+pub mod lease;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +27,6 @@ use andon_contracts::{Material, MaterialId, PlantId, System};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::bc::{Companies, subscription};
@@ -246,6 +247,8 @@ pub struct Delivery {
     batches: bc_batch::Batches,
     /// The webhook subscriptions held with the Business Central plants' systems.
     subscriptions: subscription::Registry,
+    /// The delivery lease: only its holder delivers the (shared) outbox.
+    lease: lease::Lease,
 }
 
 impl Delivery {
@@ -297,6 +300,7 @@ impl Delivery {
             companies: Companies::default(),
             batches: bc_batch::Batches::default(),
             subscriptions: subscription::Registry::default(),
+            lease: lease::Lease::new(config.identity(), config.lease),
         }))
     }
 
@@ -316,12 +320,15 @@ impl Delivery {
         self.releases.of(plant)
     }
 
-    /// Starts one dispatcher per target; they stop when `stop` turns true.
+    /// Starts one dispatcher per target and the keeper of the delivery lease; they stop
+    /// when `stop` turns true. The dispatchers deliver while the lease is held: take it
+    /// first ([`Delivery::try_lease`]) to deliver from the start.
     pub fn start(
         self: &Arc<Self>,
         stop: watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        self.targets
+        let mut tasks: Vec<_> = self
+            .targets
             .values()
             .map(|t| {
                 let me = self.clone();
@@ -329,7 +336,9 @@ impl Delivery {
                 let stop = stop.clone();
                 tokio::spawn(async move { me.dispatch(t, stop).await })
             })
-            .collect()
+            .collect();
+        tasks.push(tokio::spawn(self.clone().keep_lease(stop)));
+        tasks
     }
 
     /// Wakes the dispatchers of `targets` (new commands).
@@ -347,89 +356,6 @@ impl Delivery {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(material.material.clone(), material.clone());
-    }
-
-    async fn dispatch(self: Arc<Self>, target: Arc<Target>, mut stop: watch::Receiver<bool>) {
-        let mut tasks: JoinSet<String> = JoinSet::new();
-        let mut inflight: HashSet<String> = HashSet::new();
-        loop {
-            if *stop.borrow() {
-                break;
-            }
-            while let Some(done) = tasks.try_join_next() {
-                if let Ok(aggregate) = done {
-                    inflight.remove(&aggregate);
-                }
-            }
-            if tasks.is_empty() {
-                // A task that panicked leaves its aggregate behind: forget it.
-                inflight.clear();
-            }
-            let mut sleep = self.settings.idle_poll;
-            if let Some(pause) = target.paused_for() {
-                sleep = pause;
-            } else {
-                let free = self.settings.workers.saturating_sub(tasks.len());
-                if free > 0 {
-                    let system = target.system;
-                    let limit = free + inflight.len();
-                    match self
-                        .store
-                        .call(move |c, _| store::claimable(c, system, now_ms(), limit))
-                        .await
-                    {
-                        Ok(rows) => {
-                            let fresh: Vec<OutboxRow> = rows
-                                .into_iter()
-                                .filter(|r| !inflight.contains(&r.aggregate))
-                                .take(free)
-                                .collect();
-                            if !fresh.is_empty() {
-                                for row in fresh {
-                                    inflight.insert(row.aggregate.clone());
-                                    let me = self.clone();
-                                    let t = target.clone();
-                                    tasks.spawn(async move {
-                                        let aggregate = row.aggregate.clone();
-                                        me.deliver(&t, row).await;
-                                        aggregate
-                                    });
-                                }
-                                continue;
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "reading the outbox failed"),
-                    }
-                }
-                let system = target.system;
-                if let Ok(Some(due)) = self
-                    .store
-                    .call(move |c, _| store::next_due(c, system, now_ms()))
-                    .await
-                {
-                    let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
-                    sleep = sleep.min(wait.max(Duration::from_millis(5)));
-                }
-            }
-            tokio::select! {
-                () = target.wake.notified() => {}
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Ok(aggregate) = done {
-                        inflight.remove(&aggregate);
-                    }
-                }
-                () = tokio::time::sleep(sleep) => {}
-                changed = stop.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        // In-flight calls are abandoned: their rows stay pending and are retried with the
-        // same key at the next start.
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
     }
 
     #[tracing::instrument(skip_all, fields(target_system = %target.system, row = row.id, key = %row.key))]

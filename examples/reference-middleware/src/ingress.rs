@@ -429,22 +429,39 @@ pub async fn dead_letters(State(app): State<AppState>) -> Response {
     }
 }
 
-/// `GET /stats`: inbox, outbox and lot counters.
+/// `GET /stats`: inbox, outbox and lot counters, and the delivery lease
+/// (`delivery_lease`: whether this instance holds it; `delivery_lease_holder`).
+///
+/// `backlog` (the harness's capability: all work still owed, summed over the instances)
+/// counts the shared outbox and waiting lot events only at the lease's holder — or at
+/// every instance while nobody holds it — plus this instance's own write-behind buffers.
 pub async fn stats(State(app): State<AppState>) -> Response {
     let pending_write_behind: usize = [&app.write_behind, &app.mqtt_write_behind]
         .iter()
         .filter_map(|w| w.as_ref().map(|w| w.len()))
         .sum();
-    match app.store.call(|c, _| store::stats(c)).await {
-        Ok(s) => {
+    let read = app
+        .store
+        .call(|c, _| Ok((store::stats(c)?, store::lease::current(c, now_ms())?)))
+        .await;
+    match read {
+        Ok((s, lease)) => {
             let mut v = serde_json::to_value(s).unwrap_or_default();
             v["write_behind"] = json!(pending_write_behind);
-            // The harness's `backlog` capability: all work still owed.
-            let owed: u64 = ["pending", "waiting_lot_events", "write_behind"]
+            let shared = if app.delivery.lease().reports_shared(&lease) {
+                ["pending", "waiting_lot_events"].as_slice()
+            } else {
+                [].as_slice()
+            };
+            let owed: u64 = shared
                 .iter()
+                .chain(&["write_behind"])
                 .filter_map(|k| v[*k].as_u64())
                 .sum();
             v["backlog"] = json!(owed);
+            let (held, holder) = app.delivery.lease().to_json(&lease);
+            v["delivery_lease"] = held;
+            v["delivery_lease_holder"] = holder;
             if let Some(m) = &app.mqtt {
                 v["mqtt"] = m.to_json();
             }

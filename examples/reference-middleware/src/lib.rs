@@ -64,7 +64,7 @@ pub mod store;
 pub use store::lots;
 
 pub use bc::Release as BcRelease;
-pub use config::{Args, BrokerUrl, Config, Credentials, MqttConfig};
+pub use config::{Args, BrokerUrl, Config, Credentials, LeaseConfig, MqttConfig};
 pub use defects::{Defect, Defects};
 pub use dialect::{ErpDialect, ErpDialects};
 pub use s4hana::Release;

@@ -78,11 +78,18 @@ pub async fn run_on(
         defects: config.defects.clone(),
         lot_wait_ms: config.lot_wait.as_millis() as i64,
         late_hold_ms: config.late_hold_delay.as_millis() as i64,
+        // DEFECT: no-shared-subscription — each replica mints its own idempotency keys.
+        key_salt: config
+            .defects
+            .has(Defect::NoSharedSubscription)
+            .then(|| config.identity().to_string()),
     };
     let (store, closed) = Store::open(&config.database(), policy)?;
     let delivery = Delivery::new(store.clone(), &config)?;
     delivery.adopt_releases(&store.call(|c, _| crate::store::erp_releases(c)).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Alone on the store, or started again under its name, it holds the lease at once.
+    delivery.try_lease().await;
     let mut tasks = delivery.start(stop_rx.clone());
     tasks.push(tokio::spawn(sweep_lots(
         store.clone(),
@@ -122,6 +129,8 @@ pub async fn run_on(
     tracing::info!(
         addr = %listener.local_addr()?,
         db = %config.database().display(),
+        instance = %config.identity(),
+        delivery_lease = delivery.lease().held(),
         defects = %config.defects,
         "reference middleware running"
     );
@@ -137,6 +146,7 @@ pub async fn run_on(
     if let Some(wb) = &mqtt_write_behind {
         wb.flush(&store, &delivery).await;
     }
+    delivery.release_lease().await;
     drop((write_behind, mqtt_write_behind));
     drop(delivery);
     drop(store);
@@ -191,8 +201,14 @@ async fn sweep_lots(
             () = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
+        // One transaction: instances sharing the store advance each lot once.
         match store
-            .call(|c, p| lots::advance_expired(c, p, now_ms()))
+            .call(|c, p| {
+                let tx = c.transaction()?;
+                let targets = lots::advance_expired(&tx, p, now_ms())?;
+                tx.commit()?;
+                Ok(targets)
+            })
             .await
         {
             Ok(targets) => delivery.wake(&targets),

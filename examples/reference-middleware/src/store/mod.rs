@@ -7,6 +7,7 @@
 //! one transaction: after the commit the middleware has taken durable responsibility.
 
 pub mod bc;
+pub mod lease;
 pub mod lots;
 
 use std::collections::BTreeSet;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use andon_contracts::{CloudEvent, System};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -58,6 +59,9 @@ pub struct Policy {
     pub lot_wait_ms: i64,
     /// How long `late-hold` holds back hold commands (ms).
     pub late_hold_ms: i64,
+    /// Mixed into every idempotency key (`None`: keys depend on the event alone, so
+    /// instances sharing a store agree on them).
+    pub key_salt: Option<String>,
 }
 
 type Job = Box<dyn FnOnce(&mut Connection, &Policy) + Send>;
@@ -97,6 +101,9 @@ impl Store {
         }
         let mut conn = Connection::open(path)?;
         setup(&conn, &policy.defects)?;
+        // Other instances may write the same file: a transaction takes the write lock
+        // when it begins (waiting up to the busy timeout for it), never half-way through.
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         let (jobs, mut rx) = mpsc::channel::<Job>(1024);
         let open = Arc::new(AtomicBool::new(true));
         let (closed_tx, closed_rx) = oneshot::channel();
@@ -143,10 +150,23 @@ impl Store {
 }
 
 fn setup(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Instances started together on one store create and migrate it one at a time.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match schema(conn, defects) {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn schema(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS inbox (
             source TEXT NOT NULL,
@@ -249,6 +269,7 @@ fn setup(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {
         ) WITHOUT ROWID;",
     )?;
     bc::setup(conn)?;
+    lease::setup(conn)?;
     Ok(())
 }
 
@@ -439,6 +460,10 @@ pub fn insert_commands(
                              not_before, created_ms, updated_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
     )?;
+    let salt = match (policy.key_salt.as_deref(), salt) {
+        (Some(instance), Some(s)) => Some(format!("{instance}|{s}")),
+        (a, b) => a.or(b).map(str::to_string),
+    };
     let mut targets = BTreeSet::new();
     for (index, c) in commands.iter().enumerate() {
         // DEFECT: late-hold — hold commands wait in a slow queue.
@@ -455,7 +480,7 @@ pub fn insert_commands(
             c.target.as_str(),
             c.aggregate,
             serde_json::to_string(c)?,
-            idempotency_key(&event.source, &event.id, index, salt),
+            idempotency_key(&event.source, &event.id, index, salt.as_deref()),
             trace_id(&event.traceparent),
             not_before,
             now_ms,
@@ -879,6 +904,7 @@ mod tests {
             defects,
             lot_wait_ms: 10_000,
             late_hold_ms: 120_000,
+            key_salt: None,
         }
     }
 

@@ -16,6 +16,8 @@
 //! * `mqtt` — events consumed from a Mosquitto broker of the test's own (`broker`):
 //!   acknowledged after they are stored, duplicates, retained and poison messages, a
 //!   persistent session across restarts of the middleware and of the broker.
+//! * `instances` — several instances on one store behind one broker: one delivers (the
+//!   delivery lease), in order and once; another takes over when it is killed.
 
 mod bc;
 mod broker;
@@ -23,6 +25,7 @@ mod cli;
 mod defects;
 mod flows;
 mod helpers;
+mod instances;
 mod load;
 mod mqtt;
 mod resilience;

@@ -23,13 +23,15 @@ const TOPIC: &str = "andon/1000/mes/operation.started";
 
 /// The middleware in-process, consuming from a broker, with its store in a directory
 /// that outlives it (so that it can be started again on the same store).
-struct MqttMw {
-    url: String,
+pub struct MqttMw {
+    /// Base URL.
+    pub url: String,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), andon_reference_middleware::Error>>,
 }
 
-fn consumer(broker: &Broker, client_id: &str) -> MqttConfig {
+/// The consumer's settings on `broker` as client `client_id`.
+pub fn consumer(broker: &Broker, client_id: &str) -> MqttConfig {
     MqttConfig {
         client_id: client_id.into(),
         ..MqttConfig::new(BrokerUrl {
@@ -41,7 +43,7 @@ fn consumer(broker: &Broker, client_id: &str) -> MqttConfig {
 
 impl MqttMw {
     /// Starts it with `config` and waits until it is subscribed.
-    async fn start(config: Config) -> Self {
+    pub async fn start(config: Config) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, rx) = oneshot::channel::<()>();
@@ -61,14 +63,15 @@ impl MqttMw {
         mw
     }
 
-    async fn stats(&self) -> Value {
+    /// `GET /stats`.
+    pub async fn stats(&self) -> Value {
         stats_of(&reqwest::Client::new(), &self.url)
             .await
             .expect("stats")
     }
 
     /// Polls `/stats` until `cond` holds (20 s at most); returns those stats.
-    async fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let s = self.stats().await;
@@ -81,7 +84,7 @@ impl MqttMw {
     }
 
     /// Stops it gracefully (its session stays on the broker).
-    async fn stop(self) {
+    pub async fn stop(self) {
         let _ = self.stop.send(());
         self.task
             .await
@@ -91,7 +94,7 @@ impl MqttMw {
 }
 
 /// The middleware's config against `plant`, store in `dir`, consuming with `mqtt`.
-fn config(plant: &Plant, dir: &Path, mqtt: MqttConfig, defects: &[Defect]) -> Config {
+pub fn config(plant: &Plant, dir: &Path, mqtt: MqttConfig, defects: &[Defect]) -> Config {
     let mut c = mw_config(plant, dir);
     c.mqtt = Some(mqtt);
     for d in defects {
