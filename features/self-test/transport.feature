@@ -15,7 +15,7 @@ Feature: andon's checks catch a middleware that consumes from an MQTT broker wro
     And every plant publishes its events to the MQTT broker
     And a steady load of 40 steps per second
     And a shift-change burst of 300 steps per second at 3s for 4s
-    And the middleware is killed at 5s
+    And the middleware is killed at 5s and down for 2s
     When the plants run for 10s
     Then the exactly-once check fails
     And the exactly-once check counts at least 1 lost
@@ -26,7 +26,7 @@ Feature: andon's checks catch a middleware that consumes from an MQTT broker wro
     And every plant publishes its events to the MQTT broker
     And a steady load of 40 steps per second
     And a shift-change burst of 300 steps per second at 3s for 4s
-    And the middleware is killed at 5s
+    And the middleware is killed at 5s and down for 2s
     When the plants run for 10s
     Then the exactly-once check fails
     And the exactly-once check counts at least 1 lost

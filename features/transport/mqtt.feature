@@ -36,12 +36,12 @@ Feature: Plants that publish their events to an MQTT broker
     And ERP stock reconciles with the plants' activity
     And lot status agrees across ERP, MES, QMS and WMS
 
-  Scenario: Killed in the middle of a burst: the persistent session keeps what was published meanwhile
+  Scenario: Killed in the middle of a burst and down for 3 s: the persistent session keeps what was published meanwhile
     Given plant 1000 with 2 lines making 10 materials
     And every plant publishes its events to the MQTT broker
     And a steady load of 40 steps per second
     And a shift-change burst of 150 steps per second at 4s for 4s
-    And the middleware is killed at 6s
+    And the middleware is killed at 6s and down for 3s
     When the plants run for 14s
     Then no acknowledged event is lost
     And no business effect is posted twice
@@ -67,3 +67,17 @@ Feature: Plants that publish their events to an MQTT broker
     When the plants run for 8s
     Then every call the middleware makes honours the contract
     And ERP stock reconciles with the plants' activity
+
+  Scenario: Two instances behind one shared subscription, the first killed mid-burst
+    Given plant 1000 with 1 line making 5 materials
+    And plant 2000 with 1 line making 5 materials
+    And the MES of plant 2000 publishes to the MQTT broker
+    And the QMS of plant 2000 publishes to the MQTT broker
+    And the middleware runs as 2 instances
+    And a steady load of 30 steps per second
+    And a shift-change burst of 150 steps per second at 3s for 4s
+    And the middleware is killed at 5s
+    When the plants run for 12s
+    Then every acknowledged event has exactly one effect
+    And ERP stock reconciles with the plants' activity
+    And lot status agrees across ERP, MES, QMS and WMS

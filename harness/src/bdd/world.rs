@@ -79,6 +79,8 @@ pub struct AndonWorld {
     pub transport: Option<String>,
     /// How the run's broker is set up (`stale_retained`, …).
     pub broker: Map<String, Value>,
+    /// Instances of the SUT side by side, when a step says.
+    pub instances: Option<u32>,
     /// Per-system options (`erp` → `{idempotency: false, …}`).
     pub options: BTreeMap<String, Map<String, Value>>,
     /// Settle limit.
@@ -187,6 +189,9 @@ impl AndonWorld {
         }
         if !self.broker.is_empty() {
             doc["broker"] = json!(self.broker);
+        }
+        if let Some(n) = self.instances {
+            doc["instances"] = json!(n);
         }
         if let Some(d) = &self.data {
             doc["data"] = json!(d.display().to_string());

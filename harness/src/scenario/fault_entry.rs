@@ -183,8 +183,8 @@ fn kind<'e>(ctx: &mut Ctx, e: &Entry<'e>) -> Option<&'e str> {
     }
 }
 
-/// A fault of the SUT: a kind it takes, only timing keys, and a `for` exactly when the
-/// kind lasts (pause) rather than happens at one instant (restart, kill).
+/// A fault of the SUT: a kind it takes, only timing keys, and a `for` for a pause (how long
+/// it lasts); a restart or kill may have one (how long the SUT stays down).
 fn sut_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFault, Reported> {
     let Some(sut_kind) = SutFaultKind::parse(kind) else {
         let msg = if fault_params::params(kind).is_some() {
@@ -211,16 +211,7 @@ fn sut_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFault
             );
             ok = false;
         }
-        (SutFaultKind::Restart | SutFaultKind::Kill, Some(_)) => {
-            ctx.at(
-                e.key_name("for"),
-                format!(
-                    "`for` does not apply to {}: it happens at one instant (the SUT is started again at once)",
-                    sut_kind.name()
-                ),
-            );
-            ok = false;
-        }
+        // A restart or kill with `for` keeps the SUT down that long before starting it again.
         _ => {}
     }
     if !ok {

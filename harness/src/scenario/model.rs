@@ -410,9 +410,9 @@ impl fmt::Display for Target {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SutFaultKind {
-    /// SIGTERM, wait for the exit (SIGKILL after a grace), then start again.
+    /// SIGTERM, wait for the exit (SIGKILL after a grace), then start again (after `for`).
     Restart,
-    /// SIGKILL, then start again.
+    /// SIGKILL, then start again (after `for`).
     Kill,
     /// SIGSTOP for `for`, then SIGCONT.
     Pause,
@@ -443,7 +443,8 @@ impl SutFaultKind {
 pub struct SutFault {
     /// What to do.
     pub kind: SutFaultKind,
-    /// How long a pause lasts (only `pause` has one).
+    /// How long a pause lasts (`pause` needs one), or how long a `restart` or `kill` keeps
+    /// the SUT down before it is started again (default: started again at once).
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub duration: Option<Dur>,
 }

@@ -340,15 +340,27 @@ impl SutDriver {
 
     /// Stops the SUT ([`SutDriver::stop`]) and starts it again on the same port.
     pub async fn restart(&mut self) -> Result<(), SutError> {
+        self.restart_after(Duration::ZERO).await
+    }
+
+    /// [`SutDriver::restart`], down for `down` in between.
+    pub async fn restart_after(&mut self, down: Duration) -> Result<(), SutError> {
         self.managed("restart")?;
         self.stop().await?;
+        tokio::time::sleep(down).await;
         self.start().await
     }
 
     /// Kills the SUT ([`SutDriver::kill`]) and starts it again on the same port: the
     /// `kill` fault.
     pub async fn kill_and_restart(&mut self) -> Result<(), SutError> {
+        self.kill_and_restart_after(Duration::ZERO).await
+    }
+
+    /// [`SutDriver::kill_and_restart`], down for `down` in between.
+    pub async fn kill_and_restart_after(&mut self, down: Duration) -> Result<(), SutError> {
         self.kill().await?;
+        tokio::time::sleep(down).await;
         self.start().await
     }
 }

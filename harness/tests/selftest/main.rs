@@ -59,9 +59,9 @@ const CATCHES: &[(&str, &str, &str)] = &[
         "business-central-rollout",
         "exactly_once",
     ),
-    ("clean-session", "broker-plants", "exactly_once"),
-    ("ack-before-store", "broker-plants", "exactly_once"),
-    ("qos0-subscribe", "broker-plants", "exactly_once"),
+    ("clean-session", "broker-outage", "exactly_once"),
+    ("ack-before-store", "broker-outage", "exactly_once"),
+    ("qos0-subscribe", "broker-outage", "exactly_once"),
     ("no-shared-subscription", "broker-plants", "exactly_once"),
     ("trust-retained", "broker-plants", "contract"),
 ];

@@ -450,11 +450,13 @@ async fn post(
 
 /// Publishes the event (`json`, its structured form) to `target`'s broker at QoS 1 within
 /// `timeout`: acknowledged by a PUBACK with reason code 0 (success: the broker took it for
-/// its subscribers). Kept and published again after a backoff when the PUBACK says 0x10
-/// (no matching subscribers: no one consumes the topic yet, as before the middleware's
-/// first subscription or while a restarted broker has not matched its restored sessions),
-/// after a failure code, a broken connection, or no PUBACK in time. Returns the topic's
-/// URL and how it ended.
+/// its subscribers), and by 0x10 (no matching subscribers) on a topic the broker had taken
+/// a publish for a subscriber on earlier on this connection (a subscription that was there
+/// and is gone: the broker took the message and had no one to give it to). Kept and
+/// published again after a backoff on a 0x10 before that (no one consumes the topic yet: the
+/// middleware's first subscription is not in place, or a restarted broker has not matched
+/// its restored sessions), after a failure code, a broken connection, or no PUBACK in time.
+/// Returns the topic's URL and how it ended.
 async fn publish(
     inner: &Inner,
     expiry: &mut Expiry,
@@ -476,20 +478,23 @@ async fn publish(
     let message = andon_contracts::events::mqtt::encode(json, target.mode);
     let publisher = inner.publisher(target);
     let settled = match expiry.run(timeout, publisher.publish(topic, message)).await {
-        Some(Ok(mqtt::Acked { reason: 0 })) => Settled {
+        Some(Ok(mqtt::Acked {
+            reason: r @ (0 | 0x10),
+            was_subscribed,
+        })) if r == 0 || was_subscribed => Settled {
             outcome: Outcome::Ok,
             status: None,
-            puback: Some(0),
+            puback: Some(r),
             error: None,
             content_type: None,
             rejected: false,
             next: Attempt::Delivered,
         },
-        Some(Ok(mqtt::Acked { reason: 0x10 })) => Settled {
+        Some(Ok(mqtt::Acked { reason: 0x10, .. })) => Settled {
             puback: Some(0x10),
             ..Settled::failed("no matching subscribers: no one consumes this topic yet".into())
         },
-        Some(Ok(mqtt::Acked { reason })) => Settled {
+        Some(Ok(mqtt::Acked { reason, .. })) => Settled {
             puback: Some(reason),
             ..Settled::failed(format!(
                 "the broker refused the publish (reason code {reason:#04x})"

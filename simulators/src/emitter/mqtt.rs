@@ -87,6 +87,9 @@ impl MqttTarget {
 pub(crate) struct Acked {
     /// The PUBACK's reason code (0: success, 16: no matching subscribers).
     pub reason: u8,
+    /// Whether the broker had taken a publish to this topic for a subscriber (reason 0)
+    /// earlier on this connection: a subscription that was there and is gone.
+    pub was_subscribed: bool,
 }
 
 /// The PUBACK reason code's number (MQTT 5, 3.4.2.1).
@@ -134,6 +137,9 @@ pub(crate) struct Publisher {
     state: Mutex<(AsyncClient, Waiting)>,
     /// Connections made (the client id's suffix).
     generation: AtomicU64,
+    /// Topics the broker took a publish for a subscriber on, on this connection (forgotten
+    /// on a new connection: a restarted broker matches its restored sessions late).
+    subscribed: Mutex<std::collections::HashSet<String>>,
     base_id: String,
 }
 
@@ -145,6 +151,7 @@ impl Publisher {
         let p = Arc::new(Self {
             state: Mutex::new((client, Waiting::default())),
             generation: AtomicU64::new(0),
+            subscribed: Mutex::new(std::collections::HashSet::new()),
             base_id: client_id.to_string(),
         });
         let weak = Arc::downgrade(&p);
@@ -160,6 +167,7 @@ impl Publisher {
         message: mqtt::Message,
     ) -> Result<Acked, String> {
         let (tx, rx) = oneshot::channel();
+        let key = topic.clone();
         {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let properties = PublishProperties {
@@ -179,8 +187,16 @@ impl Publisher {
                 .map_err(|e| format!("the MQTT client refused the publish: {e}"))?;
             state.1.unnumbered.push_back(tx);
         }
-        rx.await
-            .unwrap_or_else(|_| Err("the broker connection was dropped".into()))
+        let mut acked = rx
+            .await
+            .unwrap_or_else(|_| Err("the broker connection was dropped".into()))?;
+        let mut seen = self.subscribed.lock().unwrap_or_else(|e| e.into_inner());
+        if acked.reason == 0 {
+            seen.insert(key);
+        } else {
+            acked.was_subscribed = seen.contains(&key);
+        }
+        Ok(acked)
     }
 }
 
@@ -218,6 +234,7 @@ async fn drive(weak: std::sync::Weak<Publisher>, target: MqttTarget, mut eventlo
                 if let Some(w) = state.1.numbered.remove(&ack.pkid) {
                     let _ = w.send(Ok(Acked {
                         reason: reason_code(&ack.reason),
+                        was_subscribed: false,
                     }));
                 }
             }
@@ -231,6 +248,10 @@ async fn drive(weak: std::sync::Weak<Publisher>, target: MqttTarget, mut eventlo
                     state.1.fail_all(&why);
                     state.0 = client;
                 }
+                p.subscribed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
                 drop(p);
                 eventloop = fresh;
                 tokio::time::sleep(Duration::from_millis(100)).await;

@@ -69,6 +69,14 @@ pub(super) fn build() -> Vec<StepDef> {
             Setup(all_publish),
         ),
         s(
+            T::Middleware,
+            "the middleware runs as {n} instances",
+            r"^the middleware runs as (?P<n>\d+) instances$",
+            "Starts the SUT that many times side by side (at most 8), each with its own `{sut.port}` and `{sut.instance}`; all consume from the broker, webhooks and the SUT faults go to the first. A correct middleware splits the broker's messages through a shared subscription.",
+            "Given the middleware runs as 2 instances",
+            Setup(instances),
+        ),
+        s(
             T::Plants,
             "the broker holds {n} stale retained event|events from an earlier run",
             r"^the (?:MQTT )?broker holds (?P<n>\d+) stale retained events? (?:left )?from an earlier run$",
@@ -564,15 +572,15 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Faults,
-            "the middleware is killed|restarted at {at} / the middleware is frozen at {at} for {for}",
+            "the middleware is killed|restarted at {at} [and down for {for}] / the middleware is frozen at {at} for {for}",
             concat!(
                 r"^the middleware is (?P<what>killed|restarted|frozen) at ",
                 dur!("at"),
-                "(?: for ",
+                "(?: (?:and down )?for ",
                 dur!("for"),
                 ")?$"
             ),
-            "SUT faults by the driver: SIGKILL and start again, SIGTERM and start again, or SIGSTOP for a while then SIGCONT.",
+            "SUT faults by the driver: SIGKILL and start again, SIGTERM and start again (at once, or after being down for a while), or SIGSTOP for a while then SIGCONT.",
             "Given the middleware is killed at 12s",
             Setup(f_sut),
         ),

@@ -56,3 +56,13 @@ pub(super) fn stale_retained(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     w.broker.insert("stale_retained".into(), json!(n));
     Ok(())
 }
+
+pub(super) fn instances(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    w.before_run("instances")?;
+    let n: u32 = a
+        .req("n")?
+        .parse()
+        .map_err(|_| "the number of instances is a whole number".to_string())?;
+    w.instances = Some(n);
+    Ok(())
+}

@@ -205,9 +205,14 @@ pub(super) async fn drive_sut_faults(
         tokio::time::sleep_until(t0 + at).await;
         let started = Utc::now();
         let kind = fault.kind.name().to_string();
+        // How long a restart or a kill keeps the SUT down (pause: its own `for`).
+        let down = match fault.kind {
+            SutFaultKind::Pause => Duration::ZERO,
+            _ => fault.duration.map(|d| d.0).unwrap_or_default(),
+        };
         let result = match fault.kind {
-            SutFaultKind::Restart => driver.restart().await,
-            SutFaultKind::Kill => driver.kill_and_restart().await,
+            SutFaultKind::Restart => driver.restart(down).await,
+            SutFaultKind::Kill => driver.kill_and_restart(down).await,
             SutFaultKind::Pause => match driver.pause().await {
                 Ok(()) => {
                     let d = fault.duration.map(|d| d.0).unwrap_or_default();

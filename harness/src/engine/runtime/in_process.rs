@@ -261,12 +261,15 @@ impl Runtime for InProcess {
 
 /// A SUT run as a local process by its manifest's command.
 impl SutHandle for SutDriver {
-    fn restart(&mut self) -> BoxFuture<'_, Result<(), SutError>> {
-        Box::pin(SutDriver::restart(self))
+    fn restart(&mut self, down: std::time::Duration) -> BoxFuture<'_, Result<(), SutError>> {
+        Box::pin(SutDriver::restart_after(self, down))
     }
 
-    fn kill_and_restart(&mut self) -> BoxFuture<'_, Result<(), SutError>> {
-        Box::pin(SutDriver::kill_and_restart(self))
+    fn kill_and_restart(
+        &mut self,
+        down: std::time::Duration,
+    ) -> BoxFuture<'_, Result<(), SutError>> {
+        Box::pin(SutDriver::kill_and_restart_after(self, down))
     }
 
     fn pause(&mut self) -> BoxFuture<'_, Result<(), SutError>> {

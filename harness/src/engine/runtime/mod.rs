@@ -240,10 +240,13 @@ pub trait Runtime: Send + Sync {
 
 /// The SUT of a run, as its runtime started it: a local process or one the runtime hosts.
 pub trait SutHandle: Send {
-    /// Stops it gracefully and starts it again.
-    fn restart(&mut self) -> BoxFuture<'_, Result<(), SutError>>;
-    /// Kills it (no chance to flush) and starts it again.
-    fn kill_and_restart(&mut self) -> BoxFuture<'_, Result<(), SutError>>;
+    /// Stops it gracefully and starts it again after `down`.
+    fn restart(&mut self, down: std::time::Duration) -> BoxFuture<'_, Result<(), SutError>>;
+    /// Kills it (no chance to flush) and starts it again after `down`.
+    fn kill_and_restart(
+        &mut self,
+        down: std::time::Duration,
+    ) -> BoxFuture<'_, Result<(), SutError>>;
     /// Freezes it.
     fn pause(&mut self) -> BoxFuture<'_, Result<(), SutError>>;
     /// Lets it go on after [`SutHandle::pause`].

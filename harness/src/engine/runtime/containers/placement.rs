@@ -185,12 +185,15 @@ impl Runtime for Containers {
 
 /// A SUT in a container of the run.
 impl SutHandle for SutContainer {
-    fn restart(&mut self) -> BoxFuture<'_, Result<(), SutError>> {
-        Box::pin(SutContainer::restart(self))
+    fn restart(&mut self, down: std::time::Duration) -> BoxFuture<'_, Result<(), SutError>> {
+        Box::pin(SutContainer::restart(self, down))
     }
 
-    fn kill_and_restart(&mut self) -> BoxFuture<'_, Result<(), SutError>> {
-        Box::pin(SutContainer::kill_and_restart(self))
+    fn kill_and_restart(
+        &mut self,
+        down: std::time::Duration,
+    ) -> BoxFuture<'_, Result<(), SutError>> {
+        Box::pin(SutContainer::kill_and_restart(self, down))
     }
 
     fn pause(&mut self) -> BoxFuture<'_, Result<(), SutError>> {

@@ -163,20 +163,22 @@ impl SutContainer {
     }
 
     /// `docker stop` (SIGTERM, SIGKILL after the manifest's grace) and `docker start`.
-    pub async fn restart(&self) -> Result<(), SutError> {
+    pub async fn restart(&self, down: std::time::Duration) -> Result<(), SutError> {
         self.container
             .stop_with_timeout(Some(grace(&self.start)))
             .await
             .map_err(|e| failed("stop", e))?;
+        tokio::time::sleep(down).await;
         self.start_again().await
     }
 
-    /// `docker kill` (SIGKILL) and `docker start`.
-    pub async fn kill_and_restart(&self) -> Result<(), SutError> {
+    /// `docker kill` (SIGKILL) and `docker start` after `down`.
+    pub async fn kill_and_restart(&self, down: std::time::Duration) -> Result<(), SutError> {
         self.container
             .stop_with_timeout(Some(0))
             .await
             .map_err(|e| failed("kill", e))?;
+        tokio::time::sleep(down).await;
         self.start_again().await
     }
 
