@@ -203,16 +203,13 @@ fn sut_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFault
     };
     let mut ok = e.only_timing_keys(ctx, "a sut fault");
     let duration = e.duration(ctx, "for")?;
-    match (sut_kind, duration) {
-        (SutFaultKind::Pause, None) => {
-            ctx.at(
-                e.item(),
-                "pause needs `for`: how long the SUT stays stopped (SIGSTOP, then SIGCONT)",
-            );
-            ok = false;
-        }
-        // A restart or kill with `for` keeps the SUT down that long before starting it again.
-        _ => {}
+    // A restart or kill with `for` keeps the SUT down that long before starting it again.
+    if sut_kind == SutFaultKind::Pause && duration.is_none() {
+        ctx.at(
+            e.item(),
+            "pause needs `for`: how long the SUT stays stopped (SIGSTOP, then SIGCONT)",
+        );
+        ok = false;
     }
     if !ok {
         return Err(Reported);

@@ -506,11 +506,16 @@ expect:
             "{ at: 30s, target: sut, kind: unavailable }",
         );
         assert!(problems(&text)[0].contains("acts on a simulator"));
+        // A kill may keep the SUT down a while: that time counts against its next fault.
         let text = OK.replace(
             "{ at: 30s, target: sut, kind: kill }",
-            "{ at: 30s, for: 2s, target: sut, kind: kill }",
+            "{ at: 43s, for: 3s, target: sut, kind: kill }",
         );
-        assert!(problems(&text)[0].contains("`for` does not apply to kill"));
+        assert!(
+            problems(&text)[0].contains("sut faults overlap"),
+            "{:?}",
+            problems(&text)
+        );
         let text = OK.replace(
             "{ at: 20s, for: 10s, rate: 500/s }",
             "{ at: 0s, rate: 500/s }",

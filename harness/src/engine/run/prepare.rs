@@ -84,6 +84,29 @@ fn as_run(scenario: &Scenario, flag: &str) -> Result<String, RunError> {
     Ok(format!("# andon run {flag}\n{yaml}"))
 }
 
+/// The scenario as the run's flags change it (`--dialect`, `--transport`), and its text
+/// as run.
+fn with_flags(
+    opts: &RunOptions,
+    scenario: &mut Scenario,
+    text: String,
+) -> Result<String, RunError> {
+    let text = match &opts.erp_dialect {
+        Some(b) => with_erp_dialect(scenario, b)?,
+        None => text,
+    };
+    Ok(match opts.transport {
+        Some(t) => {
+            scenario.transport = Some(t);
+            as_run(
+                scenario,
+                &format!("--transport {t}: every plant's events go over it"),
+            )?
+        }
+        None => text,
+    })
+}
+
 /// Stage 1: reads the scenario (with `andon load`'s overrides), the master data and the
 /// manifest, refusing what is wrong before anything starts, and makes the run directory.
 pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
@@ -102,20 +125,7 @@ pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
                 source,
             })?;
     }
-    let text = match &opts.erp_dialect {
-        Some(b) => with_erp_dialect(&mut scenario, b)?,
-        None => text,
-    };
-    let text = match opts.transport {
-        Some(t) => {
-            scenario.transport = Some(t);
-            as_run(
-                &scenario,
-                &format!("--transport {t}: every plant's events go over it"),
-            )?
-        }
-        None => text,
-    };
+    let text = with_flags(opts, &mut scenario, text)?;
     let base = opts.scenario.parent().unwrap_or(Path::new("."));
     let master = match &opts.master {
         Some(m) => MasterData::load(m),

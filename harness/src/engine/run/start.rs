@@ -40,36 +40,8 @@ pub(super) enum Start {
 /// the SUT's ingress.
 pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunError> {
     let plan = transport::plan(&p.manifest, &p.scenario)?;
-    if let Some(why) = super::instances::refuse(opts, p) {
-        return Err(RunError::Transport(why));
-    }
-    if !plan.uses_mqtt() && p.scenario.broker_faults().next().is_some() {
-        return Err(RunError::Transport(format!(
-            "{}: the scenario has broker faults, and no plant publishes to the broker (`transport: mqtt`, for a system whose events the SUT consumes from one)",
-            opts.scenario.display()
-        )));
-    }
-    if plan.uses_mqtt() {
-        crate::broker::find()?;
-        if opts.runtime != crate::engine::runtime::RuntimeKind::InProcess {
-            return Err(RunError::Transport(
-                "a plant of this scenario publishes to an MQTT broker, which andon starts in the in-process runtime only for now: run it without --runtime containers".into(),
-            ));
-        }
-    }
-    let settings: BTreeMap<System, SystemSettings> = System::ALL
-        .into_iter()
-        .map(|s| {
-            (
-                s,
-                SystemSettings {
-                    config: p.scenario.sim_config(s),
-                    patch: p.scenario.config_patch(s),
-                },
-            )
-        })
-        .collect();
-    let rt = runtime::start(opts.runtime, &p.master, &settings).await?;
+    refuse_early(opts, p, &plan)?;
+    let rt = runtime::start(opts.runtime, &p.master, &sim_settings(p)).await?;
     let mut ph = match placeholders(rt.as_ref(), opts, p) {
         Ok(ph) => ph,
         Err(e) => {
@@ -126,16 +98,13 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
             return Err(e);
         }
     };
-    for system in System::ALL {
-        let routes = plan.routes(system, &sut, broker_address.as_deref());
-        if let Err(e) = rt.set_routes(system, &routes).await {
-            driver.stop().await;
-            for i in more {
-                i.handle.stop().await;
-            }
-            rt.stop().await;
-            return Err(e.into());
+    if let Err(e) = point_emitters(rt.as_ref(), &plan, &sut, broker_address.as_deref()).await {
+        driver.stop().await;
+        for i in more {
+            i.handle.stop().await;
         }
+        rt.stop().await;
+        return Err(e);
     }
     Ok(Start::Ready(
         Started {
@@ -147,6 +116,61 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
         },
         driver,
     ))
+}
+
+/// What cannot run here, refused before anything starts: instances andon cannot start,
+/// broker faults with no plant on the broker, a broker that is not installed or not in
+/// this runtime.
+fn refuse_early(opts: &RunOptions, p: &Prepared, plan: &transport::Plan) -> Result<(), RunError> {
+    if let Some(why) = super::instances::refuse(opts, p) {
+        return Err(RunError::Transport(why));
+    }
+    if !plan.uses_mqtt() && p.scenario.broker_faults().next().is_some() {
+        return Err(RunError::Transport(format!(
+            "{}: the scenario has broker faults, and no plant publishes to the broker (`transport: mqtt`, for a system whose events the SUT consumes from one)",
+            opts.scenario.display()
+        )));
+    }
+    if plan.uses_mqtt() {
+        crate::broker::find()?;
+        if opts.runtime != crate::engine::runtime::RuntimeKind::InProcess {
+            return Err(RunError::Transport(
+                "a plant of this scenario publishes to an MQTT broker, which andon starts in the in-process runtime only for now: run it without --runtime containers".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What each simulator starts with.
+fn sim_settings(p: &Prepared) -> BTreeMap<System, SystemSettings> {
+    System::ALL
+        .into_iter()
+        .map(|s| {
+            (
+                s,
+                SystemSettings {
+                    config: p.scenario.sim_config(s),
+                    patch: p.scenario.config_patch(s),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Points every simulator's emitter at the SUT: its webhooks, and topics on the broker
+/// (`broker`: `host:port` as the simulators reach it).
+async fn point_emitters(
+    rt: &dyn Runtime,
+    plan: &transport::Plan,
+    sut: &crate::sut::ResolvedSut,
+    broker: Option<&str>,
+) -> Result<(), RunError> {
+    for system in System::ALL {
+        let routes = plan.routes(system, sut, broker);
+        rt.set_routes(system, &routes).await?;
+    }
+    Ok(())
 }
 
 /// Starts the run's broker as the scenario sets it up, and leaves on it the stale retained

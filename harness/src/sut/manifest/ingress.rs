@@ -182,36 +182,40 @@ pub(super) fn entry(
             )),
         };
     };
-    let filter_at = at;
-    mqtt::check_filter(&filter)
-        .map_err(|m| err(filter_at, format!("ingress.{system}.mqtt: {m}")))?;
-    let (topic, topic_at) = (t.topic.unwrap_or_else(|| DEFAULT_TOPIC.to_string()), at);
-    mqtt::check_template(&topic)
-        .map_err(|m| err(topic_at, format!("ingress.{system}.topic: {m}")))?;
-    let mode = match t.mode {
-        None => Mode::Binary,
-        Some(m) => Mode::parse(&m).ok_or_else(|| {
-            err(
-                at,
-                format!("ingress.{system}.mode: {m:?}, expected binary or structured"),
-            )
-        })?,
-    };
-    if let Some(example) = unmatched(system, &topic, &filter) {
-        return Err(err(
-            topic_at,
-            format!(
-                "ingress.{system}: andon would publish to {example:?} (topic {topic:?}), which the filter {filter:?} does not match"
-            ),
-        ));
-    }
+    let mqtt = subscription(system, filter, t.topic, t.mode)
+        .map_err(|m| err(at, format!("ingress.{system}{m}")))?;
     Ok(IngressSpec {
         webhook,
-        mqtt: Some(MqttIngress {
-            filter,
-            topic,
-            mode,
-        }),
+        mqtt: Some(mqtt),
+    })
+}
+
+/// A broker subscription read: its filter, topic layout and mode, each checked; why not,
+/// as the rest of a message that begins with `ingress.<system>`.
+fn subscription(
+    system: System,
+    filter: String,
+    topic: Option<String>,
+    mode: Option<String>,
+) -> Result<MqttIngress, String> {
+    mqtt::check_filter(&filter).map_err(|m| format!(".mqtt: {m}"))?;
+    let topic = topic.unwrap_or_else(|| DEFAULT_TOPIC.to_string());
+    mqtt::check_template(&topic).map_err(|m| format!(".topic: {m}"))?;
+    let mode = match mode {
+        None => Mode::Binary,
+        Some(m) => {
+            Mode::parse(&m).ok_or_else(|| format!(".mode: {m:?}, expected binary or structured"))?
+        }
+    };
+    if let Some(example) = unmatched(system, &topic, &filter) {
+        return Err(format!(
+            ": andon would publish to {example:?} (topic {topic:?}), which the filter {filter:?} does not match"
+        ));
+    }
+    Ok(MqttIngress {
+        filter,
+        topic,
+        mode,
     })
 }
 
