@@ -6,11 +6,9 @@ Feature: andon's checks catch a middleware that consumes from an MQTT broker wro
   catches it. Against another SUT (`andon test --sut …`) these scenarios are skipped, with
   that reason, and never counted as passed or failed.
 
-  Background:
-    Given the middleware consumes from an MQTT broker
-
   Scenario: A middleware that connects with a clean session loses what was published while it was down
     Given the reference middleware with the defect "clean-session"
+    And the middleware consumes from an MQTT broker
     And plant 1000 with 2 lines making 10 materials
     And every plant publishes its events to the MQTT broker
     And a steady load of 40 steps per second
@@ -22,6 +20,7 @@ Feature: andon's checks catch a middleware that consumes from an MQTT broker wro
 
   Scenario: A middleware that subscribes at QoS 0 loses what was published while it was down
     Given the reference middleware with the defect "qos0-subscribe"
+    And the middleware consumes from an MQTT broker
     And plant 1000 with 2 lines making 10 materials
     And every plant publishes its events to the MQTT broker
     And a steady load of 40 steps per second
@@ -33,6 +32,7 @@ Feature: andon's checks catch a middleware that consumes from an MQTT broker wro
 
   Scenario: A middleware that acknowledges a message before storing it loses what it held when killed
     Given the reference middleware with the defect "ack-before-store"
+    And the middleware consumes from an MQTT broker
     And plant 1000 with 2 lines making 10 materials
     And every plant publishes its events to the MQTT broker
     And a steady load of 40 steps per second
@@ -44,6 +44,7 @@ Feature: andon's checks catch a middleware that consumes from an MQTT broker wro
 
   Scenario: A middleware that acts on retained messages posts an event the run never emitted
     Given the reference middleware with the defect "trust-retained"
+    And the middleware consumes from an MQTT broker
     And plant 1000 with 1 line making 5 materials
     And every plant publishes its events to the MQTT broker
     And the broker holds 2 stale retained events from an earlier run

@@ -86,7 +86,7 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Plants,
-            "the {system} of plant {id} publishes to the MQTT broker|posts webhooks",
+            "the {system} of plant {id} (publishes to the MQTT broker|posts webhooks)",
             r#"^the (?P<system>ERP|MES|QMS|WMS) of plant "?(?P<id>[A-Z0-9]{4})"? (?P<how>publishes (?:its events )?to the (?:MQTT )?broker|posts webhooks)$"#,
             "How one plant's system delivers its events, whatever the others do: to the run's broker, or as webhooks (a plant acquired with another MES product, say). Adds the plant if it is not there yet.",
             "Given the MES of plant 2000 publishes to the MQTT broker",
