@@ -182,7 +182,7 @@ fn an_unknown_placeholder_is_named_where_it_is_written() {
     let e = refused(&MANAGED.replace("{mes.url}\", QMS", "{mes.uri}\", QMS"));
     assert_eq!(
         e,
-        "sut.toml:5:43: unknown placeholder {mes.uri}, expected one of {erp.url}, {mes.url}, {qms.url}, {wms.url}, {erp.dialects}, {erp.PLANT.url}, {sut.port}, {sut.url}, {run.dir}, {andon}"
+        "sut.toml:5:43: unknown placeholder {mes.uri}, expected one of {erp.url}, {mes.url}, {qms.url}, {wms.url}, {erp.dialects}, {erp.PLANT.url}, {sut.port}, {sut.url}, {run.dir}, {andon}, {broker}, {sut.instance}"
     );
     let e = refused(&MANAGED.replace("\"{sut.url}/health\"", "\"{sut.url/health\""));
     assert!(e.starts_with("sut.toml:6:10: an unclosed `{`"), "{e}");
