@@ -478,7 +478,7 @@ pub async fn stats(State(app): State<AppState>) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn headers(ct: &str) -> HeaderMap {
@@ -487,7 +487,8 @@ mod tests {
         h
     }
 
-    fn event() -> Value {
+    /// A valid `operation.started` event (the MQTT consumer's tests read it too).
+    pub(crate) fn event() -> Value {
         json!({
             "specversion": "1.0", "id": "e-1", "source": "/andon/mes/1000", "type": "andon.operation.started.v1",
             "subject": "100000001", "time": "2026-11-02T06:10:00Z", "datacontenttype": "application/json",

@@ -293,6 +293,17 @@ enum Sent {
     },
 }
 
+impl Sent {
+    /// The HTTP body of the event in its wire form (not for [`Sent::Elsewhere`], which has
+    /// its own).
+    fn body(self, item: &Queued) -> Vec<u8> {
+        match self {
+            Sent::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
+            _ => serde_json::to_vec(&*item.event).unwrap_or_default(),
+        }
+    }
+}
+
 fn wire(inner: &Inner, item: &Queued) -> Option<Sent> {
     Some(match inner.wire(&item.event) {
         Wire::Canonical => Sent::Event,
@@ -359,7 +370,7 @@ async fn attempt(
     let started = std::time::Instant::now();
     let (url, settled) = match (sent, dest) {
         (Sent::Elsewhere { url, target, body }, _) => {
-            let s = post(connection, expiry, timeout, &target, item, &body).await;
+            let s = post(connection, expiry, timeout, target.as_ref(), item, &body).await;
             (url, s)
         }
         (sent, Ok(Dest::Mqtt(m))) => {
@@ -369,17 +380,12 @@ async fn attempt(
             };
             publish(inner, expiry, timeout, m, item, &json).await
         }
-        (sent, dest) => {
-            let body = match sent {
-                Sent::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
-                _ => serde_json::to_vec(&*item.event).unwrap_or_default(),
-            };
-            let target = match dest {
-                Ok(Dest::Http(t)) => Ok(t.clone()),
-                Ok(Dest::Mqtt(_)) => unreachable!("matched above"),
-                Err(e) => Err(e.clone()),
-            };
-            let s = post(connection, expiry, timeout, &target, item, &body).await;
+        (sent, Ok(Dest::Http(t))) => {
+            let s = post(connection, expiry, timeout, Ok(t), item, &sent.body(item)).await;
+            (url.to_string(), s)
+        }
+        (sent, Err(e)) => {
+            let s = post(connection, expiry, timeout, Err(e), item, &sent.body(item)).await;
             (url.to_string(), s)
         }
     };
@@ -407,7 +413,7 @@ async fn post(
     connection: &mut LaneConnection,
     expiry: &mut Expiry,
     timeout: Duration,
-    target: &Result<Target, IngressError>,
+    target: Result<&Target, &IngressError>,
     item: &Queued,
     body: &[u8],
 ) -> Settled {

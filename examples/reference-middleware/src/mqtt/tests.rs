@@ -3,6 +3,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::BrokerUrl;
+use crate::ingress::tests::event;
 
 fn cfg() -> MqttConfig {
     MqttConfig {
@@ -19,17 +20,6 @@ fn cfg() -> MqttConfig {
 
 fn with(d: Defect) -> Defects {
     [d].into_iter().collect()
-}
-
-fn event() -> Value {
-    json!({
-        "specversion": "1.0", "id": "e-1", "source": "/andon/mes/1000", "type": "andon.operation.started.v1",
-        "subject": "100000001", "time": "2026-11-02T06:10:00Z", "datacontenttype": "application/json",
-        "plant": "1000", "sequence": 1,
-        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        "data": {"order": "100000001", "operation": "0010", "plant": "1000", "work_center": "LINE-1",
-                 "started_at": "2026-11-02T06:10:00Z"}
-    })
 }
 
 fn read_event(e: &Value, mode: Mode) -> Result<(CloudEvent, Inbound), Box<Refusal>> {
