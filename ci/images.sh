@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds a statically linked `andon` and two FROM scratch images from it, locally (no
-# registry is needed or used):
+# Builds a statically linked `andon` and two FROM scratch images from it, and a third from
+# the Debian package's Mosquitto, locally (no registry is needed or used):
 #   andon:local                       every simulator and `andon serve`
 #   andon-reference-middleware:local  the bundled reference middleware
+#   andon-mosquitto:local             the run's MQTT broker in the containers runtime: the
+#                                     package's /usr/sbin/mosquitto and the libraries it links
+#                                     (ci/install-mosquitto.sh installs the package)
 #
 #   ci/images.sh                 release build (what users run)
 #   ci/images.sh --profile dev   the test build (ci/test.sh uses it, sharing its artifacts)
@@ -45,4 +48,21 @@ build() { # image dockerfile
 }
 build andon andon.Dockerfile
 build andon-reference-middleware reference-middleware.Dockerfile
-docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E "^andon(-reference-middleware)?:$tag " || true
+
+# The broker: Mosquitto as the Debian package installs it, with every library `ldd` names
+# at the same path, and an empty /mosquitto where andon mounts the run's broker directory
+# (its configuration, persistence file and log).
+ci/install-mosquitto.sh >/dev/null
+mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+mq="$(mktemp -d)"
+trap 'rm -rf "$ctx" "$mq"' EXIT
+mkdir -p "$mq/root/mosquitto" "$mq/root/tmp"
+for f in "$mosquitto" $(ldd "$mosquitto" | awk '/=>/ { print $3 } /^[[:space:]]*\// { print $1 }'); do
+  mkdir -p "$mq/root$(dirname "$f")"
+  cp -L "$f" "$mq/root$(dirname "$f")/"
+done
+[ "$mosquitto" = /usr/sbin/mosquitto ] || { mkdir -p "$mq/root/usr/sbin"; cp -L "$mosquitto" "$mq/root/usr/sbin/mosquitto"; }
+DOCKER_BUILDKIT=0 docker build --quiet --label "org.opencontainers.image.source=andon" \
+  -t "andon-mosquitto:$tag" -f ci/images/mosquitto.Dockerfile "$mq" >/dev/null
+
+docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E "^andon(-reference-middleware|-mosquitto)?:$tag " || true

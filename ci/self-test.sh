@@ -10,6 +10,11 @@
 #                                   and dialect: every plant's ERP on that API (`andon run --dialect`)
 #   TRANSPORTS="webhook mqtt" ci/self-test.sh   a column per scenario and transport: every
 #                                   plant's events published to the run's broker (`--transport mqtt`)
+#   RUNTIME=containers TRANSPORTS=mqtt SELFTEST_DEFECTS=none ci/self-test.sh   every run with
+#                                   `--runtime containers` (the images of ci/images.sh)
+#   DIAGONAL=1 TRANSPORTS=mqtt ci/self-test.sh  only the diagonal (ci/self-test-diagonal.txt):
+#                                   each defect in the columns of the scenario meant to catch it,
+#                                   which must fail there through the checker named
 #
 # Knobs: JOBS (6 runs at a time), REPEAT (1), SELFTEST_DEFECTS ("all", "none" or a list),
 # DIALECTS ("andon": each scenario as written), TRANSPORTS ("webhook": each scenario as
@@ -41,8 +46,9 @@ for s in $scenarios; do
         else continue; fi
         for transport in ${TRANSPORTS:-webhook}; do
             if [ "$transport" = webhook ]; then columns="$columns $c"
+            elif ! grep -Eq 'transport:' "scenarios/$s.yaml"; then columns="$columns $c+$transport"
             # A scenario that chooses its plants' transports itself is run as written only.
-            elif ! grep -Eq 'transport:' "scenarios/$s.yaml"; then columns="$columns $c+$transport"; fi
+            else case " $columns " in *" $c "*) ;; *) columns="$columns $c" ;; esac; fi
         done
     done
 done
@@ -54,30 +60,51 @@ esac
 rm -rf "$WORK"; mkdir -p "$WORK"
 jobs_file=$WORK/jobs
 : > "$jobs_file"
+diagonal=ci/self-test-diagonal.txt
+# Whether defect $1 runs in column $2: always, but in a DIAGONAL run only in the columns of
+# its scenario.
+runs_in() {
+    [ "$1" = none ] || [ -z "${DIAGONAL:-}" ] && return 0
+    base=${2%+*}; base=${base%%~*}
+    grep -Eq "^$1 +$base " "$diagonal"
+}
 for r in $(seq 1 "$REPEAT"); do
     for d in $defects; do
-        for s in $columns; do echo "$d $s $r" >> "$jobs_file"; done
+        for s in $columns; do
+            if runs_in "$d" "$s"; then echo "$d $s $r" >> "$jobs_file"; fi
+        done
     done
 done
 echo "self-test: $(wc -l < "$jobs_file") runs, $JOBS at a time" >&2
-export ANDON WORK
+RUNTIME=${RUNTIME:-}
+export ANDON WORK RUNTIME
 xargs -P "$JOBS" -L 1 sh -c '
     d=$0; s=$1; r=$2; dir=$WORK/$d/$s/$r
     mkdir -p "$(dirname "$dir")"
     if [ "$d" = none ]; then set --; else set -- --defect "$d"; fi
+    [ -z "$RUNTIME" ] || set -- "$@" --runtime "$RUNTIME"
     case "$s" in *+*) set -- "$@" --transport "${s##*+}"; s0=${s%+*} ;; *) s0=$s ;; esac
     case "$s0" in *~*) set -- "$@" --dialect "erp=${s0#*~}" ;; esac
     "$ANDON" -q run "scenarios/${s0%%~*}.yaml" "$@" --report-dir "$dir" > "$dir.out" 2>&1
     echo "$? $d $s $r" >&2
 ' < "$jobs_file"
 
-python3 - "$WORK" "$REPEAT" "$OUT" $defects -- $columns <<'PY'
+python3 - "$WORK" "$REPEAT" "$OUT" "${DIAGONAL:+$diagonal}" $defects -- $columns <<'PY'
 import json, os, sys
-work, repeat, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-rest = sys.argv[4:]
+work, repeat, out, diagonal = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+# In a DIAGONAL run: defect -> (scenario, the checker that must fail).
+meant = {}
+if diagonal:
+    for line in open(diagonal):
+        if line.strip() and not line.startswith("#"):
+            d, s, c = line.split()
+            meant[d] = (s, c)
+rest = sys.argv[5:]
 cut = rest.index("--")
 defects, scenarios = rest[:cut], rest[cut + 1:]
 def cell(d, s):
+    if not os.path.isdir(f"{work}/{d}/{s}"):
+        return ["·"]
     seen = []
     for r in range(1, repeat + 1):
         try:
@@ -111,15 +138,22 @@ for d in defects:
         text = seen[0] if len(set(seen)) == 1 else "FLAKY " + "/".join(seen)
         if d == "none" and text != "pass":
             bad.append(f"the reference middleware does not pass {s}: {text}")
-        caught = caught or text.startswith("FAIL")
+        if d in meant and text != "·":
+            # The diagonal: failed through the checker meant to catch it.
+            caught = caught or (text.startswith("FAIL") and meant[d][1] in text[5:].split(","))
+        else:
+            caught = caught or text.startswith("FAIL")
         row.append(text)
     if d != "none" and not caught:
-        bad.append(f"defect {d} is caught by no scenario")
+        bad.append(f"defect {d} is not caught by {meant[d][1]} in {meant[d][0]}" if d in meant
+                   else f"defect {d} is caught by no scenario")
     lines.append(f"| {'(correct)' if d == 'none' else d} | " + " | ".join(row) + " |")
 table = "\n".join(lines)
 os.makedirs(os.path.dirname(out), exist_ok=True)
 with open(out, "w") as f:
-    f.write(f"# Self-test matrix\n\nWritten by `ci/self-test.sh` ({repeat} run(s) per cell). "
+    title = "Self-test diagonal" if diagonal else "Self-test matrix"
+    f.write(f"# {title}\n\nWritten by `ci/self-test.sh` ({repeat} run(s) per cell). "
+            + ("Only the diagonal: each defect in the scenario meant to catch it (`·`: not run). " if diagonal else "") +
             "`pass`: the run passed (every required checker passed); `FAIL x,y`: those checkers failed; "
             "`INCONCLUSIVE`: nothing failed, but a required checker had too little evidence.\n\n")
     f.write(table + "\n")

@@ -23,15 +23,15 @@ fi
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== Mosquitto (ci/install-mosquitto.sh): the broker the MQTT tests and features run against"
+ci/install-mosquitto.sh
+
 if docker info >/dev/null 2>&1; then
   echo "== container images (ci/images.sh --profile dev)"
   ci/images.sh --profile dev
 else
   echo "== no Docker engine: the containers tests will be reported as skipped (ignored)"
 fi
-
-echo "== Mosquitto (ci/install-mosquitto.sh): the broker the MQTT tests and features run against"
-ci/install-mosquitto.sh
 
 echo "== cargo test"
 cargo test --workspace --locked

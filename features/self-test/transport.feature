@@ -52,3 +52,16 @@ Feature: andon's checks catch a middleware that consumes from an MQTT broker wro
     When the plants run for 8s
     Then the contract check fails
     And the contract check counts at least 1 unknown_sources
+
+  @containers
+  Scenario: A middleware that connects with a clean session loses what was published while a partition cut it off
+    Given the reference middleware with the defect "clean-session"
+    And the middleware consumes from an MQTT broker
+    And the middleware runs in a container beside the broker
+    And plant 1000 with 2 lines making 10 materials
+    And every plant publishes its events to the MQTT broker
+    And a steady load of 30 steps per second
+    And the broker and the middleware are cut off from each other at 3s for 12s
+    When the plants run for 18s
+    Then the exactly-once check fails
+    And the exactly-once check counts at least 1 lost

@@ -8,7 +8,8 @@ Feature: Plants that publish their events to an MQTT broker
   An event is acknowledged when the broker's PUBACK says it took it; from then on the
   middleware owns it, and every check judges it exactly as a webhook's 2xx. A middleware
   that declares no broker subscription in its manifest's `[ingress]` skips these scenarios,
-  as does a machine without Mosquitto.
+  as does a machine without Mosquitto. With `--runtime containers` the broker is a
+  container of the run too, and the partition between it and the middleware is real.
 
   Background:
     Given the middleware consumes from an MQTT broker
@@ -81,3 +82,37 @@ Feature: Plants that publish their events to an MQTT broker
     Then every acknowledged event has exactly one effect
     And ERP stock reconciles with the plants' activity
     And lot status agrees across ERP, MES, QMS and WMS
+
+  Scenario: A slow consumer through a burst: the broker queues what the middleware has not taken yet
+    Given plant 1000 with 2 lines making 10 materials
+    And every plant publishes its events to the MQTT broker
+    And a steady load of 30 steps per second
+    And a shift-change burst of 120 steps per second at 3s for 3s
+    And the middleware is slow at 2s for 6s
+    When the plants run for 10s
+    Then no acknowledged event is lost
+    And no business effect is posted twice
+    And the broker drops no message
+
+  Scenario: The broker's queue bound is sized for the middleware's downtime: nothing is dropped, nothing lost
+    Given plant 1000 with 2 lines making 10 materials
+    And every plant publishes its events to the MQTT broker
+    And the broker queues at most 1000 messages per client
+    And a steady load of 40 steps per second
+    And the middleware is killed at 3s and down for 4s
+    When the plants run for 10s
+    Then the broker drops no message
+    And no acknowledged event is lost
+    And no business effect is posted twice
+
+  @containers
+  Scenario: The network between the broker and the middleware is cut for 12 s: the persistent session keeps what the plants published
+    Given the middleware runs in a container beside the broker
+    And plant 1000 with 2 lines making 10 materials
+    And every plant publishes its events to the MQTT broker
+    And a steady load of 30 steps per second
+    And the broker and the middleware are cut off from each other at 3s for 12s
+    When the plants run for 18s
+    Then no acknowledged event is lost
+    And no business effect is posted twice
+    And ERP stock reconciles with the plants' activity

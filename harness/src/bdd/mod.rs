@@ -447,6 +447,10 @@ fn sut_capabilities(opts: &TestOptions) -> Result<Vec<String>, TestError> {
     if crate::broker::find().is_err() {
         names.retain(|n| n != "mqtt");
     }
+    // The SUT in a container of the run (a partition between it and the broker).
+    if opts.runtime.hosts_sut(&manifest) {
+        names.push("containers".into());
+    }
     Ok(names)
 }
 
@@ -569,6 +573,11 @@ fn skipped_scenarios(
             } else if missing.contains(&"mqtt") && crate::broker::find().is_err() {
                 Some(
                     "its plants publish to an MQTT broker, and Mosquitto is not installed here (ci/install-mosquitto.sh, or apt-get install mosquitto)"
+                        .to_string(),
+                )
+            } else if missing.contains(&"containers") {
+                Some(
+                    "it needs the middleware in a container of the run: --runtime containers, and an image in its manifest"
                         .to_string(),
                 )
             } else if !missing.is_empty() {

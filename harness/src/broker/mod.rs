@@ -9,8 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::process::{Child, Command};
 
+pub mod log;
 pub mod stale;
 
 /// Why the broker could not be had.
@@ -39,6 +41,20 @@ pub enum BrokerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The containers runtime has no broker image.
+    #[error(
+        "the image {0} of the run's broker is not there: build it with ci/images.sh (nothing is pulled)"
+    )]
+    NoImage(String),
+    /// The container engine refused something.
+    #[error("the broker's container: {0}")]
+    Engine(String),
+    /// A partition between the broker and the SUT cannot be made here.
+    #[error(
+        "a partition between the broker and the SUT needs both in containers of the run \
+         (--runtime containers, and an image in the SUT's manifest): {0}"
+    )]
+    NoPartition(String),
     /// It did not listen in time.
     #[error("Mosquitto did not listen on {address} within {waited:?}; its log: {log}")]
     NotListening {
@@ -103,11 +119,26 @@ pub fn find() -> Result<PathBuf, BrokerError> {
         .ok_or(BrokerError::NotInstalled)
 }
 
-/// The configuration file's text.
-fn config_text(port: u16, dir: &Path, config: &BrokerConfig) -> String {
+/// Where a broker listens, and where it keeps its files as it sees them.
+pub enum Listener<'a> {
+    /// A local process on the host port andon picks, its files in the run's directory.
+    Local,
+    /// A container listening on `port` of every interface, the run's directory mounted at
+    /// `dir`; it runs as root there (a scratch image has no other user).
+    Container {
+        /// Its port inside the container.
+        port: u16,
+        /// Where its files are mounted.
+        dir: &'a Path,
+    },
+}
+
+/// The configuration file's text: listening on `listen` (`"PORT ADDRESS"`), its files
+/// under `dir`.
+fn config_text(listen: &str, dir: &Path, config: &BrokerConfig, root: bool) -> String {
     let mut c = format!(
         "# Written by andon for one run.\n\
-         listener {port} 127.0.0.1\n\
+         listener {listen}\n\
          allow_anonymous true\n\
          max_queued_messages {}\n\
          max_inflight_messages 100\n\
@@ -115,10 +146,13 @@ fn config_text(port: u16, dir: &Path, config: &BrokerConfig) -> String {
          log_dest file {}\n\
          log_type error\nlog_type warning\nlog_type notice\nlog_type information\n\
          connection_messages true\n\
-         log_timestamp_format %Y-%m-%dT%H:%M:%S\n",
+         log_timestamp_format %Y-%m-%dT%H:%M:%S%z\n",
         config.max_queued_messages,
         dir.join("mosquitto.log").display(),
     );
+    if root {
+        c.push_str("user root\n");
+    }
     if config.persistence {
         c.push_str(&format!(
             "persistence true\npersistence_location {}/\nautosave_interval 1\n",
@@ -128,27 +162,81 @@ fn config_text(port: u16, dir: &Path, config: &BrokerConfig) -> String {
     c
 }
 
+/// Makes the broker's directory `dir` (writable by the user Mosquitto drops to), picks a
+/// free port of this host for it, and writes its configuration there for `listener`.
+/// Returns the port.
+pub fn prepare_dir(
+    dir: &Path,
+    config: &BrokerConfig,
+    listener: &Listener<'_>,
+) -> Result<u16, BrokerError> {
+    let io = |source| BrokerError::Dir {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    // Started as root, Mosquitto drops to the `mosquitto` user, who must be able to
+    // write its log and persistence file here.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(io)?;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(io)?
+        .port();
+    let text = match listener {
+        Listener::Local => config_text(&format!("{port} 127.0.0.1"), dir, config, false),
+        Listener::Container { port: inside, dir } => {
+            config_text(&format!("{inside} 0.0.0.0"), dir, config, true)
+        }
+    };
+    std::fs::write(dir.join("mosquitto.conf"), text).map_err(io)?;
+    Ok(port)
+}
+
+/// Whether something accepts connections at `address` (`host:port`).
+pub async fn answers(address: &str) -> bool {
+    tokio::net::TcpStream::connect(address).await.is_ok()
+}
+
+/// The run's broker, wherever its runtime put it, as the run's faults drive it.
+pub trait BrokerNode: Send + Sync {
+    /// Stops it as an operator would: SIGTERM, it saves its persistence file.
+    fn stop(&mut self) -> BoxFuture<'_, ()>;
+    /// Kills it (SIGKILL): what it saved last is what it will have.
+    fn kill(&mut self) -> BoxFuture<'_, ()>;
+    /// Starts it again after a stop or a kill (same address, same files) and waits until
+    /// it listens.
+    fn start_again(&mut self) -> BoxFuture<'_, Result<(), BrokerError>>;
+    /// Cuts (`true`) or mends the network between it and the SUT, leaving the plants'
+    /// side alone; a runtime that cannot says why.
+    fn partition(&mut self, cut: bool) -> BoxFuture<'_, Result<(), BrokerError>> {
+        let _ = cut;
+        Box::pin(async {
+            Err(BrokerError::NoPartition(
+                "the broker and the SUT are local processes of this host".into(),
+            ))
+        })
+    }
+    /// Its URL as the SUT reaches it (`{broker}`).
+    fn sut_url(&self) -> String;
+    /// `host:port` where the simulators publish to it.
+    fn publish_address(&self) -> String;
+    /// `host:port` where andon itself reaches it.
+    fn host_address(&self) -> String;
+    /// Its directory (configuration, persistence, log).
+    fn dir(&self) -> &Path;
+    /// Stops it for good and removes what its runtime made for it.
+    fn remove(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
 impl Broker {
     /// Starts Mosquitto with its files under `dir`, on a free port of 127.0.0.1, and waits
     /// until it accepts connections.
     pub async fn start(dir: &Path, config: &BrokerConfig) -> Result<Self, BrokerError> {
         let program = find()?;
-        let io = |source| BrokerError::Dir {
-            dir: dir.to_path_buf(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        // Started as root, Mosquitto drops to the `mosquitto` user, who must be able to
-        // write its log and persistence file here.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(io)?;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(io)?
-            .port();
-        std::fs::write(dir.join("mosquitto.conf"), config_text(port, dir, config)).map_err(io)?;
+        let port = prepare_dir(dir, config, &Listener::Local)?;
         let mut b = Self {
             program,
             dir: dir.to_path_buf(),
@@ -251,22 +339,62 @@ impl Broker {
     }
 }
 
+impl BrokerNode for Broker {
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(Broker::stop(self))
+    }
+
+    fn kill(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(Broker::kill(self))
+    }
+
+    fn start_again(&mut self) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(Broker::start_again(self))
+    }
+
+    fn sut_url(&self) -> String {
+        self.url()
+    }
+
+    fn publish_address(&self) -> String {
+        self.address()
+    }
+
+    fn host_address(&self) -> String {
+        self.address()
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn remove(mut self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move { Broker::kill(&mut self).await })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_configuration_listens_locally_and_keeps_sessions() {
-        let c = config_text(1884, Path::new("/run/x/broker"), &BrokerConfig::default());
-        assert!(c.contains("listener 1884 127.0.0.1\n"));
+        let c = config_text(
+            "1884 127.0.0.1",
+            Path::new("/run/x/broker"),
+            &BrokerConfig::default(),
+            false,
+        );
+        assert!(c.contains("listener 1884 127.0.0.1\n") && !c.contains("user root"));
         assert!(c.contains("persistence true\npersistence_location /run/x/broker/\n"));
         assert!(c.contains("max_queued_messages 10000\n"));
         let off = BrokerConfig {
             persistence: false,
             max_queued_messages: 5,
         };
-        let c = config_text(1, Path::new("d"), &off);
+        let c = config_text("1883 0.0.0.0", Path::new("/mosquitto"), &off, true);
         assert!(!c.contains("persistence true") && c.contains("max_queued_messages 5\n"));
+        assert!(c.contains("user root\n") && c.contains("log_dest file /mosquitto/mosquitto.log"));
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@
 //! * `non_problem_errors`: a delivery answered with status ≥ 400 whose content type is not
 //!   `application/problem+json`;
 //! * `retry_after_ignored`: a call to a system that had answered 429 or 503 with
-//!   `Retry-After` less than that long before (the call started more than 100 ms after the
+//!   `Retry-After` less than that long before (the call started more than 250 ms after the
 //!   first such answer of the wait — calls already in flight are not counted; an answer
 //!   while the wait is in force extends it — and before 90 % of the wait);
 //! * `stale_etag_resent`: a conditional call sent again with an `If-Match` its system had
@@ -32,8 +32,9 @@
 //! middleware deduplicates by a natural key, which the exactly-once checker judges).
 //!
 //! A vendor dialect's call refused for a body of the release its plant was just cut over
-//! from, before the plant's first call that kept the new release, is counted as
-//! `release_transition`, not as a violation (an unannounced upgrade is found out that way).
+//! from, before the plant's first call to the same resource that kept the new release, is
+//! counted as `release_transition`, not as a violation (an unannounced upgrade is found out
+//! that way, and only at a resource the release changed).
 //!
 //! Fail on any; unknown when the SUT made no call and answered no delivery with an error;
 //! pass otherwise.

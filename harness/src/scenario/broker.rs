@@ -34,11 +34,14 @@ pub enum BrokerFaultKind {
     /// SIGTERM, down for `for` (publishes and the SUT's connection are refused), then
     /// start again.
     Stop,
+    /// The network between the broker and the SUT cut for `for` (containers runtime, the
+    /// SUT in a container): its connection goes dead, the plants keep publishing.
+    Partition,
 }
 
 impl BrokerFaultKind {
     /// Every broker fault kind.
-    pub const ALL: [BrokerFaultKind; 3] = [Self::Restart, Self::Kill, Self::Stop];
+    pub const ALL: [BrokerFaultKind; 4] = [Self::Restart, Self::Kill, Self::Stop, Self::Partition];
 
     /// The name in scenario files.
     pub fn name(self) -> &'static str {
@@ -46,6 +49,7 @@ impl BrokerFaultKind {
             Self::Restart => "restart",
             Self::Kill => "kill",
             Self::Stop => "stop",
+            Self::Partition => "partition",
         }
     }
 

@@ -211,6 +211,13 @@ fn sut_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFault
         );
         ok = false;
     }
+    if sut_kind == SutFaultKind::Slow && duration.is_none() {
+        ctx.at(
+            e.item(),
+            "slow needs `for`: how long the SUT runs a fifth of the time",
+        );
+        ok = false;
+    }
     if !ok {
         return Err(Reported);
     }
@@ -225,7 +232,7 @@ fn sut_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFault
 }
 
 /// A fault of the run's MQTT broker: a kind it takes, only timing keys, and a `for`
-/// exactly when the kind lasts (stop).
+/// exactly when the kind lasts (stop, partition).
 fn broker_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFault, Reported> {
     let Some(broker_kind) = BrokerFaultKind::parse(kind) else {
         let kinds: Vec<&str> = BrokerFaultKind::ALL.iter().map(|k| k.name()).collect();
@@ -243,6 +250,13 @@ fn broker_fault(ctx: &mut Ctx, e: &Entry, at: Dur, kind: &str) -> Result<TimedFa
     match (broker_kind, duration) {
         (BrokerFaultKind::Stop, None) => {
             ctx.at(e.item(), "stop needs `for`: how long the broker stays down");
+            ok = false;
+        }
+        (BrokerFaultKind::Partition, None) => {
+            ctx.at(
+                e.item(),
+                "partition needs `for`: how long the broker and the SUT are cut off",
+            );
             ok = false;
         }
         (BrokerFaultKind::Restart | BrokerFaultKind::Kill, Some(_)) => {

@@ -416,11 +416,14 @@ pub enum SutFaultKind {
     Kill,
     /// SIGSTOP for `for`, then SIGCONT.
     Pause,
+    /// A slow consumer for `for`: frozen (SIGSTOP) 800 ms of every second, running 200 ms;
+    /// what it has not taken queues up at its ingress or on the broker.
+    Slow,
 }
 
 impl SutFaultKind {
     /// Every SUT fault kind.
-    pub const ALL: [SutFaultKind; 3] = [Self::Restart, Self::Kill, Self::Pause];
+    pub const ALL: [SutFaultKind; 4] = [Self::Restart, Self::Kill, Self::Pause, Self::Slow];
 
     /// The name in scenario files.
     pub fn name(self) -> &'static str {
@@ -428,6 +431,7 @@ impl SutFaultKind {
             Self::Restart => "restart",
             Self::Kill => "kill",
             Self::Pause => "pause",
+            Self::Slow => "slow",
         }
     }
 
@@ -443,7 +447,7 @@ impl SutFaultKind {
 pub struct SutFault {
     /// What to do.
     pub kind: SutFaultKind,
-    /// How long a pause lasts (`pause` needs one), or how long a `restart` or `kill` keeps
+    /// How long a pause or a slow spell lasts (both need one), or how long a `restart` or `kill` keeps
     /// the SUT down before it is started again (default: started again at once).
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub duration: Option<Dur>,

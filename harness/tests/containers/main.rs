@@ -20,7 +20,7 @@ type Test = (&'static str, fn() -> Result<(), Failed>);
 fn main() {
     let args = Arguments::from_args();
     let engine = engine_state();
-    let tests: [Test; 13] = [
+    let tests: [Test; 14] = [
         ("rust_api_starts_a_simulator_with_one_call", rust_api),
         (
             "a_load_run_in_containers_measures_and_gates",
@@ -38,6 +38,10 @@ fn main() {
         (
             "container_fault_features_pass_with_the_engine_faults",
             container_fault_features,
+        ),
+        (
+            "transport_features_pass_with_the_broker_in_a_container",
+            transport_features,
         ),
         ("a_paused_simulator_makes_the_calls_time_out", paused_erp),
         (
@@ -419,6 +423,18 @@ fn smoke_features() -> Result<(), Failed> {
 /// The container-fault feature, with the engine's own pause, stop and disconnect.
 fn container_fault_features() -> Result<(), Failed> {
     features_in_containers("container-faults", "@containers")
+}
+
+/// The MQTT features with the broker, the middleware and its second instance in containers,
+/// the partition between them included.
+fn transport_features() -> Result<(), Failed> {
+    features_in_containers("transport", "@transport")?;
+    let junit =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("containers-transport/report/junit.xml");
+    let summary = std::fs::read_to_string(junit).unwrap_or_default();
+    check(!summary.contains("<skipped"), || {
+        format!("a transport scenario was skipped in containers:\n{summary}")
+    })
 }
 
 fn features_in_containers(name: &str, tags: &str) -> Result<(), Failed> {

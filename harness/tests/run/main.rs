@@ -1,6 +1,7 @@
 //! `andon run`, `andon check` and `andon replay` end to end: the binary, the simulators
 //! in-process and the reference middleware as a child process, on short scenarios.
 
+mod broker;
 mod helpers;
 mod stopping;
 

@@ -263,7 +263,7 @@ fn broker_faults_and_instances_are_checked() {
     let e = refused(&with("{ at: 12s, target: broker, kind: unavailable }"));
     assert!(
         e[0].contains(
-            "unknown broker fault kind \"unavailable\", expected one of restart, kill, stop"
+            "unknown broker fault kind \"unavailable\", expected one of restart, kill, stop, partition"
         ),
         "{e:?}"
     );
@@ -271,6 +271,10 @@ fn broker_faults_and_instances_are_checked() {
     assert!(e[0].contains("stop needs `for`"), "{e:?}");
     let e = refused(&with("{ at: 12s, for: 2s, target: broker, kind: kill }"));
     assert!(e[0].contains("`for` does not apply to kill"), "{e:?}");
+    let e = refused(&with("{ at: 12s, target: broker, kind: partition }"));
+    assert!(e[0].contains("partition needs `for`"), "{e:?}");
+    let e = refused(&with("{ at: 12s, target: sut, kind: slow }"));
+    assert!(e[0].contains("slow needs `for`"), "{e:?}");
     let e = refused(&format!("{BASE}instances: 9\n"));
     assert!(
         e[0].starts_with("x.yaml:") && e[0].contains("instances 9 must be from 1 to 8"),

@@ -14,57 +14,19 @@ use std::sync::Mutex;
 
 const ANDON: &str = env!("CARGO_BIN_EXE_andon");
 
-/// Each defect, the scenario that must catch it, and the checker that must fail.
-const CATCHES: &[(&str, &str, &str)] = &[
-    ("no-idempotency-key", "baseline-single-plant", "contract"),
-    ("no-dedup", "mes-duplicate-reorder-storm", "exactly_once"),
-    ("drop-on-5xx", "cloud-erp-downtime", "exactly_once"),
-    ("memory-outbox", "sut-killed-mid-burst", "exactly_once"),
-    ("ack-before-persist", "sut-killed-mid-burst", "exactly_once"),
-    ("no-hold-to-wms", "hold-races-picking", "exactly_once"),
-    ("late-hold", "hold-races-picking", "sla"),
-    ("ignore-retry-after", "erp-throttling", "contract"),
-    (
-        "reorder-status",
-        "mes-duplicate-reorder-storm",
-        "reconciliation",
-    ),
-    ("swallow-rejections", "posting-period-closed", "safety"),
-    ("no-traceparent", "baseline-single-plant", "contract"),
-    ("wrong-uom", "baseline-single-plant", "reconciliation"),
-    (
-        "short-timeout-new-key",
-        "cloud-erp-downtime",
-        "exactly_once",
-    ),
-    ("own-posting-date", "baseline-single-plant", "mapping"),
-    (
-        "by-product-as-receipt",
-        "shift-change-three-plants",
-        "mapping",
-    ),
-    ("single-plant-token", "token-expiry", "contract"),
-    ("csrf-no-refresh", "s4hana-vendor-upgrade", "exactly_once"),
-    ("no-repeatability", "s4hana-vendor-upgrade", "contract"),
-    ("release-blind", "s4hana-vendor-upgrade", "exactly_once"),
-    ("bc-no-readback", "business-central-rollout", "exactly_once"),
-    (
-        "no-subscription-renewal",
-        "business-central-rollout",
-        "contract",
-    ),
-    ("ignore-etag", "business-central-rollout", "contract"),
-    (
-        "batch-partial-retry",
-        "business-central-rollout",
-        "exactly_once",
-    ),
-    ("clean-session", "broker-outage", "exactly_once"),
-    ("ack-before-store", "broker-outage", "exactly_once"),
-    ("qos0-subscribe", "broker-outage", "exactly_once"),
-    ("no-shared-subscription", "broker-plants", "exactly_once"),
-    ("trust-retained", "broker-plants", "contract"),
-];
+/// Each defect, the scenario that must catch it, and the checker that must fail: the lines
+/// of `ci/self-test-diagonal.txt`, which `DIAGONAL=1 ci/self-test.sh` runs too.
+fn catches() -> Vec<(&'static str, &'static str, &'static str)> {
+    include_str!("../../../ci/self-test-diagonal.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let mut next = || w.next().expect("defect scenario checker");
+            (next(), next(), next())
+        })
+        .collect()
+}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -140,7 +102,8 @@ fn every_scenario_passes_and_every_defect_is_caught_by_its_checker() {
         .collect();
     scenarios.sort();
     assert!(scenarios.len() >= 12, "{scenarios:?}");
-    for (d, s, _) in CATCHES {
+    let catches = catches();
+    for (d, s, _) in &catches {
         assert!(scenarios.iter().any(|x| x == s), "{d}: no scenario {s}");
     }
     let listed: Vec<&str> = andon_reference_middleware::Defect::ALL
@@ -149,7 +112,7 @@ fn every_scenario_passes_and_every_defect_is_caught_by_its_checker() {
         .collect();
     for d in &listed {
         assert!(
-            CATCHES.iter().any(|(x, _, _)| x == d),
+            catches.iter().any(|(x, _, _)| x == d),
             "defect {d} has no scenario that catches it"
         );
     }
@@ -161,7 +124,7 @@ fn every_scenario_passes_and_every_defect_is_caught_by_its_checker() {
             scenario: s.clone(),
         })
         .collect();
-    jobs.extend(CATCHES.iter().map(|(d, s, _)| Job {
+    jobs.extend(catches.iter().map(|(d, s, _)| Job {
         defect: Some(*d),
         scenario: s.to_string(),
     }));
@@ -209,7 +172,7 @@ fn every_scenario_passes_and_every_defect_is_caught_by_its_checker() {
                 job.scenario, out.summary
             )),
             Some(d) => {
-                let (_, _, checker) = CATCHES.iter().find(|(x, _, _)| *x == d).unwrap();
+                let (_, _, checker) = catches.iter().find(|(x, _, _)| *x == d).unwrap();
                 if out.code != Some(1) || !out.failed.iter().any(|c| c == checker) {
                     problems.push(format!(
                         "defect {d} is not caught by {checker} in {}:\n{}",

@@ -464,10 +464,15 @@ pub(super) fn f_sut(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     let kind = match a.req("what")? {
         "killed" => "kill",
         "restarted" => "restart",
+        "slow" => "slow",
         _ => "pause",
     };
-    if kind == "pause" && a.get("for").is_none() {
-        return Err("a frozen middleware needs a duration: frozen at 10s for 5s".into());
+    if matches!(kind, "pause" | "slow") && a.get("for").is_none() {
+        return Err(format!(
+            "a {} middleware needs a duration: {} at 10s for 5s",
+            a.req("what")?,
+            a.req("what")?
+        ));
     }
     fault(w, a, "sut", kind, json!({}))
 }

@@ -77,6 +77,36 @@ pub(super) fn build() -> Vec<StepDef> {
             Setup(instances),
         ),
         s(
+            T::Middleware,
+            "the middleware runs in a container beside the broker",
+            r"^the middleware runs in a container(?: of the run)? beside the (?:MQTT )?broker$",
+            "Requires the SUT in a container of the run (`--runtime containers` and an `image` in its manifest), on a network of its own with the run's broker, so that the network between them can be cut; otherwise the scenario is skipped.",
+            "Given the middleware runs in a container beside the broker",
+            Capability("containers"),
+        ),
+        s(
+            T::Plants,
+            "the broker queues at most {n} messages per client",
+            r"^the (?:MQTT )?broker queues at most (?P<n>\d+) messages per client$",
+            "Mosquitto's `max_queued_messages`: beyond that many messages waiting for one client (a persistent session whose middleware is down or slow), the broker acknowledges the plants' publishes and drops them. The run's timeline says when it began dropping, and for which client.",
+            "Given the broker queues at most 200 messages per client",
+            Setup(max_queued),
+        ),
+        s(
+            T::Faults,
+            "the broker and the middleware are cut off from each other at {at} for {for}",
+            concat!(
+                r"^the (?:MQTT )?broker and the middleware are cut off from each other at ",
+                dur!("at"),
+                " for ",
+                dur!("for"),
+                "$"
+            ),
+            "A network partition between the run's broker and the SUT (containers runtime): the broker leaves the network it shares with the SUT's container, so the middleware's connection goes dead and the broker's name stops resolving, while the plants keep publishing. A persistent session keeps what arrives meanwhile.",
+            "Given the broker and the middleware are cut off from each other at 5s for 6s",
+            Setup(f_broker_partition),
+        ),
+        s(
             T::Plants,
             "the broker holds {n} stale retained event|events from an earlier run",
             r"^the (?:MQTT )?broker holds (?P<n>\d+) stale retained events? (?:left )?from an earlier run$",
@@ -572,15 +602,15 @@ pub(super) fn build() -> Vec<StepDef> {
         ),
         s(
             T::Faults,
-            "the middleware is killed|restarted at {at} [and down for {for}] / the middleware is frozen at {at} for {for}",
+            "the middleware is killed|restarted at {at} [and down for {for}] / the middleware is frozen|slow at {at} for {for}",
             concat!(
-                r"^the middleware is (?P<what>killed|restarted|frozen) at ",
+                r"^the middleware is (?P<what>killed|restarted|frozen|slow) at ",
                 dur!("at"),
                 "(?: (?:and down )?for ",
                 dur!("for"),
                 ")?$"
             ),
-            "SUT faults by the driver: SIGKILL and start again, SIGTERM and start again (at once, or after being down for a while), or SIGSTOP for a while then SIGCONT.",
+            "SUT faults by the driver: SIGKILL and start again, SIGTERM and start again (at once, or after being down for a while), SIGSTOP for a while then SIGCONT, or slow for a while (a slow consumer: frozen 800 ms of every second).",
             "Given the middleware is killed at 12s",
             Setup(f_sut),
         ),
@@ -643,6 +673,14 @@ pub(super) fn build() -> Vec<StepDef> {
             "Exactly-once: no lost, duplicated or unexpected effect per business key (indeterminate outcomes accounted).",
             "Then every acknowledged event has exactly one effect",
             Check(exactly_once),
+        ),
+        s(
+            T::ExactlyOnce,
+            "the broker drops|dropped messages it acknowledged / the broker drops no message",
+            r"^the (?:MQTT )?broker (?P<what>drops|dropped|drops no) messages?(?: it acknowledged)?$",
+            "What the run's Mosquitto wrote in its log: whether it dropped messages for a client whose queue was full (`max_queued_messages`) after acknowledging them to the plants. The events are lost for good, and the exactly-once check counts them `lost`: the loss is the deployment's (the broker's bound against the middleware's downtime), and the timeline names the client.",
+            "Then the broker dropped messages it acknowledged",
+            Check(broker_dropped),
         ),
         s(
             T::ExactlyOnce,

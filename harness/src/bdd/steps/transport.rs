@@ -47,22 +47,66 @@ pub(super) fn f_broker(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     }
 }
 
+/// The step's `n`, a whole number (`what` names it in the error).
+fn whole(a: &Args<'_>, what: &str) -> Result<u32, String> {
+    a.req("n")?
+        .parse()
+        .map_err(|_| format!("{what} is a whole number"))
+}
+
 pub(super) fn stale_retained(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     w.before_run("broker")?;
-    let n: u32 = a
-        .req("n")?
-        .parse()
-        .map_err(|_| "the number of stale retained events is a whole number".to_string())?;
+    let n = whole(a, "the number of stale retained events")?;
     w.broker.insert("stale_retained".into(), json!(n));
     Ok(())
 }
 
 pub(super) fn instances(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
     w.before_run("instances")?;
-    let n: u32 = a
-        .req("n")?
-        .parse()
-        .map_err(|_| "the number of instances is a whole number".to_string())?;
-    w.instances = Some(n);
+    w.instances = Some(whole(a, "the number of instances")?);
     Ok(())
+}
+
+pub(super) fn f_broker_partition(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    super::setup::fault(w, a, "broker", "partition", json!({}))
+}
+
+pub(super) fn max_queued(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    w.before_run("broker")?;
+    let n = whole(a, "the broker's queue bound")?;
+    w.broker.insert("max_queued_messages".into(), json!(n));
+    Ok(())
+}
+
+pub(super) fn broker_dropped(w: &mut AndonWorld, a: &Args<'_>) -> StepResult {
+    let dropped: Vec<String> = w
+        .ran
+        .as_ref()
+        .ok_or_else(|| "internal: checked before the run".to_string())?
+        .outcome
+        .report
+        .timeline
+        .sut
+        .iter()
+        .filter(|s| s.kind == "broker dropped")
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s.at.format("%H:%M:%S"),
+                s.note.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    match (a.req("what")? == "drops no", dropped.is_empty()) {
+        (true, true) | (false, false) => Ok(()),
+        (true, false) => Err(format!(
+            "the broker dropped messages it had acknowledged:\n  {}\n(run directory {})",
+            dropped.join("\n  "),
+            w.run_dir()
+        )),
+        (false, true) => Err(format!(
+            "the broker dropped nothing: no client's queue overflowed (its log is {}/broker/mosquitto.log)",
+            w.run_dir()
+        )),
+    }
 }

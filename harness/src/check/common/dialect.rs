@@ -133,13 +133,17 @@ fn excused(table: &[Unjudged], kind: &str, method: &str, route: &str, m: &Mismat
 
 /// The dialect calls refused for a body of the release their plant was just cut over from:
 /// after a vendor upgrade (a `dialects` note changing a plant's binding), the plant's calls
-/// in the new release whose body broke its contract until the first that kept it. An
-/// upgrade nobody announced is found out by such a refusal; a middleware that goes on
+/// in the new release whose body broke its contract, to each resource (the path without
+/// key predicates or query: an entity set, a function), until the first call to that
+/// resource that kept it. An upgrade nobody announced is found out by such a refusal, and
+/// only where the release changed something: calls to resources that did not change go
+/// through meanwhile and say nothing of the ones that did. A middleware that goes on
 /// sending the old release's bodies loses their effects, which the exactly-once checker
 /// counts.
 pub(crate) fn release_transitions(records: &[Record]) -> std::collections::HashSet<usize> {
     let mut bound: FastMap<String, String> = FastMap::default();
-    let mut awaiting: FastMap<String, String> = FastMap::default();
+    // Per plant cut over: the new binding, and the resources already called right in it.
+    let mut awaiting: FastMap<String, (String, FastSet<String>)> = FastMap::default();
     let mut out = std::collections::HashSet::new();
     for (i, r) in records.iter().enumerate() {
         if let Some(note) = dialect_note(r) {
@@ -148,7 +152,7 @@ pub(crate) fn release_transitions(records: &[Record]) -> std::collections::HashS
                     .insert(plant.clone(), b.clone())
                     .is_some_and(|prev| prev != b)
                 {
-                    awaiting.insert(plant, b);
+                    awaiting.insert(plant, (b, FastSet::default()));
                 }
             }
             continue;
@@ -156,7 +160,7 @@ pub(crate) fn release_transitions(records: &[Record]) -> std::collections::HashS
         let Entry::Request {
             path,
             dialect: Some(d),
-            valid,
+            valid: Some(valid),
             ..
         } = &r.entry
         else {
@@ -168,20 +172,37 @@ pub(crate) fn release_transitions(records: &[Record]) -> std::collections::HashS
         else {
             continue;
         };
-        if !awaiting
-            .get(plant)
-            .is_some_and(|b| d.dialect.starts_with(b.as_str()))
-        {
+        let Some((b, kept)) = awaiting.get_mut(plant) else {
+            continue;
+        };
+        if !d.dialect.starts_with(b.as_str()) {
             continue;
         }
-        match valid {
-            Some(true) => {
-                awaiting.remove(plant);
-            }
-            Some(false) => {
-                out.insert(i);
-            }
-            None => {}
+        let resource = resource_of(path);
+        if kept.contains(resource.as_str()) {
+            continue;
+        }
+        if *valid {
+            kept.insert(resource);
+        } else {
+            out.insert(i);
+        }
+    }
+    out
+}
+
+/// A call's resource: its path without the query and without key predicates
+/// (`…/A_Product('FG-1')` → `…/A_Product`).
+fn resource_of(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0usize;
+    for c in path.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
         }
     }
     out
@@ -190,6 +211,54 @@ pub(crate) fn release_transitions(records: &[Record]) -> std::collections::HashS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(path: &str, dialect: &str, valid: bool) -> Record {
+        let mut r: Record = serde_json::from_value(serde_json::json!({
+            "seq": 1, "at": "2026-12-07T07:15:09Z", "system": "erp", "record": "request",
+            "method": "POST", "path": path, "route": path, "status": if valid { 201 } else { 400 },
+            "valid": valid, "latency_us": 1,
+            "dialect": { "dialect": dialect, "native_route": "/x" }
+        }))
+        .expect("a request record");
+        r.seq = 1;
+        r
+    }
+
+    fn cut_over(plant: &str, to: &str) -> Record {
+        serde_json::from_value(serde_json::json!({
+            "seq": 1, "at": "2026-12-07T07:15:08Z", "system": "erp", "record": "note",
+            "name": "dialects", "detail": { plant: to }
+        }))
+        .expect("a note record")
+    }
+
+    #[test]
+    fn a_refusal_after_the_cut_over_is_a_transition_until_that_resource_is_called_right() {
+        let docs =
+            "/plant/1000/sap/opu/odata/sap/API_MATERIAL_DOCUMENT_SRV/A_MaterialDocumentHeader";
+        let conf = "/plant/1000/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV/ProdnOrdConf2";
+        let records = vec![
+            cut_over("1000", "s4hana@2408"),
+            request(docs, "s4hana@2408", true),
+            cut_over("1000", "s4hana@2502"),
+            // A resource the release did not change goes through first.
+            request(conf, "s4hana@2502", true),
+            request(docs, "s4hana@2502", false),
+            request(&format!("{docs}?sap-client=100"), "s4hana@2502", false),
+            request(docs, "s4hana@2502", true),
+            // Once that resource was called right, a refusal there is the middleware's.
+            request(docs, "s4hana@2502", false),
+            request(conf, "s4hana@2502", false),
+        ];
+        let got = release_transitions(&records);
+        let mut got: Vec<usize> = got.into_iter().collect();
+        got.sort();
+        assert_eq!(got, vec![4, 5]);
+        assert_eq!(
+            resource_of("/p/A_Product('FG-1')/to_Plant(Product='x',Plant='1')?$top=1"),
+            "/p/A_Product/to_Plant"
+        );
+    }
 
     fn mismatch(field: &str, expected: &str, sent: &str) -> Mismatch {
         Mismatch {

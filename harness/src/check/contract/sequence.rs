@@ -11,8 +11,11 @@ use super::super::common::{self, Events, describe, fmt_time, sys};
 use super::{Call, Findings};
 
 /// Calls that started this soon after a wait's first `Retry-After` answer were in flight,
-/// or raced it.
-const RETRY_AFTER_GRACE_MS: i64 = 100;
+/// or raced it: the answer is recorded as the system sends it, and the middleware's other
+/// workers go on sending until it has read it, which on a loaded machine (two cores, the
+/// SUT and a broker in containers beside the run) was seen to take 120 ms. A middleware
+/// that ignores the wait goes on calling through the rest of it.
+const RETRY_AFTER_GRACE_MS: i64 = 250;
 
 impl<'r> Findings<'r> {
     /// Counts and witnesses the changes a Business Central plant did not notify after the

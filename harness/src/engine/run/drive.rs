@@ -206,21 +206,18 @@ pub(super) async fn drive_sut_faults(
         let started = Utc::now();
         let kind = fault.kind.name().to_string();
         // How long a restart or a kill keeps the SUT down (pause: its own `for`).
-        let down = match fault.kind {
-            SutFaultKind::Pause => Duration::ZERO,
-            _ => fault.duration.map(|d| d.0).unwrap_or_default(),
-        };
+        let down = fault.duration.map(|d| d.0).unwrap_or_default();
         let result = match fault.kind {
             SutFaultKind::Restart => driver.restart(down).await,
             SutFaultKind::Kill => driver.kill_and_restart(down).await,
             SutFaultKind::Pause => match driver.pause().await {
                 Ok(()) => {
-                    let d = fault.duration.map(|d| d.0).unwrap_or_default();
-                    tokio::time::sleep(d).await;
+                    tokio::time::sleep(down).await;
                     driver.resume().await
                 }
                 Err(e) => Err(e),
             },
+            SutFaultKind::Slow => slow(driver.as_mut(), down).await,
         };
         let ended = Utc::now();
         match result {
@@ -254,6 +251,20 @@ pub(super) async fn drive_sut_faults(
         }
     }
     (driver, actions, None)
+}
+
+/// A slow consumer for `d`: the SUT frozen 800 ms of every second and running 200 ms.
+async fn slow(driver: &mut dyn SutHandle, d: Duration) -> Result<(), SutError> {
+    const FROZEN: Duration = Duration::from_millis(800);
+    const RUNNING: Duration = Duration::from_millis(200);
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        driver.pause().await?;
+        tokio::time::sleep(FROZEN.min(end.saturating_duration_since(Instant::now()))).await;
+        driver.resume().await?;
+        tokio::time::sleep(RUNNING.min(end.saturating_duration_since(Instant::now()))).await;
+    }
+    Ok(())
 }
 
 /// A progress bar over the run's wall time, on stderr when it is a terminal.

@@ -156,6 +156,9 @@ pub(super) async fn collect(
     for i in more {
         i.handle.stop().await;
     }
+    if let Some(b) = started.broker.and_then(|b| Arc::try_unwrap(b).ok()) {
+        b.into_inner().remove().await;
+    }
     if let Ok(rt) = Arc::try_unwrap(rt) {
         rt.stop().await;
     }

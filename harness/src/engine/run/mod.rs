@@ -151,7 +151,12 @@ impl RunError {
         match self {
             // The runtime cannot be had here as asked (no engine, no image).
             Self::Runtime(e) => e.is_usage(),
-            Self::Broker(e) => matches!(e, crate::broker::BrokerError::NotInstalled),
+            Self::Broker(e) => matches!(
+                e,
+                crate::broker::BrokerError::NotInstalled
+                    | crate::broker::BrokerError::NoImage(_)
+                    | crate::broker::BrokerError::NoPartition(_)
+            ),
             Self::Io { .. } | Self::Report(_) | Self::Internal(_) => false,
             _ => true,
         }
@@ -288,6 +293,12 @@ async fn stages(opts: &RunOptions, p: &Prepared) -> Result<RunOutcome, RunError>
     .await?;
     bar.settling();
     record.settled = Some(settle_run(&started, &p.scenario).await);
+    let max_queued = p.scenario.broker.max_queued_messages;
+    let dropped = broker_faults::droppings(
+        started.broker.as_ref(),
+        max_queued.unwrap_or(crate::broker::BrokerConfig::default().max_queued_messages),
+    );
+    record.meta.sut_actions.extend(dropped.await);
     let collected = collect(started, driven.sut).await;
     bar.finish();
     let collected = collected?;

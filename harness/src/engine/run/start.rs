@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::prepare::Prepared;
 use super::{RunError, RunOptions, transport};
-use crate::broker::{Broker, BrokerConfig};
+use crate::broker::{BrokerConfig, BrokerNode};
 use crate::engine::runtime::{self, Runtime, SutHandle, SystemSettings};
 use crate::sut::{Placeholders, free_port};
 
@@ -21,7 +21,7 @@ pub(super) struct Started {
     /// When the SUT was started.
     pub(super) at: chrono::DateTime<Utc>,
     /// The run's MQTT broker, when a plant publishes to one.
-    pub(super) broker: Option<Arc<tokio::sync::Mutex<Broker>>>,
+    pub(super) broker: Option<Arc<tokio::sync::Mutex<Box<dyn BrokerNode>>>>,
     /// The SUT's other instances, when the scenario runs several.
     pub(super) more: Vec<super::instances::Instance>,
 }
@@ -50,7 +50,7 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
         }
     };
     let broker = if plan.uses_mqtt() {
-        match start_broker(p).await {
+        match start_broker(rt.as_ref(), p).await {
             Ok(b) => Some(b),
             Err(e) => {
                 rt.stop().await;
@@ -60,11 +60,11 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
     } else {
         None
     };
-    ph.broker = broker.as_ref().map(Broker::url);
+    ph.broker = broker.as_ref().map(|b| b.sut_url());
     if plan.uses_mqtt() {
         tracing::info!(transports = %plan.describe(), "events go over a broker");
     }
-    let broker_address = broker.as_ref().map(Broker::address);
+    let broker_address = broker.as_ref().map(|b| b.publish_address());
     let mut sut = match p.manifest.resolve(&ph) {
         Ok(s) => s,
         Err(e) => {
@@ -85,7 +85,7 @@ pub(super) async fn start(opts: &RunOptions, p: &Prepared) -> Result<Start, RunE
             return Ok(Start::SutFailed(e.to_string()));
         }
     };
-    let more = match super::instances::start_more(opts, p, &ph).await {
+    let more = match super::instances::start_more(rt.as_ref(), opts, p, &ph).await {
         Ok(Ok(more)) => more,
         Ok(Err(why)) => {
             driver.stop().await;
@@ -131,13 +131,19 @@ fn refuse_early(opts: &RunOptions, p: &Prepared, plan: &transport::Plan) -> Resu
             opts.scenario.display()
         )));
     }
-    if plan.uses_mqtt() {
+    if plan.uses_mqtt() && opts.runtime == crate::engine::runtime::RuntimeKind::InProcess {
         crate::broker::find()?;
-        if opts.runtime != crate::engine::runtime::RuntimeKind::InProcess {
-            return Err(RunError::Transport(
-                "a plant of this scenario publishes to an MQTT broker, which andon starts in the in-process runtime only for now: run it without --runtime containers".into(),
-            ));
-        }
+    }
+    let partitioned = p
+        .scenario
+        .broker_faults()
+        .any(|(_, f)| f.kind == crate::scenario::BrokerFaultKind::Partition);
+    if partitioned && !opts.runtime.hosts_sut(&p.manifest) {
+        return Err(crate::broker::BrokerError::NoPartition(format!(
+            "{} cuts the broker off the SUT",
+            opts.scenario.display()
+        ))
+        .into());
     }
     Ok(())
 }
@@ -175,13 +181,15 @@ async fn point_emitters(
 
 /// Starts the run's broker as the scenario sets it up, and leaves on it the stale retained
 /// events the scenario asks for (before the SUT subscribes).
-async fn start_broker(p: &Prepared) -> Result<Broker, RunError> {
+async fn start_broker(rt: &dyn Runtime, p: &Prepared) -> Result<Box<dyn BrokerNode>, RunError> {
     let options = &p.scenario.broker;
     let mut config = BrokerConfig::default();
     if let Some(n) = options.max_queued_messages {
         config.max_queued_messages = n;
     }
-    let broker = Broker::start(&p.dir.0.join("broker"), &config).await?;
+    let broker = rt
+        .start_broker(&p.manifest, &p.dir.0.join("broker"), &config)
+        .await?;
     if options.stale_retained > 0 {
         let Some(wms) = p
             .manifest
@@ -194,7 +202,7 @@ async fn start_broker(p: &Prepared) -> Result<Broker, RunError> {
             ));
         };
         let events = crate::broker::stale::events(&p.master, options.stale_retained);
-        let topics = crate::broker::stale::publish(&broker.address(), wms, &events)
+        let topics = crate::broker::stale::publish(&broker.host_address(), wms, &events)
             .await
             .map_err(RunError::Transport)?;
         tracing::info!(

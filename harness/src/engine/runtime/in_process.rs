@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{BoxFuture, Placement, Runtime, RuntimeError, SutHandle, SystemSettings};
+use crate::broker::{Broker, BrokerConfig, BrokerError, BrokerNode};
 use crate::scenario::EngineFault;
 use crate::sut::{Placeholders, ResolvedSut, SutDriver, SutError, SutManifest};
 
@@ -175,6 +176,17 @@ impl Runtime for InProcess {
             driver.start().await?;
             Ok(Box::new(driver) as Box<dyn SutHandle>)
         })
+    }
+
+    fn start_broker<'a>(
+        &'a self,
+        _manifest: &'a SutManifest,
+        dir: &'a Path,
+        config: &'a BrokerConfig,
+    ) -> BoxFuture<'a, Result<Box<dyn BrokerNode>, BrokerError>> {
+        Box::pin(
+            async move { Ok(Box::new(Broker::start(dir, config).await?) as Box<dyn BrokerNode>) },
+        )
     }
 
     fn set_routes<'a>(

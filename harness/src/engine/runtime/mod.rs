@@ -26,6 +26,7 @@ use andon_simulators::history::Record;
 use andon_simulators::{History, MasterData, SimConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::broker::{BrokerConfig, BrokerError, BrokerNode};
 use crate::scenario::EngineFault;
 use crate::sut::{Placeholders, ResolvedSut, SutError, SutManifest};
 
@@ -178,6 +179,15 @@ pub trait Runtime: Send + Sync {
         ph: &'a Placeholders,
         run_dir: &'a Path,
     ) -> BoxFuture<'a, Result<Box<dyn SutHandle>, SutError>>;
+
+    /// Starts the run's MQTT broker where this runtime puts it, its files under `dir`
+    /// (before the SUT, whose `{broker}` it fills).
+    fn start_broker<'a>(
+        &'a self,
+        manifest: &'a SutManifest,
+        dir: &'a Path,
+        config: &'a BrokerConfig,
+    ) -> BoxFuture<'a, Result<Box<dyn BrokerNode>, BrokerError>>;
 
     /// Sets where a simulator delivers its events: every plant's ingress, and the plants'
     /// own (a plant whose events go to a broker).

@@ -17,6 +17,7 @@
 //!   Ctrl-C, and [`reap_leftovers`] removes what a killed andon left behind.
 
 mod admin;
+mod broker;
 mod image;
 mod placement;
 mod runtime;
@@ -25,6 +26,7 @@ mod sut;
 use std::time::Duration;
 
 pub use admin::{Admin, AdminError};
+pub use broker::{BROKER_IMAGE, BrokerContainer};
 pub use image::{SimulatorContainer, SimulatorImage};
 pub use runtime::Containers;
 pub use sut::SutContainer;
@@ -206,4 +208,30 @@ async fn remove_labelled(label: &str, pick: impl Fn(u32) -> bool) -> Result<usiz
         }
     }
     Ok(removed)
+}
+
+/// The labels of everything a run creates.
+pub(crate) fn run_labels(run: &str) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([
+        (RUN_LABEL.to_string(), run.to_string()),
+        (PID_LABEL.to_string(), std::process::id().to_string()),
+    ])
+}
+
+/// Removes a network, retrying while the engine still counts a container on it.
+pub(crate) async fn remove_network(docker: &testcontainers::bollard::Docker, network: &str) {
+    if network.is_empty() {
+        return;
+    }
+    for _ in 0..20 {
+        match docker.remove_network(network).await {
+            Ok(()) => return,
+            Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            }) => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+    tracing::warn!(network, "could not remove the run's network");
 }

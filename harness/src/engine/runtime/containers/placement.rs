@@ -13,6 +13,7 @@ use andon_simulators::faults::FaultSpec;
 use andon_simulators::history::Record;
 
 use super::{Containers, PORT, SutContainer};
+use crate::broker::{BrokerConfig, BrokerError, BrokerNode};
 use crate::engine::runtime::{
     BoxFuture, Placement, Runtime, RuntimeError, RuntimeKind, SutHandle, rebase_sut,
 };
@@ -63,7 +64,7 @@ impl Runtime for Containers {
             if RuntimeKind::Containers.hosts_sut(manifest)
                 && let Some(start) = sut.start.clone()
             {
-                let container = SutContainer::create(self, &start, run_dir).await?;
+                let container = SutContainer::create(self, &start, run_dir, &ph.sut_host).await?;
                 let outside = container.host_url().await?;
                 rebase_sut(sut, inside.as_deref(), &outside);
                 let ready = sut
@@ -83,6 +84,19 @@ impl Runtime for Containers {
             let mut driver = SutDriver::new(sut.clone(), run_dir)?;
             driver.start().await?;
             Ok(Box::new(driver) as Box<dyn SutHandle>)
+        })
+    }
+
+    fn start_broker<'a>(
+        &'a self,
+        manifest: &'a SutManifest,
+        dir: &'a Path,
+        config: &'a BrokerConfig,
+    ) -> BoxFuture<'a, Result<Box<dyn BrokerNode>, BrokerError>> {
+        Box::pin(async move {
+            let inside = RuntimeKind::Containers.hosts_sut(manifest);
+            let b = super::BrokerContainer::start(self, dir, config, inside).await?;
+            Ok(Box::new(b) as Box<dyn BrokerNode>)
         })
     }
 

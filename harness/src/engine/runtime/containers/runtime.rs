@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 
 use super::image::SimulatorImage;
 use super::{
-    Admin, ContainerError, IMAGE, PID_LABEL, PORT, RUN_LABEL, SimulatorContainer,
-    SimulatorSettings, check_engine, image_tag,
+    Admin, ContainerError, IMAGE, PORT, SimulatorContainer, SimulatorSettings, check_engine,
+    image_tag, remove_network, run_labels,
 };
 use crate::scenario::{EngineFault, EngineFaultKind};
 
@@ -76,6 +76,8 @@ pub struct Containers {
     poller: Mutex<Option<JoinHandle<()>>>,
     engine_records: Mutex<Vec<Record>>,
     fault_ids: AtomicU64,
+    /// The network of the broker and the SUT, once the run has a broker.
+    mqtt: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Containers {
@@ -224,6 +226,7 @@ impl Containers {
             poller: Mutex::new(None),
             engine_records: Mutex::new(Vec::new()),
             fault_ids: AtomicU64::new(0),
+            mqtt: std::sync::OnceLock::new(),
         };
         if let Some(e) = failure {
             // Containers that were created but did not start are not in `nodes`.
@@ -245,6 +248,27 @@ impl Containers {
     /// The network the simulators (and a containerised SUT) are on.
     pub fn network(&self) -> &str {
         &self.network
+    }
+
+    /// The network of published ports.
+    pub(super) fn control_network(&self) -> &str {
+        &self.control
+    }
+
+    /// The network the run's broker shares with the SUT's container (named on first use).
+    pub(super) fn broker_network(&self) -> String {
+        self.mqtt
+            .get_or_init(|| format!("{}-mqtt", self.run))
+            .clone()
+    }
+
+    /// [`Containers::broker_network`], when the run has a broker.
+    pub(super) fn joined_broker_network(&self) -> Option<&str> {
+        self.mqtt.get().map(String::as_str)
+    }
+
+    pub(super) fn docker(&self) -> &Docker {
+        &self.docker
     }
 
     /// A simulator's URL as another container on the run's network reaches it.
@@ -555,35 +579,10 @@ impl Containers {
             }
         });
         futures::future::join_all(removals).await;
+        // The broker's container, and anything that did not go the orderly way (a
+        // container that never started), before the networks they are on.
+        let _ = super::remove_run(&self.run).await;
         remove_network(&self.docker, &self.network).await;
         remove_network(&self.docker, &self.control).await;
-        // Anything that did not go the orderly way (a container that never started).
-        let _ = super::remove_run(&self.run).await;
     }
-}
-
-/// The labels of everything a run creates.
-pub(crate) fn run_labels(run: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (RUN_LABEL.to_string(), run.to_string()),
-        (PID_LABEL.to_string(), std::process::id().to_string()),
-    ])
-}
-
-/// Removes a network, retrying while the engine still counts a container on it.
-pub(crate) async fn remove_network(docker: &Docker, network: &str) {
-    if network.is_empty() {
-        return;
-    }
-    for _ in 0..20 {
-        match docker.remove_network(network).await {
-            Ok(()) => return,
-            Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
-                status_code: 404,
-                ..
-            }) => return,
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
-    tracing::warn!(network, "could not remove the run's network");
 }

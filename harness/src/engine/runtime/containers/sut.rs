@@ -10,8 +10,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::time::Instant;
 
-use super::runtime::run_labels;
-use super::{Containers, PORT};
+use super::{Containers, PORT, run_labels};
 use crate::sut::SutError;
 use crate::sut::manifest::ResolvedStart;
 
@@ -36,6 +35,32 @@ impl std::fmt::Debug for SutContainer {
     }
 }
 
+/// How often a pause or unpause the cgroup freezer refused is asked for, and how long apart.
+const FREEZER_TRIES: u32 = 5;
+const FREEZER_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs `call` (a pause or unpause) until the engine does it, at most [`FREEZER_TRIES`]
+/// times. The freezer gives up ("unable to freeze") while a process sits in an
+/// uninterruptible wait, as a SUT syncing its store to disk on a loaded machine does, and
+/// thaws what it froze: asked again shortly after, it succeeds.
+async fn freezer<F, Fut, E>(action: &str, call: F) -> Result<(), SutError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut tries = 1;
+    loop {
+        match call().await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries >= FREEZER_TRIES => return Err(failed(action, e)),
+            Err(e) => tracing::debug!(error = %e, action, "the engine refused, asking again"),
+        }
+        tries += 1;
+        tokio::time::sleep(FREEZER_BACKOFF).await;
+    }
+}
+
 fn failed(action: &str, e: impl std::fmt::Display) -> SutError {
     SutError::Container(format!("{action}: {e}"))
 }
@@ -55,11 +80,14 @@ impl SutContainer {
     }
 
     /// Creates and starts the SUT's container from `start` (image, args, env), on the run's
-    /// network; returns once it runs (not yet ready: see [`SutContainer::wait_ready`]).
+    /// network under `host` (`{sut.host}`: [`SutContainer::network_name`], `-2`, … for
+    /// further instances); returns once it runs (not yet ready: see
+    /// [`SutContainer::wait_ready`]). Its output goes to `sut.log` (`sut-2.log`, …).
     pub async fn create(
         rt: &Containers,
         start: &ResolvedStart,
         run_dir: &Path,
+        host: &str,
     ) -> Result<Self, SutError> {
         let Some(image) = start.image.as_deref() else {
             return Err(SutError::Container("the manifest names no image".into()));
@@ -74,9 +102,25 @@ impl SutContainer {
                  the reference middleware's is built by ci/images.sh)"
             )));
         }
-        let container_name = Self::network_name(rt);
+        let container_name = host.to_string();
+        let log = match host.strip_prefix(&Self::network_name(rt)) {
+            Some(n) if !n.is_empty() => format!("sut{n}.log"),
+            _ => "sut.log".to_string(),
+        };
+        // The run directory, where `{run.dir}` points inside: the SUT's files stay with the
+        // run, and instances of it share them as they do in-process.
+        let host_dir =
+            std::fs::canonicalize(run_dir).map_err(|e| failed("the run directory", e))?;
+        // A fixed port of this host: the URLs andon reads (ready, dead letters, backlog)
+        // stay right across a restart of the container.
+        let host_port = crate::sut::free_port().map_err(|e| failed("a free port", e))?;
         let mut request = GenericImage::new(name, tag)
             .with_exposed_port(ContainerPort::Tcp(PORT))
+            .with_mapped_port(host_port, ContainerPort::Tcp(PORT))
+            .with_mount(testcontainers::core::Mount::bind_mount(
+                host_dir.display().to_string(),
+                super::placement::SUT_RUN_DIR,
+            ))
             .with_network(rt.network().to_string())
             .with_container_name(container_name.clone())
             .with_startup_timeout(start.ready_timeout)
@@ -94,11 +138,24 @@ impl SutContainer {
             request = request.with_cmd(start.args.clone());
         }
         let container = request.start().await.map_err(|e| failed("start", e))?;
+        // The broker's own network, where the SUT reaches it (a partition cuts it there).
+        if let Some(network) = rt.joined_broker_network() {
+            docker
+                .connect_network(
+                    network,
+                    testcontainers::bollard::models::NetworkConnectRequest {
+                        container: container_name.clone(),
+                        endpoint_config: None,
+                    },
+                )
+                .await
+                .map_err(|e| failed("joining the broker's network", e))?;
+        }
         Ok(Self {
             container,
             name: container_name,
             start: start.clone(),
-            log: run_dir.join("sut.log"),
+            log: run_dir.join(log),
         })
     }
 
@@ -199,15 +256,12 @@ impl SutContainer {
 
     /// `docker pause`: every process of the SUT frozen (the cgroup freezer).
     pub async fn pause(&self) -> Result<(), SutError> {
-        self.container.pause().await.map_err(|e| failed("pause", e))
+        freezer("pause", || self.container.pause()).await
     }
 
     /// `docker unpause`.
     pub async fn resume(&self) -> Result<(), SutError> {
-        self.container
-            .unpause()
-            .await
-            .map_err(|e| failed("unpause", e))
+        freezer("unpause", || self.container.unpause()).await
     }
 
     /// Writes the container's output to `RUN_DIR/sut.log`, stops and removes it.
