@@ -15,9 +15,16 @@
 # verdict uses the median ratio. The busy time of the server's core is recorded next to the
 # server's own CPU time, so that other work on the machine during a run shows.
 #
+# The ERP's memory per posting is its RSS growth over the measured window divided by the
+# postings in it (every posting keeps its material document and its history records).
+# With `perf` on the machine, one more ERP run is recorded (`perf record --call-graph
+# dwarf`, 499 Hz) and the top of its profile goes into the result file: the share of the
+# server's samples under each of the simulator's own functions and the libraries' main
+# entry points (inclusive), so a change can say where the time went.
+#
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION (8s), BENCH_WARMUP (2s),
-# BENCH_CONNECTIONS (32), BENCH_MIN_RATIO (0.30: exit 1 below it),
-# BENCH_OUT (ci/bench/erp-results.md).
+# BENCH_CONNECTIONS (32), BENCH_MIN_RATIO (0.60: exit 1 below it), BENCH_PROFILE (1 when
+# perf exists; 0: no profile), BENCH_OUT (ci/bench/erp-results.md).
 # The load generator is oha, installed into target/tools by this script when missing
 # (cargo install oha --locked); if that fails, wrk from apt-get.
 set -euo pipefail
@@ -28,7 +35,9 @@ ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-8s}
 WARMUP=${BENCH_WARMUP:-2s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
-MIN_RATIO=${BENCH_MIN_RATIO:-0.30}
+MIN_RATIO=${BENCH_MIN_RATIO:-0.60}
+PROFILE=${BENCH_PROFILE:-1}
+command -v perf >/dev/null || PROFILE=0
 OUT=${BENCH_OUT:-ci/bench/erp-results.md}
 TOOLS=$ROOT/target/tools
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
@@ -151,8 +160,11 @@ else:
 PY
 }
 
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
 # bench KIND ROUND: start the server, warm up, measure, stop. Appends to $WORK/rows
-# "kind round postings/s requests not-201 p50 p99 server-cpu% core-busy% rss-MiB".
+# "kind round postings/s requests not-201 p50 p99 server-cpu% core-busy% rss-MiB
+# bytes-per-posting". With ROUND "profile", the measured window is recorded by perf instead.
 bench() {
     local kind=$1 round=$2
     "${PIN_SERVER[@]}" "$TARGET_BIN" --kind "$kind" --port 0 > "$WORK/$kind.out" 2> "$WORK/$kind.err" &
@@ -171,10 +183,21 @@ bench() {
         --data-binary @"$WORK/body.json" "$url/api/v1/material-documents")
     [ "$first" = 201 ] || die "$kind: the benchmark request answered $first, not 201"
     load "$url" "$WARMUP" "$WORK/$kind.warmup"
-    local t0 t1 c0 c1 w0 w1
+    if [ "$round" = profile ]; then
+        perf record -F 499 --call-graph dwarf,16384 -o "$WORK/perf.data" -p "$SERVER_PID" \
+            2> "$WORK/perf.err" &
+        local perf_pid=$!
+        load "$url" "$DURATION" "$WORK/$kind.report"
+        kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+        kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+        return
+    fi
+    local t0 t1 c0 c1 w0 w1 m0 m1
+    m0=$(rss_kib "$SERVER_PID")
     t0=$(cpu_ticks "$SERVER_PID"); c0=$(core_busy "$SERVER_CORE"); w0=$(date +%s.%N)
     load "$url" "$DURATION" "$WORK/$kind.report"
     t1=$(cpu_ticks "$SERVER_PID"); c1=$(core_busy "$SERVER_CORE"); w1=$(date +%s.%N)
+    m1=$(rss_kib "$SERVER_PID")
     local cpu core rss
     cpu=$(python3 -c "print(f'{100 * ($t1 - $t0) / $CLK_TCK / ($w1 - $w0):.0f}')")
     core=$(python3 -c "print(f'{100 * ($c1 - $c0) / $CLK_TCK / ($w1 - $w0) / $CORES_OF_SERVER:.0f}')")
@@ -183,7 +206,9 @@ bench() {
     local rps total bad p50 p99
     read -r rps total bad p50 p99 <<< "$(summarise "$WORK/$kind.report")"
     [ "$bad" = 0 ] || say "$kind: $bad of $total answers were not 201 (not counted)"
-    echo "$kind $round $rps $total $bad $p50 $p99 $cpu $core $rss" >> "$WORK/rows"
+    local per
+    per=$(( (m1 - m0) * 1024 / (total - bad > 0 ? total - bad : 1) ))
+    echo "$kind $round $rps $total $bad $p50 $p99 $cpu $core $rss $per" >> "$WORK/rows"
     say "round $round $kind: $rps postings/s (p50 $p50 ms, p99 $p99 ms, server CPU $cpu %, its core busy $core %, RSS $rss MiB)"
 }
 
@@ -194,6 +219,17 @@ for round in $(seq "$ROUNDS"); do
     bench erp "$round"
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$PROFILE" = 1 ]; then
+    say "profiling one more ERP run (perf record --call-graph dwarf)"
+    bench erp profile
+    # Inclusive shares of the frames that name work (the simulator's functions, JSON, the
+    # schema validator, the allocator, the socket calls), not the executor's and hyper's
+    # wrappers around them; the top 30.
+    perf report -i "$WORK/perf.data" --stdio --children --sort symbol -g none --percent-limit 1 \
+        2> /dev/null | grep -E '^ +[0-9.]+%' \
+        | grep -E 'andon_|jsonschema::.*validate|serde_json::(de::from|ser::to|raw)|writev|recvfrom|_mi_malloc_generic|mi_free|chrono' \
+        | grep -vE 'inlined|serve_with|closure_env|poll' | cut -c1-170 | sed -E 's/[[:space:]]+$//' | head -30 > "$WORK/profile" || true
+fi
 
 # Per-round rows, medians, the ratio and the verdict.
 python3 - "$WORK/rows" "$MIN_RATIO" "$WORK" <<'PY'
@@ -206,8 +242,8 @@ by = {}
 for r in rows:
     by.setdefault(r[0], []).append(r)
 with open(f"{work}/table", "w") as t:
-    for kind, rnd, rps, total, bad, p50, p99, cpu, core, rss in rows:
-        t.write(f"| {rnd} | {names[kind]} | {rps} | {total} | {bad} | {p50} | {p99} | {cpu} % | {core} % | {rss} |\n")
+    for kind, rnd, rps, total, bad, p50, p99, cpu, core, rss, per in rows:
+        t.write(f"| {rnd} | {names[kind]} | {rps} | {total} | {bad} | {p50} | {p99} | {cpu} % | {core} % | {rss} | {per} |\n")
 ratios = [float(e[2]) / float(t[2]) for t, e in zip(by["trivial"], by["erp"])]
 ratio = statistics.median(ratios)
 med = lambda k: statistics.median(float(r[2]) for r in by[k])
@@ -215,6 +251,8 @@ with open(f"{work}/vars", "w") as v:
     v.write(f"RPS_TRIVIAL={med('trivial'):.0f}\n")
     v.write(f"RPS_ERP={med('erp'):.0f}\n")
     v.write(f"RATIOS='{', '.join(f'{x:.2f}' for x in ratios)}'\n")
+    v.write(f"SPREAD='{min(ratios):.2f}–{max(ratios):.2f}'\n")
+    v.write(f"BYTES_PER_POSTING={statistics.median(int(r[10]) for r in by['erp'])}\n")
     v.write(f"RATIO={ratio:.3f}\n")
     v.write(f"PERCENT={100 * ratio:.0f}\n")
     v.write(f"MIN_PERCENT={100 * min_ratio:.0f}\n")
@@ -240,10 +278,10 @@ mkdir -p "$(dirname "$OUT")"
     echo "| request | \`POST /api/v1/material-documents\`, one 261 item (1 KG of batch B1 for order $ORDER), no \`Idempotency-Key\`: every request posts |"
     echo "| rounds | $ROUNDS, alternating, each server started afresh; load average before $LOAD_BEFORE, after $LOAD_AFTER |"
     echo
-    echo "**Median: ERP $RPS_ERP postings/s, trivial handler $RPS_TRIVIAL/s; ERP / trivial $RATIO ($PERCENT %; per round $RATIOS). Target ≥ $MIN_PERCENT %: $VERDICT.**"
+    echo "**Median: ERP $RPS_ERP postings/s, trivial handler $RPS_TRIVIAL/s; ERP / trivial $RATIO ($PERCENT %; per round $RATIOS, spread $SPREAD). Target ≥ $MIN_PERCENT %: $VERDICT. Memory per posting (the ERP's RSS growth over the window / its postings): $BYTES_PER_POSTING bytes (median).**"
     echo
-    echo "| round | server | postings/s (201) | requests | not 201 | p50 ms | p99 ms | server CPU | its core busy | server RSS MiB |"
-    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| round | server | postings/s (201) | requests | not 201 | p50 ms | p99 ms | server CPU | its core busy | server RSS MiB | RSS growth per 201, bytes |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     cat "$WORK/table"
     echo
     echo "Both servers run the same connection loop (\`andon_simulators::server::serve\`) in the"
@@ -256,6 +294,19 @@ mkdir -p "$(dirname "$OUT")"
     echo "100 % means the load generator, alone on its core, was the limit, and the ratio is then"
     echo "an upper bound. The ERP keeps every material document and history record, so its RSS"
     echo "grows with every posting."
+    if [ -s "$WORK/profile" ]; then
+        echo
+        echo "## Where the ERP's time goes"
+        echo
+        echo "One more ERP run under the same load, recorded by \`perf record -F 499 --call-graph"
+        echo "dwarf -p PID\`; the share of the server's samples spent in each function and what it"
+        echo "called (\`perf report --children\`, first column; the second is its own), for the"
+        echo "simulator's functions, JSON, the schema validator, the allocator and the socket calls:"
+        echo
+        echo '```'
+        cat "$WORK/profile"
+        echo '```'
+    fi
 } > "$OUT"
 
 say "results written to $OUT"

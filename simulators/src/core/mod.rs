@@ -168,6 +168,19 @@ impl Core {
         sources: Vec<SourceRef>,
         detail: serde_json::Value,
     ) {
+        self.effect_json(ctx, effect, key, sources, detail.into());
+    }
+
+    /// [`Core::effect`] with its detail already JSON text (serialized straight from a typed
+    /// value, without a `serde_json::Value` in between: the ERP's hot path).
+    pub fn effect_json(
+        &self,
+        ctx: &Ctx,
+        effect: &str,
+        key: String,
+        sources: Vec<SourceRef>,
+        detail: andon_contracts::Json,
+    ) {
         self.history.append(
             self.system,
             Entry::Effect {
@@ -180,7 +193,7 @@ impl Core {
                 } else {
                     Outcome::Ok
                 },
-                detail: detail.into(),
+                detail,
             },
         );
     }
