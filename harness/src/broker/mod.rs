@@ -195,9 +195,29 @@ pub fn prepare_dir(
     Ok(port)
 }
 
-/// Whether something accepts connections at `address` (`host:port`).
-pub async fn answers(address: &str) -> bool {
-    tokio::net::TcpStream::connect(address).await.is_ok()
+/// Waits until something accepts connections at `address` (`host:port`), at most `waited`;
+/// `gone` tells when waiting is pointless (the broker exited). The error points at the
+/// broker's log in `dir`.
+pub async fn wait_listening(
+    address: &str,
+    waited: Duration,
+    dir: &Path,
+    mut gone: impl FnMut() -> bool,
+) -> Result<(), BrokerError> {
+    let deadline = tokio::time::Instant::now() + waited;
+    loop {
+        if tokio::net::TcpStream::connect(address).await.is_ok() {
+            return Ok(());
+        }
+        if gone() || tokio::time::Instant::now() >= deadline {
+            return Err(BrokerError::NotListening {
+                address: address.to_string(),
+                waited,
+                log: dir.join("mosquitto.log"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The run's broker, wherever its runtime put it, as the run's faults drive it.
@@ -265,30 +285,19 @@ impl Broker {
                 source,
             })?;
         self.child = Some(child);
-        let waited = Duration::from_secs(10);
-        let deadline = tokio::time::Instant::now() + waited;
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            let exited = self
-                .child
+        let address = self.address();
+        let child = &mut self.child;
+        let exited = || {
+            child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
-                .is_some();
-            if exited || tokio::time::Instant::now() >= deadline {
-                self.child = None;
-                return Err(BrokerError::NotListening {
-                    address: self.address(),
-                    waited,
-                    log: self.dir.join("mosquitto.log"),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+                .is_some()
+        };
+        let listening = wait_listening(&address, Duration::from_secs(10), &self.dir, exited).await;
+        if listening.is_err() {
+            self.child = None;
         }
+        listening
     }
 
     /// Stops the broker as an operator would (SIGTERM: it saves its persistence file and

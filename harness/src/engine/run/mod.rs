@@ -293,10 +293,9 @@ async fn stages(opts: &RunOptions, p: &Prepared) -> Result<RunOutcome, RunError>
     .await?;
     bar.settling();
     record.settled = Some(settle_run(&started, &p.scenario).await);
-    let max_queued = p.scenario.broker.max_queued_messages;
     let dropped = broker_faults::droppings(
         started.broker.as_ref(),
-        max_queued.unwrap_or(crate::broker::BrokerConfig::default().max_queued_messages),
+        start::broker_config(p).max_queued_messages,
     );
     record.meta.sut_actions.extend(dropped.await);
     let collected = collect(started, driven.sut).await;

@@ -179,14 +179,20 @@ async fn point_emitters(
     Ok(())
 }
 
+/// The run's broker configuration, as the scenario sets it up.
+pub(super) fn broker_config(p: &Prepared) -> BrokerConfig {
+    let mut config = BrokerConfig::default();
+    if let Some(n) = p.scenario.broker.max_queued_messages {
+        config.max_queued_messages = n;
+    }
+    config
+}
+
 /// Starts the run's broker as the scenario sets it up, and leaves on it the stale retained
 /// events the scenario asks for (before the SUT subscribes).
 async fn start_broker(rt: &dyn Runtime, p: &Prepared) -> Result<Box<dyn BrokerNode>, RunError> {
     let options = &p.scenario.broker;
-    let mut config = BrokerConfig::default();
-    if let Some(n) = options.max_queued_messages {
-        config.max_queued_messages = n;
-    }
+    let config = broker_config(p);
     let broker = rt
         .start_broker(&p.manifest, &p.dir.0.join("broker"), &config)
         .await?;

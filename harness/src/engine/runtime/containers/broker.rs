@@ -151,21 +151,8 @@ impl BrokerContainer {
 
     /// Waits until the published port accepts connections.
     async fn wait_listening(&self) -> Result<(), BrokerError> {
-        let waited = Duration::from_secs(20);
-        let deadline = tokio::time::Instant::now() + waited;
-        loop {
-            if crate::broker::answers(&self.host_address()).await {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(BrokerError::NotListening {
-                    address: self.host_address(),
-                    waited,
-                    log: self.dir.join("mosquitto.log"),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let address = self.host_address();
+        crate::broker::wait_listening(&address, Duration::from_secs(20), &self.dir, || false).await
     }
 }
 
