@@ -56,9 +56,9 @@ Feature: andon's checks catch a middleware that mishandles a vendor ERP (S/4HANA
     Given the reference middleware with the defect "no-subscription-renewal"
     And plant 1000 with 1 line making 5 materials
     And the ERP of plant 1000 speaks Business Central release 25
-    And business time runs 20000 times faster
+    And business time runs 40000 times faster
     And a steady load of 20 steps per second
-    When the plants run for 30s
+    When the plants run for 16s
     Then the contract check fails
     And the contract check counts at least 1 subscription_lapsed
 
@@ -66,11 +66,11 @@ Feature: andon's checks catch a middleware that mishandles a vendor ERP (S/4HANA
     Given the reference middleware with the defect "ignore-etag"
     And plant 1000 with 1 line making 5 materials
     And the ERP of plant 1000 speaks Business Central release 25
-    And business time runs 20000 times faster
+    And business time runs 40000 times faster
     And a steady load of 20 steps per second
-    # A subscription lives three business days (13 s here), renewed at half its life: the
+    # A subscription lives three business days (6.5 s here), renewed at half its life: the
     # first renewal still holds the ETag of the creation, the second does not.
-    When the plants run for 20s
+    When the plants run for 12s
     Then the contract check fails
     And the contract check counts at least 1 stale_etag_resent
 

@@ -19,5 +19,6 @@ Feature: andon catches holds that never reach the warehouse, or reach it late
     And plant 1000 with 3 lines making 20 materials
     And the activity mix is ERP 10 %, MES 40 %, QMS 25 %, WMS 25 %
     And the QMS puts 40 % of its steps on hold
+    And settling takes at most 8s
     When the plants run for 12s
     Then the p99 latency of "qms.hold -> wms" exceeds 5s

@@ -9,6 +9,7 @@ Feature: andon catches a middleware that gives up, hammers, or forgets when thin
     Given the reference middleware with the defect "<defect>"
     And plant 1000 with 3 lines making 20 materials
     And <fault>
+    And settling takes at most 8s
     When the plants run for 14s
     Then the <check> check fails
 

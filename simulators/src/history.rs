@@ -1,6 +1,7 @@
 //! The history: an append-only journal of everything a simulator sent, received,
 //! committed and suffered. The harness writes it as JSON Lines; checkers read it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use andon_contracts::{CloudEvent, Json, SourceRef, System};
@@ -193,6 +194,28 @@ pub enum Entry {
     },
 }
 
+impl Entry {
+    /// A read outside any event's trace that the system answered itself: `GET` or `HEAD`
+    /// without a `traceparent`, answered 2xx or 304, no fault. A middleware polling its
+    /// subscriptions or a status is idle, not working; its writes, its reads inside an
+    /// event's trace, and any read answered by a fault or an error still count as work.
+    pub fn is_idle_read(&self) -> bool {
+        match self {
+            Entry::Request {
+                method,
+                traceparent: None,
+                status,
+                fault: None,
+                ..
+            } => {
+                matches!(method.as_str(), "GET" | "HEAD")
+                    && ((200..300).contains(status) || *status == 304)
+            }
+            _ => false,
+        }
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -206,6 +229,8 @@ pub struct History {
 #[derive(Default)]
 struct Inner {
     records: Mutex<Vec<Record>>,
+    /// Records that are not idle reads ([`Entry::is_idle_read`]): what settling watches.
+    activity: AtomicUsize,
     changed: Notify,
 }
 
@@ -218,12 +243,17 @@ impl History {
     /// A journal that goes on from `records` (a saved history: sequence numbers continue).
     pub fn from_records(records: Vec<Record>) -> Self {
         let h = Self::default();
+        let active = records.iter().filter(|r| !r.entry.is_idle_read()).count();
+        h.inner.activity.store(active, Ordering::Relaxed);
         *h.inner.records.lock().unwrap_or_else(|e| e.into_inner()) = records;
         h
     }
 
     /// Appends an entry written by `system`; returns its sequence number.
     pub fn append(&self, system: System, entry: Entry) -> u64 {
+        if !entry.is_idle_read() {
+            self.inner.activity.fetch_add(1, Ordering::Relaxed);
+        }
         let seq = {
             let mut records = self.inner.records.lock().unwrap_or_else(|e| e.into_inner());
             let seq = records.len() as u64 + 1;
@@ -246,6 +276,13 @@ impl History {
             .lock()
             .map(|r| r.len())
             .unwrap_or_default()
+    }
+
+    /// Records so far that are not idle reads: a middleware polling a subscription or a
+    /// status every few hundred milliseconds, outside any event's trace, leaves this still.
+    /// Settling waits for it to stop moving.
+    pub fn activity(&self) -> usize {
+        self.inner.activity.load(Ordering::Relaxed)
     }
 
     /// Whether the journal is empty.
@@ -329,5 +366,45 @@ mod tests {
         let back: Record = serde_json::from_str(line.trim()).unwrap();
         assert_eq!(back, h.snapshot()[0]);
         assert!(line.contains("\"record\":\"fault\""));
+    }
+
+    fn request(method: &str, traceparent: Option<&str>, status: u16, fault: Option<&str>) -> Entry {
+        Entry::Request {
+            method: method.into(),
+            path: "/api/v2.0/subscriptions".into(),
+            route: "/api/v2.0/subscriptions".into(),
+            idempotency_key: None,
+            traceparent: traceparent.map(Into::into),
+            if_match: None,
+            sources: vec![],
+            body: None,
+            valid: None,
+            violations: vec![],
+            status,
+            content_type: None,
+            problem: None,
+            replayed: false,
+            fault: fault.map(Into::into),
+            retry_after_s: None,
+            latency_us: 1,
+            dialect: None,
+        }
+    }
+
+    #[test]
+    fn idle_reads_leave_the_activity_still() {
+        let tp = Some("00-b312df38b5b8ac48662252741e695a56-a7a8a5ac45c45756-01");
+        let h = History::new();
+        h.append(System::Erp, request("GET", None, 200, None));
+        h.append(System::Erp, request("HEAD", None, 304, None));
+        assert_eq!((h.len(), h.activity()), (2, 0));
+        // Work: a write, a read inside an event's trace, a read a fault or an error answered.
+        h.append(System::Erp, request("PATCH", None, 200, None));
+        h.append(System::Erp, request("GET", tp, 200, None));
+        h.append(System::Erp, request("GET", None, 503, Some("unavailable")));
+        h.append(System::Erp, request("GET", None, 404, None));
+        assert_eq!((h.len(), h.activity()), (6, 4));
+        let again = History::from_records(h.snapshot());
+        assert_eq!(again.activity(), 4);
     }
 }

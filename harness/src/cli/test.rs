@@ -24,9 +24,10 @@ pub struct TestArgs {
     /// Where simulators and the SUT run.
     #[arg(long, value_enum, default_value = "in-process")]
     pub runtime: RuntimeKind,
-    /// Scenarios run at once.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub concurrency: usize,
+    /// Scenarios run at once (default 8 in-process, where a scenario mostly waits on wall
+    /// time; 2 in containers, where starting containers is work).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Where junit.xml, cucumber.json, report.html and the run directories go
     /// (default: `runs/test-<time>`).
     #[arg(long, value_name = "DIR")]
@@ -44,6 +45,17 @@ pub struct TestArgs {
     /// Mosquitto andon starts for the run). A plant's own `transport` in the scenario wins.
     #[arg(long, value_enum, value_name = "webhook|mqtt")]
     pub transport: Option<crate::sut::Transport>,
+}
+
+/// Scenarios at once when `--concurrency` is not given. In-process a scenario spends its
+/// time waiting on wall-clock load, faults and settling (the whole suite at six at once
+/// kept two cores about a third busy), so eight share two cores; in containers each
+/// scenario starts and stops containers, which is work for the engine.
+pub fn default_concurrency(runtime: RuntimeKind) -> usize {
+    match runtime {
+        RuntimeKind::InProcess => 8,
+        RuntimeKind::Containers => 2,
+    }
 }
 
 /// Runs `andon test`.
@@ -64,7 +76,9 @@ pub async fn run(args: TestArgs) -> u8 {
         sut: args.sut,
         tags: args.tags,
         runtime: args.runtime,
-        concurrency: args.concurrency,
+        concurrency: args
+            .concurrency
+            .unwrap_or(default_concurrency(args.runtime)),
         report_dir,
         fail_fast: args.fail_fast,
         andon: None,

@@ -76,6 +76,7 @@ async fn health(State(s): State<Shared>) -> Json<Health> {
         status: "ok".into(),
         emitter: s.core.emitter.stats(),
         history: s.core.history.len(),
+        activity: s.core.history.activity(),
         faults: s.core.faults.active().into_iter().map(|f| f.id).collect(),
         ingress: s.core.emitter.ingress(),
         business_time: s.core.clock.now(),
@@ -93,6 +94,9 @@ pub struct Health {
     pub emitter: EmitterStats,
     /// History length.
     pub history: usize,
+    /// History records that are not idle reads (what settling watches).
+    #[serde(default)]
+    pub activity: usize,
     /// Faults in force.
     pub faults: Vec<String>,
     /// Ingress URL.

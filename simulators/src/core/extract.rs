@@ -59,12 +59,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ParsedBody(json)) = req.extensions().get::<ParsedBody>() {
+            return decode_value(json).map(JsonBody);
+        }
         let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
             .await
             .map_err(|e| ApiError::invalid(format!("could not read the body: {e}"), vec![]))?;
         decode(&bytes).map(JsonBody)
     }
 }
+
+/// The body as the contract layer parsed and validated it (a route with a request schema):
+/// the handler decodes this value instead of reading the text a second time.
+#[derive(Debug, Clone)]
+pub(super) struct ParsedBody(pub(super) Arc<serde_json::Value>);
 
 /// Decodes JSON into `T`, as a 400 problem naming the line and column on failure.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -76,15 +84,28 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             integral(&mut v);
             serde_json::from_value(v)
         })
-        .map_err(|e| {
-            ApiError::invalid(
-                format!("The body does not match the contract: {e}"),
-                vec![FieldError {
-                    pointer: String::new(),
-                    message: e.to_string(),
-                }],
-            )
+        .map_err(not_the_contract)
+}
+
+/// Decodes an already parsed body into `T`, as [`decode`] does its text.
+fn decode_value<T: DeserializeOwned>(json: &serde_json::Value) -> Result<T, ApiError> {
+    T::deserialize(json)
+        .or_else(|_| {
+            let mut v = json.clone();
+            integral(&mut v);
+            serde_json::from_value(v)
         })
+        .map_err(not_the_contract)
+}
+
+fn not_the_contract(e: serde_json::Error) -> ApiError {
+    ApiError::invalid(
+        format!("The body does not match the contract: {e}"),
+        vec![FieldError {
+            pointer: String::new(),
+            message: e.to_string(),
+        }],
+    )
 }
 
 /// Turns every number with no fraction (`24.0`) into an integer, as JSON Schema reads it.
@@ -176,4 +197,35 @@ pub struct RequestNote {
     pub fault: Option<String>,
     /// The dialect and what the call meant in andon's API.
     pub dialect: crate::history::DialectCall,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Item {
+        qty: i64,
+        unit: String,
+    }
+
+    #[test]
+    fn a_parsed_body_decodes_as_its_text_does() {
+        for body in [
+            json!({"qty": 24, "unit": "KG"}),
+            json!({"qty": 24.0, "unit": "KG"}),
+        ] {
+            let from_text: Item = decode(body.to_string().as_bytes()).unwrap();
+            let from_value: Item = decode_value(&body).unwrap();
+            assert_eq!(from_text, from_value);
+        }
+        let wrong = json!({"qty": 24.5, "unit": "KG"});
+        let e = decode_value::<Item>(&wrong).unwrap_err();
+        assert!(
+            format!("{e:?}").contains("does not match the contract"),
+            "{e:?}"
+        );
+        assert!(decode::<Item>(wrong.to_string().as_bytes()).is_err());
+    }
 }

@@ -243,7 +243,7 @@ impl Runtime for InProcess {
     }
 
     fn progress(&self) -> (usize, usize) {
-        (self.history().len(), self.pending())
+        (self.history().activity(), self.pending())
     }
 
     fn emitter_stats(&self) -> BTreeMap<System, EmitterStats> {

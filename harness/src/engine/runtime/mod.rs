@@ -228,7 +228,8 @@ pub trait Runtime: Send + Sync {
         fault: EngineFault,
     ) -> BoxFuture<'_, Result<(), RuntimeError>>;
 
-    /// History records and buffered events over every simulator (as last read).
+    /// History records that are not idle reads (`Entry::is_idle_read`) and buffered events
+    /// over every simulator (as last read).
     fn progress(&self) -> (usize, usize);
 
     /// Each simulator's emitter counters (as last read).

@@ -1,9 +1,9 @@
 //! The history and contract layer: checks a request body's content type, size and schema
 //! against the contract, and records the request and its answer in the history.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use andon_contracts::api::SourceRefs;
 use andon_contracts::{FieldError, SourceRef};
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -18,7 +18,7 @@ use crate::idempotency::{IDEMPOTENCY_KEY, Replayed};
 use crate::problem::{ApiError, ProblemCode};
 
 use super::super::Shared;
-use super::super::extract::{AnswerLost, ClientGone, RequestNote};
+use super::super::extract::{AnswerLost, ClientGone, ParsedBody, RequestNote};
 use super::{header_str, too_large};
 
 /// History and contract layer: checks content type, size and schema of the body, records
@@ -173,7 +173,9 @@ impl BodyCheck {
         let json = self.json(&bytes)?;
         self.schema(kind, &json)?;
         self.valid = Some(true);
-        Ok(Request::from_parts(parts, Body::from(bytes)))
+        let mut req = Request::from_parts(parts, Body::from(bytes));
+        req.extensions_mut().insert(ParsedBody(Arc::new(json)));
+        Ok(req)
     }
 
     /// The content type must be JSON (`application/json` or `…+json`).
@@ -214,8 +216,8 @@ impl BodyCheck {
     /// Notes the body and the source events it references, then validates it against the
     /// contract schema `kind`; every violation is listed.
     fn schema(&mut self, kind: &'static str, json: &serde_json::Value) -> Result<(), ApiError> {
-        if let Ok(refs) = SourceRefsOnly::deserialize(json) {
-            self.sources = refs.refs.all();
+        if let Some(refs) = source_refs(json) {
+            self.sources = refs;
         }
         self.body = Some(andon_contracts::Json::new(json));
         let Err(v) = andon_contracts::validate(kind, json) else {
@@ -238,9 +240,83 @@ impl BodyCheck {
     }
 }
 
-/// Only the source references of a body.
-#[derive(Deserialize)]
-struct SourceRefsOnly {
-    #[serde(flatten)]
-    refs: SourceRefs,
+/// The source references of a body: `source`, then `sources`; none when the body is not an
+/// object or either field is not what the contract says.
+fn source_refs(json: &serde_json::Value) -> Option<Vec<SourceRef>> {
+    let body = json.as_object()?;
+    let one = match body.get("source") {
+        Some(v) => Option::<SourceRef>::deserialize(v).ok()?,
+        None => None,
+    };
+    let many = match body.get("sources") {
+        Some(v) => Vec::<SourceRef>::deserialize(v).ok()?,
+        None => Vec::new(),
+    };
+    Some(one.into_iter().chain(many).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use andon_contracts::api::SourceRefs;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// What the history noted before: the body read as `SourceRefs` with every other field
+    /// ignored.
+    fn as_before(json: &serde_json::Value) -> Option<Vec<SourceRef>> {
+        #[derive(Deserialize)]
+        struct Only {
+            #[serde(flatten)]
+            refs: SourceRefs,
+        }
+        Only::deserialize(json).ok().map(|o| o.refs.all())
+    }
+
+    #[test]
+    fn source_refs_reads_source_then_sources() {
+        let r = |s: &str, id: &str| SourceRef {
+            source: s.into(),
+            id: id.into(),
+        };
+        let body = json!({"qty": 1, "source": {"source": "/a", "id": "1"},
+                          "sources": [{"source": "/b", "id": "2"}]});
+        assert_eq!(source_refs(&body), Some(vec![r("/a", "1"), r("/b", "2")]));
+        assert_eq!(source_refs(&json!({"qty": 1})), Some(vec![]));
+        assert_eq!(source_refs(&json!({"sources": 3})), None);
+        assert_eq!(source_refs(&json!([1])), None);
+    }
+
+    fn field() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(json!(null)),
+            Just(json!(7)),
+            Just(json!({"source": "/andon/mes/1000", "id": "e1"})),
+            Just(json!({"source": "/andon/mes/1000"})),
+            Just(json!([{"source": "/andon/qms/1000", "id": "e2"}])),
+            Just(json!([])),
+            Just(json!(["x"])),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(19),
+            ..ProptestConfig::default()
+        })]
+        #[test]
+        fn source_refs_notes_what_the_typed_read_did(
+            source in proptest::option::of(field()),
+            sources in proptest::option::of(field()),
+        ) {
+            let mut body = serde_json::Map::new();
+            body.insert("plant".into(), json!("1000"));
+            if let Some(v) = source { body.insert("source".into(), v); }
+            if let Some(v) = sources { body.insert("sources".into(), v); }
+            let body = serde_json::Value::Object(body);
+            prop_assert_eq!(source_refs(&body), as_before(&body));
+        }
+    }
 }

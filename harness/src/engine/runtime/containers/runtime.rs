@@ -69,7 +69,7 @@ pub struct Containers {
     steppers: Mutex<BTreeMap<System, mpsc::UnboundedSender<usize>>>,
     stepper_tasks: Mutex<Vec<JoinHandle<()>>>,
     emitted: Arc<AtomicU64>,
-    history_len: Arc<AtomicUsize>,
+    activity: Arc<AtomicUsize>,
     pending: Arc<AtomicUsize>,
     /// Each simulator's emitter counters, as last read.
     emitters: Arc<Mutex<BTreeMap<System, EmitterStats>>>,
@@ -220,7 +220,7 @@ impl Containers {
             steppers: Mutex::new(BTreeMap::new()),
             stepper_tasks: Mutex::new(Vec::new()),
             emitted: Arc::new(AtomicU64::new(0)),
-            history_len: Arc::new(AtomicUsize::new(0)),
+            activity: Arc::new(AtomicUsize::new(0)),
             pending: Arc::new(AtomicUsize::new(0)),
             emitters: Arc::default(),
             poller: Mutex::new(None),
@@ -323,7 +323,7 @@ impl Containers {
             .iter()
             .map(|(s, n)| (*s, n.admin.clone()))
             .collect();
-        let (history, pending) = (self.history_len.clone(), self.pending.clone());
+        let (history, pending) = (self.activity.clone(), self.pending.clone());
         let emitters = self.emitters.clone();
         let mut last: BTreeMap<System, (usize, usize)> = BTreeMap::new();
         let task = tokio::spawn(async move {
@@ -331,7 +331,7 @@ impl Containers {
                 for (system, admin) in &admins {
                     // A paused or stopped simulator keeps its last reading.
                     if let Ok(h) = current(admin).health().await {
-                        last.insert(*system, (h.history, h.emitter.pending));
+                        last.insert(*system, (h.activity, h.emitter.pending));
                         emitters
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -376,10 +376,11 @@ impl Containers {
         self.emitted.load(Ordering::Relaxed)
     }
 
-    /// History records and buffered events over all simulators, as last read.
+    /// History records that are not idle reads, and buffered events, over all simulators, as
+    /// last read.
     pub fn progress(&self) -> (usize, usize) {
         (
-            self.history_len.load(Ordering::Relaxed),
+            self.activity.load(Ordering::Relaxed),
             self.pending.load(Ordering::Relaxed),
         )
     }
