@@ -16,7 +16,8 @@
 # Knobs: BENCH_VARIANTS ("as-is opt-level=s"; each a comma-separated list of `key=value`
 #        of the `image` profile, set through CARGO_PROFILE_IMAGE_*, "as-is" for none),
 #        BENCH_ROUNDS (3), BENCH_DURATION (5s), BENCH_CONNECTIONS (32),
-#        BENCH_OUT (ci/bench/image-results.md), BENCH_TARGET_BYTES (15000000).
+#        BENCH_OUT (ci/bench/image-results.md), BENCH_TARGET_BYTES (15000000);
+#        ANDON_IMAGE_TAG (local) as for ci/images.sh.
 # wrk comes from apt-get when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,9 +74,10 @@ done
 # Leave the binary of the profile as it is in Cargo.toml in place.
 [ "$VARIANTS" = as-is ] || cargo build --locked --profile image -p andon-simulators --bin andon-simulator >&2
 
-python3 - "$ANDON" "$WORK" "$OUT" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$TARGET_BYTES" "$images_secs" "$VARIANTS" <<'PY'
+python3 - "$ANDON" "$WORK" "$OUT" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$TARGET_BYTES" "$images_secs" \
+  "$VARIANTS" "${ANDON_IMAGE_TAG:-local}" <<'PY'
 import os, platform, re, socket, statistics, subprocess, sys, time, urllib.request
-(andon, work, out, rounds, duration, conns, target, images_secs, variant_arg) = sys.argv[1:]
+(andon, work, out, rounds, duration, conns, target, images_secs, variant_arg, tag) = sys.argv[1:]
 rounds, target = int(rounds), int(target)
 
 def sh(*args):
@@ -127,8 +129,8 @@ for name, binary, secs in variants:
     ratio = statistics.median(m / b for m, b in zip(mine, base))
     rows.append((name, os.path.getsize(binary), int(secs), statistics.median(mine), statistics.median(base), ratio))
 
-sim, whole = size("andon-simulator:local"), size("andon:local")
-others = {i: size(i) for i in ("andon-reference-middleware:local", "andon-mosquitto:local")}
+sim, whole = size(f"andon-simulator:{tag}"), size(f"andon:{tag}")
+others = {i: size(i) for i in (f"andon-reference-middleware:{tag}", f"andon-mosquitto:{tag}")}
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 profile = open("Cargo.toml").read().split("[profile.image]", 1)[1].split("\n\n", 1)[0].strip()
 ok = sim <= target
@@ -146,9 +148,9 @@ lines = [
     "",
     "## Images (ci/images.sh, release; FROM scratch, static binaries)",
     "",
-    "| image | bytes | MB | ratio to `andon:local` |", "|---|---:|---:|---:|",
-    f"| `andon:local` (baseline: the whole `andon`, release; the simulators' image before) | {whole:,} | {mb(whole)} | 1.00 |",
-    f"| `andon-simulator:local` (`andon-simulator`, `image` profile) | {sim:,} | {mb(sim)} | {sim / whole:.2f} |",
+    f"| image | bytes | MB | ratio to `andon:{tag}` |", "|---|---:|---:|---:|",
+    f"| `andon:{tag}` (baseline: the whole `andon`, release; the simulators' image before) | {whole:,} | {mb(whole)} | 1.00 |",
+    f"| `andon-simulator:{tag}` (`andon-simulator`, `image` profile) | {sim:,} | {mb(sim)} | {sim / whole:.2f} |",
 ]
 lines += [f"| `{k}` | {v:,} | {mb(v)} | {v / whole:.2f} |" for k, v in others.items()]
 lines += [

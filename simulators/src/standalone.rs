@@ -166,9 +166,9 @@ fn start(args: &SimulatorArgs, state_file: Option<&Path>) -> Result<Simulator, F
             tracing::info!(%system, "continuing from the saved state");
             Ok(sim)
         }
-        Some((file, Err(e))) if e.kind() != std::io::ErrorKind::NotFound => Err(
-            Failure::Runtime(format!("{}: {e}", file.display())),
-        ),
+        Some((file, Err(e))) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Failure::Runtime(format!("{}: {e}", file.display())))
+        }
         _ => {
             let sim = Simulator::new(system, settings.config, master, History::new());
             settings
@@ -234,7 +234,10 @@ mod tests {
         let Err(Failure::Usage(m)) = settings(Some(&file)) else {
             panic!("a usage error");
         };
-        assert!(m.starts_with(&format!("{}: line 2,", file.display())), "{m}");
+        assert!(
+            m.starts_with(&format!("{}: line 2,", file.display())),
+            "{m}"
+        );
         assert!(matches!(settings(None), Ok(s) if s.config.seed == 42));
         assert!(matches!(
             settings(Some(&dir.join("missing.json"))),
