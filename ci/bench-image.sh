@@ -140,7 +140,7 @@ lines = [
     "",
     f"Machine: {os.cpu_count()} cores (`nproc`: {sh('nproc')}; {cpu}), {time.strftime('%Y-%m-%d %H:%M %Z')}, "
     f"Docker engine {sh('docker', 'version', '--format', '{{.Server.Version}}')}. "
-    f"Command: `ci/bench-image.sh` (BENCH_VARIANTS=\"{variant_arg}\", {rounds} rounds of {duration}, "
+    f"Command: `{'' if tag == 'local' else f'ANDON_IMAGE_TAG={tag} '}ci/bench-image.sh` (BENCH_VARIANTS=\"{variant_arg}\", {rounds} rounds of {duration}, "
     f"{conns} connections{', server on CPU 0 and wrk on CPU 1' if pin else ''}).",
     "",
     f"Target: the simulators' image at most {target:,} bytes ({mb(target)}; MB = 10^6 bytes). "
