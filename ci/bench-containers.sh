@@ -48,7 +48,7 @@ def until_ready(cmd, cleanup=None):
     return dt
 
 sizes = {img: int(sh("docker", "image", "inspect", "--format", "{{.Size}}", img))
-         for img in ("andon:local", "andon-reference-middleware:local")}
+         for img in ("andon-simulator:local", "andon:local", "andon-reference-middleware:local")}
 
 ready = {}
 for system in ("erp", "mes", "qms", "wms"):
@@ -57,7 +57,7 @@ for system in ("erp", "mes", "qms", "wms"):
         local.append(until_ready([andon, "-q", "simulator", system, "--bind", "127.0.0.1", "--port", "0"]))
         name = f"andon-bench-ready-{system}-{i}"
         container.append(until_ready(
-            ["docker", "run", "--rm", "--name", name, "andon:local", "simulator", system, "--port", "8080"],
+            ["docker", "run", "--rm", "--name", name, "andon-simulator:local", system, "--port", "8080"],
             cleanup=lambda n=name: subprocess.run(["docker", "rm", "-f", n], capture_output=True)))
     ready[system] = (statistics.median(local), statistics.median(container))
 
@@ -82,7 +82,7 @@ lines = [
     "",
     f"Machine: {os.cpu_count()} cores ({cpu}), Docker engine {engine}. Command: `ci/bench-containers.sh`.",
     "",
-    "## Images (release build, stripped static binary, FROM scratch)",
+    "## Images (release build; andon-simulator in the `image` profile; stripped static binaries, FROM scratch)",
     "",
     "| image | size |", "|---|---:|",
 ]

@@ -49,7 +49,8 @@ pub mod engine;
 pub use engine::runtime::containers;
 pub mod history;
 pub mod load;
-pub mod memory;
+/// How andon's own process takes memory from the kernel (shared with `andon-simulator`).
+pub use andon_simulators::memory;
 pub mod report;
 pub mod scenario;
 pub mod serve;

@@ -37,11 +37,15 @@
 //! * [`stub`] — any OpenAPI document's examples served as a validating stub (wiremock):
 //!   the document read (`stub::document`), requests checked (`stub::check`).
 //! * [`problem`] — problem+json errors.
+//! * [`standalone`] — one simulator as a process: the command line and the life of
+//!   `andon-simulator SYSTEM` (this crate's binary, the simulator containers' entrypoint)
+//!   and `andon simulator SYSTEM`: settings, master data, saved state, `ready`, the stop.
+//! * [`memory`] — how a process that runs simulators takes memory from the kernel.
 //!
 //! Modules depend on each other without cycles (the `layout` test of the harness checks
 //! every crate of the workspace):
 //! `saved`, `problem`, `clock`, `history` at the bottom; `persist` above `core`, which it
-//! saves; the systems above `core`.
+//! saves; the systems above `core`; `standalone` at the top.
 
 pub mod auth;
 pub mod clock;
@@ -56,6 +60,7 @@ pub mod idempotency;
 pub mod lot_api;
 pub mod lots;
 pub mod masterdata;
+pub mod memory;
 pub mod mes;
 pub mod oneshot;
 pub mod persist;
@@ -63,6 +68,7 @@ pub mod problem;
 pub mod qms;
 pub mod saved;
 pub mod server;
+pub mod standalone;
 pub mod stub;
 pub mod wms;
 

@@ -169,3 +169,34 @@ async fn rebind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("rebind failed")))
 }
+
+/// Resolves on Ctrl-C (SIGINT), or SIGTERM where there is one (containers stop with it).
+/// The handlers are installed at once, when this is called, so a signal that arrives right
+/// after `ready` is printed is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -86,7 +86,11 @@ pub enum Command {
     Replay(run::ReplayArgs),
     /// The bundled reference middleware (a correct SUT with switchable named defects).
     ReferenceSut(Box<reference_sut::ReferenceSutArgs>),
-    /// One simulator, durable across a stop (the entrypoint of the simulator containers).
+    /// One simulator, durable across a stop (as `andon-simulator`, the entrypoint of the
+    /// simulator containers).
+    #[command(after_help = "Examples:
+  andon simulator erp --port 8080
+  andon simulator mes --settings mes.json --master plant.yaml --state-dir /state")]
     Simulator(simulator::SimulatorArgs),
 }
 
@@ -137,38 +141,6 @@ pub fn run(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The admin token a simulator listening on `bind` requires: the one given (`--admin-token`,
-/// `ANDON_ADMIN_TOKEN`); none on loopback; beyond loopback a fresh one, printed on stderr,
-/// because anyone on that network could otherwise rewrite the simulators through
-/// `/_andon/*`.
-pub fn admin_token(bind: std::net::IpAddr, given: Option<String>) -> Option<String> {
-    if let Some(t) = given.filter(|t| !t.is_empty()) {
-        return Some(t);
-    }
-    if bind.is_loopback() {
-        return None;
-    }
-    let t = uuid::Uuid::new_v4().simple().to_string();
-    eprintln!(
-        "andon: listening beyond loopback ({bind}): the admin API (/_andon/*, but /_andon/health) \
-         needs `Authorization: Bearer {t}` (set ANDON_ADMIN_TOKEN or --admin-token to choose it)"
-    );
-    Some(t)
-}
-
-#[cfg(test)]
-mod admin_token_tests {
-    use super::admin_token;
-
-    #[test]
-    fn loopback_needs_none_beyond_it_one_is_made_and_a_given_one_wins() {
-        let lo: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
-        let any: std::net::IpAddr = "0.0.0.0".parse().expect("ip");
-        assert_eq!(admin_token(lo, None), None);
-        assert_eq!(admin_token(lo, Some(String::new())), None);
-        let made = admin_token(any, None).expect("a token beyond loopback");
-        assert_eq!(made.len(), 32);
-        assert_ne!(admin_token(any, None), Some(made));
-        assert_eq!(admin_token(any, Some("mine".into())), Some("mine".into()));
-    }
-}
+/// The admin token a simulator listening on `bind` requires (shared with
+/// `andon-simulator`).
+pub use andon_simulators::standalone::admin_token;

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use andon_contracts::{PlantId, System};
 use clap::{Args, ValueEnum};
 
+pub(crate) use andon_simulators::standalone::parse_system;
+
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use crate::serve::{MasterSource, ServeOptions, StubSpec};
 
@@ -116,11 +118,6 @@ impl Switch {
     fn on(self) -> bool {
         self == Switch::On
     }
-}
-
-pub(crate) fn parse_system(s: &str) -> Result<System, String> {
-    System::parse(s.trim())
-        .ok_or_else(|| format!("{s:?} is not a system: expected erp, mes, qms or wms"))
 }
 
 fn parse_plant(s: &str) -> Result<PlantId, String> {
@@ -244,7 +241,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         ),
     };
     let seed = options.seed;
-    let stop = shutdown_signal();
+    let stop = andon_simulators::server::shutdown_signal();
     let running = match options.start().await {
         Ok(r) => r,
         Err(e) => {
@@ -299,36 +296,6 @@ pub async fn run(args: ServeArgs) -> u8 {
         Err(e) => {
             eprintln!("andon serve: {e}");
             EXIT_FAILURE
-        }
-    }
-}
-
-/// Ctrl-C (SIGINT), or SIGTERM where there is one (containers stop with it). The handlers
-/// are installed at once, so a signal that arrives right after `ready` is not lost.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let int = signal(SignalKind::interrupt());
-        let term = signal(SignalKind::terminate());
-        async move {
-            match (int, term) {
-                (Ok(mut int), Ok(mut term)) => {
-                    tokio::select! {
-                        _ = int.recv() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                _ => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use andon_contracts::{PlantId, System};
 use andon_simulators::auth::AuthConfig;
-use andon_simulators::masterdata::{MasterDataError, PlantSpec, Profile};
+use andon_simulators::masterdata::MasterDataError;
 use andon_simulators::stub::{StubError, StubServer, start_stub};
 use andon_simulators::{History, MasterData, SimConfig, Simulator};
 use tokio::net::TcpListener;
@@ -43,10 +43,7 @@ pub enum MasterSource {
     Generated(Vec<PlantId>),
 }
 
-/// Production lines of each generated plant.
-pub const GENERATED_LINES: u32 = 3;
-/// Finished materials of each generated plant.
-pub const GENERATED_MATERIALS: u32 = 8;
+pub use andon_simulators::masterdata::{GENERATED_LINES, GENERATED_MATERIALS};
 
 /// One OpenAPI document to serve as a stub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -490,19 +487,10 @@ impl ServeOptions {
     }
 }
 
-/// Master data generated for `plants` as `andon serve` does (3 lines, 8 finished
-/// materials each, discrete manufacturing).
+/// Master data generated for `plants` as `andon serve` does (see
+/// [`MasterData::generated`]).
 pub fn generated_master(seed: u64, plants: &[PlantId]) -> MasterData {
-    let specs: Vec<PlantSpec> = plants
-        .iter()
-        .map(|p| PlantSpec {
-            id: p.clone(),
-            lines: GENERATED_LINES,
-            materials: GENERATED_MATERIALS,
-            profile: Profile::Discrete,
-        })
-        .collect();
-    MasterData::generate(seed, &specs)
+    MasterData::generated(seed, plants)
 }
 
 /// The detail lines of a simulator that speaks `binding`: each plant's base URL.

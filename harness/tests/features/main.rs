@@ -296,7 +296,7 @@ fn the_containers_runtime_without_its_images_says_how_to_build_them() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("andon:no-such-tag is not there: build it with ci/images.sh")
+        err.contains("andon-simulator:no-such-tag is not there: build it with ci/images.sh")
             || err.contains("no container engine"),
         "{}",
         text(&o)

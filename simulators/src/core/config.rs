@@ -216,3 +216,17 @@ impl ConfigPatch {
         }
     }
 }
+
+/// What one simulator starts with, in any runtime: its settings, then the run-time switches
+/// applied right after the start. `andon simulator --settings FILE` (and
+/// `andon-simulator --settings FILE`) read it as JSON: `{"config": {...}, "patch": {...}}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSettings {
+    /// Settings at start.
+    #[serde(default)]
+    pub config: SimConfig,
+    /// Run-time switches applied right after start (idempotency, auth, periods).
+    #[serde(default)]
+    pub patch: ConfigPatch,
+}

@@ -41,7 +41,7 @@ use crate::problem::ApiError;
 
 pub use activity::{PlannedEvent, Tick};
 pub use admin::Health;
-pub use config::{ActivityConfig, ConfigPatch, ConfigPatchError, SimConfig};
+pub use config::{ActivityConfig, ConfigPatch, ConfigPatchError, SimConfig, SystemSettings};
 pub use conformance::{EndpointConformance, conformance_of};
 pub use extract::{Ctx, JsonBody, RequestNote, decode};
 

@@ -15,6 +15,11 @@ use super::{
     default_company, default_periods, default_tz,
 };
 
+/// Production lines of each plant of [`MasterData::generated`].
+pub const GENERATED_LINES: u32 = 3;
+/// Finished materials of each plant of [`MasterData::generated`].
+pub const GENERATED_MATERIALS: u32 = 8;
+
 impl MasterData {
     /// Generates master data for these plants from a seed: finished goods with BOMs and
     /// routings over the plant's lines, raw materials with alternative units, and
@@ -33,6 +38,22 @@ impl MasterData {
             md.generate_plant(&mut rng, spec);
         }
         md
+    }
+
+    /// Master data generated for `plants` as `andon serve` and a simulator without
+    /// `--master` make it: [`GENERATED_LINES`] lines and [`GENERATED_MATERIALS`] finished
+    /// materials each, discrete manufacturing.
+    pub fn generated(seed: u64, plants: &[PlantId]) -> Self {
+        let specs: Vec<PlantSpec> = plants
+            .iter()
+            .map(|p| PlantSpec {
+                id: p.clone(),
+                lines: GENERATED_LINES,
+                materials: GENERATED_MATERIALS,
+                profile: Profile::Discrete,
+            })
+            .collect();
+        Self::generate(seed, &specs)
     }
 
     /// Adds one generated plant: the plant, its raw materials with their stock, then its

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 mod generate;
 
+pub use generate::{GENERATED_LINES, GENERATED_MATERIALS};
+
 /// How a plant produces (drives the MES activity shape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

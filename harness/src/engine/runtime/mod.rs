@@ -19,12 +19,10 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use andon_contracts::System;
-use andon_simulators::core::ConfigPatch;
 use andon_simulators::emitter::EmitterStats;
 use andon_simulators::faults::FaultSpec;
 use andon_simulators::history::Record;
-use andon_simulators::{History, MasterData, SimConfig};
-use serde::{Deserialize, Serialize};
+use andon_simulators::{History, MasterData};
 
 use crate::broker::{BrokerConfig, BrokerError, BrokerNode};
 use crate::scenario::EngineFault;
@@ -136,17 +134,8 @@ impl RuntimeError {
 }
 
 /// What one simulator starts with, in any runtime (`andon simulator --settings FILE` reads
-/// the same JSON).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SystemSettings {
-    /// Settings at start.
-    #[serde(default)]
-    pub config: SimConfig,
-    /// Run-time switches applied right after start (idempotency, auth, periods).
-    #[serde(default)]
-    pub patch: ConfigPatch,
-}
+/// the same JSON); it lives with the simulators, whose standalone entrypoint reads it.
+pub use andon_simulators::core::SystemSettings;
 
 /// Where a runtime placed the run: how the SUT reaches the simulators and how they reach
 /// the SUT. It fills the manifest's placeholders.

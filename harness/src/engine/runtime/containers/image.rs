@@ -30,7 +30,7 @@ const MASTER_FILE: &str = "/var/andon/master.json";
 /// Where a simulator keeps its state across a stop (the container's own filesystem).
 pub(crate) const STATE_DIR: &str = "/var/andon/state";
 
-/// One simulator (`andon simulator SYSTEM`) as a testcontainers image. Ready when it
+/// One simulator (`andon-simulator SYSTEM`) as a testcontainers image. Ready when it
 /// prints `ready`; listens on [`PORT`]; durable across `docker stop` / `docker start`.
 #[derive(Debug, Clone)]
 pub struct SimulatorImage {
@@ -116,8 +116,8 @@ impl SimulatorImage {
     }
 
     fn build_cmd(&mut self) {
+        // The image's entrypoint is `andon-simulator`.
         let mut cmd = vec![
-            "simulator".to_string(),
             self.system.to_string(),
             "--port".into(),
             PORT.to_string(),

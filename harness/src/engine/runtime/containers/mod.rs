@@ -1,8 +1,8 @@
 //! The containers runtime and its Rust API, on testcontainers.
 //!
-//! Images are built locally by `ci/images.sh` from the static `andon` binary
-//! (`FROM scratch`; nothing is pulled): [`IMAGE`] runs any simulator (`andon simulator
-//! SYSTEM`) and `andon serve`, [`REFERENCE_IMAGE`] the reference middleware.
+//! Images are built locally by `ci/images.sh` from static binaries (`FROM scratch`; nothing
+//! is pulled): [`IMAGE`] runs any simulator (`andon-simulator SYSTEM`, the simulators alone,
+//! without the harness), [`REFERENCE_IMAGE`] the reference middleware.
 //!
 //! * [`SimulatorImage`] and [`SimulatorContainer`]: one simulator in a container with one
 //!   call, in the style of the testcontainers modules, with its URL and an [`Admin`]
@@ -31,12 +31,13 @@ pub use image::{SimulatorContainer, SimulatorImage};
 pub use runtime::Containers;
 pub use sut::SutContainer;
 
-/// The image of every simulator (`andon simulator SYSTEM`) and of `andon serve`.
-pub const IMAGE: &str = "andon";
+/// The image of every simulator: `andon-simulator SYSTEM` is its entrypoint. (`andon:local`,
+/// the whole `andon` for `andon serve`, is not used by the runtime.)
+pub const IMAGE: &str = "andon-simulator";
 /// The image of the bundled reference middleware.
 pub const REFERENCE_IMAGE: &str = "andon-reference-middleware";
 /// The port every andon container listens on.
-pub const PORT: u16 = 8080;
+pub const PORT: u16 = andon_simulators::standalone::PORT;
 /// Label on every container and network of a run: the run's id.
 pub const RUN_LABEL: &str = "io.andon.run";
 /// Label on every container and network of a run: the process id of the andon that made it.
@@ -47,7 +48,7 @@ pub fn image_tag() -> String {
     std::env::var("ANDON_IMAGE_TAG").unwrap_or_else(|_| "local".to_string())
 }
 
-/// What a simulator container starts with (`andon simulator --settings FILE`): the one
+/// What a simulator container starts with (`andon-simulator --settings FILE`): the one
 /// settings type of every runtime.
 pub use super::SystemSettings as SimulatorSettings;
 

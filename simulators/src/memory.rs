@@ -1,4 +1,5 @@
-//! How andon's own process takes memory from the kernel.
+//! How a process that runs simulators (`andon`, `andon-simulator`) takes memory from the
+//! kernel.
 //!
 //! The simulators keep every record they write, so a run's heap grows for as long as it
 //! lasts. With transparent huge pages, each step of that growth is a fault that zeroes two
