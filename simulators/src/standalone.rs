@@ -67,6 +67,24 @@ pub struct SimulatorArgs {
     pub admin_token: Option<String>,
 }
 
+/// What every andon process does first: logging on stderr at `default_filter` (`RUST_LOG`
+/// wins), coloured only on a terminal, and small pages for the memory it keeps
+/// ([`crate::memory::small_pages`]).
+pub fn init_process(default_filter: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    if let Err(e) = crate::memory::small_pages() {
+        tracing::debug!("{e}");
+    }
+}
+
 /// A system named on the command line (`erp`, `mes`, `qms`, `wms`).
 pub fn parse_system(s: &str) -> Result<System, String> {
     System::parse(s.trim())

@@ -3,12 +3,10 @@
 //! command line and behaviour as `andon simulator SYSTEM`: see
 //! `andon_simulators::standalone`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use andon_simulators::standalone::{self, EXIT_FAILURE, SimulatorArgs};
 use clap::{ArgAction, Parser};
-use tracing_subscriber::EnvFilter;
 
 /// mimalloc, as in `andon`: the simulators keep every record they write, and glibc's
 /// per-thread arenas pay for that growth in `mprotect` calls.
@@ -47,17 +45,7 @@ impl Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(cli.log_filter()));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    if let Err(e) = andon_simulators::memory::small_pages() {
-        tracing::debug!("{e}");
-    }
+    standalone::init_process(cli.log_filter());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -280,7 +280,7 @@ pub fn subject_of(kind: andon_contracts::EventKind, data: &serde_json::Value) ->
 /// the token endpoint, `/openapi.json`, and the admin API.
 pub fn assemble(core: Core, behaviour: Arc<dyn Behaviour>, api: Router<()>) -> Router {
     use middleware::{auth, fault, idempotency, limit, record};
-    let shared = Shared { core, behaviour };
+    let shared = Shared(Arc::new(SharedParts { core, behaviour }));
     let api = api
         .merge(
             Router::new()
@@ -300,11 +300,24 @@ pub fn assemble(core: Core, behaviour: Arc<dyn Behaviour>, api: Router<()>) -> R
         .layer(mw::from_fn_with_state(shared, limit::limit_mw))
 }
 
-/// What every layer and admin handler is given: the shared parts and the system's hooks.
+/// What every layer and admin handler is given: the shared parts and the system's hooks,
+/// behind one `Arc`. Each layer takes its own copy of the state for every request; a copy
+/// of [`Core`] itself is a dozen reference counts, which under load cost more than some of
+/// the layers' work.
 #[derive(Clone)]
-struct Shared {
+struct Shared(Arc<SharedParts>);
+
+struct SharedParts {
     core: Core,
     behaviour: Arc<dyn Behaviour>,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = SharedParts;
+
+    fn deref(&self) -> &SharedParts {
+        &self.0
+    }
 }
 
 async fn not_found(req: Request) -> ApiError {
