@@ -94,8 +94,8 @@ pub fn parse_system(s: &str) -> Result<System, String> {
 /// The admin token a simulator listening on `bind` requires: the one given (`--admin-token`,
 /// `ANDON_ADMIN_TOKEN`); none on loopback; beyond loopback a fresh one, printed on stderr,
 /// because anyone on that network could otherwise rewrite the simulators through
-/// `/_andon/*`.
-pub fn admin_token(bind: IpAddr, given: Option<String>) -> Option<String> {
+/// `/_andon/*`. `prog` names the program in the message.
+pub fn admin_token(prog: &str, bind: IpAddr, given: Option<String>) -> Option<String> {
     if let Some(t) = given.filter(|t| !t.is_empty()) {
         return Some(t);
     }
@@ -104,7 +104,7 @@ pub fn admin_token(bind: IpAddr, given: Option<String>) -> Option<String> {
     }
     let t = uuid::Uuid::new_v4().simple().to_string();
     eprintln!(
-        "andon: listening beyond loopback ({bind}): the admin API (/_andon/*, but /_andon/health) \
+        "{prog}: listening beyond loopback ({bind}): the admin API (/_andon/*, but /_andon/health) \
          needs `Authorization: Bearer {t}` (set ANDON_ADMIN_TOKEN or --admin-token to choose it)"
     );
     Some(t)
@@ -113,7 +113,7 @@ pub fn admin_token(bind: IpAddr, given: Option<String>) -> Option<String> {
 /// Runs one simulator until SIGTERM or Ctrl-C; returns the exit code. Errors go to stderr
 /// after `prog: ` (the command as the user typed it: `andon simulator`, `andon-simulator`).
 pub async fn run(args: SimulatorArgs, prog: &str) -> u8 {
-    match serve(args).await {
+    match serve(args, prog).await {
         Ok(()) => EXIT_OK,
         Err(Failure::Usage(m)) => {
             eprintln!("{prog}: {m}");
@@ -131,14 +131,14 @@ enum Failure {
     Runtime(String),
 }
 
-async fn serve(args: SimulatorArgs) -> Result<(), Failure> {
+async fn serve(args: SimulatorArgs, prog: &str) -> Result<(), Failure> {
     let system = args.system;
     let state_file = args
         .state_dir
         .as_ref()
         .map(|d| d.join(format!("{system}.state")));
     let sim = start(&args, state_file.as_deref())?;
-    sim.set_admin_token(admin_token(args.bind, args.admin_token.clone()));
+    sim.set_admin_token(admin_token(prog, args.bind, args.admin_token.clone()));
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -235,12 +235,18 @@ mod tests {
     fn loopback_needs_no_token_beyond_it_one_is_made_and_a_given_one_wins() {
         let lo: IpAddr = "127.0.0.1".parse().expect("ip");
         let any: IpAddr = "0.0.0.0".parse().expect("ip");
-        assert_eq!(admin_token(lo, None), None);
-        assert_eq!(admin_token(lo, Some(String::new())), None);
-        let made = admin_token(any, None).expect("a token beyond loopback");
+        assert_eq!(admin_token("andon-simulator", lo, None), None);
+        assert_eq!(
+            admin_token("andon-simulator", lo, Some(String::new())),
+            None
+        );
+        let made = admin_token("andon-simulator", any, None).expect("a token beyond loopback");
         assert_eq!(made.len(), 32);
-        assert_ne!(admin_token(any, None), Some(made));
-        assert_eq!(admin_token(any, Some("mine".into())), Some("mine".into()));
+        assert_ne!(admin_token("andon-simulator", any, None), Some(made));
+        assert_eq!(
+            admin_token("andon-simulator", any, Some("mine".into())),
+            Some("mine".into())
+        );
     }
 
     #[test]

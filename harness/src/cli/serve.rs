@@ -219,7 +219,7 @@ impl ServeArgs {
             auth: self.auth.on(),
             stubs: self.stubs.clone(),
             history: self.history.clone(),
-            admin_token: super::admin_token(self.bind, self.admin_token.clone()),
+            admin_token: super::admin_token("andon", self.bind, self.admin_token.clone()),
         }
     }
 }
