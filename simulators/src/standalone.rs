@@ -56,8 +56,18 @@ pub struct SimulatorArgs {
     /// Keep the state here across a stop (written on SIGTERM, read on start).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// `--admin-token`.
+    #[command(flatten)]
+    pub admin: AdminTokenArg,
+}
+
+/// `--admin-token` (or `ANDON_ADMIN_TOKEN`), of every command that serves simulators:
+/// `andon-simulator`, `andon simulator`, `andon serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AdminTokenArg {
     /// The token the admin API (`/_andon/*` but `/_andon/health`) requires as
-    /// `Authorization: Bearer TOKEN`; beyond loopback one is generated when none is given.
+    /// `Authorization: Bearer TOKEN`; listening beyond loopback, one is generated and
+    /// printed when none is given.
     #[arg(
         long,
         env = "ANDON_ADMIN_TOKEN",
@@ -65,6 +75,13 @@ pub struct SimulatorArgs {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+}
+
+impl AdminTokenArg {
+    /// The token a simulator listening on `bind` requires ([`admin_token`]).
+    pub fn resolve(&self, prog: &str, bind: IpAddr) -> Option<String> {
+        admin_token(prog, bind, self.admin_token.clone())
+    }
 }
 
 /// What every andon process does first: logging on stderr at `default_filter` (`RUST_LOG`
@@ -138,7 +155,7 @@ async fn serve(args: SimulatorArgs, prog: &str) -> Result<(), Failure> {
         .as_ref()
         .map(|d| d.join(format!("{system}.state")));
     let sim = start(&args, state_file.as_deref())?;
-    sim.set_admin_token(admin_token(prog, args.bind, args.admin_token.clone()));
+    sim.set_admin_token(args.admin.resolve(prog, args.bind));
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = TcpListener::bind(addr)
         .await

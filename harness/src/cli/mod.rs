@@ -140,7 +140,3 @@ pub fn run(cli: Cli) -> ExitCode {
     runtime.shutdown_background();
     ExitCode::from(code)
 }
-
-/// The admin token a simulator listening on `bind` requires (shared with
-/// `andon-simulator`).
-pub use andon_simulators::standalone::admin_token;

@@ -93,16 +93,9 @@ pub struct ServeArgs {
     /// on shutdown.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
-    /// The token the admin API (`/_andon/*` but `/_andon/health`) requires as
-    /// `Authorization: Bearer TOKEN`; with `--bind` beyond loopback one is generated and
-    /// printed when none is given.
-    #[arg(
-        long,
-        env = "ANDON_ADMIN_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub admin_token: Option<String>,
+    /// `--admin-token`.
+    #[command(flatten)]
+    pub admin: andon_simulators::standalone::AdminTokenArg,
 }
 
 /// `on` or `off`.
@@ -219,7 +212,7 @@ impl ServeArgs {
             auth: self.auth.on(),
             stubs: self.stubs.clone(),
             history: self.history.clone(),
-            admin_token: super::admin_token("andon", self.bind, self.admin_token.clone()),
+            admin_token: self.admin.resolve("andon", self.bind),
         }
     }
 }

@@ -323,7 +323,7 @@ impl Containers {
             .iter()
             .map(|(s, n)| (*s, n.admin.clone()))
             .collect();
-        let (history, pending) = (self.activity.clone(), self.pending.clone());
+        let (activity, pending) = (self.activity.clone(), self.pending.clone());
         let emitters = self.emitters.clone();
         let mut last: BTreeMap<System, (usize, usize)> = BTreeMap::new();
         let task = tokio::spawn(async move {
@@ -338,7 +338,7 @@ impl Containers {
                             .insert(*system, h.emitter);
                     }
                 }
-                history.store(last.values().map(|v| v.0).sum(), Ordering::Relaxed);
+                activity.store(last.values().map(|v| v.0).sum(), Ordering::Relaxed);
                 pending.store(last.values().map(|v| v.1).sum(), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
