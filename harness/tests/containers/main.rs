@@ -592,6 +592,16 @@ fn killed_sut() -> Result<(), Failed> {
     check(starts >= 2, || {
         format!("the SUT started {starts} time(s); sut.log:\n{log}")
     })?;
+    // A kill is SIGKILL alone: the middleware never got to its orderly stop (on SIGTERM it
+    // stores what it holds and logs that it stopped) before it ran again.
+    let again = log
+        .match_indices("reference middleware running")
+        .nth(1)
+        .map_or(log.len(), |(i, _)| i);
+    check(
+        !log[..again].contains("reference middleware stopped"),
+        || format!("the SUT was stopped in order, not killed; sut.log:\n{log}"),
+    )?;
     // Its durable outbox lived in the container's file system and survived the kill.
     for checker in ["exactly_once", "reconciliation"] {
         check(status_of(&run, checker) == "pass", || {

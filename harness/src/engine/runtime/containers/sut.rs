@@ -22,6 +22,7 @@ fn grace(start: &ResolvedStart) -> i32 {
 /// The SUT in a container.
 pub struct SutContainer {
     container: ContainerAsync<GenericImage>,
+    docker: testcontainers::bollard::Docker,
     name: String,
     start: ResolvedStart,
     log: PathBuf,
@@ -153,6 +154,7 @@ impl SutContainer {
         }
         Ok(Self {
             container,
+            docker,
             name: container_name,
             start: start.clone(),
             log: run_dir.join(log),
@@ -229,14 +231,39 @@ impl SutContainer {
         self.start_again().await
     }
 
-    /// `docker kill` (SIGKILL) and `docker start` after `down`.
+    /// `docker kill` (SIGKILL) and `docker start` after `down`. SIGKILL only: a `docker stop`
+    /// with no grace still sends SIGTERM first, and a SUT that saves what it holds on SIGTERM
+    /// would do so in the moment before the SIGKILL, which is no crash.
     pub async fn kill_and_restart(&self, down: std::time::Duration) -> Result<(), SutError> {
-        self.container
-            .stop_with_timeout(Some(0))
-            .await
-            .map_err(|e| failed("kill", e))?;
+        self.kill().await?;
         tokio::time::sleep(down).await;
         self.start_again().await
+    }
+
+    /// SIGKILL to the container's processes, then waits until the engine reports it stopped.
+    async fn kill(&self) -> Result<(), SutError> {
+        use futures::StreamExt as _;
+        use testcontainers::bollard::query_parameters::{
+            KillContainerOptionsBuilder, WaitContainerOptionsBuilder,
+        };
+        let options = KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        self.docker
+            .kill_container(&self.name, Some(options))
+            .await
+            .map_err(|e| failed("kill", e))?;
+        let until = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
+        // The wait answers with an error for a non-zero exit code, which a SIGKILL gives:
+        // either answer means the container has stopped.
+        let _ = self
+            .docker
+            .wait_container(&self.name, Some(until))
+            .next()
+            .await;
+        Ok(())
     }
 
     async fn start_again(&self) -> Result<(), SutError> {
