@@ -204,7 +204,7 @@ async fn sweep_lots(
         // One transaction: instances sharing the store advance each lot once.
         match store
             .call(|c, p| {
-                let tx = c.transaction()?;
+                let tx = c.savepoint()?;
                 let targets = lots::advance_expired(&tx, p, now_ms())?;
                 tx.commit()?;
                 Ok(targets)
