@@ -547,12 +547,18 @@ impl Delivery {
                 })
             }
         };
+        // Not awaited: the worker is free as soon as the store has the outcome in its queue.
+        // The dispatcher's next claim is queued after it, so it sees the row finished; a
+        // write that fails leaves the row pending, and it goes again under the same key.
         let r = row.clone();
-        if let Err(e) = self
+        let recorded = self
             .store
-            .call(move |c, _| store::finish(c, &r, finish))
-            .await
-        {
+            .submit(
+                "the outcome of a delivery (the command stays pending)",
+                move |c, _| store::finish(c, &r, finish),
+            )
+            .await;
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "recording a delivery failed; the command stays pending");
         }
     }

@@ -28,7 +28,7 @@ pub(super) fn run_group(conn: &mut Connection, policy: &Policy, jobs: impl Itera
     let mut answers: Vec<Answer> = Vec::new();
     for job in jobs {
         if answers.is_empty()
-            && let Err(e) = conn.execute_batch("BEGIN IMMEDIATE")
+            && let Err(e) = run(conn, "BEGIN IMMEDIATE")
         {
             tracing::warn!(error = %e, "a group transaction could not begin: a job on its own");
             job(conn, policy)(None);
@@ -45,12 +45,17 @@ pub(super) fn run_group(conn: &mut Connection, policy: &Policy, jobs: impl Itera
     if answers.is_empty() {
         return;
     }
-    let failed = conn.execute_batch("COMMIT").err().map(|e| e.to_string());
+    let failed = run(conn, "COMMIT").err().map(|e| e.to_string());
     if let Some(e) = &failed {
         tracing::error!(error = %e, jobs = answers.len(), "a group commit failed");
         let _ = conn.execute_batch("ROLLBACK");
     }
     answer(&mut answers, failed.as_deref());
+}
+
+/// Runs one statement, prepared once per connection.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Answers the jobs of a group: committed (`None`) or not (`Some(why)`).

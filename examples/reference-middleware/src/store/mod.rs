@@ -156,6 +156,31 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Hands `f` to the store thread without waiting for its outcome, for a write the
+    /// caller does not act on (a failure is logged, `what` saying what was lost, once the
+    /// group it ran in has committed or not). Jobs run in the order they were handed over,
+    /// so whatever is asked of the store after this returns sees what `f` wrote.
+    pub async fn submit<F>(&self, what: &'static str, f: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut Connection, &Policy) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.jobs
+            .send(Box::new(move |conn, policy| {
+                let result = f(conn, policy);
+                Box::new(move |failed: Option<&str>| {
+                    let error = match (result, failed) {
+                        (Err(e), _) => Some(e.to_string()),
+                        (Ok(()), failed) => failed.map(str::to_string),
+                    };
+                    if let Some(error) = error {
+                        tracing::error!(%error, what, "a write handed to the store failed");
+                    }
+                })
+            }))
+            .await
+            .map_err(|_| StoreError::Closed)
+    }
+
     /// Whether the store thread runs.
     pub fn is_open(&self) -> bool {
         self.open.load(Ordering::SeqCst) && !self.jobs.is_closed()
@@ -167,9 +192,11 @@ fn setup(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // 64 MiB of page cache (taken as the store grows): the outbox's indexes are read on
-    // every claim, and re-reading their pages from the file was a quarter of the store's time.
-    conn.pragma_update(None, "cache_size", -65_536)?;
+    // The file mapped into memory (up to 256 MiB) rather than read page by page: the
+    // outbox's indexes are read on every claim, and copying their pages out of the file with
+    // pread was a quarter of the store's time. (A page cache that large instead costs a walk
+    // of the whole cache at every commit.)
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
     // Instances started together on one store create and migrate it one at a time.
     conn.execute_batch("BEGIN IMMEDIATE")?;
     match schema(conn, defects) {
