@@ -67,7 +67,7 @@ fn answer(answers: &mut Vec<Answer>, failed: Option<&str>) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::sync::{Arc, Mutex};
 
     use super::*;
@@ -98,7 +98,7 @@ mod tests {
         (path, conn)
     }
 
-    fn committed(path: &PathBuf) -> i64 {
+    fn committed(path: &Path) -> i64 {
         Connection::open(path)
             .expect("a second connection")
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
@@ -106,8 +106,8 @@ mod tests {
     }
 
     /// A job inserting `v` in its own savepoint; with `fail` it errs after the insert.
-    fn insert(v: i64, fail: bool, path: &PathBuf, heard: &Heard) -> Job {
-        let (path, heard) = (path.clone(), heard.clone());
+    fn insert(v: i64, fail: bool, path: &Path, heard: &Heard) -> Job {
+        let (path, heard) = (path.to_path_buf(), heard.clone());
         Box::new(move |conn, _| {
             let result = (|| {
                 let sp = conn.savepoint()?;
