@@ -9,6 +9,8 @@
 # Targets: at most 0.30 of the baseline's time (the median of the rounds' ratios) and at most
 # 500 MiB at the peak; each round's ratio and their spread are printed.
 set -euo pipefail
+# shellcheck source=ci/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
 cd "$(dirname "$0")/.."
 RECORDS=${BENCH_RECORDS:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -17,8 +19,7 @@ DIR=target/bench-check
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
 if [ ! -x /usr/bin/time ]; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get install -y time >&2 || { $SUDO apt-get update >&2 && $SUDO apt-get install -y time >&2; }
+    apt_install time
 fi
 command -v python3 >/dev/null || { echo "bench-check: python3 is the baseline" >&2; exit 2; }
 

@@ -17,6 +17,8 @@
 # BENCH_COMPARE_OUT (ci/bench/compare-results.md). oha is installed into target/tools
 # when missing (cargo install oha --locked). Exit 1 when a median is more than 5 % slower.
 set -euo pipefail
+# shellcheck source=ci/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 REV=${1:?usage: ci/bench-compare.sh REV [check|erp]...}
@@ -39,8 +41,7 @@ say() { echo "== $*" >&2; }
 
 command -v python3 >/dev/null || { echo "bench-compare: python3 is needed" >&2; exit 2; }
 if [ ! -x /usr/bin/time ]; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get install -y time >&2 || { $SUDO apt-get update >&2 && $SUDO apt-get install -y time >&2; }
+    apt_install time
 fi
 [ -d "$TREE" ] || git worktree add --detach "$TREE" "$SHORT" >&2
 for dir in "$TREE" "$ROOT"; do

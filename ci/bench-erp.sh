@@ -28,6 +28,8 @@
 # The load generator is oha, installed into target/tools by this script when missing
 # (cargo install oha --locked); if that fails, wrk from apt-get.
 set -euo pipefail
+# shellcheck source=ci/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -63,8 +65,7 @@ else
         LOADGEN=wrk
     else
         say "cargo install oha failed; trying wrk from apt-get"
-        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-        if $SUDO apt-get install -y wrk >&2 || { $SUDO apt-get update >&2 && $SUDO apt-get install -y wrk >&2; }; then
+        if apt_install wrk; then
             LOADGEN=wrk
         fi
     fi

@@ -20,6 +20,8 @@
 #        ANDON_IMAGE_TAG (local) as for ci/images.sh.
 # wrk comes from apt-get when it is missing.
 set -euo pipefail
+# shellcheck source=ci/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
 cd "$(dirname "$0")/.."
 VARIANTS=${BENCH_VARIANTS:-as-is opt-level=s}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -34,9 +36,7 @@ die() { echo "bench-image: $*" >&2; exit 2; }
 command -v python3 >/dev/null || die "python3 reads the results"
 command -v curl >/dev/null || die "curl checks the servers"
 if ! command -v wrk >/dev/null; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get install -y wrk >&2 || { $SUDO apt-get update >&2 && $SUDO apt-get install -y wrk >&2; } \
-    || die "wrk could not be installed"
+  apt_install wrk || die "wrk could not be installed"
 fi
 
 say "images (ci/images.sh, release)"

@@ -27,6 +27,8 @@
 # is the whole loop (ci/bench-whole-loop.sh), its sustained rate compared with the generator
 # alone. BENCH_WHOLE_LOOP=0 leaves it out.
 set -euo pipefail
+# shellcheck source=ci/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 # shellcheck source=ci/static-env.sh
@@ -52,14 +54,11 @@ die() { echo "bench-load: $*" >&2; exit 2; }
 install_wrk() {
     command -v wrk >/dev/null && return 0
     command -v apt-get >/dev/null || die "wrk is missing and apt-get is not here to install it (install Debian's package wrk)"
-    local sudo=""
     if [ "$(id -u)" -ne 0 ]; then
         command -v sudo >/dev/null || die "wrk is missing; installing it needs root or sudo (apt-get install -y wrk)"
-        sudo=sudo
     fi
     say "installing wrk from Debian's packages (apt-get install -y wrk)"
-    $sudo apt-get install -y wrk >&2 || { $sudo apt-get update >&2 && $sudo apt-get install -y wrk >&2; } \
-        || die "apt-get could not install wrk (is apt usable here?)"
+    apt_install wrk || die "apt-get could not install wrk (is apt usable here?)"
     command -v wrk >/dev/null || die "apt-get ran but wrk is still missing"
 }
 

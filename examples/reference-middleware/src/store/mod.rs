@@ -140,19 +140,10 @@ impl Store {
         F: FnOnce(&mut Connection, &Policy) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move |conn, policy| {
-                let result = f(conn, policy);
-                Box::new(move |failed: Option<&str>| {
-                    let result = match (result, failed) {
-                        (Ok(_), Some(why)) => Err(StoreError::Commit(why.to_string())),
-                        (result, _) => result,
-                    };
-                    let _ = tx.send(result);
-                })
-            }))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        self.send(job(f, move |result| {
+            let _ = tx.send(result);
+        }))
+        .await?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -164,27 +155,41 @@ impl Store {
     where
         F: FnOnce(&mut Connection, &Policy) -> Result<(), StoreError> + Send + 'static,
     {
-        self.jobs
-            .send(Box::new(move |conn, policy| {
-                let result = f(conn, policy);
-                Box::new(move |failed: Option<&str>| {
-                    let error = match (result, failed) {
-                        (Err(e), _) => Some(e.to_string()),
-                        (Ok(()), failed) => failed.map(str::to_string),
-                    };
-                    if let Some(error) = error {
-                        tracing::error!(%error, what, "a write handed to the store failed");
-                    }
-                })
-            }))
-            .await
-            .map_err(|_| StoreError::Closed)
+        self.send(job(f, move |result| {
+            if let Err(error) = result {
+                tracing::error!(%error, what, "a write handed to the store failed");
+            }
+        }))
+        .await
+    }
+
+    async fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)
     }
 
     /// Whether the store thread runs.
     pub fn is_open(&self) -> bool {
         self.open.load(Ordering::SeqCst) && !self.jobs.is_closed()
     }
+}
+
+/// A job running `f`, whose outcome goes to `reply` once its group is over: `f`'s own
+/// result, or the group's failure to commit what `f` wrote.
+fn job<T, F, R>(f: F, reply: R) -> Job
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection, &Policy) -> Result<T, StoreError> + Send + 'static,
+    R: FnOnce(Result<T, StoreError>) + Send + 'static,
+{
+    Box::new(move |conn, policy| {
+        let result = f(conn, policy);
+        Box::new(move |failed: Option<&str>| {
+            reply(match (result, failed) {
+                (Ok(_), Some(why)) => Err(StoreError::Commit(why.to_string())),
+                (result, _) => result,
+            })
+        })
+    })
 }
 
 fn setup(conn: &Connection, defects: &Defects) -> Result<(), StoreError> {

@@ -169,10 +169,7 @@ impl BrokerNode for BrokerContainer {
     fn kill(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if self.running {
-                let options = testcontainers::bollard::query_parameters::KillContainerOptionsBuilder::default()
-                    .signal("SIGKILL")
-                    .build();
-                let _ = self.docker.kill_container(&self.name, Some(options)).await;
+                let _ = super::sigkill(&self.docker, &self.name).await;
                 self.running = false;
             }
         })

@@ -219,6 +219,18 @@ pub(crate) fn run_labels(run: &str) -> std::collections::BTreeMap<String, String
     ])
 }
 
+/// `docker kill` with SIGKILL alone: a crash, with no moment to save anything (a `docker
+/// stop` without grace still sends the stop signal first).
+pub(crate) async fn sigkill(
+    docker: &testcontainers::bollard::Docker,
+    name: &str,
+) -> Result<(), testcontainers::bollard::errors::Error> {
+    let options = testcontainers::bollard::query_parameters::KillContainerOptionsBuilder::default()
+        .signal("SIGKILL")
+        .build();
+    docker.kill_container(name, Some(options)).await
+}
+
 /// Removes a network, retrying while the engine still counts a container on it.
 pub(crate) async fn remove_network(docker: &testcontainers::bollard::Docker, network: &str) {
     if network.is_empty() {

@@ -231,9 +231,7 @@ impl SutContainer {
         self.start_again().await
     }
 
-    /// `docker kill` (SIGKILL) and `docker start` after `down`. SIGKILL only: a `docker stop`
-    /// with no grace still sends SIGTERM first, and a SUT that saves what it holds on SIGTERM
-    /// would do so in the moment before the SIGKILL, which is no crash.
+    /// `docker kill` (SIGKILL alone, [`super::sigkill`]) and `docker start` after `down`.
     pub async fn kill_and_restart(&self, down: std::time::Duration) -> Result<(), SutError> {
         self.kill().await?;
         tokio::time::sleep(down).await;
@@ -243,19 +241,13 @@ impl SutContainer {
     /// SIGKILL to the container's processes, then waits until the engine reports it stopped.
     async fn kill(&self) -> Result<(), SutError> {
         use futures::StreamExt as _;
-        use testcontainers::bollard::query_parameters::{
-            KillContainerOptionsBuilder, WaitContainerOptionsBuilder,
-        };
-        let options = KillContainerOptionsBuilder::default()
-            .signal("SIGKILL")
-            .build();
-        self.docker
-            .kill_container(&self.name, Some(options))
+        super::sigkill(&self.docker, &self.name)
             .await
             .map_err(|e| failed("kill", e))?;
-        let until = WaitContainerOptionsBuilder::default()
-            .condition("not-running")
-            .build();
+        let until =
+            testcontainers::bollard::query_parameters::WaitContainerOptionsBuilder::default()
+                .condition("not-running")
+                .build();
         // The wait answers with an error for a non-zero exit code, which a SIGKILL gives:
         // either answer means the container has stopped.
         let _ = self
