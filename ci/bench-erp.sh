@@ -17,13 +17,15 @@
 #
 # The ERP's memory per posting is its RSS growth over the measured window divided by the
 # postings in it (every posting keeps its material document and its history records).
+# What each posting keeps in the history is measured apart, in process
+# (`andon-bench-target --memory`, BENCH_MEMORY_POSTINGS postings), against the request body.
 # With `perf` on the machine, one more ERP run is recorded (`perf record --call-graph
 # dwarf`, 499 Hz) and the top of its profile goes into the result file: the share of the
 # server's samples under each of the simulator's own functions and the libraries' main
 # entry points (inclusive), so a change can say where the time went.
 #
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION (8s), BENCH_WARMUP (2s),
-# BENCH_CONNECTIONS (32), BENCH_MIN_RATIO (0.60: exit 1 below it), BENCH_PROFILE (1 when
+# BENCH_CONNECTIONS (32), BENCH_MEMORY_POSTINGS (200000), BENCH_MIN_RATIO (0.60: exit 1 below it), BENCH_PROFILE (1 when
 # perf exists; 0: no profile), BENCH_OUT (ci/bench/erp-results.md).
 # The load generator is oha, installed into target/tools by this script when missing
 # (cargo install oha --locked); if that fails, wrk from apt-get.
@@ -38,6 +40,7 @@ DURATION=${BENCH_DURATION:-8s}
 WARMUP=${BENCH_WARMUP:-2s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 MIN_RATIO=${BENCH_MIN_RATIO:-0.60}
+MEMORY_POSTINGS=${BENCH_MEMORY_POSTINGS:-200000}
 PROFILE=${BENCH_PROFILE:-1}
 command -v perf >/dev/null || PROFILE=0
 OUT=${BENCH_OUT:-ci/bench/erp-results.md}
@@ -261,6 +264,18 @@ with open(f"{work}/vars", "w") as v:
 PY
 # shellcheck disable=SC1091
 . "$WORK/vars"
+# What a posting keeps, measured in process (no sockets, no load generator): the history's
+# share by the resident memory a copy of it takes, against the request body it records.
+say "memory: $MEMORY_POSTINGS postings in process"
+"$TARGET_BIN" --memory "$MEMORY_POSTINGS" > "$WORK/memory.json"
+MEMORY_ROW=$(python3 - "$WORK/memory.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+h, b = m["history_bytes"], m["body_bytes"]
+print(f"| {m['postings']:,} (after as many to warm up) | {b} | {h:,.0f} | {h / b:.1f} | "
+      f"{m['resident_bytes']:,.0f} | {m['record_size']} | {'met' if h <= 1024 else 'MISSED'} |")
+PY
+)
 MODEL=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 ORDER=$(python3 -c "import json; print(json.load(open('$WORK/body.json'))['items'][0]['order'])")
@@ -295,6 +310,20 @@ mkdir -p "$(dirname "$OUT")"
     echo "100 % means the load generator, alone on its core, was the limit, and the ratio is then"
     echo "an upper bound. The ERP keeps every material document and history record, so its RSS"
     echo "grows with every posting."
+    echo
+    echo "## What a posting keeps"
+    echo
+    echo "\`andon-bench-target --memory $MEMORY_POSTINGS\` (\`andon::bench::memory\`) posts the same request"
+    echo "to the ERP in process. \"history\" is the resident memory a copy of the history takes,"
+    echo "over every posting: the request record (its path, route, headers and the body as"
+    echo "sent) and the effect record (its key, sources and detail), with the allocator's"
+    echo "rounding. The baseline is the request body itself. \"resident\" is the process's"
+    echo "growth over the measured postings: the history with its vector's spare room, and the"
+    echo "ERP's material documents. Target: at most 1 KB of history per posting."
+    echo
+    echo "| postings | body bytes (baseline) | history bytes per posting | history / body | resident growth per posting | size of a record | ≤ 1 KB |"
+    echo "|---:|---:|---:|---:|---:|---:|---|"
+    echo "$MEMORY_ROW"
     if [ -s "$WORK/profile" ]; then
         echo
         echo "## Where the ERP's time goes"

@@ -102,8 +102,13 @@ pub fn request_body() -> serde_json::Value {
 
 /// The ERP simulator's router over [`MASTER_DATA`] with order [`ORDER`] released.
 pub fn erp_router() -> Result<Router, String> {
+    erp_router_on(History::new())
+}
+
+/// [`erp_router`], writing its history into `history`.
+fn erp_router_on(history: History) -> Result<Router, String> {
     let md = MasterData::parse(MASTER_DATA, "bench master data").map_err(|e| e.to_string())?;
-    let core = Core::new(System::Erp, SimConfig::default(), md, History::new());
+    let core = Core::new(System::Erp, SimConfig::default(), md, history);
     let erp = Erp::new(core);
     erp.state
         .lock()
@@ -175,6 +180,88 @@ pub fn sink_router() -> Router {
         .route("/_andon/health", get(|| async { "ok" }))
 }
 
+/// What the ERP keeps per posting, measured in process by [`memory`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemoryReport {
+    /// Postings measured (after the warm-up).
+    pub postings: usize,
+    /// The request body's JSON text, in bytes: the baseline (what the SUT sent).
+    pub body_bytes: usize,
+    /// Bytes the history holds per posting: the resident memory a copy of the history takes
+    /// (the request and the effect record, every string, body and detail they own, and the
+    /// allocator's rounding), over every posting.
+    pub history_bytes: f64,
+    /// The growth of resident memory per posting over the measured postings: the history
+    /// (with its vector's spare capacity) and the ERP's state (the material documents).
+    pub resident_bytes: f64,
+    /// `size_of` one history record.
+    pub record_size: usize,
+}
+
+/// Posts `warmup + postings` goods movements ([`request_body`]) to the ERP simulator in
+/// process (no sockets), and measures with `live` (the process's resident bytes,
+/// [`resident_bytes`]) what each posting keeps: in the history, and in all.
+pub async fn memory(
+    warmup: usize,
+    postings: usize,
+    live: impl Fn() -> i64,
+) -> Result<MemoryReport, String> {
+    use tower::ServiceExt;
+    let history = History::new();
+    let router = erp_router_on(history.clone())?;
+    let body = request_body().to_string();
+    let post = |router: Router| {
+        let req = axum::http::Request::post(PATH)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.clone()));
+        async move {
+            let req = req.map_err(|e| e.to_string())?;
+            let resp = router.oneshot(req).await.map_err(|e| e.to_string())?;
+            match resp.status() {
+                StatusCode::CREATED => Ok(()),
+                s => Err(format!("the ERP answered {s} to a posting")),
+            }
+        }
+    };
+    for _ in 0..warmup {
+        post(router.clone()).await?;
+    }
+    let before = live();
+    for _ in 0..postings {
+        post(router.clone()).await?;
+    }
+    let after = live();
+    let records = history.len();
+    let copy = history.snapshot();
+    let history_total = live() - after;
+    drop(copy);
+    let all = warmup + postings;
+    if records != 2 * all {
+        return Err(format!(
+            "{records} history records for {all} postings: expected a request and an effect each"
+        ));
+    }
+    Ok(MemoryReport {
+        postings,
+        body_bytes: body.len(),
+        history_bytes: history_total as f64 / all as f64,
+        resident_bytes: (after - before) as f64 / postings.max(1) as f64,
+        record_size: std::mem::size_of::<andon_simulators::history::Record>(),
+    })
+}
+
+/// The process's resident memory in bytes (`VmRSS` of `/proc/self/status`; 0 where it
+/// cannot be read).
+pub fn resident_bytes() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<i64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
 /// Serves `kind` on `listener` until `shutdown` resolves.
 pub async fn serve(
     kind: Kind,
@@ -197,6 +284,27 @@ mod tests {
     use axum::body::Body;
     use axum::http::Request;
     use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn memory_posts_every_movement_and_measures_with_the_gauge_it_is_given() {
+        // A gauge that grows by 1,000 bytes at every reading: the history's copy is read
+        // once after the postings (1,000 over 6 postings), the growth twice apart (1,000
+        // over 4).
+        let readings = std::sync::atomic::AtomicI64::new(0);
+        let gauge = || readings.fetch_add(1000, std::sync::atomic::Ordering::Relaxed);
+        let r = memory(2, 4, gauge).await.expect("measured");
+        assert_eq!(
+            (r.postings, r.body_bytes),
+            (4, request_body().to_string().len())
+        );
+        assert_eq!(r.resident_bytes, 250.0);
+        assert!((r.history_bytes - 1000.0 / 6.0).abs() < 1e-9);
+        assert_eq!(
+            r.record_size,
+            std::mem::size_of::<andon_simulators::history::Record>()
+        );
+        assert!(resident_bytes() > 0, "VmRSS is readable on Linux");
+    }
 
     async fn post(router: Router) -> (StatusCode, serde_json::Value) {
         let r = router

@@ -38,6 +38,62 @@ pub struct DialectCall {
     pub native_body: Option<Json>,
 }
 
+/// A request received from the SUT, as [`Entry::Request`] holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestEntry {
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Route template (`/api/v1/material-documents`).
+    pub route: String,
+    /// `Idempotency-Key` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// `traceparent` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// `If-Match` header (a conditional update: the ETag the client read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_match: Option<String>,
+    /// Source events the body references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceRef>,
+    /// The JSON body as sent (state-changing calls that reached the contract layer), so
+    /// that every field can be judged against the source event, also when the call was
+    /// rejected and left no effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Json>,
+    /// Whether the body validated against the contract (`None`: no body expected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid: Option<bool>,
+    /// Contract violations (JSON pointer: message).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<String>,
+    /// Response status.
+    pub status: u16,
+    /// Response content type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The problem code of an error answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Whether the answer was an idempotent replay.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub replayed: bool,
+    /// The fault that answered instead of the system, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// `Retry-After` of the answer, in seconds (429 and 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
+    /// Time to answer in microseconds.
+    pub latency_us: u64,
+    /// For a call in a vendor dialect: the dialect, and what it meant in andon's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<Box<DialectCall>>,
+}
+
 /// One record of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -102,60 +158,9 @@ pub enum Entry {
         /// Events that could not be generated or accepted while full.
         refused: u64,
     },
-    /// A request received from the SUT.
-    Request {
-        /// HTTP method.
-        method: String,
-        /// Request path.
-        path: String,
-        /// Route template (`/api/v1/material-documents`).
-        route: String,
-        /// `Idempotency-Key` header.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        idempotency_key: Option<String>,
-        /// `traceparent` header.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traceparent: Option<String>,
-        /// `If-Match` header (a conditional update: the ETag the client read).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        if_match: Option<String>,
-        /// Source events the body references.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        sources: Vec<SourceRef>,
-        /// The JSON body as sent (state-changing calls that reached the contract layer), so
-        /// that every field can be judged against the source event, also when the call was
-        /// rejected and left no effect.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        body: Option<Json>,
-        /// Whether the body validated against the contract (`None`: no body expected).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        valid: Option<bool>,
-        /// Contract violations (JSON pointer: message).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        violations: Vec<String>,
-        /// Response status.
-        status: u16,
-        /// Response content type.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        content_type: Option<String>,
-        /// The problem code of an error answer.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        problem: Option<String>,
-        /// Whether the answer was an idempotent replay.
-        #[serde(default, skip_serializing_if = "is_false")]
-        replayed: bool,
-        /// The fault that answered instead of the system, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        fault: Option<String>,
-        /// `Retry-After` of the answer, in seconds (429 and 503).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        retry_after_s: Option<u64>,
-        /// Time to answer in microseconds.
-        latency_us: u64,
-        /// For a call in a vendor dialect: the dialect, and what it meant in andon's API.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        dialect: Option<Box<DialectCall>>,
-    },
+    /// A request received from the SUT (boxed: it is the largest record, and most records
+    /// are not requests).
+    Request(Box<RequestEntry>),
     /// A business effect committed in the simulator's state.
     Effect {
         /// Effect name (`erp.goods_movement`, `wms.hold`, …).
@@ -200,18 +205,43 @@ impl Entry {
     /// subscriptions or a status is idle, not working; its writes, its reads inside an
     /// event's trace, and any read answered by a fault or an error still count as work.
     pub fn is_idle_read(&self) -> bool {
-        match self {
-            Entry::Request {
+        match self.request() {
+            Some(RequestEntry {
                 method,
                 traceparent: None,
                 status,
                 fault: None,
                 ..
-            } => {
+            }) => {
                 matches!(method.as_str(), "GET" | "HEAD")
                     && ((200..300).contains(status) || *status == 304)
             }
             _ => false,
+        }
+    }
+
+    /// The request, when the record is one.
+    pub fn request(&self) -> Option<&RequestEntry> {
+        match self {
+            Entry::Request(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The request, when the record is one, to change it (tests and the trace attribution).
+    pub fn request_mut(&mut self) -> Option<&mut RequestEntry> {
+        match self {
+            Entry::Request(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The source events a request or an effect names (none for other records).
+    pub fn sources(&self) -> &[SourceRef] {
+        match self {
+            Entry::Request(r) => &r.sources,
+            Entry::Effect { sources, .. } => sources,
+            _ => &[],
         }
     }
 }
@@ -369,7 +399,7 @@ mod tests {
     }
 
     fn request(method: &str, traceparent: Option<&str>, status: u16, fault: Option<&str>) -> Entry {
-        Entry::Request {
+        Entry::Request(Box::new(RequestEntry {
             method: method.into(),
             path: "/api/v2.0/subscriptions".into(),
             route: "/api/v2.0/subscriptions".into(),
@@ -388,7 +418,7 @@ mod tests {
             retry_after_s: None,
             latency_us: 1,
             dialect: None,
-        }
+        }))
     }
 
     #[test]
@@ -406,5 +436,23 @@ mod tests {
         assert_eq!((h.len(), h.activity()), (6, 4));
         let again = History::from_records(h.snapshot());
         assert_eq!(again.activity(), 4);
+    }
+}
+
+#[cfg(test)]
+mod size {
+    use super::*;
+
+    /// Every record of a history is as large as its largest variant: the request, larger
+    /// than any other record, is boxed so that the others stay small (a history of a
+    /// million records holds 168 MB of them instead of 344 MB).
+    #[test]
+    fn a_record_stays_small_with_the_request_boxed() {
+        assert!(
+            std::mem::size_of::<Record>() <= 168,
+            "{}",
+            std::mem::size_of::<Record>()
+        );
+        assert!(std::mem::size_of::<RequestEntry>() > std::mem::size_of::<Record>());
     }
 }

@@ -166,7 +166,7 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
 }
 
 /// DEFECT: drop-on-5xx, ignore-retry-after, swallow-rejections — the only place where
-/// defects bend an outcome.
+/// defects bend an outcome (of a write, and of a throttled read in `lookup`).
 fn distort(step: Step, defects: &Defects) -> Step {
     match step {
         Step::Retry { error, .. } if defects.has(Defect::DropOn5xx) => {
@@ -766,7 +766,16 @@ impl Delivery {
                 &[],
             )
             .await?;
-        match classify(&answer, None, &format!("GET {path}")) {
+        // DEFECT: ignore-retry-after, drop-on-5xx — a throttled read is bent as a throttled
+        // write is (a middleware that ignores `Retry-After` ignores a read's too; without it,
+        // the read's honest pause hid the defect whenever its retries came quickly).
+        let step = match classify(&answer, None, &format!("GET {path}")) {
+            throttled @ Step::Retry {
+                throttled: true, ..
+            } => distort(throttled, &self.settings.defects),
+            other => other,
+        };
+        match step {
             Step::Done => answer.json.ok_or_else(|| Step::Retry {
                 after: None,
                 throttled: false,

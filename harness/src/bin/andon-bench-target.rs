@@ -4,7 +4,8 @@
 //!
 //! Prints `listening http://ADDR` on stdout once bound; `--print-body` prints the request
 //! body the benchmark posts and exits; `--synthetic-run DIR` writes the fabricated run
-//! `ci/bench-check.sh` checks. `generate` prints one JSON line of results (or, with
+//! `ci/bench-check.sh` checks; `--memory N` measures what the ERP keeps per posting.
+//! `generate` prints one JSON line of results (or, with
 //! `--print-body`, the CloudEvent it posts).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -41,6 +42,11 @@ struct Args {
     /// Records of the synthetic run.
     #[arg(long, default_value_t = 1_000_000)]
     records: usize,
+    /// Post this many goods movements to the ERP in process (after as many again to warm
+    /// up), print what each keeps in memory as one JSON line (`andon::bench::memory`) and
+    /// exit.
+    #[arg(long, value_name = "POSTINGS")]
+    memory: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +143,18 @@ async fn main() -> ExitCode {
     if let Some(dir) = &args.synthetic_run {
         return match andon::check::synthetic::synthetic_history(args.records, 1).save(dir) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("andon-bench-target: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(postings) = args.memory {
+        return match bench::memory(postings, postings, bench::resident_bytes).await {
+            Ok(report) => {
+                println!("{}", serde_json::json!(report));
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("andon-bench-target: {e}");
                 ExitCode::FAILURE

@@ -42,7 +42,7 @@
 use std::collections::BTreeMap;
 
 use andon_contracts::{SourceRef, System};
-use andon_simulators::history::{Entry, Record};
+use andon_simulators::history::{Entry, Record, RequestEntry};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -144,7 +144,7 @@ struct Call<'r> {
 impl<'r> Call<'r> {
     /// The record at `idx` as a call to an `/api/` route, or `None`.
     fn of(idx: usize, record: &'r Record) -> Option<Self> {
-        let Entry::Request {
+        let RequestEntry {
             method,
             path,
             route,
@@ -161,10 +161,7 @@ impl<'r> Call<'r> {
             latency_us,
             dialect,
             ..
-        } = &record.entry
-        else {
-            return None;
-        };
+        } = record.entry.request()?;
         // A fault's answer on a vendor dialect's path (`/plant/{p}/…`) is recorded before the
         // dialect saw the call: no dialect, the path as its route. It counts for the
         // `Retry-After` it gave (nothing else is judged of a call the system did not see).
@@ -237,7 +234,7 @@ fn check(run: &RunData) -> Verdict {
     let transitions = common::release_transitions(records);
     for (i, r) in records.iter().enumerate() {
         match &r.entry {
-            Entry::Request { .. } => {
+            Entry::Request(_) => {
                 if let Some(mut call) = Call::of(i, r) {
                     call.transition = transitions.contains(&i);
                     found.call(&call, &events);

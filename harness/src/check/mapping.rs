@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use andon_contracts::flows::{self, Applies};
 use andon_contracts::{Json, SourceRef};
-use andon_simulators::history::{Entry, Record};
+use andon_simulators::history::{Record, RequestEntry};
 use serde_json::json;
 
 use super::common::{
@@ -81,7 +81,7 @@ struct Call<'r> {
 impl<'r> Call<'r> {
     /// The record at `idx` as a call to judge, or `None` when it is not one.
     fn of(idx: usize, record: &'r Record) -> Option<Self> {
-        let Entry::Request {
+        let Some(RequestEntry {
             method,
             path,
             route,
@@ -94,7 +94,7 @@ impl<'r> Call<'r> {
             problem,
             dialect,
             ..
-        } = &record.entry
+        }) = record.entry.request()
         else {
             return None;
         };

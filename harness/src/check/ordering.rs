@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 
 use andon_contracts::{EventKind, Json, JsonRef, SourceRef, System};
-use andon_simulators::history::{Entry, Outcome, Record};
+use andon_simulators::history::{Entry, Outcome, Record, RequestEntry};
 
 use super::common::{self, Events, FastMap, Witnesses, describe, sys};
 use super::{Checker, RunData, Status, Verdict, Witness};
@@ -130,7 +130,7 @@ fn check(run: &RunData) -> Verdict {
     let mut found = Findings::default();
     for (i, r) in records.iter().enumerate() {
         match &r.entry {
-            Entry::Request { .. } => found.release_before_hold(i, r, &events, &placed),
+            Entry::Request(_) => found.release_before_hold(i, r, &events, &placed),
             Entry::Fault { action, kind, .. }
                 if action == "fired" && (kind == "reorder" || kind == "duplicate") =>
             {
@@ -162,13 +162,13 @@ impl<'r> Findings<'r> {
         events: &Events<'r>,
         placed: &FastMap<(&'r str, &'r str), u64>,
     ) {
-        let Entry::Request {
+        let Some(RequestEntry {
             problem: Some(problem),
             sources,
             traceparent,
             path,
             ..
-        } = &r.entry
+        }) = r.entry.request()
         else {
             return;
         };

@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use andon_contracts::{EventKind, Json, System};
-use andon_simulators::history::{Entry, Record};
+use andon_simulators::history::{Entry, Record, RequestEntry};
 use chrono::{DateTime, Utc};
 
 use super::common::{
@@ -459,13 +459,13 @@ fn landed_after<'a>(
 
 /// The witness of a rejected call (record `ri`) whose event vanished.
 fn vanished_witness(records: &[Record], ev: &Ev<'_>, system: System, ri: usize) -> Witness {
-    let (call, problem) = match &records[ri].entry {
-        Entry::Request {
+    let (call, problem) = match records[ri].entry.request() {
+        Some(RequestEntry {
             method,
             route,
             problem,
             ..
-        } => (
+        }) => (
             format!("{method} {route}"),
             problem.clone().unwrap_or_default(),
         ),
@@ -492,9 +492,9 @@ fn vanished_witness(records: &[Record], ev: &Ev<'_>, system: System, ri: usize) 
 fn unattributed(records: &[Record], attributed: &FastSet<usize>) -> u64 {
     let mut n = 0u64;
     for (i, r) in records.iter().enumerate() {
-        if let Entry::Request {
+        if let Some(RequestEntry {
             status: 422, route, ..
-        } = &r.entry
+        }) = r.entry.request()
             && route.starts_with("/api/")
             && !attributed.contains(&i)
         {

@@ -11,10 +11,70 @@
 //! error here; `tests` compares both readers on every variant.
 
 use andon_contracts::{CloudEvent, Json, PlantId, SourceRef, System};
-use andon_simulators::history::{Entry, Outcome, Record};
+use andon_simulators::history::{Entry, Outcome, Record, RequestEntry};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+
+/// A UTC time as andon writes it (`2026-11-02T06:00:00.000114Z`: the date, the time, up to
+/// nine digits of a second's fraction, `Z`) read without chrono's general parser, which is
+/// the costliest part of reading a history line; anything else (another offset, a leap
+/// second, a borrowed string with escapes) is read by chrono, as `DateTime`'s own
+/// deserializer would.
+fn utc<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+    match fast_utc(text.as_bytes()) {
+        Some(t) => Ok(t),
+        None => text
+            .parse::<DateTime<chrono::FixedOffset>>()
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// [`utc`], for an optional field.
+fn utc_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    utc(d).map(Some)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, or `None` (the caller asks chrono).
+fn fast_utc(b: &[u8]) -> Option<DateTime<Utc>> {
+    fn num(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    }
+    let (head, rest) = (b.get(..19)?, b.get(19..)?);
+    if [head[4], head[7], head[10], head[13], head[16]] != *b"--T::" {
+        return None;
+    }
+    let (fraction, z) = rest.split_last()?;
+    if *fraction != b'Z' {
+        return None;
+    }
+    let nanos = match z {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            num(digits)? * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(num(&head[0..4])?).ok()?,
+        num(&head[5..7])?,
+        num(&head[8..10])?,
+    )?;
+    let (h, m, sec) = (
+        num(&head[11..13])?,
+        num(&head[14..16])?,
+        num(&head[17..19])?,
+    );
+    if sec > 59 {
+        return None;
+    }
+    let time = chrono::NaiveTime::from_hms_nano_opt(h, m, sec, nanos)?;
+    Some(date.and_time(time).and_utc())
+}
 
 /// A field that is present, even as `null` (which `Option` would read as absent).
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
@@ -31,6 +91,7 @@ struct FlatEvent<'a> {
     #[serde(rename = "type")]
     type_: String,
     subject: String,
+    #[serde(deserialize_with = "utc")]
     time: DateTime<Utc>,
     datacontenttype: String,
     plant: PlantId,
@@ -61,13 +122,14 @@ impl FlatEvent<'_> {
 #[derive(Deserialize)]
 struct Flat<'a> {
     seq: u64,
+    #[serde(deserialize_with = "utc")]
     at: DateTime<Utc>,
     system: System,
     #[serde(borrow)]
     record: &'a str,
     #[serde(borrow, default)]
     event: Option<&'a RawValue>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc_opt")]
     intended_at: Option<DateTime<Utc>>,
     #[serde(default)]
     poison: Option<String>,
@@ -169,7 +231,7 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
             capacity: f.capacity?,
             refused: f.refused?,
         },
-        "request" => Entry::Request {
+        "request" => Entry::Request(Box::new(RequestEntry {
             method: f.method?,
             path: f.path?,
             route: f.route?,
@@ -188,7 +250,7 @@ pub(crate) fn parse(line: &[u8]) -> Option<Record> {
             retry_after_s: f.retry_after_s,
             latency_us: f.latency_us?,
             dialect: f.dialect,
-        },
+        })),
         "effect" => Entry::Effect {
             effect: f.effect?,
             key: f.key?,
@@ -249,6 +311,84 @@ mod tests {
             );
         }
         assert_eq!(kinds.len(), 7, "{kinds:?}");
+    }
+
+    #[test]
+    fn times_read_as_chrono_reads_them() {
+        for t in [
+            "2026-11-02T06:00:00Z",
+            "2026-11-02T06:00:00.000114Z",
+            "2026-11-02T06:00:00.1Z",
+            "2026-11-02T06:00:00.123456789Z",
+            "2024-02-29T23:59:59.999999999Z",
+        ] {
+            assert_eq!(fast_utc(t.as_bytes()), Some(t.parse().unwrap()), "{t}");
+        }
+        // What the fast path leaves to chrono: other offsets, a leap second, ten digits,
+        // impossible dates, anything not quite the shape.
+        for t in [
+            "2026-11-02T06:00:00+01:00",
+            "2026-11-02T06:00:00.5+00:00",
+            "2026-12-31T23:59:60Z",
+            "2026-11-02T06:00:00.1234567891Z",
+            "2026-02-30T06:00:00Z",
+            "2026-11-02 06:00:00Z",
+            "2026-11-02T06:00:00.Z",
+            "2026-11-02T24:00:00Z",
+            "+2026-11-02T06:00:00Z",
+            "2026-11-02T06:00:00z",
+        ] {
+            assert_eq!(fast_utc(t.as_bytes()), None, "{t}");
+        }
+        // Through the reader: the fallback still reads another offset, and refuses nonsense.
+        let line = |at: &str| {
+            format!(
+                r#"{{"seq":1,"at":"{at}","system":"mes","record":"note","name":"n","detail":null}}"#
+            )
+        };
+        let r = parse(line("2026-11-02T07:00:00+01:00").as_bytes()).expect("read by chrono");
+        assert_eq!(
+            r.at,
+            "2026-11-02T06:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert!(parse(line("2026-11-02T06:00:00.Z").as_bytes()).is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(23),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Whatever the fast path accepts, chrono reads the same; whatever is written as
+        /// andon writes it, the fast path accepts.
+        #[test]
+        fn the_fast_path_agrees_with_chrono(
+            secs in 0i64..4_102_444_800,
+            nanos in 0u32..1_000_000_000,
+            digits in 0usize..=9,
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3),
+            at in 0usize..30,
+        ) {
+            let t = DateTime::<Utc>::from_timestamp(secs, nanos).unwrap();
+            let mut text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            if digits > 0 {
+                text.push_str(&format!(".{:09}", nanos)[..digits + 1]);
+            }
+            text.push('Z');
+            let fast = fast_utc(text.as_bytes());
+            proptest::prop_assert!(fast.is_some(), "{}", text);
+            proptest::prop_assert_eq!(fast, text.parse::<DateTime<Utc>>().ok());
+            // Damaged: the fast path either refuses or agrees with chrono.
+            let mut bytes = text.into_bytes();
+            let at = at.min(bytes.len());
+            bytes.splice(at..at, noise);
+            if let Some(fast) = fast_utc(&bytes) {
+                let chrono = std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<DateTime<Utc>>().ok());
+                proptest::prop_assert_eq!(Some(fast), chrono);
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use andon_contracts::{CloudEvent, EventKind, JsonRef, SourceRef, System};
-use andon_simulators::history::{Entry, Outcome, Record};
+use andon_simulators::history::{Entry, Outcome, Record, RequestEntry};
 use chrono::{DateTime, Utc};
 
 /// A fast, non-cryptographic hasher (the Fx hash of rustc): the keys are the run's own
@@ -322,12 +322,12 @@ pub fn requests_by_event<'a>(
     let mut traces: Option<FastMap<&'a str, Key<'a>>> = None;
     let mut out: FastMap<Key<'a>, Vec<usize>> = FastMap::default();
     for (idx, r) in records.iter().enumerate() {
-        let Entry::Request {
+        let Some(RequestEntry {
             route,
             sources,
             traceparent,
             ..
-        } = &r.entry
+        }) = r.entry.request()
         else {
             continue;
         };

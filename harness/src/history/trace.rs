@@ -5,10 +5,12 @@
 //! sources of dialect calls, and of the effects those calls committed, as the checkers
 //! read them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use andon_contracts::SourceRef;
-use andon_simulators::history::{Entry, Record};
+use andon_contracts::{CloudEvent, SourceRef};
+use andon_simulators::history::{Entry, Record, RequestEntry};
+
+use super::index::{FastMap, FastSet, Key, key};
 
 /// The trace id of a `traceparent` (`00-<trace id>-<parent id>-<flags>`).
 pub fn trace_id(traceparent: &str) -> Option<&str> {
@@ -53,72 +55,88 @@ pub fn business_central_plants(records: &[Record]) -> HashSet<String> {
 /// (nothing, or the notification itself, as docs/manifest.md asks): no body can name that
 /// event, so the trace does, for the call and its effects.
 pub fn attribute_by_trace(records: &mut [Record]) {
+    for (i, event) in attributions(records) {
+        match &mut records[i].entry {
+            Entry::Request(req) => req.sources = vec![event],
+            Entry::Effect { sources, .. } => *sources = vec![event],
+            _ => {}
+        }
+    }
+}
+
+/// The records [`attribute_by_trace`] fills in, each with the event it takes. Read with
+/// every key borrowed from the history; nothing to read when no call was made in a dialect
+/// and no plant's ERP spoke Business Central.
+fn attributions(records: &[Record]) -> Vec<(usize, SourceRef)> {
     let bc = business_central_plants(records);
-    let emitted: HashSet<SourceRef> = records
+    let dialect_calls = records
+        .iter()
+        .any(|r| r.entry.request().is_some_and(|q| q.dialect.is_some()));
+    if bc.is_empty() && !dialect_calls {
+        return Vec::new();
+    }
+    let emitted: FastSet<Key<'_>> = records
         .iter()
         .filter_map(|r| match &r.entry {
-            Entry::EventEmitted { event, .. } => Some(event.key()),
+            Entry::EventEmitted { event, .. } => Some((event.source.as_str(), event.id.as_str())),
             _ => None,
         })
         .collect();
     // A call naming only what no plant emitted (nothing, or the vendor's notification).
-    let unnamed = |sources: &[SourceRef]| sources.iter().all(|s| !emitted.contains(s));
-    let mut events: HashMap<String, SourceRef> = HashMap::new();
-    let mut idless: HashSet<String> = HashSet::new();
-    let mut traced: HashSet<String> = HashSet::new();
-    for r in records.iter() {
+    let unnamed = |sources: &[SourceRef]| sources.iter().all(|s| !emitted.contains(&key(s)));
+    let mut events: FastMap<&str, &CloudEvent> = FastMap::default();
+    let mut idless: FastSet<&str> = FastSet::default();
+    let mut traced: FastSet<&str> = FastSet::default();
+    for r in records {
         match &r.entry {
             Entry::EventEmitted { event, .. } => {
                 if let Some(t) = trace_id(&event.traceparent) {
-                    events.entry(t.to_string()).or_insert_with(|| event.key());
+                    events.entry(t).or_insert(&**event);
                     if r.system == andon_contracts::System::Erp && bc.contains(event.plant.as_str())
                     {
-                        idless.insert(t.to_string());
+                        idless.insert(t);
                     }
                 }
             }
-            Entry::Request {
-                dialect,
-                traceparent: Some(tp),
-                sources,
-                ..
-            } if dialect.is_some()
-                || (unnamed(sources) && trace_id(tp).is_some_and(|t| idless.contains(t))) =>
-            {
-                traced.insert(tp.clone());
+            Entry::Request(req) => {
+                if let RequestEntry {
+                    dialect,
+                    traceparent: Some(tp),
+                    sources,
+                    ..
+                } = &**req
+                    && (dialect.is_some()
+                        || (unnamed(sources) && trace_id(tp).is_some_and(|t| idless.contains(t))))
+                {
+                    traced.insert(tp);
+                }
             }
             _ => {}
         }
     }
     if traced.is_empty() {
-        return;
+        return Vec::new();
     }
-    let source_of = |tp: &Option<String>| -> Option<SourceRef> {
-        let tp = tp.as_deref()?;
-        if !traced.contains(tp) {
-            return None;
-        }
-        events.get(trace_id(tp)?).cloned()
-    };
-    for r in records.iter_mut() {
-        match &mut r.entry {
-            Entry::Request {
-                sources,
-                traceparent,
-                ..
+    records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let (sources, traceparent) = match &r.entry {
+                Entry::Request(req) => (&req.sources, req.traceparent.as_deref()),
+                Entry::Effect {
+                    sources,
+                    traceparent,
+                    ..
+                } => (sources, traceparent.as_deref()),
+                _ => return None,
+            };
+            let tp = traceparent.filter(|tp| traced.contains(tp))?;
+            if !unnamed(sources) {
+                return None;
             }
-            | Entry::Effect {
-                sources,
-                traceparent,
-                ..
-            } if unnamed(sources) => {
-                if let Some(s) = source_of(traceparent) {
-                    *sources = vec![s];
-                }
-            }
-            _ => {}
-        }
-    }
+            events.get(trace_id(tp)?).map(|e| (i, e.key()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -137,7 +155,7 @@ mod tests {
     }
 
     fn request(tp: &str, dialect: bool) -> Record {
-        record(Entry::Request {
+        record(Entry::Request(Box::new(RequestEntry {
             method: "POST".into(),
             path: "/x".into(),
             route: "/x".into(),
@@ -162,7 +180,7 @@ mod tests {
                     native_body: None,
                 })
             }),
-        })
+        })))
     }
 
     fn effect(tp: &str) -> Record {
@@ -192,10 +210,7 @@ mod tests {
     }
 
     fn sources(r: &Record) -> &[SourceRef] {
-        match &r.entry {
-            Entry::Request { sources, .. } | Entry::Effect { sources, .. } => sources,
-            _ => &[],
-        }
+        r.entry.sources()
     }
 
     #[test]
@@ -242,8 +257,10 @@ mod tests {
             id: "5f0c…@2026-11-02T06:10:00.000Z".into(),
         };
         for r in &mut records[2..] {
-            if let Entry::Request { sources, .. } | Entry::Effect { sources, .. } = &mut r.entry {
-                *sources = vec![vendor.clone()];
+            match &mut r.entry {
+                Entry::Request(req) => req.sources = vec![vendor.clone()],
+                Entry::Effect { sources, .. } => *sources = vec![vendor.clone()],
+                _ => {}
             }
         }
         attribute_by_trace(&mut records);

@@ -60,10 +60,10 @@ pub fn summarize(records: &[Record]) -> DialectSummary {
     let mut cutovers = Vec::new();
     for r in records {
         match &r.entry {
-            Entry::Request {
-                dialect: Some(d), ..
-            } => {
-                used.insert(d.dialect.trim_end_matches(" ($batch)").to_string());
+            Entry::Request(req) => {
+                if let Some(d) = &req.dialect {
+                    used.insert(d.dialect.trim_end_matches(" ($batch)").to_string());
+                }
             }
             Entry::Note { name, detail } if name == "dialects" => {
                 cutovers.push((r.at, detail.to_value().to_string()));

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 pub mod charts;
 pub mod dialects;
 pub mod escape;
+mod figures;
 pub mod html;
 pub mod junit;
 mod model;
@@ -28,6 +29,7 @@ pub mod route;
 pub mod svg;
 pub mod verdict;
 
+pub use figures::RunFigures;
 pub use model::{Exit, FaultSpan, RunMeta, RunReport, SutAction, ThroughputPoint, Timeline};
 pub use route::route_name;
 

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::time::Duration;
 
 use andon_simulators::History;
-use andon_simulators::history::{Entry, Outcome, Record};
+use andon_simulators::history::{Entry, Outcome, Record, RequestEntry};
 
 use super::*;
 
@@ -108,16 +108,17 @@ pub(super) async fn follow_requests(history: History) {
 
 fn log_record(r: &Record) {
     match &r.entry {
-        Entry::Request {
-            method,
-            path,
-            status,
-            valid,
-            violations,
-            problem,
-            fault,
-            ..
-        } => {
+        Entry::Request(req) => {
+            let RequestEntry {
+                method,
+                path,
+                status,
+                valid,
+                violations,
+                problem,
+                fault,
+                ..
+            } = &**req;
             let verdict = match (valid, fault) {
                 (_, Some(f)) => format!("fault {f}"),
                 (Some(false), _) => format!(

@@ -1,7 +1,7 @@
 use andon::check::contract::Contract;
 use andon::check::{Checker, Status};
 use andon_contracts::System::{Erp, Mes};
-use andon_simulators::history::Entry;
+use andon_simulators::history::{Entry, RequestEntry};
 
 use crate::helpers::*;
 
@@ -91,9 +91,9 @@ fn every_category_of_breach_is_counted_and_witnessed() {
         Some("k7"),
         Some(&good_tp),
     );
-    if let Entry::Request {
+    if let Some(RequestEntry {
         valid, violations, ..
-    } = &mut h.records[i].entry
+    }) = h.records[i].entry.request_mut()
     {
         *valid = Some(false);
         violations.push("/items/0/quantity: must be an object".into());
@@ -109,7 +109,7 @@ fn every_category_of_breach_is_counted_and_witnessed() {
         None,
         None,
     );
-    if let Entry::Request { fault, .. } = &mut h.records[f].entry {
+    if let Some(RequestEntry { fault, .. }) = h.records[f].entry.request_mut() {
         *fault = Some("unavailable".into());
     }
     // The SUT answering a delivery with a plain-text error.
@@ -171,7 +171,7 @@ fn throttled_at(h: &mut H, ev: &Ev, ms: i64) {
     h.at(ms);
     h.push(
         Erp,
-        Entry::Request {
+        Entry::Request(Box::new(RequestEntry {
             method: "POST".into(),
             path: "/api/v1/material-documents".into(),
             route: "/api/v1/material-documents".into(),
@@ -190,7 +190,7 @@ fn throttled_at(h: &mut H, ev: &Ev, ms: i64) {
             if_match: None,
             latency_us: 300,
             dialect: None,
-        },
+        })),
     );
 }
 
@@ -237,7 +237,7 @@ fn patch(h: &mut H, ev: &Ev, ms: i64, tag: &str, status: u16) {
     h.at(ms);
     h.push(
         Erp,
-        Entry::Request {
+        Entry::Request(Box::new(RequestEntry {
             method: "PATCH".into(),
             path: "/plant/2000/api/v2.0/subscriptions('s1')".into(),
             route: "/api/v2.0/subscriptions('{id}')".into(),
@@ -260,7 +260,7 @@ fn patch(h: &mut H, ev: &Ev, ms: i64, tag: &str, status: u16) {
                 native_route: None,
                 native_body: None,
             })),
-        },
+        })),
     );
 }
 

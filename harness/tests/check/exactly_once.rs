@@ -187,7 +187,9 @@ fn a_rejection_by_a_fault_is_matched_by_trace_id() {
         Some("k"),
         Some(&tp),
     );
-    if let andon_simulators::history::Entry::Request { fault, .. } = &mut h.records[i].entry {
+    if let Some(andon_simulators::history::RequestEntry { fault, .. }) =
+        h.records[i].entry.request_mut()
+    {
         *fault = Some("reject".into());
     }
     let v = ExactlyOnce.check(&h.run());

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use andon::check::{Expect, RunData, Status, Verdict};
 use andon_contracts::{CloudEvent, PlantId, SourceRef, System};
 use andon_simulators::MasterData;
-use andon_simulators::history::{Entry, Outcome, Record};
+use andon_simulators::history::{Entry, Outcome, Record, RequestEntry};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
@@ -211,7 +211,7 @@ impl H {
     ) -> usize {
         self.push(
             system,
-            Entry::Request {
+            Entry::Request(Box::new(RequestEntry {
                 method: method.into(),
                 path: route.into(),
                 route: route.into(),
@@ -234,7 +234,7 @@ impl H {
                 if_match: None,
                 latency_us: 900,
                 dialect: None,
-            },
+            })),
         )
     }
 
@@ -270,7 +270,7 @@ impl H {
 
     /// Sets the path of request record `i` (its route stays the template).
     pub fn with_path(&mut self, i: usize, to: &str) -> &mut Self {
-        if let Entry::Request { path, .. } = &mut self.records[i].entry {
+        if let Some(RequestEntry { path, .. }) = self.records[i].entry.request_mut() {
             *path = to.to_string();
         }
         self
@@ -278,7 +278,7 @@ impl H {
 
     /// Sets the body the SUT sent on request record `i`.
     pub fn with_body(&mut self, i: usize, body: Value) -> &mut Self {
-        if let Entry::Request { body: b, .. } = &mut self.records[i].entry {
+        if let Some(RequestEntry { body: b, .. }) = self.records[i].entry.request_mut() {
             *b = Some(body.into());
         }
         self

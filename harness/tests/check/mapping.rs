@@ -170,7 +170,9 @@ fn lot_calls_are_judged_by_their_path_and_the_event_sequence() {
         (Wms, "/api/v1/lots/1000/FG-1/B2/holds", 7),
     ] {
         let i = h.ok_request(system, "POST", route, &ev);
-        if let andon_simulators::history::Entry::Request { path: p, .. } = &mut h.records[i].entry {
+        if let Some(andon_simulators::history::RequestEntry { path: p, .. }) =
+            h.records[i].entry.request_mut()
+        {
             *p = path.to_string();
         }
         h.with_body(

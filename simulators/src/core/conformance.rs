@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use crate::history::{Entry, Record};
+use crate::history::{Record, RequestEntry};
 
 use super::Shared;
 
@@ -32,7 +32,7 @@ pub struct EndpointConformance {
 pub fn conformance_of(records: &[Record]) -> BTreeMap<String, EndpointConformance> {
     let mut out: BTreeMap<String, EndpointConformance> = BTreeMap::new();
     for r in records {
-        let Entry::Request {
+        let Some(RequestEntry {
             method,
             route,
             valid,
@@ -41,7 +41,7 @@ pub fn conformance_of(records: &[Record]) -> BTreeMap<String, EndpointConformanc
             traceparent,
             fault,
             ..
-        } = &r.entry
+        }) = r.entry.request()
         else {
             continue;
         };

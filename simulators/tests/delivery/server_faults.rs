@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use andon_contracts::System;
 use andon_simulators::faults::{FaultKind, FaultSpec};
-use andon_simulators::history::{Entry, Outcome};
+use andon_simulators::history::{Entry, Outcome, RequestEntry};
 use andon_simulators::masterdata::{PlantSpec, Profile};
 use andon_simulators::{History, MasterData, SimConfig, Simulator};
 use serde_json::{Value, json};
@@ -204,9 +204,8 @@ async fn reset_drops_the_connection_without_an_answer_until_cleared() {
     // The admin API is not affected, and the history names the fault.
     srv.sim.core.history.with_records(|r| {
         assert!(
-            r.iter().any(|r| matches!(
-                &r.entry,
-                Entry::Request { fault: Some(f), path, .. } if f == "reset" && path == "/api/v1/stock"
+            r.iter().any(|r| matches!( r.entry.request(),
+                Some(RequestEntry { fault: Some(f), path, .. }) if f == "reset" && path == "/api/v1/stock"
             )),
             "a request record with fault reset"
         );
@@ -458,8 +457,8 @@ async fn a_slow_erp_finishes_the_posting_its_client_gave_up_on_and_a_fresh_key_b
     );
     srv.sim.core.history.with_records(|r| {
         assert!(
-            r.iter().any(|r| matches!(&r.entry,
-                Entry::Request { fault: Some(f), status: 201, .. } if f == "slow")),
+            r.iter().any(|r| matches!( r.entry.request(),
+                Some(RequestEntry { fault: Some(f), status: 201, .. }) if f == "slow")),
             "the request record says the slow answer was not seen"
         );
     });

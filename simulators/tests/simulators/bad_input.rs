@@ -3,7 +3,7 @@
 //! validation result, idempotency key and traceparent.
 
 use andon_simulators::SimConfig;
-use andon_simulators::history::Entry;
+use andon_simulators::history::{Entry, RequestEntry};
 use axum::body::Body;
 use axum::http::{Method, header};
 use serde_json::json;
@@ -291,8 +291,8 @@ async fn the_history_records_each_request_with_validation_key_and_traceparent() 
     assert_eq!(requests.len(), 4, "{requests:#?}");
     let fields: Vec<_> = requests
         .iter()
-        .map(|r| match &r.entry {
-            Entry::Request {
+        .map(|r| match r.entry.request() {
+            Some(RequestEntry {
                 method,
                 route,
                 idempotency_key,
@@ -302,7 +302,7 @@ async fn the_history_records_each_request_with_validation_key_and_traceparent() 
                 status,
                 problem,
                 ..
-            } => (
+            }) => (
                 method.clone(),
                 route.clone(),
                 idempotency_key.clone(),

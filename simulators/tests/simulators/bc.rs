@@ -7,7 +7,7 @@
 use andon_contracts::PlantId;
 use andon_simulators::SimConfig;
 use andon_simulators::erp::bc::entities::company_id;
-use andon_simulators::history::Entry;
+use andon_simulators::history::{Entry, RequestEntry};
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use serde_json::{Value, json};
@@ -146,12 +146,15 @@ async fn a_consumption_line_posts_on_the_core_every_time_it_is_sent() {
         .snapshot()
         .into_iter()
         .find_map(|r| match r.entry {
-            Entry::Request {
-                route,
-                dialect: Some(d),
-                valid,
-                ..
-            } if route.ends_with("itemJournalLines") => Some((d, valid)),
+            Entry::Request(req) => match *req {
+                RequestEntry {
+                    route,
+                    dialect: Some(d),
+                    valid,
+                    ..
+                } if route.ends_with("itemJournalLines") => Some((d, valid)),
+                _ => None,
+            },
             _ => None,
         });
     let (d, valid) = call.expect("the call recorded with its dialect");

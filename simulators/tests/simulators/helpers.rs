@@ -300,7 +300,7 @@ impl Sim {
         self.history
             .snapshot()
             .into_iter()
-            .filter(|r| matches!(r.entry, Entry::Request { .. }))
+            .filter(|r| matches!(r.entry, Entry::Request(_)))
             .collect()
     }
 

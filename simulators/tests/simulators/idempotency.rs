@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use andon_simulators::history::RequestEntry;
 use andon_simulators::idempotency::{Begin, fingerprint};
 use axum::http::Method;
 use serde_json::json;
@@ -30,10 +31,10 @@ async fn the_same_key_and_payload_replays_the_first_answer_with_one_effect() {
     let replayed: Vec<bool> = sim
         .requests()
         .iter()
-        .filter_map(|r| match &r.entry {
-            andon_simulators::history::Entry::Request {
+        .filter_map(|r| match r.entry.request() {
+            Some(RequestEntry {
                 route, replayed, ..
-            } if route == PATH => Some(*replayed),
+            }) if route == PATH => Some(*replayed),
             _ => None,
         })
         .collect();

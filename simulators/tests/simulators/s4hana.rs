@@ -5,7 +5,7 @@
 
 use andon_contracts::PlantId;
 use andon_simulators::SimConfig;
-use andon_simulators::history::Entry;
+use andon_simulators::history::{Entry, RequestEntry};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::NaiveDate;
@@ -169,13 +169,13 @@ async fn a_deep_insert_posts_the_goods_movement_on_the_core_and_records_it_canon
     let (key, tp) = effect.expect("a goods movement effect");
     assert_eq!(key, "261:1000:RM-1:R1");
     assert!(tp.unwrap().contains("0af7651916cd43dd8448eb211c80319c"));
-    let call = records.iter().find_map(|r| match &r.entry {
-        Entry::Request {
+    let call = records.iter().find_map(|r| match r.entry.request() {
+        Some(RequestEntry {
             route,
             dialect: Some(d),
             valid,
             ..
-        } if route.ends_with("A_MaterialDocumentHeader") => Some((d.clone(), *valid)),
+        }) if route.ends_with("A_MaterialDocumentHeader") => Some((d.clone(), *valid)),
         _ => None,
     });
     let (dialect, valid) = call.expect("the call recorded with its dialect");

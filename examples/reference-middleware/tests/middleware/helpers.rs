@@ -11,7 +11,7 @@ use andon_contracts::{CloudEvent, EventKind, PlantId, SourceRef, System};
 use andon_reference_middleware::{Config, Defect};
 use andon_simulators::core::EmitRequest;
 use andon_simulators::faults::{Dur, FaultKind, FaultSpec};
-use andon_simulators::history::{Entry, Outcome};
+use andon_simulators::history::{Entry, Outcome, RequestEntry};
 use andon_simulators::masterdata::{PlantSpec, Profile};
 use andon_simulators::{History, MasterData, SimConfig, Simulator};
 use serde_json::Value;
@@ -327,8 +327,8 @@ impl Plant {
     pub fn requests(&self) -> Vec<Req> {
         self.history.with_records(|rs| {
             rs.iter()
-                .filter_map(|r| match &r.entry {
-                    Entry::Request {
+                .filter_map(|r| match r.entry.request() {
+                    Some(RequestEntry {
                         method,
                         path,
                         idempotency_key,
@@ -340,7 +340,7 @@ impl Plant {
                         replayed,
                         problem,
                         ..
-                    } if path.starts_with("/api/") => Some(Req {
+                    }) if path.starts_with("/api/") => Some(Req {
                         system: r.system,
                         at: r.at,
                         method: method.clone(),

@@ -5,7 +5,7 @@
 use andon_contracts::{PlantId, System};
 use andon_reference_middleware::{Defect, ErpDialect, Release};
 use andon_simulators::faults::FaultKind;
-use andon_simulators::history::Entry;
+use andon_simulators::history::RequestEntry;
 use serde_json::json;
 
 use crate::helpers::{Mw, PLANT, Plant, dead_lettered};
@@ -23,14 +23,14 @@ struct SapReq {
 fn sap_requests(plant: &Plant) -> Vec<SapReq> {
     plant.history.with_records(|rs| {
         rs.iter()
-            .filter_map(|r| match &r.entry {
-                Entry::Request {
+            .filter_map(|r| match r.entry.request() {
+                Some(RequestEntry {
                     method,
                     path,
                     idempotency_key,
                     status,
                     ..
-                } if path.contains("/sap/opu/odata/sap/") => Some(SapReq {
+                }) if path.contains("/sap/opu/odata/sap/") => Some(SapReq {
                     method: method.clone(),
                     path: path.clone(),
                     status: *status,

@@ -4,7 +4,7 @@
 
 use andon_contracts::dialects::{Unjudged, business_central, s4hana};
 use andon_contracts::flows::Mismatch;
-use andon_simulators::history::{Entry, Record};
+use andon_simulators::history::{Record, RequestEntry};
 
 use andon_contracts::events::EventKind;
 
@@ -157,12 +157,12 @@ pub(crate) fn release_transitions(records: &[Record]) -> std::collections::HashS
             }
             continue;
         }
-        let Entry::Request {
+        let Some(RequestEntry {
             path,
             dialect: Some(d),
             valid: Some(valid),
             ..
-        } = &r.entry
+        }) = r.entry.request()
         else {
             continue;
         };

@@ -4,7 +4,7 @@
 
 use andon_contracts::flows;
 use andon_contracts::{Quantity, System};
-use andon_simulators::history::{Entry, Record};
+use andon_simulators::history::{Record, RequestEntry};
 
 use super::*;
 
@@ -33,11 +33,11 @@ pub(crate) fn rejections_by_event<'a>(
     let vendors = vendor_plants(records);
     let mut out: FastMap<Key<'a>, Vec<Rejection>> = FastMap::default();
     for (idx, r) in records.iter().enumerate() {
-        let Entry::Request {
+        let Some(RequestEntry {
             sources,
             traceparent,
             ..
-        } = &r.entry
+        }) = r.entry.request()
         else {
             continue;
         };
@@ -90,17 +90,14 @@ pub(crate) struct AsNative<'r> {
 
 /// [`AsNative`] of a `request` record to andon's API or a vendor dialect; `None` otherwise.
 pub(crate) fn as_native(r: &Record) -> Option<AsNative<'_>> {
-    let Entry::Request {
+    let RequestEntry {
         route,
         body,
         status,
         problem,
         dialect,
         ..
-    } = &r.entry
-    else {
-        return None;
-    };
+    } = r.entry.request()?;
     match dialect.as_deref() {
         None if route.starts_with("/api/") => Some(AsNative {
             route,
@@ -149,15 +146,15 @@ fn judge_rejection(
     vendor: Option<&Vendor<'_>>,
 ) -> (bool, Option<String>) {
     let (
-        Entry::Request {
+        Some(RequestEntry {
             method,
             path,
             problem,
             fault,
             ..
-        },
+        }),
         Some(native),
-    ) = (&r.entry, as_native(r))
+    ) = (r.entry.request(), as_native(r))
     else {
         return (false, None);
     };

@@ -1,7 +1,7 @@
 //! The exactly-once checker's witnesses: effects, calls and lost effects in words.
 
 use andon_contracts::{SourceRef, System};
-use andon_simulators::history::{Entry, Record};
+use andon_simulators::history::{Entry, Record, RequestEntry};
 
 use super::index::Group;
 use crate::check::Witness;
@@ -16,14 +16,14 @@ fn calls_text(records: &[Record], reqs: Option<&Vec<usize>>, target: System) -> 
     let Some(&i) = last else {
         return format!("the SUT made no call to {} referencing it", sys(target));
     };
-    let Entry::Request {
+    let Some(RequestEntry {
         method,
         route,
         status,
         problem,
         fault,
         ..
-    } = &records[i].entry
+    }) = records[i].entry.request()
     else {
         return String::new();
     };

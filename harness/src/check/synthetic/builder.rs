@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use andon_contracts::objects::StockType;
 use andon_contracts::{CloudEvent, EventKind, PlantId, SourceRef, System};
-use andon_simulators::history::{Entry, Outcome, Record};
+use andon_simulators::history::{Entry, Outcome, Record, RequestEntry};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -170,7 +170,7 @@ impl Gen {
             // may retry at once and the clock need not stop); the retry lands.
             self.push(
                 system,
-                Entry::Request {
+                Entry::Request(Box::new(RequestEntry {
                     method: method.into(),
                     path: path.into(),
                     route: path.into(),
@@ -189,13 +189,13 @@ impl Gen {
                     if_match: None,
                     latency_us: 50,
                     dialect: None,
-                },
+                })),
             );
             self.now += Duration::milliseconds(self.rng.random_range(50..400));
         }
         self.push(
             system,
-            Entry::Request {
+            Entry::Request(Box::new(RequestEntry {
                 method: method.into(),
                 path: path.into(),
                 route: route.into(),
@@ -214,7 +214,7 @@ impl Gen {
                 if_match: None,
                 latency_us: 1200,
                 dialect: None,
-            },
+            })),
         );
         self.push(
             system,

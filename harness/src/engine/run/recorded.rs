@@ -11,7 +11,7 @@ use super::{
 use crate::check::{self, LoadError, RunData};
 use crate::engine::runtime::RuntimeKind;
 use crate::load::report::LoadReport;
-use crate::report::{self, Exit, RunMeta, RunReport};
+use crate::report::{self, Exit, RunFigures, RunMeta, RunReport};
 
 /// The `run.json` of a run directory; `None` when there is none.
 pub fn read_record(dir: &Path) -> Result<Option<RunRecord>, RunError> {
@@ -65,11 +65,20 @@ pub fn recheck(dir: &Path) -> Result<RunOutcome, RunError> {
             sut_actions: Vec::new(),
         },
     };
-    let verdicts = check::run_all(&data);
+    // The report's figures need no verdict: drawn beside the checkers, on the core they
+    // leave idle whenever one checker is left running.
+    let (verdicts, figures) = std::thread::scope(|s| {
+        let figures = s.spawn(|| RunFigures::of(&data, meta.started, meta.ended));
+        let verdicts = check::run_all(&data);
+        let figures = figures
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (verdicts, figures)
+    });
     if !matches!(meta.exit, Exit::Error(_)) {
         meta.exit = exit_of(&data.expect, &verdicts);
     }
-    let mut report = RunReport::from_run(meta, &data, verdicts);
+    let mut report = RunReport::from_figures(meta, &data, verdicts, figures);
     // A load run keeps what its load concluded in its report.
     let load: Option<LoadReport> = std::fs::read(dir.join(crate::load::report::FILE))
         .ok()

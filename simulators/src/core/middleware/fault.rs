@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::faults::{ApiFault, FaultKind};
-use crate::history::Entry;
+use crate::history::{Entry, RequestEntry};
 use crate::idempotency::IDEMPOTENCY_KEY;
 use crate::problem::problem_response;
 use crate::server::ResetConnection;
@@ -105,7 +105,7 @@ impl Faulted<'_> {
     fn record(self, status: u16, problem: Option<&str>, kind: &str, retry_after: Option<u64>) {
         self.core.history.append(
             self.core.system,
-            Entry::Request {
+            Entry::Request(Box::new(RequestEntry {
                 method: self.method,
                 route: self.path.clone(),
                 path: self.path,
@@ -124,7 +124,7 @@ impl Faulted<'_> {
                 retry_after_s: retry_after,
                 latency_us: self.started.elapsed().as_micros() as u64,
                 dialect: None,
-            },
+            })),
         );
     }
 }

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::history::Entry;
+use crate::history::{Entry, RequestEntry};
 use crate::idempotency::{IDEMPOTENCY_KEY, Replayed};
 use crate::problem::{ApiError, ProblemCode};
 
@@ -109,7 +109,7 @@ impl Seen {
                 None,
             ),
         };
-        Entry::Request {
+        Entry::Request(Box::new(RequestEntry {
             method: self.method.to_string(),
             path: self.path,
             route,
@@ -132,7 +132,7 @@ impl Seen {
             retry_after_s: None,
             latency_us: started.elapsed().as_micros() as u64,
             dialect,
-        }
+        }))
     }
 }
 

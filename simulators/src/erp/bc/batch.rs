@@ -20,7 +20,7 @@ use super::exec::{self, checked, template};
 use super::path::{Options, Resource};
 use super::{Answer, Call, Note, journal};
 use crate::erp::Erp;
-use crate::history::{DialectCall, Entry};
+use crate::history::{DialectCall, Entry, RequestEntry};
 
 /// Runs a `$batch`.
 pub(super) fn run(erp: &Erp, call: &Call, isolated: bool) -> Answer {
@@ -306,7 +306,7 @@ fn record(erp: &Erp, c: &Call, a: &Answer, started: Instant) {
     let route = format!("/{}/{}", c.api.root(), a.note.op);
     erp.core.history.append(
         erp.core.system,
-        Entry::Request {
+        Entry::Request(Box::new(RequestEntry {
             method: c.method.to_string(),
             path: format!("/plant/{}{route}", c.plant),
             route,
@@ -329,6 +329,6 @@ fn record(erp: &Erp, c: &Call, a: &Answer, started: Instant) {
                 native_route: a.note.native_route.map(str::to_string),
                 native_body: a.note.native_body.as_ref().map(andon_contracts::Json::new),
             })),
-        },
+        })),
     );
 }

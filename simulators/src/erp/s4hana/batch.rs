@@ -15,7 +15,7 @@ use super::error::SapError;
 use super::odata::{Options, Resource};
 use super::{Answer, Body, Call, Note, create, exec};
 use crate::erp::Erp;
-use crate::history::{DialectCall, Entry};
+use crate::history::{DialectCall, Entry, RequestEntry};
 
 /// One part of a batch: a request, or a change set of requests.
 enum Part {
@@ -367,7 +367,7 @@ fn record(erp: &Erp, c: &Call, a: &Answer, started: Instant) {
     };
     erp.core.history.append(
         erp.core.system,
-        Entry::Request {
+        Entry::Request(Box::new(RequestEntry {
             method: c.method.to_string(),
             path: format!(
                 "{}/sap/opu/odata/sap/{}/{}",
@@ -395,7 +395,7 @@ fn record(erp: &Erp, c: &Call, a: &Answer, started: Instant) {
                 native_route: a.note.native_route.map(str::to_string),
                 native_body: a.note.native_body.as_ref().map(andon_contracts::Json::new),
             })),
-        },
+        })),
     );
 }
 
