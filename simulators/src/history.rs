@@ -244,6 +244,16 @@ impl Entry {
             _ => &[],
         }
     }
+
+    /// The source events of a request or an effect, to change them (`None` for other
+    /// records).
+    pub fn sources_mut(&mut self) -> Option<&mut Vec<SourceRef>> {
+        match self {
+            Entry::Request(r) => Some(&mut r.sources),
+            Entry::Effect { sources, .. } => Some(sources),
+            _ => None,
+        }
+    }
 }
 
 fn is_false(b: &bool) -> bool {

@@ -18,18 +18,30 @@ use serde_json::value::RawValue;
 
 /// A UTC time as andon writes it (`2026-11-02T06:00:00.000114Z`: the date, the time, up to
 /// nine digits of a second's fraction, `Z`) read without chrono's general parser, which is
-/// the costliest part of reading a history line; anything else (another offset, a leap
-/// second, a borrowed string with escapes) is read by chrono, as `DateTime`'s own
-/// deserializer would.
+/// the costliest part of reading a history line, and without copying the string; anything
+/// else (another offset, a leap second) is read by chrono, as `DateTime`'s own deserializer
+/// would.
 fn utc<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-    let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
-    match fast_utc(text.as_bytes()) {
-        Some(t) => Ok(t),
-        None => text
-            .parse::<DateTime<chrono::FixedOffset>>()
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom),
+    /// Reads the string where it lies, borrowed or not (no copy of it is made).
+    struct Time;
+    impl serde::de::Visitor<'_> for Time {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an RFC 3339 time")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            match fast_utc(text.as_bytes()) {
+                Some(t) => Ok(t),
+                None => text
+                    .parse::<DateTime<chrono::FixedOffset>>()
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(E::custom),
+            }
+        }
     }
+    d.deserialize_str(Time)
 }
 
 /// [`utc`], for an optional field.

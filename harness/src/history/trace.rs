@@ -56,10 +56,8 @@ pub fn business_central_plants(records: &[Record]) -> HashSet<String> {
 /// event, so the trace does, for the call and its effects.
 pub fn attribute_by_trace(records: &mut [Record]) {
     for (i, event) in attributions(records) {
-        match &mut records[i].entry {
-            Entry::Request(req) => req.sources = vec![event],
-            Entry::Effect { sources, .. } => *sources = vec![event],
-            _ => {}
+        if let Some(sources) = records[i].entry.sources_mut() {
+            *sources = vec![event];
         }
     }
 }
@@ -257,10 +255,8 @@ mod tests {
             id: "5f0c…@2026-11-02T06:10:00.000Z".into(),
         };
         for r in &mut records[2..] {
-            match &mut r.entry {
-                Entry::Request(req) => req.sources = vec![vendor.clone()],
-                Entry::Effect { sources, .. } => *sources = vec![vendor.clone()],
-                _ => {}
+            if let Some(sources) = r.entry.sources_mut() {
+                *sources = vec![vendor.clone()];
             }
         }
         attribute_by_trace(&mut records);
