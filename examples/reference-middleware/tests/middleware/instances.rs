@@ -189,9 +189,11 @@ async fn holds_delivered_by_the_holder(
 ) -> Vec<(String, bool)> {
     // Both take events in; only the first delivers them, once and in order.
     let sent = publish_holds(publisher, 0, 4).await;
-    wait_until("all four releases at MES", || {
+    // A release reaches MES and WMS before the ERP unblocks the stock: wait for all three.
+    wait_until("all four releases at MES, WMS and the ERP", || {
         plant.effects_named("mes.release").len() == 4
             && plant.effects_named("wms.release").len() == 4
+            && plant.effects_named("erp.goods_movement").len() == 8
     })
     .await;
     delivered_once_in_order(plant, &sent);
