@@ -116,9 +116,17 @@ async fn a_partition_of_one_plant_does_not_hold_back_another_plants_events() {
     let got = wait_for_requests(&sut, 1).await;
     assert_eq!(
         got.iter().map(|e| e.key()).collect::<Vec<_>>(),
-        vec![other],
+        vec![other.clone()],
         "only plant 2000's event goes out"
     );
+    // The SUT records the request before it answers: wait until the emitter has settled
+    // the delivery (its record is written, then the buffer shrinks, without a pause).
+    rig.wait_for("plant 2000's event delivered", |r| {
+        r.iter()
+            .filter_map(Attempt::of)
+            .any(|a| a.event == other && a.outcome == Outcome::Ok)
+    })
+    .await;
     assert_eq!(rig.emitter.stats().pending, 3);
 
     assert!(rig.faults.clear(&id));

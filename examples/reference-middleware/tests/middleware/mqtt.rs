@@ -70,13 +70,21 @@ impl MqttMw {
             .expect("stats")
     }
 
-    /// Polls `/stats` until `cond` holds (20 s at most); returns those stats.
+    /// Polls `/stats` until `cond` holds (20 s at most) in two reads in a row; returns the
+    /// second. One answer reads the store's counts before the consumer's, so a message
+    /// counted as stored may not be in that answer's inbox yet: the next answer has it.
     pub async fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut held = false;
         loop {
             let s = self.stats().await;
-            if cond(&s) {
+            let holds = cond(&s);
+            if holds && held {
                 return s;
+            }
+            held = holds;
+            if holds {
+                continue;
             }
             assert!(Instant::now() < deadline, "never {what}: {s}");
             tokio::time::sleep(Duration::from_millis(20)).await;
