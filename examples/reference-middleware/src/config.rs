@@ -78,6 +78,10 @@ pub struct Args {
     /// Concurrent calls per target system.
     #[arg(long, env = "WORKERS", default_value_t = 8)]
     pub workers: usize,
+    /// How often `ack-before-persist` and `ack-before-store` write what they acknowledged
+    /// to the store (what is not yet written dies with the process).
+    #[arg(long, env = "WRITE_BEHIND_FLUSH", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub write_behind_flush: Duration,
     /// The MQTT 5 broker to consume events from: `mqtt://HOST[:PORT]` (port 1883 by
     /// default); empty: no MQTT consumer (events come over HTTP only).
     #[arg(long, env = "BROKER_URL", default_value = "", value_name = "URL", value_parser = broker_url)]
@@ -252,6 +256,8 @@ pub struct Config {
     pub lot_wait: Duration,
     /// Concurrent calls per target.
     pub workers: usize,
+    /// How often a defect's write-behind buffer is written to the store.
+    pub write_behind_flush: Duration,
     /// How long `late-hold` holds back hold commands.
     pub late_hold_delay: Duration,
     /// Longest sleep of an idle delivery worker between looks at the outbox.
@@ -353,6 +359,7 @@ impl Config {
             backoff_max: Duration::from_secs(10),
             lot_wait: Duration::from_secs(10),
             workers: 8,
+            write_behind_flush: Duration::from_secs(1),
             late_hold_delay: Duration::from_secs(120),
             idle_poll: Duration::from_secs(1),
             mqtt: None,
@@ -445,6 +452,7 @@ impl From<Args> for Config {
         c.backoff_max = a.backoff_max.max(a.backoff_base);
         c.lot_wait = a.lot_wait;
         c.workers = a.workers.max(1);
+        c.write_behind_flush = a.write_behind_flush.max(Duration::from_millis(10));
         c.instance = a.mqtt_client_id.clone();
         c.lease.renew_every = a.lease_renew_every.max(Duration::from_millis(10));
         c.lease.ttl = a.lease_ttl.max(c.lease.renew_every * 2);

@@ -103,6 +103,7 @@ pub async fn run_on(
             wb.clone(),
             store.clone(),
             delivery.clone(),
+            config.write_behind_flush,
             stop_rx.clone(),
         )));
     }
@@ -178,7 +179,7 @@ fn keep_bc_subscriptions(
 }
 
 /// DEFECT: ack-before-persist, ack-before-store — write-behind buffers (HTTP, MQTT),
-/// flushed every second.
+/// flushed every `WRITE_BEHIND_FLUSH` (a second unless set).
 fn write_behinds(config: &Config) -> (Option<Arc<WriteBehind>>, Option<Arc<WriteBehind>>) {
     let http = config
         .defects
@@ -217,15 +218,17 @@ async fn sweep_lots(
     }
 }
 
+/// Writes a defect's write-behind buffer to the store every `every`.
 async fn flush_write_behind(
     wb: Arc<WriteBehind>,
     store: Store,
     delivery: Arc<Delivery>,
+    every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
         wb.flush(&store, &delivery).await;

@@ -66,10 +66,8 @@ async fn memory_outbox_loses_the_queue_on_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ack_before_persist_loses_events_acknowledged_just_before_a_kill() {
     let kept = kill_right_after_ack(&[Defect::AckBeforePersist]).await;
-    assert!(
-        kept < 20,
-        "acknowledged events were lost: {kept} of 20 kept"
-    );
+    // Never written behind (`WRITE_BEHIND_FLUSH` is an hour here): all of it is lost.
+    assert_eq!(kept, 0, "acknowledged events were lost: {kept} of 20 kept");
 }
 
 async fn hold_on_raw_lot(defects: &[Defect]) -> (Plant, Mw) {

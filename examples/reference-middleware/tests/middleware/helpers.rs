@@ -665,6 +665,8 @@ impl ChildMw {
             .env("BACKOFF_BASE", "20ms")
             .env("BACKOFF_MAX", "300ms")
             .env("LOT_WAIT", "2s")
+            // `ack-before-persist` never writes behind while a test runs: a kill loses it all.
+            .env("WRITE_BEHIND_FLUSH", "1h")
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
